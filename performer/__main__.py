@@ -1,0 +1,3 @@
+from performer.cli import main
+
+raise SystemExit(main())

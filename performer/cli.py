@@ -1,0 +1,81 @@
+"""The ``performer`` command line.
+
+Each stage owns its commands: a module with ``register(subparsers)`` that adds
+its sub-commands, each with ``set_defaults(func=handler)`` where
+``handler(args) -> int`` returns the exit status. Heavy imports (torch,
+librosa) happen inside handlers, so ``performer --help`` stays quick.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from performer import __version__
+
+log = logging.getLogger("performer")
+
+# Stage modules that add commands, in the order they appear in --help.
+COMMAND_MODULES: tuple[str, ...] = (
+    "performer.engine_cli",      # serve, devices
+    "performer.classifier.cli",  # train, evaluate, classify
+    "performer.dream.cli",       # dream
+    "performer.presets_cli",     # params, preset
+    "performer.bench",           # bench
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="performer",
+        description="Performer turns live sound into Deep Dream images for VJ software: it listens, classifies "
+        "the sound, maps class probabilities and loudness onto the dream, and sends the frames out.",
+        epilog="Run 'performer COMMAND --help' for a command's options.",
+    )
+    parser.add_argument("--version", action="version", version=f"performer {__version__}")
+    verbosity = parser.add_mutually_exclusive_group()
+    verbosity.add_argument("-v", "--verbose", action="count", default=0, help="more log output (debug)")
+    verbosity.add_argument("-q", "--quiet", action="count", default=0, help="less log output (-q warnings, -qq errors)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as e:  # TEMPORARY while stages are being built in parallel
+            if e.name != name:
+                raise
+            continue
+        module.register(sub)
+    return parser
+
+
+def setup_logging(verbose: int, quiet: int) -> None:
+    level = logging.DEBUG if verbose else {0: logging.INFO, 1: logging.WARNING}.get(quiet, logging.ERROR)
+    logging.basicConfig(
+        level=level,
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+        stream=sys.stderr,
+        force=True,
+    )
+    # Third-party chatter stays at warnings unless asked for.
+    for noisy in ("numba", "matplotlib", "PIL", "urllib3"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    setup_logging(args.verbose, args.quiet)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        log.info("interrupted")
+        return 130
+    except BrokenPipeError:  # e.g. `performer params | head`
+        return 0

@@ -1,0 +1,31 @@
+"""Choosing the torch device: CUDA when there is one, then Apple's MPS, else the CPU."""
+
+from __future__ import annotations
+
+import logging
+from typing import Literal
+
+log = logging.getLogger(__name__)
+
+DeviceName = Literal["auto", "cuda", "mps", "cpu"]
+DEVICE_CHOICES: tuple[str, ...] = ("auto", "cuda", "mps", "cpu")
+
+
+def choose_device(name: str = "auto"):
+    """Return a ``torch.device`` for ``name``; ``auto`` picks cuda, then mps, then cpu.
+
+    Asking for a device that is not there is an error, not a quiet switch to the CPU.
+    """
+    import torch
+
+    if name not in DEVICE_CHOICES:
+        raise ValueError(f"device {name!r} is not one of {', '.join(DEVICE_CHOICES)}")
+    has_mps = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "mps" if has_mps else "cpu"
+        log.info("torch device: %s (auto)", name)
+    elif name == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("device 'cuda' was asked for but torch sees no CUDA GPU; use --device cpu or auto")
+    elif name == "mps" and not has_mps:
+        raise RuntimeError("device 'mps' was asked for but this torch has no Apple MPS backend; use --device cpu or auto")
+    return torch.device(name)
