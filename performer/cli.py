@@ -44,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as e:  # TEMPORARY while stages are being built in parallel
-            if e.name != name:
+            if not (e.name and (name == e.name or name.startswith(e.name + "."))):
                 raise
             continue
         module.register(sub)

@@ -84,14 +84,16 @@ class Param:
             return "a string"
         return "a trigger (any value, or none)"
 
-    def validate(self, value: Any) -> Any:
+    def validate(self, value: Any, *, strict: bool = False) -> Any:
         """Return ``value`` converted to this parameter's type, or raise.
 
         Raises :class:`ParamTypeError` for a wrong type and
-        :class:`ParamRangeError` for a value outside the range or choices
-        (numbers are clamped instead when the parameter declares ``clamp``).
+        :class:`ParamRangeError` for a value outside the range or choices.
+        Numbers are clamped instead when the parameter declares ``clamp``,
+        unless ``strict`` (preset files are checked strictly: an
+        out-of-range number there is a typo, not a knob turned too far).
         """
-        return _validate(self, value, clamp=self.clamp)
+        return _validate(self, value, clamp=self.clamp and not strict)
 
     def normalize(self, value: Any) -> float:
         """Map a valid value to 0..1 (numbers, bools and enums)."""

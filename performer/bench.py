@@ -1,0 +1,74 @@
+"""``performer bench NAME``: the speed and memory benchmarks, one per stage.
+
+Each stage's benchmark module exposes ``add_arguments(parser)`` and
+``run(args) -> dict``; the results are printed as JSON and, with ``--out``,
+written to a file. Measured figures are written down in ``benchmarks/*.md``.
+Speed is measured here, never asserted in tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+BENCHMARKS: dict[str, tuple[str, str]] = {
+    "classifier": ("performer.classifier.bench", "classifier inference time per window"),
+    "dream": ("performer.dream.bench", "Deep Dream: the paper's Table 1 grid and continuous fps"),
+    "engine": ("performer.engine_bench", "live engine: onset-to-class latency, fps while classifying, memory"),
+}
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("bench", help="run a benchmark (classifier, dream, engine)",
+                       description="Measure speed and memory. Results go to stdout as JSON and to --out.")
+    bsub = p.add_subparsers(dest="bench", metavar="NAME", required=True)
+    for name, (module_name, help_text) in BENCHMARKS.items():
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as e:  # TEMPORARY while stages are being built in parallel
+            if not (e.name and (module_name == e.name or module_name.startswith(e.name + "."))):
+                raise
+            continue
+        b = bsub.add_parser(name, help=help_text, description=help_text)
+        b.add_argument("--out", type=Path, help="also write the results as JSON to this file")
+        module.add_arguments(b)
+        b.set_defaults(func=_runner(name, module))
+
+
+def machine_info() -> dict:
+    """What a result was measured on: cores, threads, load."""
+    info = {"machine": platform.machine(), "python": platform.python_version(), "cpus": os.cpu_count()}
+    try:
+        info["load_1min"] = os.getloadavg()[0]
+    except OSError:
+        pass
+    try:
+        import torch
+
+        info["torch"] = torch.__version__
+        info["torch_threads"] = torch.get_num_threads()
+        info["cuda"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    except ImportError:
+        pass
+    return info
+
+
+def _runner(name: str, module):
+    def run(args: argparse.Namespace) -> int:
+        started = time.strftime("%Y-%m-%dT%H:%M:%S")
+        results = module.run(args)
+        doc = {"benchmark": name, "started": started, "machine": machine_info(), "results": results}
+        text = json.dumps(doc, indent=2, default=str)
+        sys.stdout.write(text + "\n")
+        if args.out:
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            args.out.write_text(text + "\n")
+        return 0
+
+    return run

@@ -1,0 +1,34 @@
+"""Shared test helpers: where the repository and the shared data are, and how to run the CLI."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data" / "urbansound8k"
+
+
+def run_cli(*args: str, timeout: float = 120, check: bool = False, **kw) -> subprocess.CompletedProcess:
+    """Run `performer ARGS` as a real subprocess (the console script's module entry point)."""
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    proc = subprocess.run([sys.executable, "-m", "performer", *args], capture_output=True, text=True,
+                          timeout=timeout, env=env, **kw)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"performer {' '.join(args)} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+@pytest.fixture
+def cli():
+    return run_cli
+
+
+def require_shared_data() -> Path:
+    if not (SHARED_DATA / "metadata" / "UrbanSound8K.csv").exists():
+        pytest.skip(f"the shared UrbanSound8K clips are not at {SHARED_DATA} (only the development machines have them)")
+    return SHARED_DATA
