@@ -1,0 +1,139 @@
+"""``performer serve`` (the main job) and ``performer devices``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+from performer.device import DEVICE_CHOICES
+
+log = logging.getLogger("performer.serve")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    s = sub.add_parser(
+        "serve", help="run the live engine: listen, classify, dream, send frames",
+        description="Listen to an input, classify the sound continuously, let it drive the Deep Dream and send "
+        "the frames out. Stops cleanly on Ctrl-C or SIGTERM.",
+        epilog="Inputs: 'demo' (built-in synthetic soundscape, needs no sound card), a sound file, or an audio "
+        "device by index or name (see `performer devices`). Without --input the system's default input is used.")
+    s.add_argument("--preset", default="default", help="preset file or shipped preset name (default: default)")
+    s.add_argument("--input", dest="input", metavar="DEVICE|FILE|demo",
+                   help="audio input: 'demo', a sound file, or a device index or name (default: the default input)")
+    s.add_argument("--loop", action="store_true", help="loop a file input")
+    s.add_argument("--fast", action="store_true", help="read a file input as fast as possible instead of in real time")
+    s.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="torch device (default: auto)")
+    s.add_argument("--model", type=Path, help="classifier checkpoint (default: the shipped real-time model)")
+    s.add_argument("--frames", type=Path, metavar="DIR", help="also write every frame as a JPEG into DIR")
+    s.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
+    s.add_argument("--stats", type=Path, metavar="FILE", help="keep a JSON file of engine statistics, updated each second")
+    s.add_argument("--no-status", action="store_true", help="no status line on the terminal")
+    s.set_defaults(func=cmd_serve)
+
+    d = sub.add_parser("devices", help="list audio input devices (index, name, host API, channels, rate)")
+    d.add_argument("--json", action="store_true")
+    d.set_defaults(func=cmd_devices)
+
+
+def cmd_devices(args: argparse.Namespace) -> int:
+    from performer.audio_input import list_input_devices
+    from performer.errors import AudioError
+
+    try:
+        devices = list_input_devices()
+    except AudioError as e:
+        print(e, file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(devices, indent=2))
+        return 0
+    if not devices:
+        print("no audio input devices; `performer serve --input demo` runs without one")
+        return 0
+    print(f"{'index':>5}  {'name':<40} {'host API':<28} {'ch':>3} {'rate':>8}")
+    for d in devices:
+        print(f"{d['index']:>5}  {d['name']:<40} {d['hostapi']:<28} {d['channels']:>3} {d['rate']:>8.0f}")
+    return 0
+
+
+def build_engine(args: argparse.Namespace):
+    """Load the preset, the classifier and the renderer, open the input; errors name what failed."""
+    from performer.audio_input import open_source
+    from performer.classifier import Classifier, default_checkpoint
+    from performer.device import choose_device
+    from performer.dream import DreamRenderer
+    from performer.engine import Engine
+    from performer.outputs import FolderOutput
+    from performer.presets import find_preset, load_preset
+
+    preset = load_preset(find_preset(args.preset))
+    device = choose_device(args.device)
+    clf = Classifier.from_checkpoint(args.model or default_checkpoint(), device=str(device))
+    renderer = DreamRenderer(device=str(device))
+    source = open_source(args.input, loop=args.loop, realtime=not args.fast)
+    outputs = [FolderOutput(args.frames)] if args.frames else []
+    return Engine(source=source, classifier=clf, renderer=renderer, outputs=outputs, preset=preset)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from performer.errors import PerformerError
+
+    if args.input is None:
+        log.info("no --input given: using the default audio input (try --input demo without a sound card)")
+    try:
+        engine = build_engine(args)
+        engine.start()
+    except PerformerError as e:
+        log.error("%s", e)
+        return 1
+
+    stop = threading.Event()
+
+    def on_signal(signum, frame):
+        log.info("%s received: stopping", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    tty = sys.stderr.isatty() and not args.no_status
+    started = time.monotonic()
+    last_log = 0.0
+    while not stop.wait(0.25):
+        now = time.monotonic()
+        if args.duration is not None and now - started >= args.duration:
+            log.info("duration of %.1f s reached", args.duration)
+            break
+        if _file_done(engine):
+            log.info("input %s finished", engine.source.describe())
+            break
+        if args.stats:
+            engine.write_stats(args.stats)
+        if tty:
+            sys.stderr.write("\r" + engine.status_line()[:150].ljust(150))
+            sys.stderr.flush()
+        elif not args.no_status and now - last_log >= 5.0:
+            log.info("%s", engine.status_line())
+            last_log = now
+    if tty:
+        sys.stderr.write("\n")
+    engine.stop()
+    if args.stats:
+        engine.write_stats(args.stats)
+    log.info("stopped after %.1f s: %d frames, %d class changes", time.monotonic() - started,
+             engine.render_stats.frames, engine.analyzer.stats.class_changes)
+    return 0
+
+
+def _file_done(engine) -> bool:
+    """A finite input has been delivered and analysed to its end."""
+    if not engine.source.finished.is_set():
+        return False
+    hop = int(engine.store.get("classifier.hop") * engine.ring.rate)
+    last = engine.analysis.peek()
+    return last is not None and engine.ring.total - last.position < hop
