@@ -1,0 +1,29 @@
+"""The sound classifier: log-mel CNNs trained on UrbanSound8K (or any folder-per-class set).
+
+Public API used by the live engine::
+
+    from performer.classifier import Classifier, default_checkpoint
+    clf = Classifier.from_checkpoint(default_checkpoint(), device="auto")
+    probs = clf.predict(window)  # (n_classes,), sums to 1
+
+Sub-modules: ``models`` (architectures), ``training``, ``evaluation``, ``inference``, ``cli``, ``bench``.
+The names above are imported lazily, so that importing ``performer.classifier.cli`` (for ``performer --help``)
+does not import torch.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from performer.classifier.inference import Classifier, default_checkpoint
+
+__all__ = ["Classifier", "default_checkpoint"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        from performer.classifier import inference
+
+        return getattr(inference, name)
+    raise AttributeError(f"module 'performer.classifier' has no attribute {name!r}")
