@@ -74,8 +74,25 @@ def library_versions() -> dict[str, str]:
 
     import performer
 
-    return {"performer": performer.__version__, "torch": torch.__version__, "torchvision": torchvision.__version__,
-            "librosa": librosa.__version__, "numpy": np.__version__, "python": sys.version.split()[0]}
+    return {"performer": str(performer.__version__), "torch": str(torch.__version__),
+            "torchvision": str(torchvision.__version__), "librosa": str(librosa.__version__),
+            "numpy": str(np.__version__), "python": sys.version.split()[0]}
+
+
+def _plain(meta: Any) -> Any:
+    """``meta`` as plain JSON types (what ``torch.load(weights_only=True)`` accepts)."""
+    import json
+
+    def default(o: Any) -> Any:
+        if isinstance(o, np.generic):
+            return o.item()
+        if isinstance(o, (np.ndarray,)):
+            return o.tolist()
+        if isinstance(o, Path):
+            return str(o)
+        return str(o)
+
+    return json.loads(json.dumps(meta, default=default))
 
 
 class Progress:
@@ -249,7 +266,7 @@ def save_checkpoint(path: Path | str, model: torch.nn.Module, meta: dict[str, An
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     # float16 halves the file; the model runs in float32 after loading.
     state = {k: (v.half() if v.is_floating_point() and v.numel() > 1024 else v) for k, v in state.items()}
-    payload = {"format": CHECKPOINT_FORMAT, "state_dict": state, "meta": meta}
+    payload = {"format": CHECKPOINT_FORMAT, "state_dict": state, "meta": _plain(meta)}
     tmp = path.with_suffix(path.suffix + ".tmp")
     torch.save(payload, tmp)
     tmp.replace(path)
