@@ -1,0 +1,340 @@
+"""The live Deep Dream renderer: keeps dreaming one image, frame after frame.
+
+:meth:`DreamRenderer.prepare` loads the network and warms up;
+:meth:`DreamRenderer.frame` is the per-frame path. Each frame costs a bounded
+amount of work: ``dream.iterations`` gradient steps at *one* octave (octaves
+take turns from frame to frame), so the frame rate stays steady whatever the
+settings. While the scene's ``key`` (the top sound class) holds, the image is
+kept and dreamed further; when it changes, a new dream starts from the seed and
+the output cross-fades from the old image over ``dream.crossfade`` seconds.
+
+Every control is read from the parameter snapshot at each frame, so a change
+takes effect at the next step. A network change loads in a background thread
+while the old network keeps rendering; if it fails, the error is logged and the
+old network stays. A bad ``dream.layers`` string is logged once and the last
+valid layer set is kept. ``frame()`` does not raise on bad settings.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from performer.errors import DreamError, ModelError, PerformerError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Scene:
+    """What the engine tells the renderer each frame."""
+
+    key: str | None = None
+    """E.g. the top class name; a change starts a new dream from the seed and cross-fades."""
+    guide: tuple[int, ...] = ()
+    """ImageNet class indices to push towards, with weight ``dream.guide_weight``."""
+    seed_image: np.ndarray | None = None
+    """HxWx3 uint8 image for seed 'class_image' (resized as needed); None means noise."""
+    spectrogram: np.ndarray | None = None
+    """2-D float array (mels x frames, any scale) for seed 'spectrogram'."""
+
+
+class DreamRenderer:
+    """Continuous, class-guided Deep Dream.
+
+    ``device``: "auto", "cuda", "mps" or "cpu". ``threads``: torch CPU threads
+    (None leaves torch's choice). ``seed``: random seed for jitter and noise.
+    ``clock``: seconds, for cross-fades (tests pass a fake one). ``download``:
+    whether torchvision weights may be downloaded. ``background_load``: load a
+    network chosen mid-run in a thread (the show goes on meanwhile).
+    """
+
+    def __init__(self, device: str = "auto", *, threads: int | None = None, seed: int = 0,
+                 clock: Callable[[], float] = time.monotonic, download: bool = True,
+                 background_load: bool = True, loader: Callable[..., Any] | None = None) -> None:
+        self._device_name = device
+        self._threads = threads
+        self._seed = seed
+        self._clock = clock
+        self._download = download
+        self._background = background_load
+        self._loader = loader
+        self.device = None
+        self.backbone = None
+        self.network: str | None = None
+        self._gen = None
+        self._img = None            # the image being dreamed, full size
+        self._seed_t = None         # the current dream's seed, full size
+        self._fade_from = None      # last output before a new dream started
+        self._fade_t0 = 0.0
+        self._last_out = None
+        self._size: tuple[int, int] | None = None
+        self._key: str | None = None
+        self._started = False
+        self._restart_count: Any = None
+        self._layers_spec: str | None = None
+        self._layers: tuple[tuple[int, float], ...] = ()
+        self._layers_net: str | None = None
+        self._phase = 0
+        self._bad_specs: set[tuple[str, str]] = set()
+        self._failed_networks: set[str] = set()
+        self._pending: tuple[str, Future] | None = None
+        self._pool: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
+        self.frames = 0
+        self.frame_ms_ema = 0.0
+        self.last_parts: dict[str, float] = {}
+
+    # ------------------------------------------------------------------ setup
+
+    def prepare(self, params: Mapping[str, Any]) -> None:
+        """Load ``params['dream.network']`` and warm up with one frame. Raises :class:`ModelError`."""
+        import torch
+
+        from performer.device import choose_device
+
+        if self._threads:
+            torch.set_num_threads(int(self._threads))
+        self.device = choose_device(self._device_name)
+        self._gen = torch.Generator().manual_seed(self._seed)
+        name = params["dream.network"]
+        self._install(name, self._load(name))
+        self._resolve_layers(params)
+        self._restart_count = params["dream.restart"]
+        # Warm-up: a couple of real steps at the configured size (allocator, kernels, oneDNN primitives).
+        saved = (self._img, self._started, self.frames)
+        for _ in range(2):
+            self.frame(params, Scene())
+        self._img, self._started, self.frames = saved
+        self._phase = 0
+        self._fade_from = None
+        self._last_out = None
+        self._key = None
+
+    def _load(self, name: str):
+        import torch
+
+        from performer.backbones import load_backbone
+
+        bb = (self._loader or load_backbone)(name, download=self._download)
+        bb.to(self.device)
+        bb.stages.to(memory_format=torch.channels_last)
+        bb.head.to(memory_format=torch.channels_last)
+        return bb
+
+    def _install(self, name: str, bb) -> None:
+        self.backbone = bb
+        self.network = name
+        log.info("dreaming with %s", name)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+
+    # ------------------------------------------------------------------ live changes
+
+    def _check_network(self, params: Mapping[str, Any]) -> None:
+        want = params["dream.network"]
+        if self._pending is not None:
+            name, fut = self._pending
+            if fut.done():
+                self._pending = None
+                try:
+                    self._install(name, fut.result())
+                    self._failed_networks.discard(name)
+                except PerformerError as e:
+                    log.error("dream.network %s could not be loaded, keeping %s: %s", name, self.network, e)
+                    self._failed_networks.add(name)
+                except Exception as e:  # noqa: BLE001 - a failed load must not stop the show
+                    log.exception("dream.network %s failed to load, keeping %s: %s", name, self.network, e)
+                    self._failed_networks.add(name)
+            return
+        if want == self.network:
+            self._failed_networks.clear()
+            return
+        if want in self._failed_networks:
+            return
+        if self._background:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dream-load")
+            log.info("loading dream.network %s in the background; %s keeps rendering", want, self.network)
+            self._pending = (want, self._pool.submit(self._load, want))
+        else:
+            try:
+                self._install(want, self._load(want))
+            except ModelError as e:
+                log.error("dream.network %s could not be loaded, keeping %s: %s", want, self.network, e)
+                self._failed_networks.add(want)
+
+    def wait_for_network(self, timeout: float | None = None) -> None:
+        """Block until a background network load has finished (for tests and tools)."""
+        if self._pending is not None:
+            try:
+                self._pending[1].result(timeout)
+            except Exception:  # noqa: BLE001 - reported by the next frame
+                pass
+
+    def _resolve_layers(self, params: Mapping[str, Any]) -> None:
+        from performer.dream.layers import parse_layers
+
+        spec = str(params["dream.layers"] or "")
+        if spec == self._layers_spec and self._layers_net == self.network:
+            return
+        bb = self.backbone
+        try:
+            layers = parse_layers(spec, self.network)
+        except DreamError as e:
+            keep = self._layers_net == self.network and self._layers
+            if (self.network, spec) not in self._bad_specs:
+                self._bad_specs.add((self.network, spec))
+                log.error("%s; keeping %s", e, "the previous layers" if keep else "the network's default layers")
+            if not keep:
+                layers = parse_layers("", self.network)
+            else:
+                self._layers_spec = spec
+                return
+        self._layers = tuple((bb.index(n), float(w)) for n, w in layers.items())
+        self._layers_spec = spec
+        self._layers_net = self.network
+
+    @property
+    def layers(self) -> dict[str, float]:
+        """The layer set in use (names and weights)."""
+        return {self.backbone.stage_names[i]: w for i, w in self._layers}
+
+    # ------------------------------------------------------------------ per frame
+
+    def _make_seed(self, params: Mapping[str, Any], scene: Scene, size: tuple[int, int]):
+        from performer.dream.seeds import image_seed, noise_seed, spectrogram_seed
+
+        kind = params["dream.seed"]
+        try:
+            if kind == "previous" and self._img is not None:
+                return self._img
+            if kind == "class_image" and scene.seed_image is not None:
+                return image_seed(scene.seed_image, size, self.device)
+            if kind == "spectrogram" and scene.spectrogram is not None:
+                return spectrogram_seed(scene.spectrogram, size, self.device)
+        except (ValueError, TypeError) as e:
+            log.error("dream.seed %s: unusable seed (%s); starting from noise", kind, e)
+        return noise_seed(size, self.device, self._gen)
+
+    def frame(self, params: Mapping[str, Any], scene: Scene | None = None) -> np.ndarray:
+        """Dream one output frame; returns HxWx3 uint8 RGB of size dream.height x dream.width."""
+        import torch
+
+        from performer.dream import core
+
+        if self.backbone is None:
+            raise DreamError("DreamRenderer.frame() called before prepare()")
+        t0 = time.perf_counter()
+        scene = scene or Scene()
+        self._check_network(params)
+        self._resolve_layers(params)
+        size = (int(params["dream.height"]), int(params["dream.width"]))
+        now = self._clock()
+
+        with torch.no_grad():
+            if self._size != size and self._img is not None:
+                self._img = core.resize(self._img, size)
+                self._seed_t = core.resize(self._seed_t, size)
+                if self._fade_from is not None:
+                    self._fade_from = core.resize(self._fade_from, size)
+                if self._last_out is not None:
+                    self._last_out = core.resize(self._last_out, size)
+            self._size = size
+
+            restart = params["dream.restart"]
+            restarted = restart != self._restart_count
+            self._restart_count = restart
+            if not self._started or scene.key != self._key or restarted:
+                seed = self._make_seed(params, scene, size)
+                if self._last_out is not None and float(params["dream.crossfade"]) > 0:
+                    self._fade_from, self._fade_t0 = self._last_out, now
+                else:
+                    self._fade_from = None
+                self._img = seed.clone()
+                self._seed_t = seed
+                self._key = scene.key
+                self._started = True
+                self._phase = 0
+
+            img = core.feedback(self._img, float(params["dream.zoom"]), float(params["dream.rotate"]),
+                                float(params["dream.translate_x"]), float(params["dream.translate_y"]))
+
+        obj = core.Objective(self._layers, tuple(int(g) for g in scene.guide),
+                             float(params["dream.guide_weight"]))
+        s = core.StepSettings(float(params["dream.lr"]), int(params["dream.jitter"]), str(params["dream.grad_norm"]),
+                              float(params["dream.grad_smooth"]))
+        octaves = max(1, int(params["dream.octaves"]))
+        sizes = core.octave_sizes(size[0], size[1], octaves, float(params["dream.octave_scale"]))
+        # Octaves take turns: frame n dreams at sizes[n % len], so each frame costs the same few steps.
+        osize = sizes[self._phase % len(sizes)]
+        self._phase += 1
+        small = core.resize(img, osize)
+        x = small
+        parts: dict[str, float] = {}
+        for _ in range(max(1, int(params["dream.iterations"]))):
+            x, parts = core.step(self.backbone, x, obj, s, self._gen)
+        with torch.no_grad():
+            img = x if osize == size else (img + core.resize(x - small, size)).clamp_(0, 1)
+            blend = float(params["dream.blend"])
+            if blend > 0:
+                img = torch.lerp(img, self._seed_t, blend)
+            self._img = img
+            out = img
+            if self._fade_from is not None:
+                fade = float(params["dream.crossfade"])
+                a = 1.0 if fade <= 0 else (now - self._fade_t0) / fade
+                if a >= 1.0:
+                    self._fade_from = None
+                else:
+                    out = torch.lerp(self._fade_from, img, max(0.0, a))
+            self._last_out = out
+            frame = core.to_uint8(out)
+        self.last_parts = parts
+        self.frames += 1
+        ms = (time.perf_counter() - t0) * 1000
+        self.frame_ms_ema = ms if self.frames == 1 else 0.9 * self.frame_ms_ema + 0.1 * ms
+        return frame
+
+    # ------------------------------------------------------------------ one-off renders
+
+    def render(self, params: Mapping[str, Any], image: np.ndarray | None = None,
+               guide: tuple[int, ...] = ()) -> np.ndarray:
+        """A classic Deep Dream of ``image`` (None: noise): every octave, ``dream.iterations`` steps each.
+
+        Uses the loaded network and the layers of ``params``; returns HxWx3 uint8 at dream.height x dream.width
+        (the image is resized to that size first). Unlike :meth:`frame`, a bad layer string raises DreamError.
+        """
+        import torch
+
+        from performer.dream import core
+        from performer.dream.layers import parse_layers
+        from performer.dream.seeds import image_seed, noise_seed
+
+        if self.backbone is None:
+            raise DreamError("DreamRenderer.render() called before prepare()")
+        layers = parse_layers(str(params["dream.layers"] or ""), self.network)
+        obj = core.Objective(tuple((self.backbone.index(n), w) for n, w in layers.items()), tuple(guide),
+                             float(params["dream.guide_weight"]))
+        s = core.StepSettings(float(params["dream.lr"]), int(params["dream.jitter"]), str(params["dream.grad_norm"]),
+                              float(params["dream.grad_smooth"]))
+        size = (int(params["dream.height"]), int(params["dream.width"]))
+        with torch.no_grad():
+            base = noise_seed(size, self.device, self._gen) if image is None else image_seed(image, size, self.device)
+        out = core.dream_octaves(self.backbone, base, obj, s, int(params["dream.iterations"]),
+                                 int(params["dream.octaves"]), float(params["dream.octave_scale"]), self._gen)
+        return core.to_uint8(out)
+
+    def stats(self) -> dict[str, Any]:
+        return {"network": self.network, "frames": self.frames, "frame_ms_ema": round(self.frame_ms_ema, 2),
+                "layers": self.layers if self.backbone is not None else {}, **self.last_parts}
