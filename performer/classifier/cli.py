@@ -120,3 +120,23 @@ def _classify(args) -> int:
         best = max(range(len(classes)), key=lambda i: summary[i])
         print(f"overall: {classes[best]} {summary[best]:.2f}", file=sys.stdout)
     return 0
+
+
+def main(argv=None) -> int:
+    """Stand-alone entry point: ``python -m performer.classifier.cli train|evaluate|classify ...``."""
+    from performer.cli import setup_logging
+
+    parser = argparse.ArgumentParser(prog="python -m performer.classifier.cli")
+    parser.add_argument("-v", "--verbose", action="count", default=0)
+    parser.add_argument("-q", "--quiet", action="count", default=0)
+    register(parser.add_subparsers(dest="command", metavar="COMMAND"))
+    args = parser.parse_args(argv)
+    setup_logging(args.verbose, args.quiet)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

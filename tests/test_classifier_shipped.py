@@ -1,0 +1,65 @@
+"""The shipped real-time model on real UrbanSound8K clips (fold 3, which it never trained on).
+
+Runs the live path (audio -> Classifier.predict_batch) rather than cached features. Skips when the shared
+data or the shipped checkpoint is absent.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+US8K = REPO.parent / "shared" / "data" / "urbansound8k"
+CHECKPOINT = REPO / "models" / "urbansound8k_realtime.pt"
+
+# Measured on fold 3 (see models/urbansound8k_realtime.md): clip accuracy at 1-s windows and the accuracy of
+# single 1-s windows. The floors are well under them so that only a real regression fails.
+CLIP_ACCURACY_FLOOR = 0.60
+WINDOW_ACCURACY_FLOOR = 0.50
+
+
+@pytest.fixture(scope="module")
+def clf():
+    if not CHECKPOINT.is_file():
+        pytest.skip(f"the shipped checkpoint {CHECKPOINT} is not there")
+    import torch
+
+    from performer.classifier import Classifier
+
+    torch.set_num_threads(2)
+    return Classifier.from_checkpoint(CHECKPOINT, device="cpu")
+
+
+def test_shipped_model_metadata_and_size(clf):
+    assert CHECKPOINT.stat().st_size < 25 * 2 ** 20
+    assert clf.classes == ["air_conditioner", "car_horn", "children_playing", "dog_bark", "drilling",
+                           "engine_idling", "gun_shot", "jackhammer", "siren", "street_music"]
+    assert clf.sample_rate == 22050 and clf.window_seconds == 1.0
+    assert clf.meta["dataset"]["train_folds"] == [1, 2] and clf.meta["dataset"]["validation_folds"] == [3]
+    assert (REPO / "models" / "urbansound8k_realtime.md").is_file()
+
+
+@pytest.mark.slow
+def test_shipped_model_accuracy_on_fold3(clf):
+    if not (US8K / "metadata" / "UrbanSound8K.csv").is_file():
+        pytest.skip(f"the shared UrbanSound8K clips are not at {US8K}")
+    from performer import datasets, features
+
+    ds = datasets.load_urbansound8k(US8K, folds=[3], check_readable=False)
+    assert len(ds) > 100
+    n = clf.sample_rate
+    clip_hits = win_hits = wins = 0
+    for clip in ds.clips:
+        audio = features.load_audio(clip.path, clf.sample_rate)
+        starts = [0] if len(audio) <= n else list(range(0, len(audio) - n + 1, n // 2))
+        probs = clf.predict_batch([audio[s:s + n] for s in starts])
+        clip_hits += int(probs.mean(axis=0).argmax() == clip.label)
+        win_hits += int((probs.argmax(axis=1) == clip.label).sum())
+        wins += len(probs)
+    clip_acc, win_acc = clip_hits / len(ds), win_hits / wins
+    print(f"fold 3: clip accuracy {clip_acc:.4f}, window accuracy {win_acc:.4f} ({len(ds)} clips, {wins} windows)")
+    assert clip_acc > CLIP_ACCURACY_FLOOR, f"clip accuracy {clip_acc:.3f} on fold 3"
+    assert win_acc > WINDOW_ACCURACY_FLOOR, f"1-s window accuracy {win_acc:.3f} on fold 3"
