@@ -229,3 +229,18 @@ def test_train_evaluate_classify_commands(tmp_path, capsys):
     res = json.loads(capsys.readouterr().out)
     assert res["classes"] == ["hum", "sweep", "bursts"] and res["frames"]
     assert abs(sum(res["frames"][0]["probabilities"]) - 1) < 1e-3
+
+
+def test_ensemble_checkpoint_averages_members(tmp_path):
+    torch.manual_seed(3)
+    a, ma = _checkpoint(tmp_path)
+    b = tmp_path / "b.pt"
+    a.rename(b)
+    a2, mb = _checkpoint(tmp_path, M.build_model("realtime", 3, config={"width": 8}))
+    out = T.ensemble_checkpoint([b, a2], tmp_path / "ens.pt")
+    ens = Classifier.from_checkpoint(out, device="cpu")
+    assert ens.model_name == "ensemble" and ens.classes == ["hum", "sweep", "bursts"]
+    x = _sound(2, 1.0, SR, 9)
+    pa = Classifier.from_checkpoint(b, device="cpu").predict(x)
+    pb = Classifier.from_checkpoint(a2, device="cpu").predict(x)
+    np.testing.assert_allclose(ens.predict(x), (pa + pb) / 2, atol=1e-5)

@@ -24,6 +24,8 @@ from performer.errors import ModelError
 log = logging.getLogger(__name__)
 
 MODEL_NAMES = ("realtime", "efficientnet_lite0", "resnet50")
+#: Names a checkpoint may carry: the trainable models plus ``ensemble`` (made by :func:`ensemble_checkpoint`).
+CHECKPOINT_MODELS = MODEL_NAMES + ("ensemble",)
 
 #: Per-model training defaults. ``resnet50`` uses the paper's hyper-parameters.
 TRAIN_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -31,8 +33,8 @@ TRAIN_DEFAULTS: dict[str, dict[str, Any]] = {
                      patience=5, window=4.0, mixup=0.0, specaugment=False, gain_db=0.0, image_size=224),
     "efficientnet_lite0": dict(optimizer="sgd", lr=0.01, momentum=0.9, weight_decay=5e-4, batch_size=32, epochs=20,
                                patience=6, window=1.0, mixup=0.2, specaugment=True, gain_db=6.0, image_size=128),
-    "realtime": dict(optimizer="adamw", lr=3e-3, momentum=0.9, weight_decay=1e-3, batch_size=32, epochs=60,
-                     patience=15, window=1.0, mixup=0.3, specaugment=True, gain_db=6.0, image_size=None),
+    "realtime": dict(optimizer="adamw", lr=3e-3, momentum=0.9, weight_decay=1e-3, batch_size=32, epochs=45,
+                     patience=12, window=1.0, mixup=0.3, specaugment=True, gain_db=6.0, image_size=None),
 }
 
 
@@ -83,6 +85,20 @@ class ImageNetHead(nn.Module):
         from performer.features import to_image
 
         return self.backbone(to_image(mel, size=self.image_size))
+
+
+class Ensemble(nn.Module):
+    """Several trained models of the same classes; the output is the log of their mean probabilities, so
+    ``softmax(output)`` is the average of the members' softmax outputs."""
+
+    def __init__(self, members: list[nn.Module], specs: list[dict[str, Any]]) -> None:
+        super().__init__()
+        self.members = nn.ModuleList(members)
+        self.config = {"members": specs}
+
+    def forward(self, mel: torch.Tensor) -> torch.Tensor:
+        probs = torch.stack([torch.softmax(m(mel), dim=1) for m in self.members]).mean(dim=0)
+        return torch.log(probs.clamp_min(1e-12))
 
 
 def _resnet50(n_classes: int, pretrained: bool) -> nn.Module:
@@ -137,11 +153,17 @@ def _efficientnet_lite0(n_classes: int, pretrained: bool) -> nn.Module:
 def build_model(name: str, n_classes: int, pretrained: bool = True, config: dict[str, Any] | None = None) -> nn.Module:
     """Build model ``name`` for ``n_classes``. ``pretrained`` loads ImageNet weights for the ImageNet models
     (ignored by ``realtime``); checkpoints are rebuilt with ``pretrained=False`` and then loaded."""
-    if name not in MODEL_NAMES:
+    if name not in CHECKPOINT_MODELS:
         raise ModelError(f"unknown model {name!r}; choose one of {', '.join(MODEL_NAMES)}")
     if n_classes < 2:
         raise ModelError(f"a classifier needs at least 2 classes, got {n_classes}")
     config = dict(config or {})
+    if name == "ensemble":
+        specs = list(config.get("members") or [])
+        if not specs:
+            raise ModelError("an ensemble needs at least one member (model_config['members'] is empty)")
+        members = [build_model(sp["model"], n_classes, pretrained, sp.get("model_config")) for sp in specs]
+        return Ensemble(members, specs)
     if name == "realtime":
         return RealtimeCNN(n_classes, n_mels=int(config.get("n_mels", 128)), width=int(config.get("width", 24)),
                            dropout=float(config.get("dropout", 0.3)))

@@ -297,6 +297,27 @@ def load_checkpoint(path: Path | str, device: Any = "cpu") -> tuple[torch.nn.Mod
     return model.to(device).eval(), meta
 
 
+def ensemble_checkpoint(paths: list[Path | str], out: Path | str) -> Path:
+    """Combine checkpoints of the same classes, features and window into one ``ensemble`` checkpoint that
+    averages their probabilities. The first checkpoint's metadata is kept; each member's is under ``members``."""
+    loaded = [load_checkpoint(p) for p in paths]
+    first = loaded[0][1]
+    for (_, meta), p in zip(loaded[1:], paths[1:]):
+        for key in ("classes", "features", "window_seconds"):
+            if meta[key] != first[key]:
+                raise ModelError(f"cannot combine {p} with {paths[0]}: their {key} differ ({meta[key]!r} vs {first[key]!r})")
+    specs = [{"model": m["model"], "model_config": m.get("model_config", {})} for _, m in loaded]
+    model = M.Ensemble([mod for mod, _ in loaded], specs)
+    meta = dict(first)
+    meta["model"] = "ensemble"
+    meta["model_config"] = model.config
+    meta["members"] = [{"checkpoint": str(p), "model": m["model"], "training": m.get("training"),
+                        "metrics": m.get("metrics"), "history": m.get("history")} for p, (_, m) in zip(paths, loaded)]
+    meta["metrics"] = {"members": [m.get("metrics") for _, m in loaded],
+                       "train_seconds": sum(float(m.get("metrics", {}).get("train_seconds", 0)) for _, m in loaded)}
+    return save_checkpoint(out, model, meta)
+
+
 def plot_curves(history: list[dict[str, float]], path: Path | str, title: str = "") -> Path:
     import matplotlib
 
