@@ -1,17 +1,19 @@
 """Audio input: PortAudio devices, sound files and a built-in demo, into one ring buffer.
 
 Every source writes mono float32 blocks at its own rate into an
-:class:`AudioRing`; the analysis thread reads windows from the ring. The
+:class:`AudioRing`; the analysis thread reads windows from the ring. Devices
+are captured in a child process (:mod:`performer.audio_capture`) whose
 PortAudio callback only copies the block onto a bounded queue (sounddevice's
-own advice); a pump thread down-mixes and writes to the ring. Overflows are
-counted, never fatal; a device that disappears is reported and reopened by
-name when it comes back.
+own advice). Overflows are counted, never fatal; a device that disappears is
+reported and reopened by name when it comes back.
 """
 
 from __future__ import annotations
 
+import json
 import logging
-import queue
+import subprocess
+import sys
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -302,99 +304,108 @@ def find_input_device(spec: str | int | None) -> dict[str, Any]:
 class DeviceSource(AudioSource):
     """A PortAudio input device, by index or name, at its own rate and channel count.
 
-    The callback copies each block onto a bounded queue; a pump thread
-    down-mixes into the ring. A watchdog notices a device that stopped
-    delivering (unplugged, audio server gone), reports it, and tries to reopen
-    a device of the same name every ``retry`` seconds.
+    Capture runs in a child process (see :mod:`performer.audio_capture`): its
+    callback copies each block onto a queue and the child streams mono blocks
+    over a pipe; a pump thread here writes them into the ring. A watchdog
+    notices a device that stopped delivering (unplugged, audio server gone),
+    reports it, and starts a fresh child for the same device every ``retry``
+    seconds until it is back. This process never loads PortAudio itself.
     """
 
     def __init__(self, spec: str | int | None = None, *, block: int = 1024, retry: float = 1.0,
                  stall: float = 1.0) -> None:
         super().__init__()
-        self.spec = spec
-        info = find_input_device(spec)
-        self.device_name = info["name"]
-        self.name = info["name"]
-        self.rate = int(info["rate"])
-        self.channels = min(2, int(info["channels"]))
+        self.spec = None if spec is None else str(spec)
         self.block = block
         self.retry = retry
         self.stall = stall
-        self._queue: queue.Queue[np.ndarray] = queue.Queue(maxsize=64)
-        self._stream = None
+        self._proc: subprocess.Popen | None = None
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._last_block = 0.0
+        self._child_overflows = 0
+        info = self._spawn(self.spec)  # opens the device now, so a bad name fails at start-up
+        self.device_name = info["name"]
+        self.name = info["name"]
+        self.rate = int(info["rate"])
+        self.channels = int(info["channels"])
+        self.hostapi = info["hostapi"]
 
     def describe(self) -> str:
-        return f"{self.device_name} ({self.rate} Hz, {self.channels} ch)"
+        return f"{self.device_name} ({self.hostapi}, {self.rate} Hz, {self.channels} ch)"
 
-    def _callback(self, indata, frames, time_info, status) -> None:
-        # Only copy: no allocation beyond the copy, no I/O, no waiting.
-        if status.input_overflow:
-            self.stats.overflows += 1
+    def _spawn(self, spec: str | None, expect_rate: int | None = None) -> dict[str, Any]:
+        cmd = [sys.executable, "-m", "performer.audio_capture", "--block", str(self.block)]
+        if spec is not None:
+            cmd += ["--device", spec]
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
         try:
-            self._queue.put_nowait(indata.copy())
-        except queue.Full:
-            self.stats.overflows += 1
-
-    def _open(self) -> None:
-        sd = _sounddevice()
-        info = find_input_device(self.device_name)
-        stream = sd.InputStream(device=info["index"], channels=self.channels, samplerate=self.rate,
-                                blocksize=self.block, dtype="float32", callback=self._callback)
-        stream.start()
-        self._stream = stream
+            info = json.loads(line)
+        except ValueError:
+            info = {"error": _child_error(proc, line)}
+        if "error" in info:
+            _kill(proc)
+            raise AudioError(info["error"])
+        if expect_rate is not None and info["rate"] != expect_rate:
+            _kill(proc)
+            raise AudioError(f"audio input {spec!r} came back at {info['rate']} Hz instead of {expect_rate} Hz")
+        self._proc = proc
+        self._child_overflows = 0
         self._last_block = time.monotonic()
-        log.info("audio input open: %s", self.describe())
-
-    def _close_stream(self) -> None:
-        stream, self._stream = self._stream, None
-        if stream is not None:
-            try:
-                stream.abort(ignore_errors=True)
-                stream.close(ignore_errors=True)
-            except Exception as e:  # the device may already be gone
-                log.debug("closing audio stream: %s", e)
+        return info
 
     def start(self, ring: AudioRing) -> None:
         self._stop.clear()
-        try:
-            self._open()
-        except Exception as e:
-            raise AudioError(f"cannot open audio input {self.device_name!r} at {self.rate} Hz: {e}") from None
+        if self._proc is None:
+            self._spawn(self.device_name, self.rate)
+        log.info("audio input open: %s", self.describe())
         self._threads = [threading.Thread(target=self._pump, args=(ring,), name="audio-pump", daemon=True),
                          threading.Thread(target=self._watch, name="audio-watchdog", daemon=True)]
         for t in self._threads:
             t.start()
 
     def _pump(self, ring: AudioRing) -> None:
+        from performer.audio_capture import HEADER
+
         while not self._stop.is_set():
-            try:
-                block = self._queue.get(timeout=0.1)
-            except queue.Empty:
+            proc = self._proc
+            if proc is None or proc.stdout is None:
+                self._stop.wait(0.05)
                 continue
+            head = _read_exact(proc.stdout, HEADER.size)
+            if head is None:  # the child ended; the watchdog takes over
+                self._stop.wait(0.05)
+                continue
+            frames, overflows = HEADER.unpack(head)
+            data = _read_exact(proc.stdout, 4 * frames)
+            if data is None:
+                continue
+            self.stats.overflows += overflows - self._child_overflows
+            self._child_overflows = overflows
             self._last_block = time.monotonic()
-            ring.write(block.mean(axis=1) if block.ndim == 2 else block)
+            ring.write(np.frombuffer(data, dtype="<f4"))
             self.stats.blocks += 1
 
     def _watch(self) -> None:
         while not self._stop.wait(0.25):
-            stream = self._stream
-            alive = stream is not None and stream.active and time.monotonic() - self._last_block < self.stall
+            proc = self._proc
+            alive = proc is not None and proc.poll() is None and time.monotonic() - self._last_block < self.stall
             if alive:
                 continue
             if not self.stats.lost:
                 self.stats.lost = True
                 self.stats.error = f"audio input {self.device_name!r} stopped delivering sound"
                 log.error("%s; rendering goes on, retrying every %.1f s", self.stats.error, self.retry)
-            self._close_stream()
+            if proc is not None:
+                self._proc = None
+                _kill(proc)
             if self._stop.wait(self.retry):
                 return
             try:
-                _refresh_portaudio()
-                self._open()
-            except Exception as e:
+                self._spawn(self.device_name, self.rate)
+            except AudioError as e:
                 log.debug("reopening %s failed: %s", self.device_name, e)
                 continue
             self.stats.lost = False
@@ -404,16 +415,42 @@ class DeviceSource(AudioSource):
 
     def stop(self) -> None:
         self._stop.set()
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            _kill(proc)
         for t in self._threads:
             t.join(timeout=1.0)
-        self._close_stream()
 
 
-def _refresh_portaudio() -> None:
-    """PortAudio keeps the device list it saw at start-up; re-initialise it to see devices that came back."""
-    sd = _sounddevice()
-    sd._terminate()
-    sd._initialize()
+def _read_exact(f, n: int) -> bytes | None:
+    buf = b""
+    while len(buf) < n:
+        chunk = f.read(n - len(buf))
+        if not chunk:
+            return None
+        buf += chunk
+    return buf
+
+
+def _kill(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.kill()
+    try:
+        proc.wait(timeout=2)
+    except subprocess.TimeoutExpired:
+        log.warning("capture process %d did not exit", proc.pid)
+    for f in (proc.stdout, proc.stderr):
+        if f is not None:
+            f.close()
+
+
+def _child_error(proc: subprocess.Popen, line: bytes) -> str:
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        pass
+    err = proc.stderr.read().decode(errors="replace").strip().splitlines() if proc.stderr else []
+    return f"the capture process failed ({err[-1] if err else line.decode(errors='replace').strip() or 'no output'})"
 
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".aif", ".aiff", ".mp3", ".opus", ".w64", ".caf")
