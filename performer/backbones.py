@@ -45,7 +45,7 @@ IMAGENET_STD: tuple[float, float, float] = (0.229, 0.224, 0.225)
 # Layers dreamed on when ``dream.layers`` is empty: mid-depth layers that give
 # the classic eyes-and-fur textures.
 DEFAULT_LAYERS: dict[str, dict[str, float]] = {
-    "efficientnet_lite0": {"blocks.6": 1.0},
+    "efficientnet_lite0": {"blocks.10": 1.0},
     "googlenet": {"inception4c": 1.0},
     "vgg16": {"features.22": 1.0},
     "resnet50": {"layer3.2": 1.0},
