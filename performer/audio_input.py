@@ -165,15 +165,18 @@ class ArraySource(AudioSource):
         self.block = block
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self.started_at = 0.0
+        """Monotonic time the first sample was due: sample k is due at started_at + k / rate (real time)."""
 
     def start(self, ring: AudioRing) -> None:
         self._stop.clear()
+        self.started_at = time.monotonic()
         self._thread = threading.Thread(target=self._run, args=(ring,), name=f"audio-{self.name}", daemon=True)
         self._thread.start()
 
     def _run(self, ring: AudioRing) -> None:
         pos, n = 0, len(self.audio)
-        t0 = time.monotonic()
+        t0 = self.started_at
         played = 0
         while not self._stop.is_set():
             if pos >= n:

@@ -29,12 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="Measure speed and memory. Results go to stdout as JSON and to --out.")
     bsub = p.add_subparsers(dest="bench", metavar="NAME", required=True)
     for name, (module_name, help_text) in BENCHMARKS.items():
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as e:  # TEMPORARY while stages are being built in parallel
-            if not (e.name and (module_name == e.name or module_name.startswith(e.name + "."))):
-                raise
-            continue
+        module = importlib.import_module(module_name)
         b = bsub.add_parser(name, help=help_text, description=help_text)
         b.add_argument("--out", type=Path, help="also write the results as JSON to this file")
         module.add_arguments(b)

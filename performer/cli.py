@@ -41,13 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     verbosity.add_argument("-q", "--quiet", action="count", default=0, help="less log output (-q warnings, -qq errors)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as e:  # TEMPORARY while stages are being built in parallel
-            if not (e.name and (name == e.name or name.startswith(e.name + "."))):
-                raise
-            continue
-        module.register(sub)
+        importlib.import_module(name).register(sub)
     return parser
 
 
