@@ -158,6 +158,8 @@ class Engine:
         last = time.monotonic()
         times: list[float] = []
         error_logged_at = 0.0
+        status: dict[str, Any] = {}
+        status_at = -1.0
         while not self._stop.is_set():
             start = time.monotonic()
             dt, last = start - last, start
@@ -177,7 +179,9 @@ class Engine:
                 continue
             self.last_frame = frame
             st.frames += 1
-            info = FrameInfo(st.frames, start - self._t0, a.top_name if a else None, a.confidence if a else 0.0)
+            if start - status_at >= 0.5:
+                status, status_at = self.status(), start
+            info = self._frame_info(st.frames, start, a, status)
             for out in self.outputs:
                 try:
                     out.send(frame, info)
@@ -197,6 +201,12 @@ class Engine:
             budget = 1.0 / params["output.fps"] - (end - start)
             if budget > 0:
                 self._stop.wait(budget)
+
+    def _frame_info(self, number: int, now: float, a: Analysis | None, status: dict[str, Any]) -> FrameInfo:
+        if a is None:
+            return FrameInfo(number, now - self._t0, status=status)
+        return FrameInfo(number, now - self._t0, a.top_name, a.confidence, a.classes, a.probs, a.spectrogram,
+                         a.level_db, status)
 
     # --- status ------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:

@@ -34,7 +34,14 @@ class FrameInfo:
     """Seconds since the engine started."""
     top_class: str | None = None
     confidence: float = 0.0
-    extra: dict[str, Any] = field(default_factory=dict)
+    classes: tuple[str, ...] = ()
+    probs: np.ndarray | None = None
+    """Smoothed class probabilities, in the order of ``classes``."""
+    spectrogram: np.ndarray | None = None
+    """Log-mel spectrogram of the latest analysis window, dB (mels x frames)."""
+    level_db: float | None = None
+    status: dict[str, Any] = field(default_factory=dict)
+    """The engine's status (fps, latency, drops), refreshed about twice a second."""
 
 
 @dataclass
