@@ -12,6 +12,15 @@ from performer.backbones import class_index, imagenet_categories, layer_names, l
 from performer.errors import ModelError
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    # Two torch threads on two shared, busy cores can be 50x slower than one (OpenMP spin-waits).
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 @pytest.fixture(scope="module")
 def lite0():
     return load_backbone("efficientnet_lite0")

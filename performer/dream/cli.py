@@ -122,6 +122,13 @@ def handler(args: argparse.Namespace) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     params = store.snapshot()
+    from performer.dream.layers import parse_layers
+
+    try:
+        parse_layers(str(params["dream.layers"] or ""), params["dream.network"])  # fail before loading weights
+    except DreamError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
     if guide:
         log.info("guiding towards %s (weight %g)", ", ".join(guide_names(guide)), params["dream.guide_weight"])
     renderer = DreamRenderer(args.device, threads=args.threads, seed=args.random_seed)
