@@ -14,6 +14,7 @@ import logging
 import math
 import threading
 import time
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
@@ -143,7 +144,8 @@ class Analyzer:
         self._top_since = -math.inf  # audio time of the last change
         self._prev_spectrum: np.ndarray | None = None
         self._onset_peak = 1e-3
-        self._started = False
+        self.changes: deque[tuple[float, int, str]] = deque(maxlen=1024)
+        """Recent top-class changes as (wall time, sample position, class name), oldest first."""
 
     # --- thread ------------------------------------------------------------------
     def start(self) -> None:
@@ -220,9 +222,10 @@ class Analyzer:
         st = self.stats
         st.hops += 1
         st.classify_ms = ms if st.hops == 1 else 0.9 * st.classify_ms + 0.1 * ms
+        top = self._top
         if changed:
             st.class_changes += 1
-        top = self._top
+            self.changes.append((time.monotonic(), position, self.classes[top]))
         return Analysis(position=position, audio_time=audio_time, wall_time=time.monotonic(), classes=self.classes,
                         probs=probs.copy(), raw_probs=np.array(raw, dtype=np.float32), top=top,
                         top_name=self.classes[top], confidence=float(probs[top]), changed=changed,

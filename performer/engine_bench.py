@@ -126,26 +126,20 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     engine.start()
     t_start = time.monotonic()
     run_for = args.duration if loop else seconds + 1.0
-    changes: list[tuple[float, int, str]] = []  # (wall time, position, class)
     rss: list[tuple[float, float]] = []
-    last = None
     fps_samples: list[float] = []
     next_sample = t_start + 1.0
     try:
         while time.monotonic() - t_start < run_for:
-            a = engine.analysis.peek()
-            if a is not None and a is not last:
-                if a.changed:
-                    changes.append((a.wall_time, a.position, a.top_name))
-                last = a
             now = time.monotonic()
             if now >= next_sample:
                 rss.append((now - t_start, _rss_mb()))
                 if now - t_start > 5:
                     fps_samples.append(engine.render_stats.fps)
                 next_sample += 1.0
-            time.sleep(0.005)
+            time.sleep(0.05)
         status = engine.status()
+        changes = list(engine.analyzer.changes)  # (wall time, position, class)
     finally:
         engine.stop()
 
