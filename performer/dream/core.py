@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -188,7 +189,8 @@ def feedback(x: torch.Tensor, zoom: float, rotate_deg: float, tx: float, ty: flo
 
 def to_tensor(img, size: tuple[int, int] | None, device: torch.device) -> torch.Tensor:
     """HxWx3 uint8 (or float [0, 1]) array to a 1x3xHxW channels-last tensor, resized to (height, width)."""
-    t = torch.as_tensor(img)
+    a = np.asarray(img)
+    t = torch.from_numpy(a if a.flags.writeable else a.copy())
     if t.ndim == 2:
         t = t.unsqueeze(-1).expand(-1, -1, 3)
     if t.shape[-1] == 4:

@@ -103,6 +103,8 @@ class DreamRenderer:
         if self._threads:
             torch.set_num_threads(int(self._threads))
         self.device = choose_device(self._device_name)
+        if self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = True  # the frame size rarely changes: let cuDNN pick its fastest kernels
         self._gen = torch.Generator().manual_seed(self._seed)
         name = params["dream.network"]
         self._install(name, self._load(name))
