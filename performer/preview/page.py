@@ -1,0 +1,94 @@
+"""The preview page: one self-contained HTML document (no external scripts, fonts or styles)."""
+
+from __future__ import annotations
+
+import html
+
+_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>__TITLE__</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>
+ body{margin:0;background:#0c0c10;color:#e6e6eb;font:14px system-ui,sans-serif}
+ main{display:grid;grid-template-columns:minmax(0,3fr) minmax(260px,2fr);gap:12px;padding:12px;height:calc(100vh - 24px)}
+ #dream{width:100%;height:100%;object-fit:contain;background:#000;min-height:0}
+ #side{display:flex;flex-direction:column;gap:10px;min-height:0}
+ #top{font-size:22px;color:#fab428;min-height:1.3em}
+ .row{display:grid;grid-template-columns:40% 1fr 3.5em;align-items:center;gap:6px;margin:2px 0}
+ .track{background:#282830;height:14px}.bar{background:#5a8cdc;height:100%;width:0}
+ .row.top .bar{background:#fab428}.row.top .name{color:#fab428}
+ .p{text-align:right;font-variant-numeric:tabular-nums}
+ #spec{width:100%;height:140px;image-rendering:pixelated;background:#000}
+ #status{font:12px ui-monospace,monospace;white-space:pre;overflow:auto;flex:1;background:#14141a;padding:6px}
+ h2{font-size:12px;text-transform:uppercase;color:#8a8a96;margin:0}
+</style></head>
+<body><main>
+<img id="dream" alt="live frame" data-frame="" data-frames-seen="0">
+<div id="side">
+ <div id="top" data-class="">waiting for the engine...</div>
+ <h2>Class probabilities</h2><div id="bars"></div>
+ <h2>Spectrogram</h2><img id="spec" alt="log-mel spectrogram">
+ <h2>Engine</h2><div id="status"></div>
+</div></main>
+<script>
+"use strict";
+const FPS = __FPS__;
+const img = document.getElementById("dream"), bars = document.getElementById("bars"),
+      top = document.getElementById("top"), spec = document.getElementById("spec"),
+      statusBox = document.getElementById("status");
+let seen = 0, lastFrame = null, classesKey = "", specKey = null;
+async function pollFrame() {
+  const started = performance.now();
+  try {
+    const r = await fetch("/frame.jpg?t=" + Date.now(), {cache: "no-store"});
+    if (r.ok) {
+      const n = r.headers.get("X-Frame-Number");
+      if (n !== lastFrame) {
+        const url = URL.createObjectURL(await r.blob());
+        await new Promise(done => { img.onload = img.onerror = done; img.src = url; });
+        if (img.dataset.url) URL.revokeObjectURL(img.dataset.url);
+        img.dataset.url = url; img.dataset.frame = n; lastFrame = n;
+        img.dataset.framesSeen = String(++seen);
+      }
+    }
+  } catch (e) {}
+  setTimeout(pollFrame, Math.max(0, 1000 / FPS - (performance.now() - started)));
+}
+function buildBars(classes) {
+  bars.textContent = "";
+  for (const c of classes) {
+    const row = document.createElement("div"); row.className = "row"; row.dataset.class = c;
+    row.innerHTML = '<span class="name"></span><div class="track"><div class="bar"></div></div><span class="p"></span>';
+    row.querySelector(".name").textContent = c.replace(/_/g, " ");
+    bars.appendChild(row);
+  }
+}
+async function pollState() {
+  try {
+    const s = await (await fetch("/state.json", {cache: "no-store"})).json();
+    const key = s.classes.join("|");
+    if (key !== classesKey) { buildBars(s.classes); classesKey = key; }
+    const rows = bars.children;
+    for (let i = 0; i < rows.length; i++) {
+      const p = s.probs[i] || 0;
+      rows[i].querySelector(".bar").style.width = (100 * p).toFixed(1) + "%";
+      rows[i].querySelector(".p").textContent = p.toFixed(2);
+      rows[i].classList.toggle("top", s.classes[i] === s.top_class);
+    }
+    top.dataset.class = s.top_class || "";
+    top.textContent = s.top_class ? s.top_class.replace(/_/g, " ") + "  " + s.confidence.toFixed(2) : "listening...";
+    if (s.spectrogram !== null && s.spectrogram !== specKey) { specKey = s.spectrogram; spec.src = "/spectrogram.png?k=" + specKey; }
+    const st = Object.assign({frame: s.frame, level_db: s.level_db}, s.status);
+    statusBox.textContent = Object.entries(st).map(([k, v]) =>
+        k.padEnd(22) + (typeof v === "object" && v !== null ? JSON.stringify(v) : v)).join("\\n");
+    document.body.dataset.state = "live";
+  } catch (e) { document.body.dataset.state = "offline"; }
+  setTimeout(pollState, 100);
+}
+pollFrame(); pollState();
+</script></body></html>
+"""
+
+
+def page(title: str = "Performer", fps: float = 30.0) -> str:
+    """The page's HTML; it polls ``/frame.jpg`` at up to ``fps`` and ``/state.json`` ten times a second."""
+    return _PAGE.replace("__TITLE__", html.escape(title)).replace("__FPS__", f"{max(0.5, min(fps, 60.0)):g}")
