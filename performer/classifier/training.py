@@ -175,8 +175,10 @@ def clip_probabilities(model: torch.nn.Module, ms: MelSet, frames: int, device: 
 
 def fit(model: torch.nn.Module, train: MelSet, val: MelSet | None, cfg: TrainConfig, n_classes: int,
         settings: FeatureSettings = DEFAULT_SETTINGS, device: torch.device | None = None,
-        on_epoch: Callable[[dict], None] | None = None, max_steps: int | None = None) -> dict[str, Any]:
-    """Train ``model`` in place; returns the history and the best epoch. ``max_steps`` stops early (tests)."""
+        on_epoch: Callable[[dict], None] | None = None, max_steps: int | None = None,
+        on_best: Callable[[dict[str, Any], list[dict[str, float]]], None] | None = None) -> dict[str, Any]:
+    """Train ``model`` in place; returns the history and the best epoch. ``max_steps`` stops early (tests).
+    ``on_best(best, history)`` is called whenever the validation accuracy improves (to save a checkpoint)."""
     device = device or torch.device("cpu")
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
@@ -248,6 +250,8 @@ def fit(model: torch.nn.Module, train: MelSet, val: MelSet | None, cfg: TrainCon
                 best = {"epoch": epoch, "val_accuracy": row["val_accuracy"], "val_loss": row["val_loss"]}
                 best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
                 stale = 0
+                if on_best:
+                    on_best(dict(best, seconds=time.time() - t_start), history)
             else:
                 stale += 1
                 if stale >= cfg.patience:
@@ -401,24 +405,32 @@ def train_from_args(args) -> dict[str, Any]:
     cfg.model_config = M.model_config(model)
     log.info("training %s (%d parameters) on %d clips, validating on %d, window %.2f s, device %s",
              name, M.count_parameters(model), len(train_ms), len(val_ms) if val_ms else 0, cfg.window, device)
-    result = fit(model, train_ms, val_ms, cfg, len(ds.classes), settings, device)
-    meta = {
-        "model": name,
-        "model_config": cfg.model_config,
-        "classes": list(ds.classes),
-        "features": settings.to_dict(),
-        "window_seconds": float(cfg.window),
-        "padding": "tile",
-        "dataset": {"root": str(Path(args.data).resolve()), "layout": ds.layout, "train_folds": train_folds,
-                    "validation_folds": val_folds, "train_clips": len(train_ms),
-                    "validation_clips": len(val_ms) if val_ms else 0, "skipped_files": len(ds.skipped)},
-        "training": {k: v for k, v in asdict(cfg).items() if k != "model_config"},
-        "history": result["history"],
-        "metrics": {"best_epoch": result["best"]["epoch"], "val_accuracy": result["best"]["val_accuracy"],
-                    "val_loss": result["best"]["val_loss"], "train_seconds": result["seconds"]},
-        "versions": library_versions(),
-        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-    }
+    def make_meta(best: dict[str, Any], history: list[dict[str, float]], seconds: float, final: bool) -> dict[str, Any]:
+        return {
+            "model": name,
+            "model_config": cfg.model_config,
+            "classes": list(ds.classes),
+            "features": settings.to_dict(),
+            "window_seconds": float(cfg.window),
+            "padding": "tile",
+            "dataset": {"root": str(Path(args.data).resolve()), "layout": ds.layout, "train_folds": train_folds,
+                        "validation_folds": val_folds, "train_clips": len(train_ms),
+                        "validation_clips": len(val_ms) if val_ms else 0, "skipped_files": len(ds.skipped)},
+            "training": {k: v for k, v in asdict(cfg).items() if k != "model_config"},
+            "history": list(history),
+            "metrics": {"best_epoch": best["epoch"], "val_accuracy": best["val_accuracy"],
+                        "val_loss": best["val_loss"], "train_seconds": seconds, "finished": final},
+            "versions": library_versions(),
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+
+    def save_best(best: dict[str, Any], history: list[dict[str, float]]) -> None:
+        # The best model so far is on disk at every improvement, so an interrupted run still leaves one.
+        save_checkpoint(out, model, make_meta(best, history, best["seconds"], final=False))
+        log.info("best so far (epoch %d, validation accuracy %.4f) saved to %s", best["epoch"], best["val_accuracy"], out)
+
+    result = fit(model, train_ms, val_ms, cfg, len(ds.classes), settings, device, on_best=save_best)
+    meta = make_meta(result["best"], result["history"], result["seconds"], final=True)
     save_checkpoint(out, model, meta)
     curves = plot_curves(result["history"], out.with_name(out.stem + "_curves.png"), f"{name} on {Path(args.data).name}")
     log.info("checkpoint saved to %s, curves to %s", out, curves)
