@@ -23,6 +23,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "performer.engine_cli",      # serve, devices
     "performer.classifier.cli",  # train, evaluate, classify
     "performer.dream.cli",       # dream
+    "performer.control.cli",     # glove, midi
     "performer.presets_cli",     # params, preset
     "performer.bench",           # bench
 )

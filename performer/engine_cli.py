@@ -34,6 +34,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
     s.add_argument("--stats", type=Path, metavar="FILE", help="keep a JSON file of engine statistics, updated each second")
     s.add_argument("--no-status", action="store_true", help="no status line on the terminal")
+    c = s.add_argument_group("control")
+    c.add_argument("--osc-host", default=None, help="address OSC listens on (default: the preset's, else 127.0.0.1)")
+    c.add_argument("--osc-port", type=int, default=None, help="OSC port (default: the preset's, else 9000)")
+    c.add_argument("--no-osc", action="store_true", help="no OSC in, out or OSCQuery")
+    c.add_argument("--osc-out", action="append", default=[], metavar="HOST:PORT",
+                   help="send analysis, frames, parameter changes and status here (repeatable)")
+    c.add_argument("--oscquery-port", type=int, default=None, help="OSCQuery HTTP port (default: OSC port + 1; 0: off)")
+    c.add_argument("--allow", action="append", default=[], metavar="IP",
+                   help="when OSC listens beyond loopback, accept only these client addresses (repeatable)")
+    c.add_argument("--midi", metavar="NAME", help="MIDI input port name substring (overrides the preset's midi.input)")
+    c.add_argument("--glove", metavar="PORT", help="glove serial port (overrides the preset's glove.port)")
     s.set_defaults(func=cmd_serve)
 
     d = sub.add_parser("devices", help="list audio input devices (index, name, host API, channels, rate)")
@@ -81,6 +92,25 @@ def build_engine(args: argparse.Namespace):
     return Engine(source=source, classifier=clf, renderer=renderer, outputs=outputs, preset=preset)
 
 
+def build_controls(engine, args: argparse.Namespace):
+    """OSC, OSCQuery, MIDI and the glove, as the preset and the options ask."""
+    from performer.control import ControlOptions, Controls
+    from performer.errors import ControlError
+
+    osc_cfg = engine.preset.osc
+    outs = []
+    for spec in args.osc_out:
+        host, _, port = spec.rpartition(":")
+        if not host or not port.isdigit():
+            raise ControlError(f"--osc-out {spec!r} is not HOST:PORT (e.g. 127.0.0.1:7000)")
+        outs.append((host, int(port)))
+    options = ControlOptions(
+        osc_host=args.osc_host or osc_cfg.get("host", "127.0.0.1"),
+        osc_port=None if args.no_osc else (args.osc_port if args.osc_port is not None else osc_cfg.get("port", 9000)),
+        osc_out=outs, oscquery_port=args.oscquery_port, allow=args.allow, midi=args.midi, glove=args.glove)
+    return Controls(engine, options)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from performer.errors import PerformerError
 
@@ -88,7 +118,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         log.info("no --input given: using the default audio input (try --input demo without a sound card)")
     try:
         engine = build_engine(args)
+        controls = build_controls(engine, args)
         engine.start()
+        controls.start()
     except PerformerError as e:
         log.error("%s", e)
         return 1
@@ -122,6 +154,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             last_log = now
     if tty:
         sys.stderr.write("\n")
+    controls.stop()
     engine.stop()
     if args.stats:
         engine.write_stats(args.stats)

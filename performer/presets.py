@@ -219,6 +219,7 @@ OSC: Schema = {
     "port": (integer(1, 65535), False),
     "allow": (list_of(string(), "client addresses"), False),
     "oscquery_port": (integer(0, 65535), False),
+    "thumbnail": (integer(0, 512), False),
 }
 OSC_DEST: Schema = {"host": (string(), True), "port": (integer(1, 65535), True)}
 CLASS: Schema = {

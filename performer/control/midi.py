@@ -1,0 +1,283 @@
+"""MIDI control through mido and python-rtmidi.
+
+Input ports are chosen by a name substring and opened as they appear (hot
+plug). Control changes drive parameters through the mappings in the preset's
+``[[midi.cc]]`` (7-bit, or 14-bit as an MSB/LSB pair ``cc`` / ``cc + 32``),
+with soft takeover: a mapped fader only takes hold of its parameter once it
+reaches the parameter's current value, so nothing jumps. MIDI learn arms a
+parameter; the next control moved is mapped to it. Notes and program changes
+recall presets. Parameter changes from elsewhere are echoed as CCs on the
+output port for controllers with LEDs or motor faders.
+
+The rtmidi API follows mido's ``MIDO_BACKEND`` (e.g.
+``mido.backends.rtmidi/UNIX_JACK`` for JACK MIDI).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from performer.params import Change, ParamStore
+
+log = logging.getLogger(__name__)
+
+PICKUP = 2.0 / 127.0
+"""How close (normalised) a fader must come to the parameter's value to take it over."""
+
+
+@dataclass
+class CCMap:
+    param: str
+    cc: int
+    channel: int | None = None
+    """1..16, or None for any channel."""
+    bits: int = 7
+    takeover: bool = True
+    picked_up: bool = False
+    last: float | None = None
+    msb: int = 0
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> CCMap:
+        return cls(d["param"], int(d["cc"]), d.get("channel"), int(d.get("bits", 7)), bool(d.get("takeover", True)))
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"param": self.param, "cc": self.cc, "bits": self.bits, "takeover": self.takeover}
+        if self.channel is not None:
+            d["channel"] = self.channel
+        return d
+
+    def matches(self, channel: int, control: int) -> bool:
+        if self.channel is not None and self.channel != channel:
+            return False
+        return control == self.cc or (self.bits == 14 and control == self.cc + 32)
+
+
+@dataclass
+class MidiStats:
+    messages: int = 0
+    applied: int = 0
+    waiting_for_pickup: int = 0
+    unmapped: int = 0
+    errors: int = 0
+    ports: list[str] = field(default_factory=list)
+
+
+class MidiController:
+    """Maps MIDI input onto the store; see the module docstring."""
+
+    def __init__(self, store: ParamStore, config: dict[str, Any], *,
+                 on_preset: Callable[[str], None] | None = None,
+                 on_learned: Callable[[list[dict[str, Any]]], None] | None = None,
+                 poll: float = 1.0) -> None:
+        self.store = store
+        self.input_match = config.get("input", "")
+        self.output_match = config.get("output")
+        self.feedback = bool(config.get("feedback", True))
+        self.maps = [CCMap.from_dict(d) for d in config.get("cc", [])]
+        self.notes = {(d.get("channel"), int(d["note"])): d for d in config.get("notes", [])}
+        self.programs = {int(d["program"]): d["preset"] for d in config.get("programs", [])}
+        self.on_preset = on_preset
+        self.on_learned = on_learned
+        self.poll = poll
+        self.stats = MidiStats()
+        self.armed: str | None = None
+        self._lock = threading.Lock()
+        self._inputs: dict[str, Any] = {}
+        self._output = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._unsubscribe = store.subscribe(self._on_change)
+        self._reported_backend = False
+
+    # --- ports ----------------------------------------------------------------------
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="midi-ports", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._unsubscribe()
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=1.5)
+        with self._lock:
+            ports = list(self._inputs.values()) + ([self._output] if self._output else [])
+            self._inputs, self._output = {}, None
+        for p in ports:
+            try:
+                p.close()
+            except Exception:
+                pass
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.scan()
+            self._stop.wait(self.poll)
+
+    def scan(self) -> None:
+        """Open input (and output) ports that match and are not open yet; forget ports that vanished."""
+        import mido
+
+        try:
+            names = mido.get_input_names()
+            out_names = mido.get_output_names() if self.output_match else []
+        except Exception as e:  # no MIDI system (e.g. JACK not running): report once, keep trying
+            if not self._reported_backend:
+                log.error("MIDI is unavailable (%s); retrying every %.0f s", e, self.poll)
+                self._reported_backend = True
+            return
+        self._reported_backend = False
+        with self._lock:
+            for gone in [n for n in self._inputs if n not in names]:
+                log.warning("MIDI input %r disappeared", gone)
+                try:
+                    self._inputs.pop(gone).close()
+                except Exception:
+                    pass
+        for name in names:
+            if self.input_match.lower() in name.lower() and name not in self._inputs and not self._is_ours(name):
+                try:
+                    port = mido.open_input(name, callback=self.handle)
+                except Exception as e:
+                    log.error("MIDI input %r cannot be opened: %s", name, e)
+                    continue
+                with self._lock:
+                    self._inputs[name] = port
+                log.info("MIDI input open: %s", name)
+        if self.output_match and self._output is None:
+            for name in out_names:
+                if self.output_match.lower() in name.lower():
+                    try:
+                        self._output = mido.open_output(name)
+                        log.info("MIDI feedback output open: %s", name)
+                    except Exception as e:
+                        log.error("MIDI output %r cannot be opened: %s", name, e)
+                    break
+        self.stats.ports = sorted(self._inputs)
+
+    def _is_ours(self, name: str) -> bool:
+        return self._output is not None and name == getattr(self._output, "name", None)
+
+    # --- messages -------------------------------------------------------------------
+    def handle(self, msg) -> None:
+        """Handle one mido message (called on rtmidi's thread; must be quick and must not raise)."""
+        try:
+            self.stats.messages += 1
+            if msg.type == "control_change":
+                self._control(msg.channel + 1, msg.control, msg.value)
+            elif msg.type == "note_on" and msg.velocity > 0:
+                spec = self.notes.get((msg.channel + 1, msg.note)) or self.notes.get((None, msg.note))
+                if spec is None:
+                    self.stats.unmapped += 1
+                elif "preset" in spec and self.on_preset:
+                    self.on_preset(spec["preset"])
+                elif "param" in spec:
+                    if self.store.registry.get(spec["param"]).type == "trigger":
+                        self.store.fire(spec["param"], source="midi")
+                    else:
+                        self.store.set_normalized(spec["param"], 1.0, source="midi")
+            elif msg.type == "program_change":
+                preset = self.programs.get(msg.program)
+                if preset and self.on_preset:
+                    self.on_preset(preset)
+                else:
+                    self.stats.unmapped += 1
+        except Exception:
+            self.stats.errors += 1
+            log.exception("MIDI message %s could not be applied", msg)
+
+    def _control(self, channel: int, control: int, value: int) -> None:
+        if self.armed is not None:
+            self._learn(channel, control)
+            return
+        hit = False
+        for m in self.maps:
+            if not m.matches(channel, control):
+                continue
+            hit = True
+            if m.bits == 14:
+                if control == m.cc:
+                    m.msb = value
+                    continue  # wait for the LSB, which completes the value
+                x = ((m.msb << 7) | value) / 16383.0
+            else:
+                x = value / 127.0
+            self._apply(m, x)
+        if not hit:
+            self.stats.unmapped += 1
+
+    def _apply(self, m: CCMap, x: float) -> None:
+        p = self.store.registry.get(m.param)
+        if p.type == "trigger":
+            if x >= 0.5 and (m.last is None or m.last < 0.5):
+                self.store.fire(m.param, source="midi")
+            m.last = x
+            return
+        if m.takeover and not m.picked_up:
+            target = self.store.get_normalized(m.param)
+            crossed = m.last is not None and (m.last - target) * (x - target) <= 0
+            m.last = x
+            if abs(x - target) > PICKUP and not crossed:
+                self.stats.waiting_for_pickup += 1
+                return
+            m.picked_up = True
+        m.last = x
+        self.store.set_normalized(m.param, x, source="midi")
+        self.stats.applied += 1
+
+    # --- learn ----------------------------------------------------------------------
+    def arm(self, param: str) -> None:
+        """The next control moved is mapped to ``param`` (a name or OSC address)."""
+        reg = self.store.registry
+        name = reg.by_address(param).name if param.startswith("/") else reg.get(param).name
+        self.armed = name
+        log.info("MIDI learn armed for %s: move a control", name)
+
+    def cancel(self) -> None:
+        if self.armed:
+            log.info("MIDI learn for %s cancelled", self.armed)
+        self.armed = None
+
+    def _learn(self, channel: int, control: int) -> None:
+        param, self.armed = self.armed, None
+        assert param is not None
+        self.maps = [m for m in self.maps if m.param != param and not m.matches(channel, control)]
+        self.maps.append(CCMap(param, control, channel, 7, True, picked_up=False))
+        log.info("MIDI learn: CC %d on channel %d now drives %s", control, channel, param)
+        if self.on_learned:
+            self.on_learned([m.to_dict() for m in self.maps])
+
+    # --- feedback -------------------------------------------------------------------
+    def _on_change(self, change: Change) -> None:
+        if change.source == "midi":
+            return
+        for m in self.maps:
+            if m.param == change.name:
+                m.picked_up = False  # the parameter moved elsewhere: the fader must pick it up again
+        out = self._output
+        if out is None or not self.feedback:
+            return
+        p = self.store.registry.get(change.name)
+        if p.type == "trigger" or p.type == "string":
+            return
+        import mido
+
+        x = p.normalize(self.store.target(change.name))
+        for m in self.maps:
+            if m.param != change.name:
+                continue
+            ch = (m.channel or 1) - 1
+            try:
+                if m.bits == 14:
+                    v = int(round(x * 16383))
+                    out.send(mido.Message("control_change", channel=ch, control=m.cc, value=v >> 7))
+                    out.send(mido.Message("control_change", channel=ch, control=m.cc + 32, value=v & 127))
+                else:
+                    out.send(mido.Message("control_change", channel=ch, control=m.cc, value=int(round(x * 127))))
+            except Exception as e:
+                self.stats.errors += 1
+                log.debug("MIDI feedback failed: %s", e)
