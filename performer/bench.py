@@ -21,11 +21,12 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "classifier": ("performer.classifier.bench", "classifier inference time per window"),
     "dream": ("performer.dream.bench", "Deep Dream: the paper's Table 1 grid and continuous fps"),
     "engine": ("performer.engine_bench", "live engine: onset-to-class latency, fps while classifying, memory"),
+    "osc": ("performer.control.bench", "renderer fps with and without a flood of OSC messages"),
 }
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("bench", help="run a benchmark (classifier, dream, engine)",
+    p = sub.add_parser("bench", help="run a benchmark (" + ", ".join(BENCHMARKS) + ")",
                        description="Measure speed and memory. Results go to stdout as JSON and to --out.")
     bsub = p.add_subparsers(dest="bench", metavar="NAME", required=True)
     for name, (module_name, help_text) in BENCHMARKS.items():
