@@ -80,7 +80,7 @@ def build_engine(args: argparse.Namespace):
     from performer.device import choose_device
     from performer.dream import DreamRenderer
     from performer.engine import Engine
-    from performer.outputs import FolderOutput
+    from performer.outputs import FolderOutput, build_outputs
     from performer.presets import find_preset, load_preset
 
     preset = load_preset(find_preset(args.preset))
@@ -88,7 +88,7 @@ def build_engine(args: argparse.Namespace):
     clf = Classifier.from_checkpoint(args.model or default_checkpoint(), device=str(device))
     renderer = DreamRenderer(device=str(device))
     source = open_source(args.input, loop=args.loop, realtime=not args.fast)
-    outputs = [FolderOutput(args.frames)] if args.frames else []
+    outputs = build_outputs(preset) + ([FolderOutput(args.frames)] if args.frames else [])
     return Engine(source=source, classifier=clf, renderer=renderer, outputs=outputs, preset=preset)
 
 
