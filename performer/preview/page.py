@@ -31,9 +31,10 @@ _PAGE = """<!doctype html>
 </div></main>
 <script>
 "use strict";
+(() => {
 const FPS = __FPS__;
 const img = document.getElementById("dream"), bars = document.getElementById("bars"),
-      top = document.getElementById("top"), spec = document.getElementById("spec"),
+      topLine = document.getElementById("top"), spec = document.getElementById("spec"),
       statusBox = document.getElementById("status");
 let seen = 0, lastFrame = null, classesKey = "", specKey = null;
 async function pollFrame() {
@@ -74,8 +75,8 @@ async function pollState() {
       rows[i].querySelector(".p").textContent = p.toFixed(2);
       rows[i].classList.toggle("top", s.classes[i] === s.top_class);
     }
-    top.dataset.class = s.top_class || "";
-    top.textContent = s.top_class ? s.top_class.replace(/_/g, " ") + "  " + s.confidence.toFixed(2) : "listening...";
+    topLine.dataset.class = s.top_class || "";
+    topLine.textContent = s.top_class ? s.top_class.replace(/_/g, " ") + "  " + s.confidence.toFixed(2) : "listening...";
     if (s.spectrogram !== null && s.spectrogram !== specKey) { specKey = s.spectrogram; spec.src = "/spectrogram.png?k=" + specKey; }
     const st = Object.assign({frame: s.frame, level_db: s.level_db}, s.status);
     statusBox.textContent = Object.entries(st).map(([k, v]) =>
@@ -85,6 +86,7 @@ async function pollState() {
   setTimeout(pollState, 100);
 }
 pollFrame(); pollState();
+})();
 </script></body></html>
 """
 
