@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -31,7 +31,7 @@ from performer.presets import Preset, apply_preset, load_preset
 log = logging.getLogger(__name__)
 
 
-class Renderer:
+class Renderer(Protocol):
     """What the engine needs of a renderer (performer.dream.DreamRenderer fits)."""
 
     def prepare(self, params: Any) -> None: ...

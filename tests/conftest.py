@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
+from jack_helpers import JackServer, jack_available
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data" / "urbansound8k"
@@ -32,3 +34,17 @@ def require_shared_data() -> Path:
     if not (SHARED_DATA / "metadata" / "UrbanSound8K.csv").exists():
         pytest.skip(f"the shared UrbanSound8K clips are not at {SHARED_DATA} (only the development machines have them)")
     return SHARED_DATA
+
+
+@pytest.fixture
+def jack_server(monkeypatch):
+    """A private JACK dummy server for one test (the engine's capture child process finds it by name)."""
+    if not jack_available():
+        pytest.skip("jackd2 is not installed (Debian: apt install jackd2); .ci/run installs it")
+    name = f"performer-test-{os.getpid()}-{time.monotonic_ns() % 100000}"
+    monkeypatch.setenv("JACK_DEFAULT_SERVER", name)
+    monkeypatch.setenv("JACK_NO_START_SERVER", "1")
+    server = JackServer(name)
+    server.start()
+    yield server
+    server.stop()

@@ -17,7 +17,6 @@ import threading
 import time
 
 import numpy as np
-import pytest
 
 JACK_RATE = 48000
 
@@ -53,20 +52,6 @@ class JackServer:
 
 def jack_available() -> bool:
     return shutil.which("jackd") is not None and shutil.which("jack_wait") is not None
-
-
-@pytest.fixture
-def jack_server(monkeypatch):
-    """A private JACK dummy server for one test (the engine's capture child process finds it by name)."""
-    if not jack_available():
-        pytest.skip("jackd2 is not installed (Debian: apt install jackd2); .ci/run installs it")
-    name = f"performer-test-{os.getpid()}-{time.monotonic_ns() % 100000}"
-    monkeypatch.setenv("JACK_DEFAULT_SERVER", name)
-    monkeypatch.setenv("JACK_NO_START_SERVER", "1")
-    server = JackServer(name)
-    server.start()
-    yield server
-    server.stop()
 
 
 class JackPlayer:

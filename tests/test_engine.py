@@ -12,7 +12,7 @@ import time
 import numpy as np
 import pytest
 from conftest import REPO
-from jack_helpers import JACK_RATE, JackPlayer, jack_server  # noqa: F401 (fixture)
+from jack_helpers import JACK_RATE, JackPlayer
 from sounds import ToneClassifier, tone
 
 from performer.audio_input import ArraySource, DeviceSource

@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 
 import pytest
-from jack_helpers import jack_server  # noqa: F401 (fixture)
 
 from performer.control.midi import MidiController
 from performer.params import ParamStore
