@@ -198,6 +198,14 @@ def test_network_that_cannot_load_keeps_the_old_one(caplog):
                for rec in caplog.records)
 
 
+def test_bad_guide_indices_are_ignored_not_raised(renderer_and_clock, caplog):
+    r, _ = renderer_and_clock
+    with caplog.at_level(logging.ERROR, logger="performer.dream.renderer"):
+        f = r.frame(store(guide_weight=1.0).snapshot(), Scene(key="g", guide=(207, 5000)))
+    assert f.shape == (SIZE, SIZE, 3)
+    assert any("5000" in rec.getMessage() for rec in caplog.records)
+
+
 def test_prepare_raises_model_error_for_unloadable_network():
     def loader(name, download=True):
         raise ModelError("no weights (test)")

@@ -51,6 +51,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--repeats", type=int, default=5, help="timed renders per Table 1 scenario (median kept)")
     p.add_argument("--frames", type=int, default=60, help="frames timed per continuous-mode size")
     p.add_argument("--sizes", default="224,512", help="continuous-mode sizes (square), comma-separated")
+    p.add_argument("--frame-iterations", default="2,1",
+                   help="dream.iterations values (steps per frame) timed in continuous mode; 2 is the default")
     p.add_argument("--skip-table", action="store_true", help="only continuous mode")
     p.add_argument("--skip-continuous", action="store_true", help="only the Table 1 grid")
     p.add_argument("--markdown", metavar="PATH", help="also write a Markdown table of the results to PATH")
@@ -110,8 +112,10 @@ def run(args: argparse.Namespace) -> dict:
     if not args.skip_continuous:
         cont = []
         for size in [int(s) for s in args.sizes.split(",") if s.strip()]:
-            for guided in (False, True):
-                p = _params(network=args.network, width=size, height=size, guide_weight=1.0 if guided else 0.0)
+            for iters, guided in [(int(i), g) for i in args.frame_iterations.split(",") if i.strip()
+                                  for g in (False, True)]:
+                p = _params(network=args.network, width=size, height=size, guide_weight=1.0 if guided else 0.0,
+                            iterations=iters)
                 scene = Scene(key="dog_bark", guide=DEFAULT_CLASS_GUIDES["dog_bark"] if guided else ())
                 for _ in range(5):
                     r.frame(p, scene)

@@ -85,6 +85,7 @@ class DreamRenderer:
         self._phase = 0
         self._bad_specs: set[tuple[str, str]] = set()
         self._failed_networks: set[str] = set()
+        self._bad_guides: set[str] = set()
         self._pending: tuple[str, Future] | None = None
         self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
@@ -214,6 +215,21 @@ class DreamRenderer:
 
     # ------------------------------------------------------------------ per frame
 
+    def _valid_guide(self, guide) -> tuple[int, ...]:
+        try:
+            idx = tuple(int(g) for g in guide)
+        except (TypeError, ValueError):
+            idx = ()
+            bad = guide
+        else:
+            bad = [g for g in idx if not 0 <= g < 1000]
+            if bad:
+                idx = tuple(g for g in idx if 0 <= g < 1000)
+        if bad and repr(bad) not in self._bad_guides:
+            self._bad_guides.add(repr(bad))
+            log.error("scene.guide: %r are not ImageNet class indices (0-999); ignoring them", bad)
+        return idx
+
     def _make_seed(self, params: Mapping[str, Any], scene: Scene, size: tuple[int, int]):
         from performer.dream.seeds import image_seed, noise_seed, spectrogram_seed
 
@@ -272,8 +288,7 @@ class DreamRenderer:
             img = core.feedback(self._img, float(params["dream.zoom"]), float(params["dream.rotate"]),
                                 float(params["dream.translate_x"]), float(params["dream.translate_y"]))
 
-        obj = core.Objective(self._layers, tuple(int(g) for g in scene.guide),
-                             float(params["dream.guide_weight"]))
+        obj = core.Objective(self._layers, self._valid_guide(scene.guide), float(params["dream.guide_weight"]))
         s = core.StepSettings(float(params["dream.lr"]), int(params["dream.jitter"]), str(params["dream.grad_norm"]),
                               float(params["dream.grad_smooth"]))
         octaves = max(1, int(params["dream.octaves"]))
