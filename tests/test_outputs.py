@@ -311,6 +311,11 @@ def test_rgba_conversion_keeps_colours_adds_opaque_alpha_and_reuses_the_buffer()
     flipped = to_rgba(f, flip=True)
     assert (flipped[0, :, :3] == f[-1]).all()
     assert to_rgba(pattern(3, 3), rgba).shape == (3, 3, 4)
+    one = to_rgba(np.array([[[1, 2, 3]]], np.uint8))
+    assert one.tolist() == [[[1, 2, 3, 255]]]
+    big = pattern(90, 160, 3)
+    view = big[10:70:2, 5:150]  # not contiguous
+    assert (to_rgba(view)[..., :3] == view).all() and (to_rgba(view)[..., 3] == 255).all()
 
 
 @pytest.mark.parametrize("cls,platform,elsewhere", [(SyphonOutput, "darwin", "macOS"), (SpoutOutput, "win32", "Windows")])
