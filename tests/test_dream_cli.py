@@ -47,3 +47,30 @@ def test_dream_errors_name_the_problem(cli, tmp_path):
     assert cli("dream", str(tmp_path / "missing.png"), "--out", str(out)).returncode == 2
     assert cli("dream", "noise").returncode == 2
     assert not out.exists()
+
+
+def test_bench_runs_and_reports(cli, monkeypatch, tmp_path):
+    """The benchmark's plumbing (speed itself is never asserted)."""
+    import argparse
+
+    import torch
+
+    from performer.dream import bench
+
+    monkeypatch.setattr(bench, "PAPER_TABLE1", {(200, 1, 1, 2): 4.8})
+    ap = argparse.ArgumentParser()
+    bench.add_arguments(ap)
+    md = tmp_path / "b.md"
+    threads = torch.get_num_threads()
+    try:
+        res = bench.run(ap.parse_args(["--threads", "1", "--repeats", "1", "--frames", "2", "--sizes", "64",
+                                       "--frame-iterations", "1", "--markdown", str(md)]))
+    finally:
+        torch.set_num_threads(threads)
+    (row,) = res["table1"]
+    assert row["paper_dream_s"] == 0.3 and row["steps"] == 1 and row["layer_names"] == "blocks.10,blocks.8"
+    assert row["ours_s"] > 0 and row["speedup"] == round(0.3 / row["ours_s"], 1)
+    assert [(c["size"], c["guided"]) for c in res["continuous"]] == [("64x64", False), ("64x64", True)]
+    assert "| 200x200 | 1 | 1 | 2 | 1 | 4.8 | 0.3 |" in md.read_text()
+    proc = cli("bench", "dream", "--help")
+    assert proc.returncode == 0 and "--frame-iterations" in proc.stdout
