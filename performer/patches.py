@@ -122,7 +122,8 @@ def generate_pd(registry: Registry = REGISTRY) -> str:
     pd = _PdPatch()
     for i, line in enumerate(_header_lines("Pure Data") + [
             "Each control sends its parameter when moved. Send a value to pf-<parameter> (e.g. pf-dream.lr) "
-            "to move a control from elsewhere and pf-connect to change the server address."]):
+            "to move a control from elsewhere - pf-connect to change the server address "
+            "(disconnect then connect HOST PORT) - pf-listen to change the port it listens on (listen PORT)."]):
         pd.text(10, 10 + 16 * i, line)
     # Sending side: every control -> [oscformat] -> [list prepend send] -> [list trim] -> [netsend -u -b].
     y0 = 90
@@ -209,6 +210,8 @@ def generate_pd(registry: Registry = REGISTRY) -> str:
     rx, ry = 1000, 420
     pd.text(rx, ry - 20, f"analysis from the server (port {FEEDBACK_PORT})")
     recv = pd.obj(rx, ry, f"netreceive -u -b {FEEDBACK_PORT}")
+    rlisten = pd.obj(rx + 200, ry - 25, "r pf-listen")  # e.g. "listen 9002" to listen elsewhere
+    pd.connect(rlisten, 0, recv)
     parse = pd.obj(rx, ry + 25, "oscparse")
     ltrim = pd.obj(rx, ry + 50, "list trim")
     rperf = pd.obj(rx, ry + 75, "route performer")
@@ -224,6 +227,8 @@ def generate_pd(registry: Registry = REGISTRY) -> str:
             setter = pd.msg(rx + 10 + j * 75, ry + 150, "set \\$1 \\$2 \\$3")
             box = pd.msg(rx + 10 + j * 75, ry + 175, "")
             pd.connect(rkeys, j, as_list)
+            if key == "class":
+                pd.connect(as_list, 0, pd.obj(rx + 10 + j * 75, ry + 200, "print performer-class"))
             pd.connect(as_list, 0, setter)
             pd.connect(setter, 0, box)
         else:
@@ -278,7 +283,7 @@ def generate_max(registry: Registry = REGISTRY) -> str:
     send = mx.box("newobj", (1000, 760, 150, 22), text=f"udpsend {SERVER_HOST} {SERVER_PORT}", inlets=1)
     col_w, row_h, per_col = 330, 46, 14
     echo_addresses: list[str] = []
-    echo_targets: list[str] = []
+    echo_targets: list[tuple[str, str]] = []  # (control, how to set it without output)
     for k, p in enumerate(performance_params(registry)):
         x = 10 + (k // per_col) * col_w
         y = 60 + (k % per_col) * row_h
@@ -313,7 +318,7 @@ def generate_max(registry: Registry = REGISTRY) -> str:
         mx.connect(prepend, 0, send)
         if p.type not in ("trigger", "string"):
             echo_addresses.append(p.address)
-            echo_targets.append(ui)
+            echo_targets.append((ui, "setsymbol" if p.type == "enum" else "set"))
     # Commands.
     cx, cy = 1000, 60
     mx.box("comment", (cx, cy, 300, 20), text="commands (click to send)")
@@ -344,8 +349,8 @@ def generate_max(registry: Registry = REGISTRY) -> str:
     echo = mx.box("newobj", (rx, ry + 280, 380, 22), text="route " + " ".join(echo_addresses), inlets=1,
                   outlets=len(echo_addresses) + 1)
     mx.connect(route, len(addrs), echo)
-    for j, target in enumerate(echo_targets):
-        setter = mx.box("newobj", (rx + (j % 8) * 48, ry + 310 + 26 * (j // 8), 45, 22), text="prepend set",
+    for j, (target, how) in enumerate(echo_targets):
+        setter = mx.box("newobj", (rx + (j % 6) * 64, ry + 310 + 26 * (j // 6), 60, 22), text=f"prepend {how}",
                         inlets=1, outlets=1)
         mx.connect(echo, j, setter)
         mx.connect(setter, 0, target)

@@ -184,3 +184,30 @@ def test_pd_patch_drives_the_osc_server(tmp_path):
     assert store.target("dream.layers") == "blocks.8=1"
     assert fired == ["dream.restart"]
     assert sum(server.errors.values()) == 0, dict(server.errors)
+
+
+def test_pd_patch_shows_what_the_server_sends():
+    pd = shutil.which("pd")
+    if pd is None:
+        pytest.skip("Pure Data is not installed (Debian: apt-get install puredata-core); .ci/run installs it")
+    import socket
+
+    from performer.control.osc import OscSender
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:  # a free port for the patch to listen on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    argv = [pd, "-nogui", "-noaudio", "-nomidi", "-stderr", "-open", str(PATCHES / "pd" / "performer.pd"),
+            "-send", f"pf-listen listen {port}"]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    sender = OscSender(ParamStore(), [("127.0.0.1", port)])
+    try:
+        time.sleep(1.0)  # pd starts and listens
+        for _ in range(5):  # the server sends bundles; UDP may lose one while pd starts
+            sender.send([("/performer/level", [-20.0]), ("/performer/class", ["dog_bark", 3, 0.875])])
+            time.sleep(0.1)
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=5)
+        sender.stop()
+    assert "performer-class: list dog_bark 3 0.875" in out, out

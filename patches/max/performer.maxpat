@@ -2682,7 +2682,7 @@
      "patching_rect": [
       1000.0,
       730.0,
-      45.0,
+      60.0,
       22.0
      ],
      "outlettype": [
@@ -2698,9 +2698,9 @@
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1048.0,
+      1064.0,
       730.0,
-      45.0,
+      60.0,
       22.0
      ],
      "outlettype": [
@@ -2716,9 +2716,9 @@
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1096.0,
+      1128.0,
       730.0,
-      45.0,
+      60.0,
       22.0
      ],
      "outlettype": [
@@ -2734,9 +2734,9 @@
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1144.0,
+      1192.0,
       730.0,
-      45.0,
+      60.0,
       22.0
      ],
      "outlettype": [
@@ -2752,9 +2752,9 @@
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1192.0,
+      1256.0,
       730.0,
-      45.0,
+      60.0,
       22.0
      ],
      "outlettype": [
@@ -2770,9 +2770,9 @@
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1240.0,
+      1320.0,
       730.0,
-      45.0,
+      60.0,
       22.0
      ],
      "outlettype": [
@@ -2788,9 +2788,9 @@
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1288.0,
-      730.0,
-      45.0,
+      1000.0,
+      756.0,
+      60.0,
       22.0
      ],
      "outlettype": [
@@ -2806,9 +2806,9 @@
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1336.0,
-      730.0,
-      45.0,
+      1064.0,
+      756.0,
+      60.0,
       22.0
      ],
      "outlettype": [
@@ -2824,9 +2824,9 @@
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1000.0,
+      1128.0,
       756.0,
-      45.0,
+      60.0,
       22.0
      ],
      "outlettype": [
@@ -2842,9 +2842,9 @@
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1048.0,
+      1192.0,
       756.0,
-      45.0,
+      60.0,
       22.0
      ],
      "outlettype": [
@@ -2860,9 +2860,9 @@
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1096.0,
+      1256.0,
       756.0,
-      45.0,
+      60.0,
       22.0
      ],
      "outlettype": [
@@ -2878,15 +2878,15 @@
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1144.0,
+      1320.0,
       756.0,
-      45.0,
+      60.0,
       22.0
      ],
      "outlettype": [
       ""
      ],
-     "text": "prepend set"
+     "text": "prepend setsymbol"
     }
    },
    {
@@ -2896,9 +2896,9 @@
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1192.0,
-      756.0,
-      45.0,
+      1000.0,
+      782.0,
+      60.0,
       22.0
      ],
      "outlettype": [
@@ -2914,9 +2914,9 @@
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1240.0,
-      756.0,
-      45.0,
+      1064.0,
+      782.0,
+      60.0,
       22.0
      ],
      "outlettype": [
@@ -2932,9 +2932,9 @@
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1288.0,
-      756.0,
-      45.0,
+      1128.0,
+      782.0,
+      60.0,
       22.0
      ],
      "outlettype": [
@@ -2950,9 +2950,9 @@
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1336.0,
-      756.0,
-      45.0,
+      1192.0,
+      782.0,
+      60.0,
       22.0
      ],
      "outlettype": [
@@ -2968,9 +2968,9 @@
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1000.0,
+      1256.0,
       782.0,
-      45.0,
+      60.0,
       22.0
      ],
      "outlettype": [
@@ -2986,15 +2986,15 @@
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1048.0,
+      1320.0,
       782.0,
-      45.0,
+      60.0,
       22.0
      ],
      "outlettype": [
       ""
      ],
-     "text": "prepend set"
+     "text": "prepend setsymbol"
     }
    },
    {
@@ -3004,9 +3004,9 @@
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1096.0,
-      782.0,
-      45.0,
+      1000.0,
+      808.0,
+      60.0,
       22.0
      ],
      "outlettype": [
@@ -3022,9 +3022,9 @@
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1144.0,
-      782.0,
-      45.0,
+      1064.0,
+      808.0,
+      60.0,
       22.0
      ],
      "outlettype": [
@@ -3040,9 +3040,9 @@
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1192.0,
-      782.0,
-      45.0,
+      1128.0,
+      808.0,
+      60.0,
       22.0
      ],
      "outlettype": [
@@ -3058,9 +3058,9 @@
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1240.0,
-      782.0,
-      45.0,
+      1192.0,
+      808.0,
+      60.0,
       22.0
      ],
      "outlettype": [
@@ -3076,15 +3076,15 @@
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1288.0,
-      782.0,
-      45.0,
+      1256.0,
+      808.0,
+      60.0,
       22.0
      ],
      "outlettype": [
       ""
      ],
-     "text": "prepend set"
+     "text": "prepend setsymbol"
     }
    },
    {
@@ -3094,9 +3094,9 @@
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1336.0,
-      782.0,
-      45.0,
+      1320.0,
+      808.0,
+      60.0,
       22.0
      ],
      "outlettype": [
@@ -3113,8 +3113,8 @@
      "numoutlets": 1,
      "patching_rect": [
       1000.0,
-      808.0,
-      45.0,
+      834.0,
+      60.0,
       22.0
      ],
      "outlettype": [
@@ -3130,9 +3130,9 @@
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1048.0,
-      808.0,
-      45.0,
+      1064.0,
+      834.0,
+      60.0,
       22.0
      ],
      "outlettype": [
@@ -3148,9 +3148,9 @@
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1096.0,
-      808.0,
-      45.0,
+      1128.0,
+      834.0,
+      60.0,
       22.0
      ],
      "outlettype": [
@@ -3166,9 +3166,9 @@
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1144.0,
-      808.0,
-      45.0,
+      1192.0,
+      834.0,
+      60.0,
       22.0
      ],
      "outlettype": [
@@ -3184,9 +3184,9 @@
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1192.0,
-      808.0,
-      45.0,
+      1256.0,
+      834.0,
+      60.0,
       22.0
      ],
      "outlettype": [
@@ -3202,9 +3202,9 @@
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1240.0,
-      808.0,
-      45.0,
+      1320.0,
+      834.0,
+      60.0,
       22.0
      ],
      "outlettype": [
@@ -3220,15 +3220,15 @@
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1288.0,
-      808.0,
-      45.0,
+      1000.0,
+      860.0,
+      60.0,
       22.0
      ],
      "outlettype": [
       ""
      ],
-     "text": "prepend set"
+     "text": "prepend setsymbol"
     }
    },
    {
@@ -3238,9 +3238,9 @@
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1336.0,
-      808.0,
-      45.0,
+      1064.0,
+      860.0,
+      60.0,
       22.0
      ],
      "outlettype": [
