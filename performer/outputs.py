@@ -56,6 +56,8 @@ class FrameInfo:
     level_db: float | None = None
     status: dict[str, Any] = field(default_factory=dict)
     """The engine's status (fps, latency, drops), refreshed about twice a second."""
+    layout: str | None = None
+    """The live ``output.layout`` parameter (dream/composite); outputs whose layout follows it use this."""
 
 
 @dataclass
@@ -150,7 +152,7 @@ class Layout:
     nothing changes)."""
 
     def __init__(self, kind: str = "dream", width: int | None = None, height: int | None = None,
-                 fit: str = "letterbox") -> None:
+                 fit: str = "letterbox", *, follow: bool = False) -> None:
         if kind not in LAYOUTS:
             raise OutputError(f"layout {kind!r} is not one of {', '.join(LAYOUTS)}")
         if fit not in FITS:
@@ -159,6 +161,8 @@ class Layout:
             if v is not None and (not isinstance(v, int) or isinstance(v, bool) or not 16 <= v <= 7680):
                 raise OutputError(f"layout {label} {v!r} is not a whole number of pixels in 16..7680")
         self.kind, self.width, self.height, self.fit = kind, width, height, fit
+        self.follow = follow
+        """Take the kind from each frame's ``FrameInfo.layout`` (the live output.layout parameter) when set."""
         self._static_key: tuple | None = None
         self._static: np.ndarray | None = None
         self._geometry: dict[str, Any] = {}
@@ -182,8 +186,12 @@ class Layout:
         return self.width, self.height
 
     def __call__(self, frame: np.ndarray, info: FrameInfo) -> np.ndarray:
+        kind = self.kind
+        if self.follow and info.layout in LAYOUTS and info.layout != kind:
+            kind = info.layout
+            self.kind = kind  # size_for depends on the kind
         width, height = self.size_for(frame.shape)
-        if self.kind == "dream":
+        if kind == "dream":
             if (width, height) == (frame.shape[1], frame.shape[0]):
                 return frame
             img, x, y = fit_into(frame, width, height, self.fit)
@@ -772,10 +780,13 @@ def make_output(key: str, spec: dict[str, Any], *, base: Path | None = None, fra
                 default_layout: str = "dream", resolve: Callable[[str], Path] | None = None,
                 stamp: str | None = None) -> FrameOutput:
     """One output from its preset table ``[outputs.<key>]`` (type, name, width, height, layout, fit, path, host,
-    port, fps). Raises OutputError naming the key and the value when the table cannot make an output."""
+    port, fps). Raises OutputError naming the key and the value when the table cannot make an output.
+
+    A table without ``layout`` starts with ``default_layout`` and then follows the live ``output.layout``
+    parameter (``FrameInfo.layout``) whenever the engine supplies it."""
     kind = spec.get("type")
     layout = Layout(spec.get("layout", default_layout), spec.get("width"), spec.get("height"),
-                    spec.get("fit", "letterbox"))
+                    spec.get("fit", "letterbox"), follow="layout" not in spec)
     fps = float(spec.get("fps", 30.0))
     label = spec.get("name") or ("Performer" if key == kind else f"Performer {key}")
     resolve = resolve or (lambda p: Path(p).expanduser())

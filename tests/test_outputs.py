@@ -95,6 +95,18 @@ def test_composite_layout_shows_dream_bars_and_spectrogram():
     assert Layout("composite")(pattern(64, 64), info()).shape == (64, 114, 3)  # 16:9 at the render height
 
 
+def test_a_following_layout_switches_with_the_live_output_layout_parameter():
+    from dataclasses import replace
+
+    lay = Layout("dream", 320, 180, follow=True)
+    f = pattern(64, 64)
+    plain = lay(f, info())
+    assert plain.shape == (180, 320, 3) and (plain[:, :60] == 0).all()  # dream, letterboxed
+    comp = lay(f, replace(info(), layout="composite"))
+    assert lay.kind == "composite" and not np.array_equal(comp, plain)
+    assert Layout("dream")(f, replace(info(), layout="composite")) is f  # a fixed layout ignores it
+
+
 def test_composite_without_analysis_yet_still_draws():
     img = Layout("composite", 320, 180)(pattern(64, 64), FrameInfo(1, 0.0))
     assert img.shape == (180, 320, 3)
@@ -437,6 +449,7 @@ def test_build_outputs_makes_the_enabled_outputs_with_names_sizes_and_paths(tmp_
     assert (outs["main"].layout.width, outs["main"].layout.height, outs["main"].layout.kind) == (1280, 720, "composite")
     assert outs["mac"].server_name == "Dream" and outs["win"].sender == "Performer win"
     assert outs["web"].layout.kind == "composite"  # the preset's output.layout when the table names none
+    assert outs["web"].layout.follow and not outs["main"].layout.follow  # ... and then the live parameter
     assert outs["rec"].folder.parent == tmp_path / "recordings" and outs["rec"].fps == 25
     assert all(not o.required for o in outs.values())
     assert build_outputs(preset_from(tmp_path, {"f": {"type": "frames"}}), frames_dir=tmp_path / "fd")[0].folder == tmp_path / "fd" / "f"
