@@ -65,7 +65,7 @@ def test_objective_rises_over_steps(renderer_and_clock):
     for _ in range(8):
         with torch.no_grad():
             _, parts = core.evaluate(bb, x, obj)
-        energies.append(parts["blocks.10"])
+        energies.append(float(parts["blocks.10"]))
         x, _ = core.step(bb, x, obj, s, gen)
     assert energies[-1] > 1.5 * energies[0], energies
     assert sum(b > a for a, b in zip(energies, energies[1:])) >= 6, energies

@@ -44,21 +44,25 @@ class Objective:
         return max(i for i, _ in self.layers) if self.layers else len(backbone.stages) - 1
 
 
-def evaluate(backbone: Backbone, x: torch.Tensor, obj: Objective) -> tuple[torch.Tensor, dict[str, float]]:
-    """Forward ``x`` (RGB [0, 1]) as deep as ``obj`` needs; return the objective and its parts."""
+def evaluate(backbone: Backbone, x: torch.Tensor, obj: Objective) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Forward ``x`` (RGB [0, 1]) as deep as ``obj`` needs; return the objective and its parts.
+
+    The parts (each layer's mean squared activation, the guide's log-probability) are detached 0-d tensors,
+    left on the device so that a GPU need not synchronise every step.
+    """
     keep = [i for i, _ in obj.layers]
     out, acts = backbone.run(backbone.normalize(x), obj.depth(backbone), keep)
     total = x.new_zeros(())
-    parts: dict[str, float] = {}
+    parts: dict[str, torch.Tensor] = {}
     for i, w in obj.layers:
         energy = acts[i].float().square().mean()
-        parts[backbone.stage_names[i]] = float(energy.detach())
+        parts[backbone.stage_names[i]] = energy.detach()
         total = total + w * torch.log(energy + 1e-8)
     if obj.guided:
         logits = backbone.head(out).float()
         idx = torch.as_tensor(obj.guide, device=logits.device)
         logp = torch.logsumexp(logits[:, idx], dim=1) - torch.logsumexp(logits, dim=1)
-        parts["guide_logp"] = float(logp.detach().mean())
+        parts["guide_logp"] = logp.detach().mean()
         total = total + obj.guide_weight * logp.mean()
     return total, parts
 
@@ -105,7 +109,7 @@ class StepSettings:
 
 
 def step(backbone: Backbone, x: torch.Tensor, obj: Objective, s: StepSettings,
-         gen: torch.Generator | None = None) -> tuple[torch.Tensor, dict[str, float]]:
+         gen: torch.Generator | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """One gradient-ascent step on ``x``; returns the new image (clamped to [0, 1]) and the objective parts."""
     j = min(int(s.jitter), max(0, min(x.shape[-2:]) // 4))
     if j > 0:
@@ -116,7 +120,7 @@ def step(backbone: Backbone, x: torch.Tensor, obj: Objective, s: StepSettings,
     xs = xs.detach().contiguous(memory_format=CL).requires_grad_(True)
     total, parts = evaluate(backbone, xs, obj)
     (g,) = torch.autograd.grad(total, xs)
-    parts["objective"] = float(total.detach())
+    parts["objective"] = total.detach()
     with torch.no_grad():
         g = normalize_grad(gaussian_blur(g, s.grad_smooth), s.grad_norm)
         if dx or dy:

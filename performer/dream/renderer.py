@@ -91,7 +91,7 @@ class DreamRenderer:
         self._lock = threading.Lock()
         self.frames = 0
         self.frame_ms_ema = 0.0
-        self.last_parts: dict[str, float] = {}
+        self._parts: dict[str, Any] = {}
 
     # ------------------------------------------------------------------ setup
 
@@ -298,7 +298,7 @@ class DreamRenderer:
         self._phase += 1
         small = core.resize(img, osize)
         x = small
-        parts: dict[str, float] = {}
+        parts: dict[str, Any] = {}
         for _ in range(max(1, int(params["dream.iterations"]))):
             x, parts = core.step(self.backbone, x, obj, s, self._gen)
         with torch.no_grad():
@@ -317,7 +317,7 @@ class DreamRenderer:
                     out = torch.lerp(self._fade_from, img, max(0.0, a))
             self._last_out = out
             frame = core.to_uint8(out)
-        self.last_parts = parts
+        self._parts = parts
         self.frames += 1
         ms = (time.perf_counter() - t0) * 1000
         self.frame_ms_ema = ms if self.frames == 1 else 0.9 * self.frame_ms_ema + 0.1 * ms
@@ -351,6 +351,11 @@ class DreamRenderer:
         out = core.dream_octaves(self.backbone, base, obj, s, int(params["dream.iterations"]),
                                  int(params["dream.octaves"]), float(params["dream.octave_scale"]), self._gen)
         return core.to_uint8(out)
+
+    @property
+    def last_parts(self) -> dict[str, float]:
+        """The last step's objective and its parts (mean squared activation per layer, guide log-probability)."""
+        return {k: float(v) for k, v in self._parts.items()}
 
     def stats(self) -> dict[str, Any]:
         return {"network": self.network, "frames": self.frames, "frame_ms_ema": round(self.frame_ms_ema, 2),
