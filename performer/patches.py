@@ -32,8 +32,8 @@ log = logging.getLogger(__name__)
 SERVER_HOST = "127.0.0.1"
 SERVER_PORT = 9000
 """Where ``performer serve`` listens for OSC by default."""
-FEEDBACK_PORT = 9001
-"""Where the patches listen for what the server sends (``performer serve --osc-out 127.0.0.1:9001``)."""
+FEEDBACK_PORT = 9002
+"""Where the patches listen for what the server sends (``performer serve --osc-out 127.0.0.1:9002``; the OSCQuery HTTP server takes 9001)."""
 NDI_SOURCE = "Performer"
 """The NDI sender name of an ``[outputs.ndi]`` table without ``name`` (the shipped club preset says "Performer Club")."""
 GENERATED_BY = "performer patches --write"

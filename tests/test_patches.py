@@ -83,7 +83,7 @@ def test_pd_patch_structure():
     assert all(known_in(p) for p in paths), [p for p in paths if not known_in(p)]
     for p in REGISTRY:
         assert f"pf-{p.name} " in text, f"no Pd control for {p.name}"
-    assert "netsend -u -b" in text and "netreceive -u -b 9001" in text and "oscparse" in text
+    assert "netsend -u -b" in text and "netreceive -u -b 9002" in text and "oscparse" in text
 
 
 def test_max_patch_structure():
@@ -98,7 +98,7 @@ def test_max_patch_structure():
     sent += [t.split()[0] for b, t in zip(boxes.values(), texts) if b["maxclass"] == "message" and t.startswith("/")]
     assert all(known_in(a) for a in sent), [a for a in sent if not known_in(a)]
     assert {p.address for p in REGISTRY} <= set(sent)
-    assert any(t == "udpsend 127.0.0.1 9000" for t in texts) and any(t == "udpreceive 9001" for t in texts)
+    assert any(t == "udpsend 127.0.0.1 9000" for t in texts) and any(t == "udpreceive 9002" for t in texts)
 
 
 def _widgets(node):

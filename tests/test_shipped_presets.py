@@ -99,3 +99,16 @@ def test_glove_preset():
         by_source.setdefault(r.source, set()).add(r.target)
     assert "dream.lr" in by_source["glove.fist"]
     assert {"dream.zoom", "dream.rotate"} <= set().union(*(by_source.get(f"glove.{i}", set()) for i in range(1, 6)))
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
+def test_preset_layers_and_outputs_build(path):
+    from performer.dream.layers import parse_layers
+    from performer.outputs import build_outputs
+
+    v = load_preset(path).values()
+    assert parse_layers(v["dream.layers"], v["dream.network"])  # names layers of its own network
+    preset = load_preset(path)
+    outputs = build_outputs(preset)  # constructs only; nothing opens
+    enabled = [k for k, spec in preset.outputs.items() if spec.get("enabled", True)]
+    assert sorted(o.name for o in outputs) == sorted(enabled)

@@ -1,5 +1,5 @@
 """Performer for TouchDesigner. GENERATED from the parameter registry by `performer patches --write`: do not edit by hand
-(regenerate after changing performer/params.py). Sends to 127.0.0.1:9000 and listens on 9001: start the server with `performer serve --osc-out 127.0.0.1:9001`.
+(regenerate after changing performer/params.py). Sends to 127.0.0.1:9000 and listens on 9002: start the server with `performer serve --osc-out 127.0.0.1:9002`.
 
 Run inside TouchDesigner (2022 or newer): open the Textport (Alt+T) and type
     exec(open(r'/path/to/performer/patches/touchdesigner/performer_td.py').read())
@@ -14,14 +14,14 @@ or paste this file into a Text DAT and right-click it > Run Script. It builds, i
     parameters when the server reports a change (from MIDI, a preset, another client);
   * `ndiin` -> `frames`: an NDI In TOP receiving the dream, and a Null TOP to take it from.
 Start the server with
-    performer serve --preset club --osc-out 127.0.0.1:9001
+    performer serve --preset club --osc-out 127.0.0.1:9002
 and pick the NDI source in `ndiin` (its name is "<machine> (<name of the preset's ndi output>)").
 Running the script again rebuilds the COMP.
 """
 
 SERVER_HOST = '127.0.0.1'
 SERVER_PORT = 9000
-FEEDBACK_PORT = 9001
+FEEDBACK_PORT = 9002
 NDI_SOURCE = 'Performer'
 
 PARAMS = [
