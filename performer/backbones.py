@@ -111,8 +111,7 @@ class Backbone:
 # --------------------------------------------------------------------------- EfficientNet-Lite0
 
 
-def _build_lite0_classes():  # noqa: C901 - one builder, kept together
-    import torch
+def _build_lite0_classes():
     import torch.nn.functional as F
     from torch import nn
 
@@ -211,7 +210,7 @@ def _load_lite0() -> Backbone:
     path = lite0_weights_path()
     try:
         sd = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001 - any unreadable file is the same problem to the user
+    except Exception as e:  # any unreadable file is the same problem to the user
         raise ModelError(f"efficientnet_lite0 weights {path} could not be read: {e}") from e
     used: set[str] = set()
 
@@ -295,7 +294,7 @@ def _tv_state_dict(name: str, download: bool) -> tuple[dict, str]:
         )
     try:
         sd = weights.get_state_dict(progress=False, check_hash=True)
-    except Exception as e:  # noqa: BLE001 - network errors come in many classes
+    except Exception as e:  # network errors come in many classes
         raise ModelError(
             f"{name} needs torchvision's ImageNet weights {fname}: not in {ckpt_dir} and the download from "
             f"{weights.url} failed ({type(e).__name__}: {e}); put the file there by hand, or use dream.network "
@@ -305,17 +304,15 @@ def _tv_state_dict(name: str, download: bool) -> tuple[dict, str]:
 
 
 def _load_torchvision(name: str, download: bool) -> Backbone:
-    import torch
     from torch import nn
     from torchvision import models
 
     sd, source = _tv_state_dict(name, download)
-    weights = _tv_weights(name)
     names: list[str] = []
     stages: list[nn.Module] = []
     if name == "googlenet":
         net = models.googlenet(weights=None, aux_logits=True, init_weights=False, transform_input=False)
-        missing = net.load_state_dict(sd, strict=True)
+        net.load_state_dict(sd, strict=True)
         # torchvision's transform_input turns ImageNet-normalised input into (x - 0.5) / 0.5, which is what
         # these weights expect; normalising with mean = std = 0.5 directly is the same and one step shorter.
         mean = (0.5, 0.5, 0.5)
@@ -328,7 +325,7 @@ def _load_torchvision(name: str, download: bool) -> Backbone:
         head = nn.Sequential(net.avgpool, nn.Flatten(1), net.fc)
     elif name == "vgg16":
         net = models.vgg16(weights=None)
-        missing = net.load_state_dict(sd, strict=True)
+        net.load_state_dict(sd, strict=True)
         mean, std = IMAGENET_MEAN, IMAGENET_STD
         for i, m in enumerate(net.features):
             if isinstance(m, nn.ReLU):
@@ -338,7 +335,7 @@ def _load_torchvision(name: str, download: bool) -> Backbone:
         head = nn.Sequential(net.avgpool, nn.Flatten(1), net.classifier)
     else:
         net = models.resnet50(weights=None)
-        missing = net.load_state_dict(sd, strict=True)
+        net.load_state_dict(sd, strict=True)
         mean, std = IMAGENET_MEAN, IMAGENET_STD
         names.append("stem")
         stages.append(nn.Sequential(net.conv1, net.bn1, net.relu, net.maxpool))
@@ -347,7 +344,6 @@ def _load_torchvision(name: str, download: bool) -> Backbone:
                 names.append(f"{ln}.{j}")
                 stages.append(blk)
         head = nn.Sequential(net.avgpool, nn.Flatten(1), net.fc)
-    del missing, torch, weights
     return Backbone(name, names, nn.ModuleList(stages), head, mean=mean, std=std,
                     default_layers=DEFAULT_LAYERS[name], source=source)
 

@@ -8,7 +8,12 @@ import pytest
 import torch
 
 from performer import backbones
-from performer.backbones import class_index, imagenet_categories, layer_names, load_backbone
+from performer.backbones import (
+    class_index,
+    imagenet_categories,
+    layer_names,
+    load_backbone,
+)
 from performer.errors import ModelError
 
 
@@ -95,8 +100,8 @@ def test_torchvision_stage_split_reproduces_the_model(name, monkeypatch):
     with torch.no_grad():
         if name == "googlenet":
             net.transform_input = True  # what the pretrained torchvision model does to ImageNet-normalised input
-            want = net(((x - torch.tensor(backbones.IMAGENET_MEAN).view(1, 3, 1, 1))
-                        / torch.tensor(backbones.IMAGENET_STD).view(1, 3, 1, 1)))
+            want = net((x - torch.tensor(backbones.IMAGENET_MEAN).view(1, 3, 1, 1))
+                        / torch.tensor(backbones.IMAGENET_STD).view(1, 3, 1, 1))
         else:
             want = net(bb.normalize(x))
         got = bb.logits(x)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 
 import numpy as np
@@ -9,8 +10,13 @@ import pytest
 import torch
 
 from performer.backbones import imagenet_categories
-from performer.dream import DEFAULT_CLASS_GUIDES, DreamRenderer, Scene, parse_layers
-from performer.dream import core
+from performer.dream import (
+    DEFAULT_CLASS_GUIDES,
+    DreamRenderer,
+    Scene,
+    core,
+    parse_layers,
+)
 from performer.errors import DreamError, ModelError
 from performer.params import ParamStore
 
@@ -68,7 +74,7 @@ def test_objective_rises_over_steps(renderer_and_clock):
         energies.append(float(parts["blocks.10"]))
         x, _ = core.step(bb, x, obj, s, gen)
     assert energies[-1] > 1.5 * energies[0], energies
-    assert sum(b > a for a, b in zip(energies, energies[1:])) >= 6, energies
+    assert sum(b > a for a, b in itertools.pairwise(energies)) >= 6, energies
 
 
 def test_guidance_raises_target_probability(renderer_and_clock):
@@ -96,7 +102,7 @@ def test_frame_shape_and_type(renderer_and_clock):
 
 
 def test_continues_while_key_holds_and_restarts_on_change(renderer_and_clock):
-    r, clock = renderer_and_clock
+    r, _ = renderer_and_clock
     p = store(crossfade=0.0, iterations=1, lr=0.02, jitter=0).snapshot()
     red, blue = solid((200, 40, 40)), solid((40, 40, 200))
     f1 = r.frame(p, Scene(key="siren", seed_image=red)).astype(float)
@@ -105,7 +111,7 @@ def test_continues_while_key_holds_and_restarts_on_change(renderer_and_clock):
     for _ in range(4):
         frames.append(r.frame(p, Scene(key="siren", seed_image=blue)).astype(float))  # same key: seed ignored
     # Continuation: each frame is a small change of the last, and the dream drifts away from its seed.
-    for a, b in zip(frames, frames[1:]):
+    for a, b in itertools.pairwise(frames):
         assert np.abs(b - a).mean() < 12
     assert np.abs(frames[-1] - red).mean() > np.abs(frames[1] - red).mean()
     assert frames[-1][..., 0].mean() > frames[-1][..., 2].mean() + 60  # still the red dream, not the blue seed

@@ -137,12 +137,13 @@ def run(args: argparse.Namespace) -> dict:
 
 def markdown(res: dict) -> str:
     """The results as Markdown tables."""
-    lines = [f"network {res['network']} on {res['device']}, {res['threads']} torch threads, "
-             f"1-min load {res['load_1min_start']} at start and {res['load_1min_end']} at end; "
-             f"an iteration is {res['iteration']}.", ""]
+    head = (f"network {res['network']} on {res['device']}, {res['threads']} torch threads, "
+            f"1-min load {res['load_1min_start']} at start and {res['load_1min_end']} at end; "
+            f"an iteration is {res['iteration']}.")
+    lines = [head, ""]
     if "table1" in res:
-        lines += ["| size | iter | oct | layers | steps | paper total s | paper dream s | ours s (median) | "
-                  "speed-up | ≥4× |", "|---|---|---|---|---|---|---|---|---|---|"]
+        lines += [("| size | iter | oct | layers | steps | paper total s | paper dream s | ours s (median) | "
+                   "speed-up | ≥4× |"), "|---|---|---|---|---|---|---|---|---|---|"]
         for r in res["table1"]:
             lines.append(f"| {r['size']} | {r['iterations']} | {r['octaves']} | {r['layers']} | {r['steps']} | "
                          f"{r['paper_total_s']} | {r['paper_dream_s']} | {r['ours_s']:.3f} | {r['speedup']}× | "

@@ -77,7 +77,7 @@ def gaussian_blur(g: torch.Tensor, sigma: float) -> torch.Tensor:
     key = (round(sigma, 2), str(g.device), g.dtype)
     k = _kernels.get(key)
     if k is None:
-        r = max(1, int(math.ceil(2.5 * sigma)))
+        r = max(1, math.ceil(2.5 * sigma))
         t = torch.arange(-r, r + 1, dtype=torch.float32)
         k = torch.exp(-0.5 * (t / sigma) ** 2)
         k = (k / k.sum()).to(device=g.device, dtype=g.dtype)

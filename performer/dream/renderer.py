@@ -156,8 +156,8 @@ class DreamRenderer:
                 except PerformerError as e:
                     log.error("dream.network %s could not be loaded, keeping %s: %s", name, self.network, e)
                     self._failed_networks.add(name)
-                except Exception as e:  # noqa: BLE001 - a failed load must not stop the show
-                    log.exception("dream.network %s failed to load, keeping %s: %s", name, self.network, e)
+                except Exception:  # a failed load must not stop the show
+                    log.exception("dream.network %s failed to load, keeping %s", name, self.network)
                     self._failed_networks.add(name)
             return
         if want == self.network:
@@ -180,10 +180,7 @@ class DreamRenderer:
     def wait_for_network(self, timeout: float | None = None) -> None:
         """Block until a background network load has finished (for tests and tools)."""
         if self._pending is not None:
-            try:
-                self._pending[1].result(timeout)
-            except Exception:  # noqa: BLE001 - reported by the next frame
-                pass
+            self._pending[1].exception(timeout)  # an error is reported by the next frame
 
     def _resolve_layers(self, params: Mapping[str, Any]) -> None:
         from performer.dream.layers import parse_layers
