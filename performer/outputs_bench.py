@@ -48,6 +48,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--frames", type=int, default=30, help="frames timed per output and size (default 30)")
     p.add_argument("--only", nargs="+", choices=KINDS, default=list(KINDS),
                    help="outputs to time (default all: " + ", ".join(KINDS) + ")")
+    p.add_argument("--no-per-frame", action="store_true", help="skip part 1 (cost per frame); only the engine run")
     p.add_argument("--engine-seconds", type=float, default=10.0,
                    help="seconds the engine runs with outputs off, then on (0 skips this part; default 10)")
     p.add_argument("--engine-size", type=_size, default=(512, 512), help="dream size in the engine run")
@@ -328,7 +329,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="performer-bench-outputs-") as d:
         tmp = Path(d)
         result: dict[str, Any] = {"frames_per_case": args.frames, "ffmpeg": shutil.which("ffmpeg") is not None}
-        result["per_frame"] = _per_frame(args, tmp)
+        if not args.no_per_frame:
+            result["per_frame"] = _per_frame(args, tmp)
         if args.engine_seconds > 0:
             result["engine"] = _engine_fps(args, tmp)
     return result
