@@ -454,11 +454,11 @@ _TD_TEMPLATE = '''"""{header}
 
 Run inside TouchDesigner (2022 or newer): open the Textport (Alt+T) and type
     exec(open(r'/path/to/performer/patches/touchdesigner/performer_td.py').read())
-or paste this file into a Text DAT and right-click it > Run Script. It builds, in the current network
-(or in /project1), a Base COMP named `performer` holding:
+or paste this file into a Text DAT and right-click it > Run Script. It builds a Base COMP named `performer`
+in /project1 (in the root when there is no /project1), holding:
   * a custom page "Performer" with one parameter per Performer parameter (ranges and menus from the registry);
     moving one sends it to the server; the server's own changes (MIDI, presets, the sound) come back into them;
-  * a page "Commands": preset next/prev/load, MIDI learn;
+  * a page "Commands": preset load/save/next/prev, MIDI learn and cancel (type the name, then pulse "send");
   * `oscout`: an OSC Out DAT sending to SERVER_HOST:SERVER_PORT (the server);
   * `oscin`: an OSC In DAT listening on FEEDBACK_PORT, whose callbacks (`oscin_callbacks`) fill the table
     `analysis` (class, confidence, level, peak, onset, centroid, fps, latency, last error) and move the custom
