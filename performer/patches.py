@@ -367,7 +367,7 @@ def _osc_id(name: str) -> str:
 
 def _osc_widget(kind: str, wid: str, **props: Any) -> dict[str, Any]:
     w: dict[str, Any] = {"type": kind, "id": wid, "visible": True, "interaction": True, "comments": "",
-                         "expand": "false", "width": "auto", "height": "auto", "preArgs": [], "target": [],
+                         "expand": False, "width": "auto", "height": "auto", "preArgs": [], "target": [],
                          "ignoreDefaults": False, "bypass": False}
     w.update(props)
     return w
@@ -377,10 +377,10 @@ def _osc_param_widget(p: Param) -> dict[str, Any]:
     label = p.name + (f" ({p.unit})" if p.unit else "")
     common = {"label": label, "address": p.address, "comments": p.description, "html": "", "css": ""}
     if p.numeric:
+        steps = {"steps": int(p.max - p.min)} if p.type == "int" else {}  # whole numbers only
         return _osc_widget("fader", _osc_id(p.name), horizontal=True, range={"min": p.min, "max": p.max},
                            default=p.default, value=p.default, typeTags="i" if p.type == "int" else "f",
-                           decimals=0 if p.type == "int" else 3, steps="auto" if p.type == "float" else
-                           int(p.max - p.min) + 1, input=True, height=60, **common)
+                           decimals=0 if p.type == "int" else 3, pips=True, height=60, **steps, **common)
     if p.type == "bool":
         return _osc_widget("toggle", _osc_id(p.name), on=1, off=0, default=int(bool(p.default)),
                            value=int(bool(p.default)), typeTags="i", **common)
