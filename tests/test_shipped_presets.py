@@ -112,3 +112,60 @@ def test_preset_layers_and_outputs_build(path):
     outputs = build_outputs(preset)  # constructs only; nothing opens
     enabled = [k for k, spec in preset.outputs.items() if spec.get("enabled", True)]
     assert sorted(o.name for o in outputs) == sorted(enabled)
+
+
+@pytest.mark.jack
+def test_nanokontrol2_preset_on_a_real_midi_port(jack_server, monkeypatch):
+    """A stand-in nanoKONTROL2 on JACK MIDI: soft takeover on a fader, a momentary button, LED feedback."""
+    import time
+
+    import mido
+
+    from performer.control.midi import MidiController
+
+    backend = "mido.backends.rtmidi/UNIX_JACK"
+    monkeypatch.setenv("MIDO_BACKEND", backend)
+    mido.set_backend(backend, load=True)
+
+    def wait_for(cond, timeout=5.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not cond():
+            time.sleep(0.02)
+        return cond()
+
+    preset = load_preset(PRESETS / "midi-nanokontrol2.toml")
+    store = ParamStore()
+    apply_preset(store, preset)
+    device = mido.open_output("nanoKONTROL2 SLIDER/KNOB", virtual=True, client_name="nanoKONTROL2")
+    leds = mido.open_input("nanoKONTROL2 CTRL", virtual=True, client_name="nanoKONTROL2-leds")
+    midi = MidiController(store, preset.midi, poll=0.2)
+    midi.start()
+    try:
+        assert wait_for(lambda: midi.stats.ports and midi._output is not None), (midi.stats, mido.get_output_names())
+        time.sleep(0.1)
+
+        def cc(control, value):
+            device.send(mido.Message("control_change", channel=0, control=control, value=value))
+
+        lr = store.target("dream.lr")
+        cc(0, 120)  # fader 1 far from dream.lr: soft takeover ignores it
+        assert wait_for(lambda: midi.stats.waiting_for_pickup >= 1)
+        assert store.target("dream.lr") == lr
+        cc(0, 5)    # sweeps past the current value: picked up
+        cc(0, 127)
+        assert wait_for(lambda: store.target("dream.lr") == pytest.approx(0.2))
+        cc(33, 127)  # S2 held: the class freezes
+        assert wait_for(lambda: store.target("classifier.lock") is True)
+        cc(33, 0)
+        assert wait_for(lambda: store.target("classifier.lock") is False)
+        while leds.poll() is not None:  # forget feedback so far
+            pass
+        store.set("output.layout", "composite", source="osc")  # R1's LED follows a change from elsewhere
+        got = []
+        assert wait_for(lambda: got.extend(m for m in leds.iter_pending()) or any(
+            m.type == "control_change" and m.control == 64 and m.value == 127 for m in got)), got
+    finally:
+        midi.stop()
+        device.close()
+        leds.close()
+        mido.set_backend(None)
