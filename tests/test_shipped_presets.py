@@ -169,3 +169,23 @@ def test_nanokontrol2_preset_on_a_real_midi_port(jack_server, monkeypatch):
         device.close()
         leds.close()
         mido.set_backend(None)
+
+
+def test_glove_preset_moves_the_dream():
+    from performer.control.glove import Glove
+
+    preset = load_preset(PRESETS / "glove.toml")
+    base = preset.values()
+    sources: dict[str, float] = {}
+    glove = Glove(sources, fingers=preset.glove["fingers"], smoothing=0.0)
+    matrix = ModMatrix(preset.routes)
+    glove.feed([0.0] * 5)  # open hand: the dream is as the preset set it
+    open_hand = matrix.apply(base, sources, dt=1.0)
+    assert open_hand["dream.lr"] == pytest.approx(base["dream.lr"], rel=0.05)
+    assert open_hand["dream.zoom"] == pytest.approx(base["dream.zoom"])
+    glove.feed([1023.0, 1023.0, 0.0, 0.0, 0.0])  # thumb and index bent
+    bent = ModMatrix(preset.routes).apply(base, sources, dt=1.0)
+    assert bent["dream.rotate"] > base["dream.rotate"] and bent["dream.zoom"] > base["dream.zoom"]
+    glove.feed([1023.0] * 5)  # a fist: more intense
+    fist = ModMatrix(preset.routes).apply(base, sources, dt=1.0)
+    assert fist["dream.lr"] > 2 * base["dream.lr"] and fist["dream.iterations"] > base["dream.iterations"]
