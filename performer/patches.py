@@ -69,8 +69,8 @@ def performance_params(registry: Registry = REGISTRY) -> list[Param]:
 
 def _header_lines(tool: str) -> list[str]:
     return [f"Performer for {tool}. GENERATED from the parameter registry by `{GENERATED_BY}`: do not edit by hand",
-            f"(regenerate after changing performer/params.py). Sends to {SERVER_HOST}:{SERVER_PORT} and listens on "
-            f"{FEEDBACK_PORT}: start the server with `performer serve --osc-out 127.0.0.1:{FEEDBACK_PORT}`."]
+            (f"(regenerate after changing performer/params.py). Sends to {SERVER_HOST}:{SERVER_PORT} and listens on "
+             f"{FEEDBACK_PORT}: start the server with `performer serve --osc-out 127.0.0.1:{FEEDBACK_PORT}`.")]
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -121,9 +121,9 @@ def pd_receive_name(p: Param) -> str:
 def generate_pd(registry: Registry = REGISTRY) -> str:
     pd = _PdPatch()
     for i, line in enumerate(_header_lines("Pure Data") + [
-            "Each control sends its parameter when moved. Send a value to pf-<parameter> (e.g. pf-dream.lr) "
-            "to move a control from elsewhere - pf-connect to change the server address "
-            "(disconnect then connect HOST PORT) - pf-listen to change the port it listens on (listen PORT)."]):
+            ("Each control sends its parameter when moved. Send a value to pf-<parameter> (e.g. pf-dream.lr) "
+             "to move a control from elsewhere - pf-connect to change the server address "
+             "(disconnect then connect HOST PORT) - pf-listen to change the port it listens on (listen PORT).")]):
         pd.text(10, 10 + 16 * i, line)
     # Sending side: every control -> [oscformat] -> [list prepend send] -> [list trim] -> [netsend -u -b].
     y0 = 90

@@ -26,7 +26,7 @@ ANALYSIS_ADDRESSES = {a for a, _, _ in patches.ANALYSIS}
 
 def known_in(address: str) -> bool:
     """An address the server accepts: a parameter, its /normalized form, or a command."""
-    base = address[: -len("/normalized")] if address.endswith("/normalized") else address
+    base = address.removesuffix("/normalized")
     return base in PARAM_ADDRESSES or address in COMMAND_ADDRESSES
 
 
@@ -154,7 +154,7 @@ def test_pd_patch_drives_the_osc_server(tmp_path):
     server.start()
     fired: list[str] = []
     store.subscribe(lambda c: fired.append(c.name) if c.name == "dream.restart" else None)
-    sends = [f"pf-connect disconnect", f"pf-connect connect 127.0.0.1 {server.port}",
+    sends = ["pf-connect disconnect", f"pf-connect connect 127.0.0.1 {server.port}",
              "pf-dream.iterations 7", "pf-dream.lr 0.1", "pf-dream.rotate -4.5", "pf-classifier.lock 1",
              "pf-dream.seed 3", "pf-output.layout 1", "pf-dream.layers symbol blocks.8=1", "pf-dream.restart bang"]
     argv = [pd, "-nogui", "-noaudio", "-nomidi", "-stderr", "-open", str(PATCHES / "pd" / "performer.pd")]

@@ -80,9 +80,9 @@ def test_nanokontrol2_layout():
     maps = p.midi["cc"]
     ccs = [m["cc"] for m in maps]
     assert len(ccs) == len(set(ccs)), "a CC is mapped twice"
-    assert set(range(0, 8)) <= set(ccs) and set(range(16, 24)) <= set(ccs)  # every fader and knob
+    assert set(range(8)) <= set(ccs) and set(range(16, 24)) <= set(ccs)  # every fader and knob
     for m in maps:
-        assert m["cc"] in range(0, 8) or m["cc"] in range(16, 24) or m["cc"] in range(32, 40) \
+        assert m["cc"] in range(8) or m["cc"] in range(16, 24) or m["cc"] in range(32, 40) \
             or m["cc"] in range(48, 56) or m["cc"] in range(64, 72), m
         continuous = m["cc"] < 24
         assert m["takeover"] is continuous, f"{m['param']}: takeover on faders and knobs only"
