@@ -84,7 +84,7 @@ def _pd_escape(text: str) -> str:
 
 class _PdPatch:
     def __init__(self) -> None:
-        self.lines: list[str] = ["#N canvas 0 50 1400 900 10;"]
+        self.lines: list[str] = ["#N canvas 0 50 1760 820 10;"]
         self.n = 0
         self.connections: list[tuple[int, int, int, int]] = []
 
@@ -127,20 +127,20 @@ def generate_pd(registry: Registry = REGISTRY) -> str:
         pd.text(10, 10 + 16 * i, line)
     # Sending side: every control -> [oscformat] -> [list prepend send] -> [list trim] -> [netsend -u -b].
     y0 = 90
-    prepend = pd.obj(1000, 700, "list prepend send")
-    trim = pd.obj(1000, 725, "list trim")
-    netsend = pd.obj(1000, 750, "netsend -u -b")
-    status = pd.obj(1000, 775, "print performer-netsend")
-    load = pd.obj(1000, 600, "loadbang")
-    connect = pd.msg(1000, 625, f"connect {SERVER_HOST} {SERVER_PORT}")
-    rconnect = pd.obj(1150, 600, "r pf-connect")
+    prepend = pd.obj(1300, 700, "list prepend send")
+    trim = pd.obj(1300, 725, "list trim")
+    netsend = pd.obj(1300, 750, "netsend -u -b")
+    status = pd.obj(1300, 775, "print performer-netsend")
+    load = pd.obj(1300, 650, "loadbang")
+    connect = pd.msg(1300, 675, f"connect {SERVER_HOST} {SERVER_PORT}")
+    rconnect = pd.obj(1450, 650, "r pf-connect")
     pd.connect(prepend, 0, trim)
     pd.connect(trim, 0, netsend)
     pd.connect(netsend, 0, status)
     pd.connect(load, 0, connect)
     pd.connect(connect, 0, netsend)
     pd.connect(rconnect, 0, netsend)
-    col_w, row_h = 330, 52
+    col_w, row_h = 420, 52
     per_col = 12
     for k, p in enumerate(performance_params(registry)):
         x = 10 + (k // per_col) * col_w
@@ -151,11 +151,11 @@ def generate_pd(registry: Registry = REGISTRY) -> str:
         if p.type in ("float", "int"):
             ui = pd.obj(x, y + 14, f"hsl 160 15 {_pd_num(p.min)} {_pd_num(p.max)} 0 0 empty {rname} empty "
                         f"0 -9 0 10 #fcfcfc #000000 #000000 0 1")  # init off: nothing is sent at load
-            shown = pd.obj(x + 200, y + 12, "nbx 6 14 -1e+37 1e+37 0 0 empty empty empty 0 -8 0 10 "
+            shown = pd.obj(x + 170, y + 12, "nbx 6 14 -1e+37 1e+37 0 0 empty empty empty 0 -8 0 10 "
                            "#fcfcfc #000000 #000000 0 256")
             fmt = pd.obj(x, y + 34, f"oscformat -f {'i' if p.type == 'int' else 'f'} {path}")
             if p.type == "int":  # a slider's value is a float a hair off the integer: round it
-                rnd = pd.obj(x + 200, y + 34, r"expr if(\$f1 < 0 \, int(\$f1 - 0.5) \, int(\$f1 + 0.5))")
+                rnd = pd.obj(x + 240, y + 34, r"expr floor(\$f1 + 0.5)")
                 pd.connect(ui, 0, rnd)
                 pd.connect(rnd, 0, shown)
                 pd.connect(rnd, 0, fmt)
@@ -171,7 +171,7 @@ def generate_pd(registry: Registry = REGISTRY) -> str:
             ui = pd.obj(x, y + 14, f"hradio 15 1 0 {n} empty {rname} empty 0 -8 0 10 #fcfcfc #000000 #000000 0")
             pd.text(x + 15 * n + 8, y + 12, " / ".join(p.choices))
             # The radio's index as the enum's normalised 0..1 value at <address>/normalized.
-            div = pd.obj(x + 200, y + 34, f"/ {max(1, n - 1)}")
+            div = pd.obj(x + 240, y + 34, f"/ {max(1, n - 1)}")
             fmt = pd.obj(x, y + 34, f"oscformat -f f {path} normalized")
             pd.connect(ui, 0, div)
             pd.connect(div, 0, fmt)
@@ -186,7 +186,7 @@ def generate_pd(registry: Registry = REGISTRY) -> str:
         pd.text(x, y, label)
         pd.connect(fmt, 0, prepend)
     # Commands: preset recall and MIDI learn.
-    cx, cy = 1000, 90
+    cx, cy = 1300, 90
     pd.text(cx, cy, "commands")
     row = 0
     for address, types, desc in _commands():
@@ -207,7 +207,7 @@ def generate_pd(registry: Registry = REGISTRY) -> str:
         pd.connect(ui, 0, fmt)
         pd.connect(fmt, 0, prepend)
     # Receiving side: what the server reports.
-    rx, ry = 1000, 420
+    rx, ry = 1300, 420
     pd.text(rx, ry - 20, f"analysis from the server (port {FEEDBACK_PORT})")
     recv = pd.obj(rx, ry, f"netreceive -u -b {FEEDBACK_PORT}")
     rlisten = pd.obj(rx + 200, ry - 25, "r pf-listen")  # e.g. "listen 9002" to listen elsewhere
