@@ -288,7 +288,8 @@ def find_input_device(spec: str | int | None) -> dict[str, Any]:
     sd = _sounddevice()
     devices = list_input_devices()
     if not devices:
-        raise AudioError("no audio input device found; use --input demo or --input FILE, "
+        asked = f"{spec!r} was asked for, but " if spec is not None else ""
+        raise AudioError(f"{asked}no audio input device was found; use --input demo or --input FILE, "
                          "or connect an interface (list devices with `performer devices`)")
     if spec is None:
         default = sd.default.device[0]

@@ -83,11 +83,16 @@ def build_engine(args: argparse.Namespace):
     from performer.outputs import FolderOutput, build_outputs
     from performer.presets import find_preset, load_preset
 
+    # Cheap checks first: a typo in a preset or a device name should not wait for a model to load.
     preset = load_preset(find_preset(args.preset))
     device = choose_device(args.device)
-    clf = Classifier.from_checkpoint(args.model or default_checkpoint(), device=str(device))
-    renderer = DreamRenderer(device=str(device))
     source = open_source(args.input, loop=args.loop, realtime=not args.fast)
+    try:
+        clf = Classifier.from_checkpoint(args.model or default_checkpoint(), device=str(device))
+    except BaseException:
+        source.stop()
+        raise
+    renderer = DreamRenderer(device=str(device))
     outputs = build_outputs(preset) + ([FolderOutput(args.frames)] if args.frames else [])
     return Engine(source=source, classifier=clf, renderer=renderer, outputs=outputs, preset=preset)
 
