@@ -3,16 +3,23 @@
 Run from the repository root: python docs/dreams/make_gallery.py [CLASS ...]; needs the UrbanSound8K clips under
 /work/shared/data/urbansound8k (the first clip of each class with salience 1 and at least 3.5 s).
 """
-import csv, sys, numpy as np, torch
+import csv
+import sys
 from pathlib import Path
+
+import torch
 from PIL import Image
-torch.set_num_threads(1)
+
+from performer.dream import DEFAULT_CLASS_GUIDES, DreamRenderer, Scene
 from performer.features import load_audio, log_mel
 from performer.params import ParamStore
-from performer.dream import DreamRenderer, Scene, DEFAULT_CLASS_GUIDES
+
+torch.set_num_threads(1)
 root = Path("/work/shared/data/urbansound8k")
 clips = {}
-for row in csv.DictReader(open(root / "metadata/UrbanSound8K.csv")):
+with open(root / "metadata/UrbanSound8K.csv") as f:
+    rows = list(csv.DictReader(f))
+for row in rows:
     if row["salience"] == "1" and row["class"] not in clips and float(row["end"]) - float(row["start"]) >= 3.5:
         clips[row["class"]] = root / "audio" / f"fold{row['fold']}" / row["slice_file_name"]
 only = sys.argv[1:] or sorted(DEFAULT_CLASS_GUIDES)
