@@ -45,6 +45,14 @@ def test_lite0_matches_the_reference_implementation(lite0):
         theirs = ref(lite0.normalize(x))
     assert ours.shape == (2, 1000)
     assert torch.allclose(ours, theirs, atol=1e-3, rtol=1e-4), (ours - theirs).abs().max()
+    # Truncated at a block, our network gives what the reference's whole forward pass computes there.
+    seen = {}
+    hook = ref._blocks[6].register_forward_hook(lambda m, i, o: seen.setdefault("act", o))
+    with torch.no_grad():
+        ref(lite0.normalize(x))
+        hook.remove()
+        truncated, _ = lite0.run(lite0.normalize(x), lite0.index("blocks.6"))
+    assert torch.allclose(truncated, seen["act"], atol=1e-4), (truncated - seen["act"]).abs().max()
 
 
 def test_lite0_is_frozen_and_names_its_layers(lite0):
