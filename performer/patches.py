@@ -99,8 +99,9 @@ class _PdPatch:
     def msg(self, x: int, y: int, body: str) -> int:
         return self.add("msg", x, y, body)
 
-    def text(self, x: int, y: int, body: str) -> int:
-        return self.add("text", x, y, _pd_escape(body))
+    def text(self, x: int, y: int, body: str, width: int | None = None) -> int:
+        """A comment; ``width`` in characters (Pd wraps comments at 60 by default)."""
+        return self.add("text", x, y, _pd_escape(body) + (f", f {width}" if width else ""))
 
     def connect(self, a: int, outlet: int, b: int, inlet: int = 0) -> None:
         self.connections.append((a, outlet, b, inlet))
@@ -124,16 +125,18 @@ def generate_pd(registry: Registry = REGISTRY) -> str:
             ("Each control sends its parameter when moved. Send a value to pf-<parameter> (e.g. pf-dream.lr) "
              "to move a control from elsewhere - pf-connect to change the server address "
              "(disconnect then connect HOST PORT) - pf-listen to change the port it listens on (listen PORT).")]):
-        pd.text(10, 10 + 16 * i, line)
+        pd.text(10, 10 + 16 * i, line, width=220)
     # Sending side: every control -> [oscformat] -> [list prepend send] -> [list trim] -> [netsend -u -b].
-    y0 = 90
-    prepend = pd.obj(1300, 700, "list prepend send")
-    trim = pd.obj(1300, 725, "list trim")
-    netsend = pd.obj(1300, 750, "netsend -u -b")
-    status = pd.obj(1300, 775, "print performer-netsend")
-    load = pd.obj(1300, 650, "loadbang")
-    connect = pd.msg(1300, 675, f"connect {SERVER_HOST} {SERVER_PORT}")
-    rconnect = pd.obj(1450, 650, "r pf-connect")
+    y0 = 100
+    load = pd.obj(1300, 640, "loadbang")
+    connect = pd.msg(1300, 665, f"connect {SERVER_HOST} {SERVER_PORT}")
+    rconnect = pd.obj(1450, 640, "r pf-connect")
+    rsend = pd.obj(1450, 685, "r pf-send")  # every control's OSC message arrives here
+    prepend = pd.obj(1300, 710, "list prepend send")
+    trim = pd.obj(1300, 735, "list trim")
+    netsend = pd.obj(1300, 760, "netsend -u -b")
+    status = pd.obj(1300, 785, "print performer-netsend")
+    pd.connect(rsend, 0, prepend)
     pd.connect(prepend, 0, trim)
     pd.connect(trim, 0, netsend)
     pd.connect(netsend, 0, status)
@@ -169,7 +172,7 @@ def generate_pd(registry: Registry = REGISTRY) -> str:
         elif p.type == "enum":
             n = len(p.choices)
             ui = pd.obj(x, y + 14, f"hradio 15 1 0 {n} empty {rname} empty 0 -8 0 10 #fcfcfc #000000 #000000 0")
-            pd.text(x + 15 * n + 8, y + 12, " / ".join(p.choices))
+            pd.text(x + 15 * n + 8, y + 12, " / ".join(p.choices), width=50)
             # The radio's index as the enum's normalised 0..1 value at <address>/normalized.
             div = pd.obj(x + 240, y + 34, f"/ {max(1, n - 1)}")
             fmt = pd.obj(x, y + 34, f"oscformat -f f {path} normalized")
@@ -183,8 +186,8 @@ def generate_pd(registry: Registry = REGISTRY) -> str:
             ui = pd.add("symbolatom", x, y + 14, f"24 0 0 0 - {rname} -")
             fmt = pd.obj(x, y + 34, f"oscformat -f s {path}")
             pd.connect(ui, 0, fmt)
-        pd.text(x, y, label)
-        pd.connect(fmt, 0, prepend)
+        pd.text(x, y, label, width=60)
+        pd.connect(fmt, 0, pd.obj(x + 340, y + (34 if p.type == "enum" else 14), "s pf-send"))
     # Commands: preset recall and MIDI learn.
     cx, cy = 1300, 90
     pd.text(cx, cy, "commands")
@@ -203,14 +206,14 @@ def generate_pd(registry: Registry = REGISTRY) -> str:
         else:
             ui = pd.msg(cx, y, "bang")
             fmt = pd.obj(cx + 110, y, f"oscformat {path}")
-        pd.text(cx + 110, y + 20, desc)
+        pd.text(cx + 110, y + 20, desc, width=70)
         pd.connect(ui, 0, fmt)
         pd.connect(fmt, 0, prepend)
     # Receiving side: what the server reports.
     rx, ry = 1300, 420
     pd.text(rx, ry - 20, f"analysis from the server (port {FEEDBACK_PORT})")
     recv = pd.obj(rx, ry, f"netreceive -u -b {FEEDBACK_PORT}")
-    rlisten = pd.obj(rx + 200, ry - 25, "r pf-listen")  # e.g. "listen 9002" to listen elsewhere
+    rlisten = pd.obj(rx + 300, ry - 25, "r pf-listen")  # e.g. "listen 9002" to listen elsewhere
     pd.connect(rlisten, 0, recv)
     parse = pd.obj(rx, ry + 25, "oscparse")
     ltrim = pd.obj(rx, ry + 50, "list trim")
