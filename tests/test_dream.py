@@ -212,6 +212,12 @@ def test_bad_guide_indices_are_ignored_not_raised(renderer_and_clock, caplog):
     assert any("5000" in rec.getMessage() for rec in caplog.records)
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_missing_device_is_a_dream_error():
+    with pytest.raises(DreamError, match="cuda"):
+        DreamRenderer("cuda").prepare(store().snapshot())
+
+
 def test_prepare_raises_model_error_for_unloadable_network():
     def loader(name, download=True):
         raise ModelError("no weights (test)")

@@ -103,7 +103,10 @@ class DreamRenderer:
 
         if self._threads:
             torch.set_num_threads(int(self._threads))
-        self.device = choose_device(self._device_name)
+        try:
+            self.device = choose_device(self._device_name)
+        except (RuntimeError, ValueError) as e:
+            raise DreamError(f"dream renderer device: {e}") from e
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True  # the frame size rarely changes: let cuDNN pick its fastest kernels
         self._gen = torch.Generator().manual_seed(self._seed)
