@@ -33,8 +33,8 @@ TRAIN_DEFAULTS: dict[str, dict[str, Any]] = {
                      patience=5, window=4.0, mixup=0.0, specaugment=False, gain_db=0.0, image_size=224),
     "efficientnet_lite0": dict(optimizer="sgd", lr=0.01, momentum=0.9, weight_decay=5e-4, batch_size=32, epochs=20,
                                patience=6, window=1.0, mixup=0.2, specaugment=True, gain_db=6.0, image_size=128),
-    "realtime": dict(optimizer="adamw", lr=3e-3, momentum=0.9, weight_decay=1e-3, batch_size=32, epochs=45,
-                     patience=12, window=1.0, mixup=0.3, specaugment=True, gain_db=6.0, image_size=None),
+    "realtime": dict(optimizer="adamw", lr=2e-3, momentum=0.9, weight_decay=1e-3, batch_size=32, epochs=30,
+                     patience=10, window=1.0, mixup=0.3, specaugment=True, gain_db=6.0, image_size=None),
 }
 
 
@@ -43,7 +43,7 @@ class RealtimeCNN(nn.Module):
     mean+max pooling, dropout, linear. Input normalisation is inside: each example's dB values are centred on
     their own mean and divided by 20 dB, which makes the network insensitive to input gain."""
 
-    def __init__(self, n_classes: int, n_mels: int = 128, width: int = 24, dropout: float = 0.3) -> None:
+    def __init__(self, n_classes: int, n_mels: int = 128, width: int = 16, dropout: float = 0.3) -> None:
         super().__init__()
         w = width
 
@@ -165,7 +165,7 @@ def build_model(name: str, n_classes: int, pretrained: bool = True, config: dict
         members = [build_model(sp["model"], n_classes, pretrained, sp.get("model_config")) for sp in specs]
         return Ensemble(members, specs)
     if name == "realtime":
-        return RealtimeCNN(n_classes, n_mels=int(config.get("n_mels", 128)), width=int(config.get("width", 24)),
+        return RealtimeCNN(n_classes, n_mels=int(config.get("n_mels", 128)), width=int(config.get("width", 16)),
                            dropout=float(config.get("dropout", 0.3)))
     size = int(config.get("image_size") or TRAIN_DEFAULTS[name]["image_size"])
     backbone = _resnet50(n_classes, pretrained) if name == "resnet50" else _efficientnet_lite0(n_classes, pretrained)
