@@ -238,6 +238,15 @@ def test_spectrogram_and_noise_seeds(renderer_and_clock):
     assert n.std() > 5
 
 
+def test_seed_image_is_cropped_not_stretched():
+    from performer.dream.seeds import image_seed
+
+    img = np.zeros((100, 300, 3), np.uint8)
+    img[:, 100:200] = 255  # a white square in the middle of a wide black image
+    t = core.to_uint8(image_seed(img, (64, 64), torch.device("cpu")))
+    assert t.shape == (64, 64, 3) and t[2:-2, 2:-2].min() > 200  # the square fills the square frame
+
+
 def test_feedback_zoom_magnifies_the_centre():
     img = np.zeros((64, 64, 3), np.uint8)
     img[24:40, 24:40] = 255

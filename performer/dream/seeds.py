@@ -48,4 +48,16 @@ def spectrogram_seed(spec: np.ndarray, size: tuple[int, int], device: torch.devi
 
 
 def image_seed(img: np.ndarray, size: tuple[int, int], device: torch.device) -> torch.Tensor:
-    return to_tensor(np.asarray(img), size, device)
+    """An HxWx3 image scaled to cover ``size`` (height, width) and centre-cropped: no stretching."""
+    a = np.asarray(img)
+    if a.ndim < 2 or a.shape[0] < 1 or a.shape[1] < 1:
+        raise ValueError(f"a seed image must be HxW or HxWxC, got shape {a.shape}")
+    h, w = a.shape[:2]
+    th, tw = size
+    if h * tw > w * th:  # taller than the target: keep the full width, crop rows
+        ch = max(1, round(w * th / tw))
+        a = a[(h - ch) // 2:(h - ch) // 2 + ch]
+    else:
+        cw = max(1, round(h * tw / th))
+        a = a[:, (w - cw) // 2:(w - cw) // 2 + cw]
+    return to_tensor(np.ascontiguousarray(a), size, device)
