@@ -146,7 +146,7 @@ def test_touchdesigner_script_structure():
 # --- Pure Data against a real OSC server --------------------------------------------------------------------------
 
 def test_pd_patch_drives_the_osc_server(tmp_path):
-    pd = shutil.which("pd")
+    pd = shutil.which("pd") or shutil.which("puredata")
     if pd is None:
         pytest.skip("Pure Data is not installed (Debian: apt-get install puredata-core); .ci/run installs it")
     store = ParamStore()
@@ -188,7 +188,7 @@ def test_pd_patch_drives_the_osc_server(tmp_path):
 
 
 def test_pd_patch_shows_what_the_server_sends():
-    pd = shutil.which("pd")
+    pd = shutil.which("pd") or shutil.which("puredata")
     if pd is None:
         pytest.skip("Pure Data is not installed (Debian: apt-get install puredata-core); .ci/run installs it")
     import socket
