@@ -150,26 +150,57 @@ class BrokenOutput(FrameOutput):
         raise RuntimeError("cable unplugged")
 
 
-def test_a_slow_output_drops_and_counts_while_send_never_waits():
-    slow, null = SlowOutput(0.2), NullOutput()
-    for o in (slow, null):
+class GatedOutput(FrameOutput):
+    """Blocks in ``_send`` until the test opens the gate: a stuck output, made deterministic."""
+
+    kind = "gated"
+
+    def __init__(self) -> None:
+        super().__init__("gated")
+        self.entered, self.gate, self.numbers = threading.Event(), threading.Event(), []
+
+    def _send(self, frame, info):
+        self.entered.set()
+        self.gate.wait(10)
+        self.numbers.append(info.number)
+
+
+def test_a_stuck_output_drops_and_counts_while_send_never_waits():
+    stuck, null = GatedOutput(), NullOutput()
+    for o in (stuck, null):
         o.open()
     try:
-        worst = 0.0
-        for n in range(1, 31):
-            t0 = time.perf_counter()
-            for o in (slow, null):
-                o.send(pattern(32, 32, n), info(n))
-            worst = max(worst, time.perf_counter() - t0)
-            time.sleep(0.01)
-        assert worst < 0.05
-        assert wait_until(lambda: null.stats.sent == 30, 5)
-        assert wait_until(lambda: slow.stats.sent + slow.stats.dropped == 30, 5)
-        assert slow.stats.dropped > 15 and slow.stats.sent >= 1
+        stuck.send(pattern(32, 32), info(1))
+        assert stuck.entered.wait(5)  # its thread now hangs in _send with frame 1
+
+        def render():
+            for n in range(2, 21):
+                for o in (stuck, null):
+                    o.send(pattern(32, 32, n), info(n))
+
+        renderer = threading.Thread(target=render)
+        renderer.start()
+        renderer.join(5)
+        assert not renderer.is_alive(), "send() waited for a stuck output"
+        assert wait_until(lambda: null.stats.sent == 19, 5)  # the other output got every frame meanwhile
+        assert stuck.stats.dropped == 18 and stuck.stats.sent == 0  # frames 2..19 replaced in the hand-off
+        stuck.gate.set()
+        assert wait_until(lambda: stuck.stats.sent == 2, 5)
     finally:
-        for o in (slow, null):
+        stuck.gate.set()
+        for o in (stuck, null):
             o.close()
-    assert null.stats.dropped == 0 and null.last[1].number == 30
+    assert stuck.numbers == [1, 20] and null.stats.dropped == 0 and null.last[1].number == 20
+
+
+def test_a_slow_output_reports_its_fps_and_drops():
+    slow = SlowOutput(0.1)
+    with slow:
+        for n in range(1, 41):
+            slow.send(pattern(16, 16), info(n))
+            time.sleep(0.01)
+        assert wait_until(lambda: slow.stats.sent + slow.stats.dropped == 40, 5)
+    assert slow.stats.dropped > 0 and 0 < slow.stats.fps <= 11
 
 
 def test_a_failing_output_counts_errors_and_keeps_the_message():
