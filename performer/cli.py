@@ -25,6 +25,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "performer.dream.cli",       # dream
     "performer.control.cli",     # glove, midi
     "performer.presets_cli",     # params, preset
+    "performer.patches",         # patches
     "performer.bench",           # bench
 )
 

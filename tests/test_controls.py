@@ -94,6 +94,10 @@ def test_preset_commands_glove_status_and_errors(rig):
     assert engine.store.get("dream.octaves") == 2
     send("/preset/next")  # b -> a (sorted, wrapping)
     assert reply() == ("/preset/loaded", ["a"])
+    controls._recall("prev")  # what a MIDI note or program change naming preset "prev" does
+    assert engine.preset.name == "b"
+    controls._recall("next")
+    assert engine.preset.name == "a"
     send("/preset/load", str(tmp_path / "missing.toml"))
     address, (where, message) = reply()
     assert address == "/performer/error" and where == "/preset/load" and "missing.toml" in message

@@ -177,10 +177,11 @@ class Controls:
                 "/performer/status": status, "/osc/destination/add": dest(True), "/osc/destination/remove": dest(False)}
 
     def _recall(self, name: str, reply=None) -> None:
+        """Recall a preset by name or path; ``next`` and ``prev`` step through the current preset's folder."""
         from performer.presets import find_preset
 
         try:
-            path = find_preset(name)
+            path = self._neighbour(1 if name == "next" else -1) if name in ("next", "prev") else find_preset(name)
         except PerformerError as e:
             raise ControlError(str(e)) from None
         if not self.engine.load_preset(path):
