@@ -72,6 +72,8 @@ class OutputStats:
     """Time the output's thread spends per frame (layout plus send), smoothed."""
     state: str = "new"
     """new, open, failed (could not open; frames are counted as dropped) or closed."""
+    skipped: int = 0
+    """Frames left out on purpose (a recorder's rate limit), not lost."""
 
 
 # --- layouts -------------------------------------------------------------------------------------------------
@@ -356,12 +358,14 @@ class FrameOutput(ABC):
             t0 = time.perf_counter()
             try:
                 out = self.layout(frame, info) if self.layout is not None else frame
-                self._send(out, info)
+                skipped = self._send(out, info) is False
             except Exception as e:
                 self.stats.errors += 1
                 if str(e) != self.stats.last_error:
                     log.error("%s output %r failed on frame %d: %s", self.kind, self.name, info.number, e)
                 self.stats.last_error = str(e)
+                continue
+            if skipped:  # left out on purpose (the subclass counted it in stats.skipped)
                 continue
             ms = 1000.0 * (time.perf_counter() - t0)
             self.stats.send_ms = ms if self.stats.sent == 0 else 0.9 * self.stats.send_ms + 0.1 * ms
@@ -406,7 +410,8 @@ class FrameOutput(ABC):
         pass
 
     @abstractmethod
-    def _send(self, frame: np.ndarray, info: FrameInfo) -> None: ...
+    def _send(self, frame: np.ndarray, info: FrameInfo) -> bool | None:
+        """Send one frame (already laid out); return False to say it was left out on purpose."""
 
     def _close(self) -> None:
         pass
@@ -680,8 +685,10 @@ class SpoutOutput(FrameOutput):
 class RecordOutput(FolderOutput):
     """Records a PNG sequence with a timestamp index and, when ffmpeg is on PATH, an H.264 video.
 
-    The video runs at a constant ``fps``: each frame is placed by its render time (repeated to fill gaps,
-    left out of the video when frames come faster than ``fps``), so the video keeps real time.
+    At most ``fps`` frames a second are recorded (by render time; frames in between are skipped, counted in
+    ``stats.skipped``). The video has a variable frame rate: ffmpeg stamps each frame with the wall clock as it
+    reads it (millisecond time base), so the video plays back in real time whatever rate the renderer reaches,
+    and ffmpeg encodes each frame once (a slow encoder makes the recorder drop frames, counted, never spiral).
     ``video=None`` records video when ffmpeg exists and says so in the log when it does not; ``True`` requires it.
     """
 
@@ -703,7 +710,7 @@ class RecordOutput(FolderOutput):
         self._ffmpeg: subprocess.Popen | None = None
         self._ffmpeg_exe: str | None = None
         self._size: tuple[int, int] | None = None
-        self._t0: float | None = None
+        self._next_time: float | None = None
         self._log: Any = None
 
     def _open(self) -> None:
@@ -714,42 +721,46 @@ class RecordOutput(FolderOutput):
             log.warning("record output %r: ffmpeg is not on PATH, recording PNG frames only "
                         "(install the Debian package ffmpeg for video)", self.name)
         super()._open()
-        self._t0, self._size, self.video_frames = None, None, 0
+        self._next_time, self._size, self.video_frames = None, None, 0
 
     def _start_ffmpeg(self, width: int, height: int) -> None:
         assert self._ffmpeg_exe is not None
-        self._log = open(self.folder / "ffmpeg.log", "wb")
+        self._log = open(self.folder / "ffmpeg.log", "wb")  # noqa: SIM115 (closed in _close)
         cmd = [self._ffmpeg_exe, "-hide_banner", "-loglevel", "error", "-y",
-               "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-r", f"{self.fps:g}", "-i", "-",
-               "-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2", "-c:v", "libx264", "-preset", "veryfast", "-crf", "18",
-               "-pix_fmt", "yuv420p", "-movflags", "+faststart", str(self.video_path)]
+               "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-framerate", "1000",
+               "-use_wallclock_as_timestamps", "1", "-i", "-",
+               "-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2", "-fps_mode", "vfr", "-c:v", "libx264", "-preset", "veryfast",
+               "-crf", "18", "-pix_fmt", "yuv420p", "-video_track_timescale", "1000", "-movflags", "+faststart",
+               str(self.video_path)]
         self._ffmpeg = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self._log)
         self._size = (width, height)
 
-    def _send(self, frame: np.ndarray, info: FrameInfo) -> None:
+    def _send(self, frame: np.ndarray, info: FrameInfo) -> bool | None:
+        period = 1.0 / self.fps
+        if self._next_time is not None and info.time < self._next_time - 0.25 * period:
+            self.stats.skipped += 1
+            return False
+        # a schedule, not a minimum gap: a frame a little early is kept, and the long-run rate stays <= fps
+        self._next_time = max(self._next_time or info.time, info.time) + period
         if self.png:
             super()._send(frame, info)
         elif self._index is not None:
             self._index.write(f"{info.number},{info.time:.3f},{time.time():.3f},,{info.top_class or ''},"
                               f"{info.confidence:.3f}\n")
         if self._ffmpeg_exe is None:
-            return
+            return None
         if self._ffmpeg is None:
             self._start_ffmpeg(frame.shape[1], frame.shape[0])
-            self._t0 = info.time
         assert self._ffmpeg is not None and self._ffmpeg.stdin is not None and self._size is not None
         if self._ffmpeg.poll() is not None:
             raise OutputError(f"record output {self.name!r}: ffmpeg stopped (exit {self._ffmpeg.returncode}); "
                               f"see {self.folder / 'ffmpeg.log'}")
         if (frame.shape[1], frame.shape[0]) != self._size:
             frame = _resize(frame, *self._size)
-        assert self._t0 is not None
-        due = int(round((info.time - self._t0) * self.fps)) + 1  # video frames that should exist after this one
-        repeats = min(due - self.video_frames, int(self.fps * 5) + 1)
-        data = np.ascontiguousarray(frame).tobytes()
-        for _ in range(max(0, repeats)):
-            self._ffmpeg.stdin.write(data)
-            self.video_frames += 1
+        self._ffmpeg.stdin.write(np.ascontiguousarray(frame).data)
+        self._ffmpeg.stdin.flush()
+        self.video_frames += 1
+        return None
 
     def _close(self) -> None:
         super()._close()

@@ -284,8 +284,8 @@ def _engine_fps(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     from performer.audio_input import ArraySource
     from performer.engine import Engine
     from performer.outputs import Layout, NDIOutput, RecordOutput
-    from performer.preview import PreviewOutput
     from performer.presets import Preset
+    from performer.preview import PreviewOutput
 
     w, h = args.engine_size
     rate = 22050

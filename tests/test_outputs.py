@@ -19,8 +19,19 @@ from performer.audio_input import ArraySource
 from performer.engine import Engine
 from performer.errors import OutputError
 from performer.outputs import (
-    FolderOutput, FrameInfo, FrameOutput, Layout, NDIOutput, NullOutput, RecordOutput, SpoutOutput,
-    SyphonOutput, build_outputs, make_output, sender_name, spectrogram_rgb, to_rgba,
+    FrameInfo,
+    FrameOutput,
+    Layout,
+    NDIOutput,
+    NullOutput,
+    RecordOutput,
+    SpoutOutput,
+    SyphonOutput,
+    build_outputs,
+    make_output,
+    sender_name,
+    spectrogram_rgb,
+    to_rgba,
 )
 from performer.presets import Preset, parse_preset
 
@@ -417,25 +428,46 @@ def _ffprobe(path: Path) -> dict:
     return json.loads(proc.stdout)["streams"][0]
 
 
-@pytest.mark.skipif(shutil.which("ffmpeg") is None or shutil.which("ffprobe") is None,
-                    reason="ffmpeg is not installed (Debian package ffmpeg): video recording untested")
-def test_recording_writes_a_video_in_real_time_at_a_constant_rate(tmp_path):
+needs_ffmpeg = pytest.mark.skipif(shutil.which("ffmpeg") is None or shutil.which("ffprobe") is None,
+                                  reason="ffmpeg is not installed (Debian package ffmpeg): video recording untested")
+
+
+@needs_ffmpeg
+def test_recording_writes_a_video_that_plays_in_real_time(tmp_path):
     out = RecordOutput(tmp_path / "rec", fps=20, layout=Layout("composite", 321, 181))  # odd sizes get padded
     with out:
-        for n in range(0, 21):  # 2 s of frames at 10 fps -> 41 video frames at 20 fps
+        t0 = time.monotonic()
+        for n in range(21):  # frames 0.1 s apart (or more on a busy machine): about 2 s of video
             out.send(pattern(64, 64, n * 10), info(n + 1, n * 0.1))
             assert wait_until(lambda n=n: out.stats.sent == n + 1, 5)
-    assert out.stats.errors == 0, out.stats.last_error
+            time.sleep(max(0.0, t0 + 0.1 * (n + 1) - time.monotonic()))
+        wall = time.monotonic() - t0
+    assert out.stats.errors == 0 and out.stats.skipped == 0, out.stats.last_error
     probe = _ffprobe(tmp_path / "rec" / "video.mp4")
-    assert (probe["width"], probe["height"]) == (322, 182)
-    assert probe["r_frame_rate"] == "20/1" and int(probe["nb_read_frames"]) == 41
-    # the video's middle frame is the recorded frame of that time
+    assert (probe["width"], probe["height"]) == (322, 182) and int(probe["nb_read_frames"]) == 21
+    times = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v", "-show_entries", "frame=pts_time",
+                            "-of", "csv=p=0", str(tmp_path / "rec" / "video.mp4")],
+                           capture_output=True, text=True, check=True).stdout.split()
+    pts = [float(t.strip(",")) for t in times]
+    assert pts == sorted(pts) and pts[-1] == pytest.approx(wall - 0.1, abs=0.35)  # the video keeps real time
+    # the video's eleventh frame is the eleventh frame recorded
     mid = subprocess.run(["ffmpeg", "-v", "error", "-i", str(tmp_path / "rec" / "video.mp4"), "-vf",
-                          "select=eq(n\\,20)", "-vframes", "1", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
+                          "select=eq(n\\,10)", "-vframes", "1", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
                          capture_output=True, check=True).stdout
     got = np.frombuffer(mid, np.uint8).reshape(182, 322, 3)[:181, :321]
     want = Layout("composite", 321, 181)(pattern(64, 64, 100), info(11, 1.0))
     assert np.abs(got.astype(int) - want.astype(int)).mean() < 8
+
+
+def test_recording_keeps_to_its_rate_by_render_time(tmp_path):
+    out = RecordOutput(tmp_path / "rec", fps=10, video=False)
+    with out:
+        for n in range(21):  # 21 frames 10 ms apart: kept on a 0.1 s schedule, a little early is fine
+            out.send(pattern(16, 16, n), info(n + 1, n * 0.01))
+            assert wait_until(lambda n=n: out.stats.sent + out.stats.skipped == n + 1, 5)
+    assert out.stats.skipped == 18 and len(list((tmp_path / "rec").glob("frame-*.png"))) == 3
+    rows = list(csv.DictReader(open(tmp_path / "rec" / "index.csv")))
+    assert [r["frame"] for r in rows] == ["1", "9", "19"]  # times 0.0, 0.08 (>= 0.1 - 0.025), 0.18
 
 
 def test_video_that_requires_ffmpeg_says_so(tmp_path, monkeypatch):

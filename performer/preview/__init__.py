@@ -174,7 +174,7 @@ class _Handler(BaseHTTPRequestHandler):
     output: PreviewOutput
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the base class's name)
+    def log_message(self, format: str, *args: Any) -> None:
         log.debug("preview %s: " + format, self.address_string(), *args)
 
     def _reply(self, code: int, ctype: str, body: bytes, extra: dict[str, str] | None = None) -> None:
