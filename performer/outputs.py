@@ -729,8 +729,11 @@ class RecordOutput(FolderOutput):
         cmd = [self._ffmpeg_exe, "-hide_banner", "-loglevel", "error", "-y",
                "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-framerate", "1000",
                "-use_wallclock_as_timestamps", "1", "-i", "-",
-               "-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2", "-fps_mode", "vfr", "-c:v", "libx264", "-preset", "veryfast",
-               "-crf", "18", "-pix_fmt", "yuv420p", "-video_track_timescale", "1000", "-movflags", "+faststart",
+               # even sizes for yuv420p; strictly increasing times (two frames read within a millisecond keep
+               # both, 1 ms apart); no B-frames, which reorder frames whose times are that close
+               "-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2,setpts='if(isnan(PREV_OUTPTS),PTS,max(PTS,PREV_OUTPTS+1))'",
+               "-fps_mode", "passthrough", "-c:v", "libx264", "-preset", "veryfast", "-bf", "0", "-crf", "18",
+               "-pix_fmt", "yuv420p", "-video_track_timescale", "1000", "-movflags", "+faststart",
                str(self.video_path)]
         self._ffmpeg = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self._log)
         self._size = (width, height)

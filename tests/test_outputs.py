@@ -459,6 +459,22 @@ def test_recording_writes_a_video_that_plays_in_real_time(tmp_path):
     assert np.abs(got.astype(int) - want.astype(int)).mean() < 8
 
 
+@needs_ffmpeg
+def test_recording_a_burst_keeps_every_frame_in_order(tmp_path):
+    out = RecordOutput(tmp_path / "rec", fps=10, png=False)
+    with out:
+        for n in range(12):  # render times 0.1 s apart, but handed over as fast as the recorder takes them
+            out.send(pattern(48, 64, n * 20), info(n + 1, n * 0.1))
+            assert wait_until(lambda n=n: out.stats.sent == n + 1, 5)
+    assert out.stats.errors == 0, out.stats.last_error
+    times = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v", "-show_entries", "frame=pts_time",
+                            "-of", "csv=p=0", str(tmp_path / "rec" / "video.mp4")],
+                           capture_output=True, text=True, check=True).stdout.split()
+    pts = [float(t.strip(",")) for t in times]
+    assert len(pts) == 12 and all(b > a for a, b in zip(pts, pts[1:]))
+    assert not list((tmp_path / "rec").glob("*.png")) and len((tmp_path / "rec" / "index.csv").read_text().splitlines()) == 13
+
+
 def test_recording_keeps_to_its_rate_by_render_time(tmp_path):
     out = RecordOutput(tmp_path / "rec", fps=10, video=False)
     with out:
