@@ -207,13 +207,14 @@ class Layout:
     # the composite: dream | class probabilities as bars over the spectrogram (side by side when wide,
     # stacked when tall or square)
     def _geometry_for(self, width: int, height: int, n: int) -> dict[str, Any]:
-        pad = max(4, min(width, height) // 64)
+        pad = max(1, min(width, height) // 64)
         if width >= 1.2 * height:
             panel = max(width - height, width // 3)
             dream = (0, 0, width - panel, height)
             px, pw = width - panel + pad, panel - 2 * pad
-            bars = (px, pad, pw, int(height * 0.55) - pad)
-            spec = (px, int(height * 0.55) + pad, pw, height - int(height * 0.55) - 2 * pad)
+            split = int(height * 0.55)
+            bars = (px, pad, pw, split - pad)
+            spec = (px, split + pad, pw, height - split - 2 * pad)
         else:
             panel = max(height - width, height // 3)
             dream = (0, 0, width, height - panel)
@@ -221,8 +222,10 @@ class Layout:
             half = width // 2
             bars = (pad, py, half - 2 * pad, ph)
             spec = (half + pad, py, width - half - 2 * pad, ph)
+        bars = (bars[0], bars[1], max(0, bars[2]), max(0, bars[3]))
+        spec = (spec[0], spec[1], max(0, spec[2]), max(0, spec[3]))
         bx, by, bw, bh = bars
-        title_h = max(8, min(bh // (n + 2) if n else bh // 3, height // 12))
+        title_h = max(8, min(bh // (n + 2) if n else bh // 3, height // 12)) if bh >= 24 else 0
         row_h = (bh - title_h) / max(1, n)
         label_w = int(bw * 0.42)
         return {"pad": pad, "dream": dream, "bars": bars, "spec": spec, "title_h": title_h, "row_h": row_h,
@@ -241,9 +244,11 @@ class Layout:
         font = _font(max(6, int(g["row_h"] * 0.6)))
         for i, name in enumerate(classes):
             y0 = by + g["title_h"] + i * g["row_h"]
-            draw.text((bx, y0 + g["row_h"] * 0.15), name.replace("_", " ")[:24], fill=_TEXT, font=font)
-            draw.rectangle((bx + g["label_w"], y0 + g["row_h"] * 0.2, bx + bw - 1, y0 + g["row_h"] * 0.8),
-                           fill=_BAR_BG)
+            if g["row_h"] >= 6 and g["label_w"] >= 12:  # labels only where they can be read
+                draw.text((bx, y0 + g["row_h"] * 0.15), name.replace("_", " ")[:24], fill=_TEXT, font=font)
+            if bw - g["label_w"] >= 2 and g["row_h"] >= 2:
+                draw.rectangle((bx + g["label_w"], y0 + g["row_h"] * 0.2, bx + bw - 1, y0 + g["row_h"] * 0.8),
+                               fill=_BAR_BG)
         self._static, self._static_key = np.asarray(img).copy(), key
         return self._static
 

@@ -118,6 +118,13 @@ def test_a_following_layout_switches_with_the_live_output_layout_parameter():
     assert Layout("dream")(f, replace(info(), layout="composite")) is f  # a fixed layout ignores it
 
 
+@pytest.mark.parametrize("size", [(16, 16), (16, 100), (100, 16), (17, 33), (7680, 16), (16, 4320)])
+def test_composite_at_any_size_a_preset_allows(size):
+    w, h = size
+    for fit in ("scale", "letterbox"):
+        assert Layout("composite", w, h, fit)(pattern(64, 64), info()).shape == (h, w, 3)
+
+
 def test_composite_without_analysis_yet_still_draws():
     img = Layout("composite", 320, 180)(pattern(64, 64), FrameInfo(1, 0.0))
     assert img.shape == (180, 320, 3)
