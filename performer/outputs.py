@@ -796,17 +796,18 @@ class RecordOutput(FolderOutput):
 # --- building outputs from a preset ----------------------------------------------------------------------------
 
 def make_output(key: str, spec: dict[str, Any], *, base: Path | None = None, frames_dir: Path | None = None,
-                default_layout: str = "dream", resolve: Callable[[str], Path] | None = None,
-                stamp: str | None = None) -> FrameOutput:
+                default_layout: str = "dream", default_fps: float = 30.0,
+                resolve: Callable[[str], Path] | None = None, stamp: str | None = None) -> FrameOutput:
     """One output from its preset table ``[outputs.<key>]`` (type, name, width, height, layout, fit, path, host,
     port, fps). Raises OutputError naming the key and the value when the table cannot make an output.
 
     A table without ``layout`` starts with ``default_layout`` and then follows the live ``output.layout``
-    parameter (``FrameInfo.layout``) whenever the engine supplies it."""
+    parameter (``FrameInfo.layout``) whenever the engine supplies it; one without ``fps`` takes ``default_fps``
+    (the preset's ``output.fps``, the renderer's target rate)."""
     kind = spec.get("type")
     layout = Layout(spec.get("layout", default_layout), spec.get("width"), spec.get("height"),
                     spec.get("fit", "letterbox"), follow="layout" not in spec)
-    fps = float(spec.get("fps", 30.0))
+    fps = float(spec.get("fps", default_fps))
     label = spec.get("name") or ("Performer" if key == kind else f"Performer {key}")
     resolve = resolve or (lambda p: Path(p).expanduser())
     if kind == "ndi":
@@ -848,6 +849,7 @@ def build_outputs(preset: Any, *, frames_dir: str | Path | None = None) -> list[
     outputs: list[FrameOutput] = []
     params = getattr(preset, "params", {}) or {}
     default_layout = params.get("output.layout", "dream")
+    default_fps = float(params.get("output.fps", 30.0))  # the renderer's target rate
     resolve = getattr(preset, "resolve", None)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     for key, spec in (getattr(preset, "outputs", {}) or {}).items():
@@ -856,7 +858,8 @@ def build_outputs(preset: Any, *, frames_dir: str | Path | None = None) -> list[
             continue
         try:
             out = make_output(key, spec, frames_dir=Path(frames_dir) if frames_dir else None,
-                              default_layout=default_layout, resolve=resolve, stamp=stamp)
+                              default_layout=default_layout, default_fps=default_fps, resolve=resolve,
+                              stamp=stamp)
         except OutputError as e:
             log.error("output %r left out: %s", key, e)
             continue

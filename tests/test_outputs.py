@@ -539,6 +539,7 @@ def test_build_outputs_makes_the_enabled_outputs_with_names_sizes_and_paths(tmp_
     assert outs["web"].layout.kind == "composite"  # the preset's output.layout when the table names none
     assert outs["web"].layout.follow and not outs["main"].layout.follow  # ... and then the live parameter
     assert outs["rec"].folder.parent == tmp_path / "recordings" and outs["rec"].fps == 25
+    assert outs["main"].fps == 20.0  # no fps in the table: the preset's output.fps
     assert all(not o.required for o in outs.values())
     assert build_outputs(preset_from(tmp_path, {"f": {"type": "frames"}}), frames_dir=tmp_path / "fd")[0].folder == tmp_path / "fd" / "f"
 
