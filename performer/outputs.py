@@ -392,6 +392,8 @@ class FrameOutput(ABC):
                 self._thread.join(timeout=2.0)
                 busy = self._thread.is_alive()
                 self._thread = None
+            if self._slot.take() is not None:  # handed over but never sent: lost, and counted
+                self.stats.dropped += 1
             if was != "open":
                 self.stats.state = "closed" if was != "failed" else was
                 return
