@@ -15,8 +15,10 @@ REPO = Path(__file__).resolve().parents[1]
 US8K = REPO.parent / "shared" / "data" / "urbansound8k"
 CHECKPOINT = REPO / "models" / "urbansound8k_realtime.pt"
 
-# Measured on fold 3 (see models/urbansound8k_realtime.md): clip accuracy at 1-s windows and the accuracy of
-# single 1-s windows. The floors are well under them so that only a real regression fails.
+# Measured on all 387 fold-3 clips through this audio path (see models/urbansound8k_realtime.md): clip accuracy
+# 0.716 (1-s windows, half-window hop, averaged per clip) and single 1-s window accuracy 0.640. The test uses every
+# second clip (194) to stay quick; the floors are well under the measured figures so that only a real regression
+# fails.
 CLIP_ACCURACY_FLOOR = 0.60
 WINDOW_ACCURACY_FLOOR = 0.50
 
@@ -49,6 +51,7 @@ def test_shipped_model_accuracy_on_fold3(clf):
     from performer import datasets, features
 
     ds = datasets.load_urbansound8k(US8K, folds=[3], check_readable=False)
+    ds = ds.subset(ds.clips[::2])
     assert len(ds) > 100
     n = clf.sample_rate
     clip_hits = win_hits = wins = 0
