@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
+
 class Latest(Generic[T]):
     """A one-slot hand-off: writers replace the value; a value replaced before anyone took it counts as dropped."""
 
@@ -117,6 +118,8 @@ class AnalyzerStats:
     """Exponential moving average of the time one hop's analysis takes."""
     hop_late_ms: float = 0.0
     class_changes: int = 0
+    fast_switches: int = 0
+    """Hops where the short window's estimate took over (the fast path)."""
     errors: int = 0
 
 
@@ -144,6 +147,7 @@ class Analyzer:
         self._top_since = -math.inf  # audio time of the last change
         self._prev_spectrum: np.ndarray | None = None
         self._onset_peak = 1e-3
+        self._fast_candidate = -1  # the class the short window saw on the previous hop, for the fast path
         self.changes: deque[tuple[float, int, str]] = deque(maxlen=1024)
         """Recent top-class changes as (wall time, sample position, class name), oldest first."""
 
@@ -210,14 +214,16 @@ class Analyzer:
 
         spec = log_mel(audio, sr)
         raw = self._smoothed
+        fast = False
         if p["classifier.enabled"] and not silent:
             raw = np.asarray(self.clf.predict(audio), dtype=np.float32)
             tau = p["classifier.smoothing"]
             a = 1.0 if tau <= 0 else 1.0 - math.exp(-hop_s / tau)
             self._smoothed = (1.0 - a) * self._smoothed + a * raw
+            fast = self._fast_path(audio, sr, p)
         probs = self._smoothed
         audio_time = position / rate
-        changed = self._decide(probs, audio_time, p)
+        changed = self._decide(probs, audio_time, p, fast=fast)
         ms = 1000.0 * (time.perf_counter() - t0)
         st = self.stats
         st.hops += 1
@@ -232,14 +238,38 @@ class Analyzer:
                         level_db=level, peak_db=peak, onset=onset, centroid=centroid, silent=silent,
                         spectrogram=spec, classify_ms=ms)
 
-    def _decide(self, probs: np.ndarray, now: float, p: Mapping[str, Any]) -> bool:
+    def _fast_path(self, audio: np.ndarray, sr: int, p: Mapping[str, Any]) -> bool:
+        """The fast path: classify a short recent window too; when two hops in a row agree, confidently,
+        on a class other than the current one, take that estimate at once instead of waiting for the new
+        sound to fill the long window and the smoothing.
+
+        Returns True when the estimate replaced the smoothed probabilities (the hold time is then waived).
+        """
+        if not p["classifier.fast"]:
+            self._fast_candidate = -1
+            return False
+        n = int(p["classifier.fast_window"] * sr)
+        estimate = np.asarray(self.clf.predict(audio[-n:]), dtype=np.float32)
+        best = int(np.argmax(estimate))
+        if best == self._top or estimate[best] < p["classifier.fast_confidence"]:
+            self._fast_candidate = -1
+            return False
+        if best != self._fast_candidate:  # a first sighting: wait for the next hop to agree
+            self._fast_candidate = best
+            return False
+        self._fast_candidate = -1
+        self._smoothed = estimate
+        self.stats.fast_switches += 1
+        return True
+
+    def _decide(self, probs: np.ndarray, now: float, p: Mapping[str, Any], fast: bool = False) -> bool:
         best = int(np.argmax(probs))
         if self._top < 0:
             self._top, self._top_since = best, now
             return True
         if best == self._top or p["classifier.lock"]:
             return False
-        if now - self._top_since < p["classifier.hold"]:
+        if now - self._top_since < p["classifier.hold"] and not fast:
             return False
         if probs[best] - probs[self._top] <= p["classifier.hysteresis"]:
             return False

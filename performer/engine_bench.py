@@ -34,6 +34,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--duration", type=float, help="loop the sequence for this many seconds (memory and drop runs)")
     p.add_argument("--window", type=float, default=1.0)
     p.add_argument("--hop", type=float, default=0.1)
+    p.add_argument("--smoothing", type=float, help="classifier.smoothing (default: the default preset's)")
+    p.add_argument("--hysteresis", type=float, help="classifier.hysteresis (default: the default preset's)")
+    p.add_argument("--hold", type=float, help="classifier.hold (default: the default preset's)")
     p.add_argument("--size", type=int, default=224, help="dream width and height (default 224)")
     p.add_argument("--model", type=Path, help="classifier checkpoint (default: the shipped model)")
     p.add_argument("--device", default="auto")
@@ -120,6 +123,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     preset = load_preset(find_preset("default"))
     preset.params.update({"classifier.window": args.window, "classifier.hop": args.hop,
                           "dream.width": args.size, "dream.height": args.size, "output.fps": 120.0})
+    for name in ("smoothing", "hysteresis", "hold"):
+        if getattr(args, name) is not None:
+            preset.params[f"classifier.{name}"] = getattr(args, name)
+    tuning = {k: preset.values()[f"classifier.{k}"] for k in ("smoothing", "hysteresis", "hold")}
     source = ArraySource(audio, rate, name="bench", loop=loop)
     engine = Engine(source=source, classifier=clf, renderer=DreamRenderer(device=args.device),
                     outputs=[NullOutput()], preset=preset)
@@ -159,7 +166,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     warm = [m for t, m in rss if t >= 10.0] or [m for _, m in rss]
     result = {
         "input": f"{len(onsets)} segments of {args.segment_seconds:g} s ({'UrbanSound8K fold %d' % args.fold if args.data else 'demo scenes'})",
-        "window_s": args.window, "hop_s": args.hop, "dream_size": args.size,
+        "window_s": args.window, "hop_s": args.hop, "dream_size": args.size, "classifier": tuning,
         "run_seconds": round(run_for, 1),
         "onset_to_class_ms": {
             "n": int(len(lat)), "misses": misses,

@@ -224,6 +224,14 @@ PARAMS: tuple[Param, ...] = (
           "Minimum time the top class is kept before it may change again.", "s", 0.0, 10.0, clamp=True),
     Param("classifier.lock", "bool", False, "classifier",
           "Freeze the top class: the dream keeps its image whatever the sound does."),
+    Param("classifier.fast", "bool", True, "classifier",
+          "Also classify a short recent window, so that a new sound can take over before it fills the long "
+          "window (when two hops in a row agree on it)."),
+    Param("classifier.fast_window", "float", 0.3, "classifier",
+          "Length of the short window of the fast path.", "s", 0.1, 1.0, clamp=True),
+    Param("classifier.fast_confidence", "float", 0.7, "classifier",
+          "Probability the short window's class needs before it may take over at once.", "",
+          0.0, 1.0, clamp=True),
     # mapping
     Param("mapping.enabled", "bool", True, "mapping",
           "Apply the preset's modulation matrix (sound and glove acting on parameters)."),

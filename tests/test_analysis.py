@@ -47,7 +47,7 @@ def test_onset_rises_at_a_burst():
 def test_class_change_waits_for_hysteresis_and_hold():
     store = ParamStore()
     store.update({"classifier.smoothing": 0.0, "classifier.hysteresis": 0.2, "classifier.hold": 0.0,
-                  "classifier.hop": 0.1, "classifier.window": 0.5}, glide=False)
+                  "classifier.hop": 0.1, "classifier.window": 0.5, "classifier.fast": False}, glide=False)
     audio = np.concatenate([tone(300, 2.0), tone(3000, 2.0)])
     results = run_offline(audio, store)
     assert results[0].top_name == "low" and results[0].changed
@@ -63,7 +63,7 @@ def test_class_change_waits_for_hysteresis_and_hold():
 def test_hold_and_lock_keep_the_class():
     store = ParamStore()
     store.update({"classifier.smoothing": 0.0, "classifier.hysteresis": 0.0, "classifier.hold": 3.0,
-                  "classifier.window": 0.5}, glide=False)
+                  "classifier.window": 0.5, "classifier.fast": False}, glide=False)
     audio = np.concatenate([tone(300, 1.0), tone(3000, 3.0)])
     changes = [r for r in run_offline(audio, store) if r.changed]
     assert [c.top_name for c in changes] == ["low", "high"]
@@ -71,6 +71,24 @@ def test_hold_and_lock_keep_the_class():
     store.update({"classifier.hold": 0.0, "classifier.lock": True}, glide=False)
     changes = [r for r in run_offline(audio, store) if r.changed]
     assert [c.top_name for c in changes] == ["low"]
+
+
+def test_the_fast_path_lets_a_new_sound_take_over_before_the_smoothing_catches_up():
+    store = ParamStore()
+    store.update({"classifier.window": 1.0, "classifier.smoothing": 1.0, "classifier.hysteresis": 0.1,
+                  "classifier.hold": 0.5}, glide=False)
+    audio = np.concatenate([tone(300, 2.0), tone(3000, 3.0)])
+
+    def switch_time(fast: bool) -> float:
+        store.set("classifier.fast", fast)
+        [change] = [r for r in run_offline(audio, store) if r.changed and r.top_name == "high"]
+        return change.audio_time
+
+    fast, slow = switch_time(True), switch_time(False)
+    assert 2.1 <= fast <= 2.35, fast  # two hops of the short window agreeing
+    assert slow >= fast + 0.3, (fast, slow)  # otherwise the smoothing must catch up first
+    store.update({"classifier.fast": True, "classifier.lock": True})
+    assert not [r for r in run_offline(audio, store) if r.changed and r.top_name == "high"]  # the lock still wins
 
 
 def test_silence_below_the_gate_holds_the_class_and_skips_the_classifier():
