@@ -22,6 +22,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "dream": ("performer.dream.bench", "Deep Dream: the paper's Table 1 grid and continuous fps"),
     "engine": ("performer.engine_bench", "live engine: onset-to-class latency, fps while classifying, memory"),
     "osc": ("performer.control.bench", "renderer fps with and without a flood of OSC messages"),
+    "outputs": ("performer.outputs_bench", "frame outputs: cost per frame, renderer fps with outputs on/off"),
 }
 
 

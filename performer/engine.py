@@ -181,7 +181,7 @@ class Engine:
             st.frames += 1
             if start - status_at >= 0.5:
                 status, status_at = self.status(), start
-            info = self._frame_info(st.frames, start, a, status)
+            info = self._frame_info(st.frames, start, a, status, params["output.layout"])
             for out in self.outputs:
                 try:
                     out.send(frame, info)
@@ -202,11 +202,12 @@ class Engine:
             if budget > 0:
                 self._stop.wait(budget)
 
-    def _frame_info(self, number: int, now: float, a: Analysis | None, status: dict[str, Any]) -> FrameInfo:
+    def _frame_info(self, number: int, now: float, a: Analysis | None, status: dict[str, Any],
+                    layout: str) -> FrameInfo:
         if a is None:
-            return FrameInfo(number, now - self._t0, status=status)
+            return FrameInfo(number, now - self._t0, status=status, layout=layout)
         return FrameInfo(number, now - self._t0, a.top_name, a.confidence, a.classes, a.probs, a.spectrogram,
-                         a.level_db, status)
+                         a.level_db, status, layout=layout)
 
     # --- status ------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
@@ -234,8 +235,9 @@ class Engine:
             "top_class": a.top_name if a else None,
             "confidence": round(a.confidence, 3) if a else None,
             "level_db": round(a.level_db, 1) if a else None,
-            "outputs": {o.name: {"sent": o.stats.sent, "dropped": o.stats.dropped, "errors": o.stats.errors,
-                                 "fps": round(o.stats.fps, 2)} for o in self.outputs},
+            "outputs": {o.name: {"state": o.stats.state, "sent": o.stats.sent, "dropped": o.stats.dropped,
+                                 "skipped": o.stats.skipped, "errors": o.stats.errors, "fps": round(o.stats.fps, 2),
+                                 "error": o.stats.last_error} for o in self.outputs},
         }
 
     def status_line(self) -> str:

@@ -93,7 +93,7 @@ def build_engine(args: argparse.Namespace):
         source.stop()
         raise
     renderer = DreamRenderer(device=str(device))
-    outputs = build_outputs(preset) + ([FolderOutput(args.frames)] if args.frames else [])
+    outputs = build_outputs(preset) + ([FolderOutput(args.frames, name="--frames")] if args.frames else [])
     return Engine(source=source, classifier=clf, renderer=renderer, outputs=outputs, preset=preset)
 
 

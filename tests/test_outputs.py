@@ -456,7 +456,9 @@ def test_recording_writes_a_video_that_plays_in_real_time(tmp_path):
                             "-of", "csv=p=0", str(tmp_path / "rec" / "video.mp4")],
                            capture_output=True, text=True, check=True).stdout.split()
     pts = [float(t.strip(",")) for t in times]
-    assert pts == sorted(pts) and pts[-1] == pytest.approx(wall - 0.1, abs=0.35)  # the video keeps real time
+    # the video keeps real time: ~2.0 s of stamps for 21 frames 0.1 s apart (a constant 20 fps would give 1.0 s);
+    # the tolerance allows for a loaded machine
+    assert pts == sorted(pts) and pts[-1] == pytest.approx(wall - 0.1, abs=0.6)
     # the video's eleventh frame is the eleventh frame recorded
     mid = subprocess.run(["ffmpeg", "-v", "error", "-i", str(tmp_path / "rec" / "video.mp4"), "-vf",
                           "select=eq(n\\,10)", "-vframes", "1", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
