@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -62,6 +63,9 @@ def setup_logging(verbose: int, quiet: int) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # OpenMP threads that spin while waiting steal the core their partner needs when the renderer and the
+    # classifier share a small machine; waiting passively avoids that (set the variable to override).
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     parser = build_parser()
     args = parser.parse_args(argv)
     setup_logging(args.verbose, args.quiet)

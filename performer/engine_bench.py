@@ -40,6 +40,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--size", type=int, default=224, help="dream width and height (default 224)")
     p.add_argument("--model", type=Path, help="classifier checkpoint (default: the shipped model)")
     p.add_argument("--device", default="auto")
+    p.add_argument("--threads", type=int, help="torch CPU threads (default: cores - 1, at least 1)")
 
 
 def _rss_mb() -> float:
@@ -112,8 +113,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from performer.dream import DreamRenderer
     from performer.engine import Engine
     from performer.outputs import NullOutput
+    from performer.device import configure_threads
     from performer.presets import find_preset, load_preset
 
+    threads = configure_threads(args.threads)
     clf = Classifier.from_checkpoint(args.model or default_checkpoint(), device=args.device)
     audio, rate, onsets = _segments(args, clf)
     if len(onsets) < 2:
@@ -166,7 +169,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     warm = [m for t, m in rss if t >= 10.0] or [m for _, m in rss]
     result = {
         "input": f"{len(onsets)} segments of {args.segment_seconds:g} s ({'UrbanSound8K fold %d' % args.fold if args.data else 'demo scenes'})",
-        "window_s": args.window, "hop_s": args.hop, "dream_size": args.size, "classifier": tuning,
+        "torch_threads": threads, "window_s": args.window, "hop_s": args.hop, "dream_size": args.size, "classifier": tuning,
         "run_seconds": round(run_for, 1),
         "onset_to_class_ms": {
             "n": int(len(lat)), "misses": misses,

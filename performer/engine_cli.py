@@ -30,6 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--fast", action="store_true", help="read a file input as fast as possible instead of in real time")
     s.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="torch device (default: auto)")
     s.add_argument("--model", type=Path, help="classifier checkpoint (default: the shipped real-time model)")
+    s.add_argument("--threads", type=int, metavar="N", help="torch CPU threads (default: cores - 1, at least 1)")
     s.add_argument("--frames", type=Path, metavar="DIR", help="also write every frame as a JPEG into DIR")
     s.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
     s.add_argument("--stats", type=Path, metavar="FILE", help="keep a JSON file of engine statistics, updated each second")
@@ -77,7 +78,7 @@ def build_engine(args: argparse.Namespace):
     """Load the preset, the classifier and the renderer, open the input; errors name what failed."""
     from performer.audio_input import open_source
     from performer.classifier import Classifier, default_checkpoint
-    from performer.device import choose_device
+    from performer.device import choose_device, configure_threads
     from performer.dream import DreamRenderer
     from performer.engine import Engine
     from performer.outputs import FolderOutput, build_outputs
@@ -86,6 +87,7 @@ def build_engine(args: argparse.Namespace):
     # Cheap checks first: a typo in a preset or a device name should not wait for a model to load.
     preset = load_preset(find_preset(args.preset))
     device = choose_device(args.device)
+    configure_threads(args.threads)
     source = open_source(args.input, loop=args.loop, realtime=not args.fast)
     try:
         clf = Classifier.from_checkpoint(args.model or default_checkpoint(), device=str(device))
