@@ -7,6 +7,7 @@ import json
 from conftest import REPO
 
 from performer.params import REGISTRY
+from performer.presets import find_preset, load_preset
 from performer.presets_cli import generated_table
 
 
@@ -53,7 +54,8 @@ def test_preset_new_show_and_diff(cli, tmp_path):
     text = out.read_text().replace("iterations = 2", "iterations = 6")
     out.write_text(text)
     diff = cli("preset", "diff", "default", str(out))
-    assert diff.returncode == 1 and "params.dream.iterations: 2 -> 6" in diff.stdout
+    shipped = load_preset(find_preset("default")).values()["dream.iterations"]
+    assert diff.returncode == 1 and f"params.dream.iterations: {shipped} -> 6" in diff.stdout
     assert "default" in cli("preset", "list", check=True).stdout
 
 
