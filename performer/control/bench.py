@@ -58,8 +58,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from performer.dream import DreamRenderer
     from performer.engine import Engine
     from performer.outputs import NullOutput
+    from performer.device import configure_threads
     from performer.presets import find_preset, load_preset
 
+    configure_threads(None)
     preset = load_preset(find_preset("default"))
     preset.params.update({"dream.width": args.size, "dream.height": args.size, "output.fps": 120.0})
     engine = Engine(source=demo_source(), classifier=Classifier.from_checkpoint(args.model or default_checkpoint(),
@@ -80,6 +82,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         time.sleep(0.5)
         received = controls.osc.received - received0
         errors = dict(controls.osc.errors)
+        coalesced = controls.sender.coalesced
         status = engine.status()
     finally:
         controls.stop()
@@ -90,5 +93,5 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "fps_change_pct": round(100.0 * (flooded - quiet) / quiet, 1) if quiet else None,
         "messages_sent": sent, "messages_received": received,
         "received_pct": round(100.0 * received / sent, 1) if sent else None,
-        "errors_by_kind": errors, "skipped_hops": status["skipped_hops"], "classify_ms": status["classify_ms"],
+        "errors_by_kind": errors, "echoes_coalesced": coalesced, "skipped_hops": status["skipped_hops"], "classify_ms": status["classify_ms"],
     }

@@ -209,8 +209,9 @@ class OscSender:
     """Sends what the engine knows to OSC destinations, from its own thread.
 
     ``analysis()`` and ``status()`` are called each tick (at ``control.osc_out_rate``)
-    and return the messages to send; parameter changes and frame events are
-    queued as they happen and sent with the next tick, in one bundle.
+    and return the messages to send; frame events are queued as they happen,
+    and parameter changes are coalesced (the newest value of each parameter),
+    all sent with the next tick in bundles.
     """
 
     def __init__(self, store: ParamStore, destinations: Sequence[tuple[str, int]] = (), *,
@@ -227,6 +228,9 @@ class OscSender:
         self.status_every = status_every
         self._events: queue.Queue[tuple[str, list[Any]]] = queue.Queue(maxsize=4096)
         self.dropped_events = 0
+        self.coalesced = 0
+        """Parameter changes replaced by a newer value of the same parameter before they were sent."""
+        self._changes: dict[str, list[Any]] = {}
         self.sent = 0
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self._stop = threading.Event()
@@ -254,8 +258,13 @@ class OscSender:
             self.dropped_events += 1
 
     def _on_change(self, change: Change) -> None:
+        # Coalesced: only the newest value of each parameter goes out with the next tick, so a flood of
+        # changes costs one message per parameter per tick, and faders still end where the value is.
         p = self.store.registry.get(change.name)
-        self.event(p.address, [_osc_value(change.value)])
+        with self._lock:
+            if p.address in self._changes:
+                self.coalesced += 1
+            self._changes[p.address] = [_osc_value(change.value)]
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="osc-out", daemon=True)
@@ -272,8 +281,10 @@ class OscSender:
         next_status = 0.0
         while not self._stop.is_set():
             t0 = time.monotonic()
-            messages: list[tuple[str, list[Any]]] = []
-            while len(messages) < 256:
+            with self._lock:
+                changes, self._changes = self._changes, {}
+            messages: list[tuple[str, list[Any]]] = list(changes.items())
+            while len(messages) < 256 + len(changes):
                 try:
                     messages.append(self._events.get_nowait())
                 except queue.Empty:
