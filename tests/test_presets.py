@@ -153,3 +153,10 @@ def test_shipped_presets_are_valid():
     default = load_preset(find_preset("default"))
     assert default.routes and default.classes
     assert all(0 <= i <= 999 for spec in default.classes.values() for i in spec.get("guide", []))
+
+
+def test_default_preset_guides_are_the_renderers_defaults():
+    from performer.dream import DEFAULT_CLASS_GUIDES
+
+    default = load_preset(find_preset("default"))
+    assert {c: tuple(spec["guide"]) for c, spec in default.classes.items()} == DEFAULT_CLASS_GUIDES
