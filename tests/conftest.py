@@ -25,6 +25,27 @@ def run_cli(*args: str, timeout: float = 120, check: bool = False, **kw) -> subp
     return proc
 
 
+def wait_until(cond, timeout: float = 5.0, step: float = 0.02) -> bool:
+    """Poll ``cond`` until it is true or ``timeout`` seconds pass; returns its last value."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return True
+        time.sleep(step)
+    return bool(cond())
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Two torch threads on two shared, busy cores can be 50x slower than one (OpenMP spin-waits)."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 @pytest.fixture
 def cli():
     return run_cli

@@ -17,13 +17,7 @@ from performer.backbones import (
 from performer.errors import ModelError
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    # Two torch threads on two shared, busy cores can be 50x slower than one (OpenMP spin-waits).
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import REPO
+from conftest import REPO, wait_until
 from jack_helpers import JACK_RATE, JackPlayer
 from sounds import ToneClassifier, tone
 
@@ -40,15 +40,6 @@ def renderer():
     from performer.dream import DreamRenderer
 
     return DreamRenderer(device="cpu")
-
-
-def wait_until(cond, timeout: float, step: float = 0.05) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(step)
-    return cond()
 
 
 def test_a_file_that_switches_sound_halfway_changes_class_at_the_switch(tmp_path):

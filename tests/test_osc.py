@@ -9,6 +9,7 @@ import subprocess
 import time
 
 import pytest
+from conftest import wait_until
 from pythonosc.osc_packet import OscPacket
 
 from performer.control.osc import OscSender, OscServer, build_message
@@ -54,30 +55,21 @@ class Client:
         return msg.address, list(msg.params)
 
 
-def wait_for(cond, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(0.02)
-    return cond()
-
-
 @needs_liblo
 def test_oscsend_sets_native_normalised_and_trigger_values(server):
     port = str(server.port)
     subprocess.run(["oscsend", "localhost", port, "/dream/iterations", "i", "5"], check=True)
-    assert wait_for(lambda: server.store.get("dream.iterations") == 5)
+    assert wait_until(lambda: server.store.get("dream.iterations") == 5)
     subprocess.run(["oscsend", "localhost", port, "/dream/octaves", "f", "3.0"], check=True)
-    assert wait_for(lambda: server.store.get("dream.octaves") == 3)
+    assert wait_until(lambda: server.store.get("dream.octaves") == 3)
     subprocess.run(["oscsend", "localhost", port, "/dream/network", "s", "vgg16"], check=True)
-    assert wait_for(lambda: server.store.get("dream.network") == "vgg16")
+    assert wait_until(lambda: server.store.get("dream.network") == "vgg16")
     subprocess.run(["oscsend", "localhost", port, "/classifier/lock", "T"], check=True)
-    assert wait_for(lambda: server.store.get("classifier.lock") is True)
+    assert wait_until(lambda: server.store.get("classifier.lock") is True)
     subprocess.run(["oscsend", "localhost", port, "/dream/iterations/normalized", "f", "1.0"], check=True)
-    assert wait_for(lambda: server.store.get("dream.iterations") == 20)
+    assert wait_until(lambda: server.store.get("dream.iterations") == 20)
     subprocess.run(["oscsend", "localhost", port, "/dream/restart"], check=True)
-    assert wait_for(lambda: server.store.get("dream.restart") == 1)
+    assert wait_until(lambda: server.store.get("dream.restart") == 1)
 
 
 @needs_liblo
@@ -157,7 +149,7 @@ def test_fuzz_thousands_of_random_and_truncated_packets_never_stop_the_server(se
         c.raw(data)
         if i % 200 == 0:
             time.sleep(0.01)  # let the loopback buffer drain a little
-    assert wait_for(lambda: server.received >= n * 0.9, 15)
+    assert wait_until(lambda: server.received >= n * 0.9, 15)
     c.sock.settimeout(0.2)
     while True:  # drain the error replies
         try:

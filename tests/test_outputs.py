@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import wait_until
 from sounds import ToneClassifier, tone
 
 from performer.audio_input import ArraySource
@@ -50,15 +51,6 @@ def pattern(h: int, w: int, shift: int = 0) -> np.ndarray:
     img = np.stack([(x * 255 // max(1, w - 1) + shift) % 256, y * 255 // max(1, h - 1),
                     np.full_like(x, (80 + 3 * shift) % 256)], axis=-1)
     return img.astype(np.uint8)
-
-
-def wait_until(cond, timeout: float, step: float = 0.02) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(step)
-    return cond()
 
 
 # --- layouts --------------------------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import REPO
+from conftest import REPO, wait_until
 
 from performer.control.midi import CCMap
 from performer.mapping import ModMatrix
@@ -127,11 +127,6 @@ def test_nanokontrol2_preset_on_a_real_midi_port(jack_server, monkeypatch):
     monkeypatch.setenv("MIDO_BACKEND", backend)
     mido.set_backend(backend, load=True)
 
-    def wait_for(cond, timeout=5.0):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and not cond():
-            time.sleep(0.02)
-        return cond()
 
     preset = load_preset(PRESETS / "midi-nanokontrol2.toml")
     store = ParamStore()
@@ -141,7 +136,7 @@ def test_nanokontrol2_preset_on_a_real_midi_port(jack_server, monkeypatch):
     midi = MidiController(store, preset.midi, poll=0.2)
     midi.start()
     try:
-        assert wait_for(lambda: midi.stats.ports and midi._output is not None), (midi.stats, mido.get_output_names())
+        assert wait_until(lambda: midi.stats.ports and midi._output is not None), (midi.stats, mido.get_output_names())
         time.sleep(0.1)
 
         def cc(control, value):
@@ -149,20 +144,20 @@ def test_nanokontrol2_preset_on_a_real_midi_port(jack_server, monkeypatch):
 
         lr = store.target("dream.lr")
         cc(0, 120)  # fader 1 far from dream.lr: soft takeover ignores it
-        assert wait_for(lambda: midi.stats.waiting_for_pickup >= 1)
+        assert wait_until(lambda: midi.stats.waiting_for_pickup >= 1)
         assert store.target("dream.lr") == lr
         cc(0, 5)    # sweeps past the current value: picked up
         cc(0, 127)
-        assert wait_for(lambda: store.target("dream.lr") == pytest.approx(0.2))
+        assert wait_until(lambda: store.target("dream.lr") == pytest.approx(0.2))
         cc(33, 127)  # S2 held: the class freezes
-        assert wait_for(lambda: store.target("classifier.lock") is True)
+        assert wait_until(lambda: store.target("classifier.lock") is True)
         cc(33, 0)
-        assert wait_for(lambda: store.target("classifier.lock") is False)
+        assert wait_until(lambda: store.target("classifier.lock") is False)
         while leds.poll() is not None:  # forget feedback so far
             pass
         store.set("output.layout", "composite", source="osc")  # R1's LED follows a change from elsewhere
         got = []
-        assert wait_for(lambda: got.extend(m for m in leds.iter_pending()) or any(
+        assert wait_until(lambda: got.extend(m for m in leds.iter_pending()) or any(
             m.type == "control_change" and m.control == 64 and m.value == 127 for m in got)), got
     finally:
         midi.stop()

@@ -118,12 +118,7 @@ def plot_confusion(report: dict[str, Any], path: Path | str, title: str = "") ->
     ax.set_ylabel("true class")
     ax.set_title(title or f"normalised confusion matrix (accuracy {report['accuracy']:.3f})")
     fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def to_markdown(report: dict[str, Any]) -> str:
@@ -179,3 +174,15 @@ def evaluate_from_args(args) -> dict[str, Any]:
     (out / f"{stem}_evaluation.json").write_text(json.dumps(report, indent=2))
     (out / f"{stem}_evaluation.md").write_text(to_markdown(report) + "\n")
     return report
+
+
+def save_figure(fig: Any, path: str | Path) -> Path:
+    """Lay out, save (creating the folder) and close a matplotlib figure."""
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 
 from performer.classifier import models as M
+from performer.classifier.evaluation import save_figure
 from performer.datasets import MelSet, crop_frames, windows_of
 from performer.errors import DataError, ModelError
 from performer.features import DEFAULT_SETTINGS, FeatureSettings
@@ -339,12 +340,7 @@ def plot_curves(history: list[dict[str, float]], path: Path | str, title: str = 
         a2.plot(ep, [h.get("val_accuracy", np.nan) for h in history], label="validation (clips)")
     a2.set_xlabel("epoch"); a2.set_ylabel("accuracy"); a2.set_ylim(0, 1); a2.legend(); a2.grid(alpha=0.3)
     fig.suptitle(title)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def split_data(data: str | Path, folds: list[int] | None, val_fold: int | None, val_fraction: float,
