@@ -21,7 +21,8 @@ while proc.poll() is None:
     time.sleep(10)
     try:
         kids = subprocess.run(['ps', '-o', 'rss=', '-p', str(proc.pid)], capture_output=True, text=True).stdout.split()
-        rss.append((round(time.monotonic() - t0), int(kids[0]) / 1024))
+        if kids and proc.poll() is None:  # a sample taken after the server exited would read nothing
+            rss.append((round(time.monotonic() - t0), int(kids[0]) / 1024))
     except Exception:
         pass
 s = json.load(open(stats))
