@@ -214,16 +214,15 @@ class Analyzer:
 
         spec = log_mel(audio, sr)
         raw = self._smoothed
-        fast = False
         if p["classifier.enabled"] and not silent:
             raw = np.asarray(self.clf.predict(audio), dtype=np.float32)
             tau = p["classifier.smoothing"]
             a = 1.0 if tau <= 0 else 1.0 - math.exp(-hop_s / tau)
             self._smoothed = (1.0 - a) * self._smoothed + a * raw
-            fast = self._fast_path(audio, sr, p)
+            self._fast_path(audio, sr, p)
         probs = self._smoothed
         audio_time = position / rate
-        changed = self._decide(probs, audio_time, p, fast=fast)
+        changed = self._decide(probs, audio_time, p)
         ms = 1000.0 * (time.perf_counter() - t0)
         st = self.stats
         st.hops += 1
@@ -243,7 +242,7 @@ class Analyzer:
         on a class other than the current one, take that estimate at once instead of waiting for the new
         sound to fill the long window and the smoothing.
 
-        Returns True when the estimate replaced the smoothed probabilities (the hold time is then waived).
+        Returns True when the estimate replaced the smoothed probabilities (hysteresis and hold still apply).
         """
         if not p["classifier.fast"]:
             self._fast_candidate = -1
@@ -262,14 +261,14 @@ class Analyzer:
         self.stats.fast_switches += 1
         return True
 
-    def _decide(self, probs: np.ndarray, now: float, p: Mapping[str, Any], fast: bool = False) -> bool:
+    def _decide(self, probs: np.ndarray, now: float, p: Mapping[str, Any]) -> bool:
         best = int(np.argmax(probs))
         if self._top < 0:
             self._top, self._top_since = best, now
             return True
         if best == self._top or p["classifier.lock"]:
             return False
-        if now - self._top_since < p["classifier.hold"] and not fast:
+        if now - self._top_since < p["classifier.hold"]:
             return False
         if probs[best] - probs[self._top] <= p["classifier.hysteresis"]:
             return False

@@ -220,7 +220,7 @@ PARAMS: tuple[Param, ...] = (
     Param("classifier.hysteresis", "float", 0.1, "classifier",
           "How far a new class's smoothed probability must exceed the current class's before the top class changes.",
           "", 0.0, 0.5, clamp=True),
-    Param("classifier.hold", "float", 0.5, "classifier",
+    Param("classifier.hold", "float", 1.0, "classifier",
           "Minimum time the top class is kept before it may change again.", "s", 0.0, 10.0, clamp=True),
     Param("classifier.lock", "bool", False, "classifier",
           "Freeze the top class: the dream keeps its image whatever the sound does."),
