@@ -541,7 +541,7 @@
       300.0,
       20.0
      ],
-     "text": "mapping.enabled"
+     "text": "classifier.fast"
     }
    },
    {
@@ -559,7 +559,7 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /mapping/enabled"
+     "text": "prepend /classifier/fast"
     }
    },
    {
@@ -592,7 +592,7 @@
       300.0,
       20.0
      ],
-     "text": "mapping.depth (0..2)"
+     "text": "classifier.fast_window (s, 0.1..1)"
     }
    },
    {
@@ -610,7 +610,7 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /mapping/depth"
+     "text": "prepend /classifier/fast_window"
     }
    },
    {
@@ -629,8 +629,8 @@
       "",
       "bang"
      ],
-     "minimum": 0.0,
-     "maximum": 2.0,
+     "minimum": 0.1,
+     "maximum": 1.0,
      "parameter_enable": 0
     }
    },
@@ -646,7 +646,7 @@
       300.0,
       20.0
      ],
-     "text": "dream.network"
+     "text": "classifier.fast_confidence (0..1)"
     }
    },
    {
@@ -664,18 +664,177 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /dream/network"
+     "text": "prepend /classifier/fast_confidence"
     }
    },
    {
     "box": {
      "id": "obj-38",
+     "maxclass": "flonum",
+     "numinlets": 1,
+     "numoutlets": 2,
+     "patching_rect": [
+      10.0,
+      586.0,
+      110.0,
+      22.0
+     ],
+     "outlettype": [
+      "",
+      "bang"
+     ],
+     "minimum": 0.0,
+     "maximum": 1.0,
+     "parameter_enable": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-39",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      10.0,
+      612.0,
+      300.0,
+      20.0
+     ],
+     "text": "mapping.enabled"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-40",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      140.0,
+      632.0,
+      170.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend /mapping/enabled"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-41",
+     "maxclass": "toggle",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      10.0,
+      632.0,
+      22.0,
+      22.0
+     ],
+     "outlettype": [
+      "int"
+     ],
+     "parameter_enable": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-42",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      10.0,
+      658.0,
+      300.0,
+      20.0
+     ],
+     "text": "mapping.depth (0..2)"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-43",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      140.0,
+      678.0,
+      170.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend /mapping/depth"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-44",
+     "maxclass": "flonum",
+     "numinlets": 1,
+     "numoutlets": 2,
+     "patching_rect": [
+      10.0,
+      678.0,
+      110.0,
+      22.0
+     ],
+     "outlettype": [
+      "",
+      "bang"
+     ],
+     "minimum": 0.0,
+     "maximum": 2.0,
+     "parameter_enable": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-45",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      340.0,
+      60.0,
+      300.0,
+      20.0
+     ],
+     "text": "dream.network"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-46",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      470.0,
+      80.0,
+      170.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend /dream/network"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-47",
      "maxclass": "umenu",
      "numinlets": 1,
      "numoutlets": 3,
      "patching_rect": [
-      10.0,
-      586.0,
+      340.0,
+      80.0,
       120.0,
       22.0
      ],
@@ -698,13 +857,13 @@
    },
    {
     "box": {
-     "id": "obj-39",
+     "id": "obj-48",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
      "patching_rect": [
-      10.0,
-      612.0,
+      340.0,
+      106.0,
       300.0,
       20.0
      ],
@@ -713,13 +872,13 @@
    },
    {
     "box": {
-     "id": "obj-40",
+     "id": "obj-49",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      140.0,
-      632.0,
+      470.0,
+      126.0,
       170.0,
       22.0
      ],
@@ -731,13 +890,13 @@
    },
    {
     "box": {
-     "id": "obj-41",
+     "id": "obj-50",
      "maxclass": "textedit",
      "numinlets": 1,
      "numoutlets": 4,
      "patching_rect": [
-      10.0,
-      632.0,
+      340.0,
+      126.0,
       120.0,
       22.0
      ],
@@ -752,13 +911,13 @@
    },
    {
     "box": {
-     "id": "obj-42",
+     "id": "obj-51",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 2,
      "patching_rect": [
-      140.0,
-      656.0,
+      470.0,
+      150.0,
       60.0,
       22.0
      ],
@@ -767,168 +926,6 @@
       ""
      ],
      "text": "route text"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-43",
-     "maxclass": "comment",
-     "numinlets": 1,
-     "numoutlets": 0,
-     "patching_rect": [
-      10.0,
-      658.0,
-      300.0,
-      20.0
-     ],
-     "text": "dream.iterations (1..20)"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-44",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      140.0,
-      678.0,
-      170.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend /dream/iterations"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-45",
-     "maxclass": "number",
-     "numinlets": 1,
-     "numoutlets": 2,
-     "patching_rect": [
-      10.0,
-      678.0,
-      110.0,
-      22.0
-     ],
-     "outlettype": [
-      "",
-      "bang"
-     ],
-     "minimum": 1,
-     "maximum": 20,
-     "parameter_enable": 0
-    }
-   },
-   {
-    "box": {
-     "id": "obj-46",
-     "maxclass": "comment",
-     "numinlets": 1,
-     "numoutlets": 0,
-     "patching_rect": [
-      340.0,
-      60.0,
-      300.0,
-      20.0
-     ],
-     "text": "dream.octaves (1..6)"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-47",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      470.0,
-      80.0,
-      170.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend /dream/octaves"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-48",
-     "maxclass": "number",
-     "numinlets": 1,
-     "numoutlets": 2,
-     "patching_rect": [
-      340.0,
-      80.0,
-      110.0,
-      22.0
-     ],
-     "outlettype": [
-      "",
-      "bang"
-     ],
-     "minimum": 1,
-     "maximum": 6,
-     "parameter_enable": 0
-    }
-   },
-   {
-    "box": {
-     "id": "obj-49",
-     "maxclass": "comment",
-     "numinlets": 1,
-     "numoutlets": 0,
-     "patching_rect": [
-      340.0,
-      106.0,
-      300.0,
-      20.0
-     ],
-     "text": "dream.octave_scale (1.1..2)"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-50",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      470.0,
-      126.0,
-      170.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend /dream/octave_scale"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-51",
-     "maxclass": "flonum",
-     "numinlets": 1,
-     "numoutlets": 2,
-     "patching_rect": [
-      340.0,
-      126.0,
-      110.0,
-      22.0
-     ],
-     "outlettype": [
-      "",
-      "bang"
-     ],
-     "minimum": 1.1,
-     "maximum": 2.0,
-     "parameter_enable": 0
     }
    },
    {
@@ -943,7 +940,7 @@
       300.0,
       20.0
      ],
-     "text": "dream.lr (0.001..0.2)"
+     "text": "dream.iterations (1..20)"
     }
    },
    {
@@ -961,13 +958,13 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /dream/lr"
+     "text": "prepend /dream/iterations"
     }
    },
    {
     "box": {
      "id": "obj-54",
-     "maxclass": "flonum",
+     "maxclass": "number",
      "numinlets": 1,
      "numoutlets": 2,
      "patching_rect": [
@@ -980,8 +977,8 @@
       "",
       "bang"
      ],
-     "minimum": 0.001,
-     "maximum": 0.2,
+     "minimum": 1,
+     "maximum": 20,
      "parameter_enable": 0
     }
    },
@@ -997,7 +994,7 @@
       300.0,
       20.0
      ],
-     "text": "dream.jitter (px, 0..64)"
+     "text": "dream.octaves (1..6)"
     }
    },
    {
@@ -1015,7 +1012,7 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /dream/jitter"
+     "text": "prepend /dream/octaves"
     }
    },
    {
@@ -1034,8 +1031,8 @@
       "",
       "bang"
      ],
-     "minimum": 0,
-     "maximum": 64,
+     "minimum": 1,
+     "maximum": 6,
      "parameter_enable": 0
     }
    },
@@ -1051,7 +1048,7 @@
       300.0,
       20.0
      ],
-     "text": "dream.grad_norm"
+     "text": "dream.octave_scale (1.1..2)"
     }
    },
    {
@@ -1069,18 +1066,180 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /dream/grad_norm"
+     "text": "prepend /dream/octave_scale"
     }
    },
    {
     "box": {
      "id": "obj-60",
+     "maxclass": "flonum",
+     "numinlets": 1,
+     "numoutlets": 2,
+     "patching_rect": [
+      340.0,
+      264.0,
+      110.0,
+      22.0
+     ],
+     "outlettype": [
+      "",
+      "bang"
+     ],
+     "minimum": 1.1,
+     "maximum": 2.0,
+     "parameter_enable": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-61",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      340.0,
+      290.0,
+      300.0,
+      20.0
+     ],
+     "text": "dream.lr (0.001..0.2)"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-62",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      470.0,
+      310.0,
+      170.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend /dream/lr"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-63",
+     "maxclass": "flonum",
+     "numinlets": 1,
+     "numoutlets": 2,
+     "patching_rect": [
+      340.0,
+      310.0,
+      110.0,
+      22.0
+     ],
+     "outlettype": [
+      "",
+      "bang"
+     ],
+     "minimum": 0.001,
+     "maximum": 0.2,
+     "parameter_enable": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-64",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      340.0,
+      336.0,
+      300.0,
+      20.0
+     ],
+     "text": "dream.jitter (px, 0..64)"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-65",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      470.0,
+      356.0,
+      170.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend /dream/jitter"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-66",
+     "maxclass": "number",
+     "numinlets": 1,
+     "numoutlets": 2,
+     "patching_rect": [
+      340.0,
+      356.0,
+      110.0,
+      22.0
+     ],
+     "outlettype": [
+      "",
+      "bang"
+     ],
+     "minimum": 0,
+     "maximum": 64,
+     "parameter_enable": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-67",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      340.0,
+      382.0,
+      300.0,
+      20.0
+     ],
+     "text": "dream.grad_norm"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-68",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      470.0,
+      402.0,
+      170.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend /dream/grad_norm"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-69",
      "maxclass": "umenu",
      "numinlets": 1,
      "numoutlets": 3,
      "patching_rect": [
       340.0,
-      264.0,
+      402.0,
       120.0,
       22.0
      ],
@@ -1101,168 +1260,6 @@
    },
    {
     "box": {
-     "id": "obj-61",
-     "maxclass": "comment",
-     "numinlets": 1,
-     "numoutlets": 0,
-     "patching_rect": [
-      340.0,
-      290.0,
-      300.0,
-      20.0
-     ],
-     "text": "dream.grad_smooth (px, 0..4)"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-62",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      470.0,
-      310.0,
-      170.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend /dream/grad_smooth"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-63",
-     "maxclass": "flonum",
-     "numinlets": 1,
-     "numoutlets": 2,
-     "patching_rect": [
-      340.0,
-      310.0,
-      110.0,
-      22.0
-     ],
-     "outlettype": [
-      "",
-      "bang"
-     ],
-     "minimum": 0.0,
-     "maximum": 4.0,
-     "parameter_enable": 0
-    }
-   },
-   {
-    "box": {
-     "id": "obj-64",
-     "maxclass": "comment",
-     "numinlets": 1,
-     "numoutlets": 0,
-     "patching_rect": [
-      340.0,
-      336.0,
-      300.0,
-      20.0
-     ],
-     "text": "dream.width (px, 64..1920)"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-65",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      470.0,
-      356.0,
-      170.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend /dream/width"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-66",
-     "maxclass": "number",
-     "numinlets": 1,
-     "numoutlets": 2,
-     "patching_rect": [
-      340.0,
-      356.0,
-      110.0,
-      22.0
-     ],
-     "outlettype": [
-      "",
-      "bang"
-     ],
-     "minimum": 64,
-     "maximum": 1920,
-     "parameter_enable": 0
-    }
-   },
-   {
-    "box": {
-     "id": "obj-67",
-     "maxclass": "comment",
-     "numinlets": 1,
-     "numoutlets": 0,
-     "patching_rect": [
-      340.0,
-      382.0,
-      300.0,
-      20.0
-     ],
-     "text": "dream.height (px, 64..1080)"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-68",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      470.0,
-      402.0,
-      170.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend /dream/height"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-69",
-     "maxclass": "number",
-     "numinlets": 1,
-     "numoutlets": 2,
-     "patching_rect": [
-      340.0,
-      402.0,
-      110.0,
-      22.0
-     ],
-     "outlettype": [
-      "",
-      "bang"
-     ],
-     "minimum": 64,
-     "maximum": 1080,
-     "parameter_enable": 0
-    }
-   },
-   {
-    "box": {
      "id": "obj-70",
      "maxclass": "comment",
      "numinlets": 1,
@@ -1273,7 +1270,7 @@
       300.0,
       20.0
      ],
-     "text": "dream.guide_weight (0..10)"
+     "text": "dream.grad_smooth (px, 0..4)"
     }
    },
    {
@@ -1291,7 +1288,7 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /dream/guide_weight"
+     "text": "prepend /dream/grad_smooth"
     }
    },
    {
@@ -1311,7 +1308,7 @@
       "bang"
      ],
      "minimum": 0.0,
-     "maximum": 10.0,
+     "maximum": 4.0,
      "parameter_enable": 0
     }
    },
@@ -1327,7 +1324,7 @@
       300.0,
       20.0
      ],
-     "text": "dream.seed"
+     "text": "dream.width (px, 64..1920)"
     }
    },
    {
@@ -1345,35 +1342,27 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /dream/seed"
+     "text": "prepend /dream/width"
     }
    },
    {
     "box": {
      "id": "obj-75",
-     "maxclass": "umenu",
+     "maxclass": "number",
      "numinlets": 1,
-     "numoutlets": 3,
+     "numoutlets": 2,
      "patching_rect": [
       340.0,
       494.0,
-      120.0,
+      110.0,
       22.0
      ],
      "outlettype": [
-      "int",
       "",
-      ""
+      "bang"
      ],
-     "items": [
-      "class_image",
-      ",",
-      "spectrogram",
-      ",",
-      "noise",
-      ",",
-      "previous"
-     ],
+     "minimum": 64,
+     "maximum": 1920,
      "parameter_enable": 0
     }
    },
@@ -1389,7 +1378,7 @@
       300.0,
       20.0
      ],
-     "text": "dream.blend (0..1)"
+     "text": "dream.height (px, 64..1080)"
     }
    },
    {
@@ -1407,13 +1396,13 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /dream/blend"
+     "text": "prepend /dream/height"
     }
    },
    {
     "box": {
      "id": "obj-78",
-     "maxclass": "flonum",
+     "maxclass": "number",
      "numinlets": 1,
      "numoutlets": 2,
      "patching_rect": [
@@ -1426,8 +1415,8 @@
       "",
       "bang"
      ],
-     "minimum": 0.0,
-     "maximum": 1.0,
+     "minimum": 64,
+     "maximum": 1080,
      "parameter_enable": 0
     }
    },
@@ -1443,7 +1432,7 @@
       300.0,
       20.0
      ],
-     "text": "dream.crossfade (s, 0..10)"
+     "text": "dream.guide_weight (0..10)"
     }
    },
    {
@@ -1461,7 +1450,7 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /dream/crossfade"
+     "text": "prepend /dream/guide_weight"
     }
    },
    {
@@ -1497,7 +1486,7 @@
       300.0,
       20.0
      ],
-     "text": "dream.zoom (x, 0.9..1.2)"
+     "text": "dream.seed"
     }
    },
    {
@@ -1515,27 +1504,35 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /dream/zoom"
+     "text": "prepend /dream/seed"
     }
    },
    {
     "box": {
      "id": "obj-84",
-     "maxclass": "flonum",
+     "maxclass": "umenu",
      "numinlets": 1,
-     "numoutlets": 2,
+     "numoutlets": 3,
      "patching_rect": [
       340.0,
       632.0,
-      110.0,
+      120.0,
       22.0
      ],
      "outlettype": [
+      "int",
       "",
-      "bang"
+      ""
      ],
-     "minimum": 0.9,
-     "maximum": 1.2,
+     "items": [
+      "class_image",
+      ",",
+      "spectrogram",
+      ",",
+      "noise",
+      ",",
+      "previous"
+     ],
      "parameter_enable": 0
     }
    },
@@ -1551,7 +1548,7 @@
       300.0,
       20.0
      ],
-     "text": "dream.rotate (deg, -10..10)"
+     "text": "dream.blend (0..1)"
     }
    },
    {
@@ -1569,7 +1566,7 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /dream/rotate"
+     "text": "prepend /dream/blend"
     }
    },
    {
@@ -1588,8 +1585,8 @@
       "",
       "bang"
      ],
-     "minimum": -10.0,
-     "maximum": 10.0,
+     "minimum": 0.0,
+     "maximum": 1.0,
      "parameter_enable": 0
     }
    },
@@ -1605,7 +1602,7 @@
       300.0,
       20.0
      ],
-     "text": "dream.translate_x (px, -32..32)"
+     "text": "dream.crossfade (s, 0..10)"
     }
    },
    {
@@ -1623,7 +1620,7 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /dream/translate_x"
+     "text": "prepend /dream/crossfade"
     }
    },
    {
@@ -1642,8 +1639,8 @@
       "",
       "bang"
      ],
-     "minimum": -32.0,
-     "maximum": 32.0,
+     "minimum": 0.0,
+     "maximum": 10.0,
      "parameter_enable": 0
     }
    },
@@ -1659,7 +1656,7 @@
       300.0,
       20.0
      ],
-     "text": "dream.translate_y (px, -32..32)"
+     "text": "dream.zoom (x, 0.9..1.2)"
     }
    },
    {
@@ -1677,7 +1674,7 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /dream/translate_y"
+     "text": "prepend /dream/zoom"
     }
    },
    {
@@ -1696,8 +1693,8 @@
       "",
       "bang"
      ],
-     "minimum": -32.0,
-     "maximum": 32.0,
+     "minimum": 0.9,
+     "maximum": 1.2,
      "parameter_enable": 0
     }
    },
@@ -1713,7 +1710,7 @@
       300.0,
       20.0
      ],
-     "text": "dream.restart"
+     "text": "dream.rotate (deg, -10..10)"
     }
    },
    {
@@ -1731,24 +1728,27 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /dream/restart"
+     "text": "prepend /dream/rotate"
     }
    },
    {
     "box": {
      "id": "obj-96",
-     "maxclass": "button",
+     "maxclass": "flonum",
      "numinlets": 1,
-     "numoutlets": 1,
+     "numoutlets": 2,
      "patching_rect": [
       670.0,
       172.0,
-      22.0,
+      110.0,
       22.0
      ],
      "outlettype": [
+      "",
       "bang"
      ],
+     "minimum": -10.0,
+     "maximum": 10.0,
      "parameter_enable": 0
     }
    },
@@ -1764,7 +1764,7 @@
       300.0,
       20.0
      ],
-     "text": "output.fps (fps, 1..120)"
+     "text": "dream.translate_x (px, -32..32)"
     }
    },
    {
@@ -1782,7 +1782,7 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /output/fps"
+     "text": "prepend /dream/translate_x"
     }
    },
    {
@@ -1801,8 +1801,8 @@
       "",
       "bang"
      ],
-     "minimum": 1.0,
-     "maximum": 120.0,
+     "minimum": -32.0,
+     "maximum": 32.0,
      "parameter_enable": 0
     }
    },
@@ -1818,7 +1818,7 @@
       300.0,
       20.0
      ],
-     "text": "output.layout"
+     "text": "dream.translate_y (px, -32..32)"
     }
    },
    {
@@ -1836,18 +1836,177 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /output/layout"
+     "text": "prepend /dream/translate_y"
     }
    },
    {
     "box": {
      "id": "obj-102",
+     "maxclass": "flonum",
+     "numinlets": 1,
+     "numoutlets": 2,
+     "patching_rect": [
+      670.0,
+      264.0,
+      110.0,
+      22.0
+     ],
+     "outlettype": [
+      "",
+      "bang"
+     ],
+     "minimum": -32.0,
+     "maximum": 32.0,
+     "parameter_enable": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-103",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      670.0,
+      290.0,
+      300.0,
+      20.0
+     ],
+     "text": "dream.restart"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-104",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      800.0,
+      310.0,
+      170.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend /dream/restart"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-105",
+     "maxclass": "button",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      670.0,
+      310.0,
+      22.0,
+      22.0
+     ],
+     "outlettype": [
+      "bang"
+     ],
+     "parameter_enable": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-106",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      670.0,
+      336.0,
+      300.0,
+      20.0
+     ],
+     "text": "output.fps (fps, 1..120)"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-107",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      800.0,
+      356.0,
+      170.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend /output/fps"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-108",
+     "maxclass": "flonum",
+     "numinlets": 1,
+     "numoutlets": 2,
+     "patching_rect": [
+      670.0,
+      356.0,
+      110.0,
+      22.0
+     ],
+     "outlettype": [
+      "",
+      "bang"
+     ],
+     "minimum": 1.0,
+     "maximum": 120.0,
+     "parameter_enable": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-109",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      670.0,
+      382.0,
+      300.0,
+      20.0
+     ],
+     "text": "output.layout"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-110",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      800.0,
+      402.0,
+      170.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend /output/layout"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-111",
      "maxclass": "umenu",
      "numinlets": 1,
      "numoutlets": 3,
      "patching_rect": [
       670.0,
-      264.0,
+      402.0,
       120.0,
       22.0
      ],
@@ -1866,13 +2025,13 @@
    },
    {
     "box": {
-     "id": "obj-103",
+     "id": "obj-112",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
      "patching_rect": [
       670.0,
-      290.0,
+      428.0,
       300.0,
       20.0
      ],
@@ -1881,13 +2040,13 @@
    },
    {
     "box": {
-     "id": "obj-104",
+     "id": "obj-113",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
       800.0,
-      310.0,
+      448.0,
       170.0,
       22.0
      ],
@@ -1899,13 +2058,13 @@
    },
    {
     "box": {
-     "id": "obj-105",
+     "id": "obj-114",
      "maxclass": "flonum",
      "numinlets": 1,
      "numoutlets": 2,
      "patching_rect": [
       670.0,
-      310.0,
+      448.0,
       110.0,
       22.0
      ],
@@ -1920,7 +2079,7 @@
    },
    {
     "box": {
-     "id": "obj-106",
+     "id": "obj-115",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -1935,7 +2094,7 @@
    },
    {
     "box": {
-     "id": "obj-107",
+     "id": "obj-116",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -1953,7 +2112,7 @@
    },
    {
     "box": {
-     "id": "obj-108",
+     "id": "obj-117",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -1968,7 +2127,7 @@
    },
    {
     "box": {
-     "id": "obj-109",
+     "id": "obj-118",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -1986,7 +2145,7 @@
    },
    {
     "box": {
-     "id": "obj-110",
+     "id": "obj-119",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -2001,7 +2160,7 @@
    },
    {
     "box": {
-     "id": "obj-111",
+     "id": "obj-120",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -2019,7 +2178,7 @@
    },
    {
     "box": {
-     "id": "obj-112",
+     "id": "obj-121",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -2034,7 +2193,7 @@
    },
    {
     "box": {
-     "id": "obj-113",
+     "id": "obj-122",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -2052,7 +2211,7 @@
    },
    {
     "box": {
-     "id": "obj-114",
+     "id": "obj-123",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -2067,7 +2226,7 @@
    },
    {
     "box": {
-     "id": "obj-115",
+     "id": "obj-124",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -2085,7 +2244,7 @@
    },
    {
     "box": {
-     "id": "obj-116",
+     "id": "obj-125",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -2100,7 +2259,7 @@
    },
    {
     "box": {
-     "id": "obj-117",
+     "id": "obj-126",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -2118,7 +2277,7 @@
    },
    {
     "box": {
-     "id": "obj-118",
+     "id": "obj-127",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -2133,7 +2292,7 @@
    },
    {
     "box": {
-     "id": "obj-119",
+     "id": "obj-128",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -2151,7 +2310,7 @@
    },
    {
     "box": {
-     "id": "obj-120",
+     "id": "obj-129",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -2166,7 +2325,7 @@
    },
    {
     "box": {
-     "id": "obj-121",
+     "id": "obj-130",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -2181,7 +2340,7 @@
    },
    {
     "box": {
-     "id": "obj-122",
+     "id": "obj-131",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -2199,7 +2358,7 @@
    },
    {
     "box": {
-     "id": "obj-123",
+     "id": "obj-132",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 9,
@@ -2225,163 +2384,13 @@
    },
    {
     "box": {
-     "id": "obj-124",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      1000.0,
-      480.0,
-      90.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend set"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-125",
-     "maxclass": "message",
-     "numinlets": 2,
-     "numoutlets": 1,
-     "patching_rect": [
-      1095.0,
-      480.0,
-      180.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ]
-    }
-   },
-   {
-    "box": {
-     "id": "obj-126",
-     "maxclass": "comment",
-     "numinlets": 1,
-     "numoutlets": 0,
-     "patching_rect": [
-      1280.0,
-      480.0,
-      200.0,
-      20.0
-     ],
-     "text": "top class: name, index, confidence"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-127",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      1000.0,
-      506.0,
-      90.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend set"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-128",
-     "maxclass": "message",
-     "numinlets": 2,
-     "numoutlets": 1,
-     "patching_rect": [
-      1095.0,
-      506.0,
-      180.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ]
-    }
-   },
-   {
-    "box": {
-     "id": "obj-129",
-     "maxclass": "comment",
-     "numinlets": 1,
-     "numoutlets": 0,
-     "patching_rect": [
-      1280.0,
-      506.0,
-      200.0,
-      20.0
-     ],
-     "text": "RMS level, dBFS"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-130",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      1000.0,
-      532.0,
-      90.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend set"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-131",
-     "maxclass": "message",
-     "numinlets": 2,
-     "numoutlets": 1,
-     "patching_rect": [
-      1095.0,
-      532.0,
-      180.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ]
-    }
-   },
-   {
-    "box": {
-     "id": "obj-132",
-     "maxclass": "comment",
-     "numinlets": 1,
-     "numoutlets": 0,
-     "patching_rect": [
-      1280.0,
-      532.0,
-      200.0,
-      20.0
-     ],
-     "text": "peak level, dBFS"
-    }
-   },
-   {
-    "box": {
      "id": "obj-133",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
       1000.0,
-      558.0,
+      480.0,
       90.0,
       22.0
      ],
@@ -2399,7 +2408,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1095.0,
-      558.0,
+      480.0,
       180.0,
       22.0
      ],
@@ -2416,11 +2425,11 @@
      "numoutlets": 0,
      "patching_rect": [
       1280.0,
-      558.0,
+      480.0,
       200.0,
       20.0
      ],
-     "text": "onset strength 0..1"
+     "text": "top class: name, index, confidence"
     }
    },
    {
@@ -2431,7 +2440,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1000.0,
-      584.0,
+      506.0,
       90.0,
       22.0
      ],
@@ -2449,7 +2458,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1095.0,
-      584.0,
+      506.0,
       180.0,
       22.0
      ],
@@ -2466,11 +2475,11 @@
      "numoutlets": 0,
      "patching_rect": [
       1280.0,
-      584.0,
+      506.0,
       200.0,
       20.0
      ],
-     "text": "spectral centroid, Hz"
+     "text": "RMS level, dBFS"
     }
    },
    {
@@ -2481,7 +2490,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1000.0,
-      610.0,
+      532.0,
       90.0,
       22.0
      ],
@@ -2499,7 +2508,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1095.0,
-      610.0,
+      532.0,
       180.0,
       22.0
      ],
@@ -2516,11 +2525,11 @@
      "numoutlets": 0,
      "patching_rect": [
       1280.0,
-      610.0,
+      532.0,
       200.0,
       20.0
      ],
-     "text": "frames per second"
+     "text": "peak level, dBFS"
     }
    },
    {
@@ -2531,7 +2540,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1000.0,
-      636.0,
+      558.0,
       90.0,
       22.0
      ],
@@ -2549,7 +2558,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1095.0,
-      636.0,
+      558.0,
       180.0,
       22.0
      ],
@@ -2566,11 +2575,11 @@
      "numoutlets": 0,
      "patching_rect": [
       1280.0,
-      636.0,
+      558.0,
       200.0,
       20.0
      ],
-     "text": "analysis latency, ms"
+     "text": "onset strength 0..1"
     }
    },
    {
@@ -2581,7 +2590,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1000.0,
-      662.0,
+      584.0,
       90.0,
       22.0
      ],
@@ -2599,7 +2608,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1095.0,
-      662.0,
+      584.0,
       180.0,
       22.0
      ],
@@ -2616,6 +2625,156 @@
      "numoutlets": 0,
      "patching_rect": [
       1280.0,
+      584.0,
+      200.0,
+      20.0
+     ],
+     "text": "spectral centroid, Hz"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-148",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1000.0,
+      610.0,
+      90.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend set"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-149",
+     "maxclass": "message",
+     "numinlets": 2,
+     "numoutlets": 1,
+     "patching_rect": [
+      1095.0,
+      610.0,
+      180.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-150",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      1280.0,
+      610.0,
+      200.0,
+      20.0
+     ],
+     "text": "frames per second"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-151",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1000.0,
+      636.0,
+      90.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend set"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-152",
+     "maxclass": "message",
+     "numinlets": 2,
+     "numoutlets": 1,
+     "patching_rect": [
+      1095.0,
+      636.0,
+      180.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-153",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      1280.0,
+      636.0,
+      200.0,
+      20.0
+     ],
+     "text": "analysis latency, ms"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-154",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1000.0,
+      662.0,
+      90.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend set"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-155",
+     "maxclass": "message",
+     "numinlets": 2,
+     "numoutlets": 1,
+     "patching_rect": [
+      1095.0,
+      662.0,
+      180.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-156",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      1280.0,
       662.0,
       200.0,
       20.0
@@ -2625,10 +2784,10 @@
    },
    {
     "box": {
-     "id": "obj-148",
+     "id": "obj-157",
      "maxclass": "newobj",
      "numinlets": 1,
-     "numoutlets": 33,
+     "numoutlets": 36,
      "patching_rect": [
       1000.0,
       700.0,
@@ -2668,171 +2827,12 @@
       "",
       "",
       "",
+      "",
+      "",
+      "",
       ""
      ],
-     "text": "route /audio/gain /audio/gate /classifier/enabled /classifier/window /classifier/hop /classifier/smoothing /classifier/hysteresis /classifier/hold /classifier/lock /mapping/enabled /mapping/depth /dream/network /dream/iterations /dream/octaves /dream/octave_scale /dream/lr /dream/jitter /dream/grad_norm /dream/grad_smooth /dream/width /dream/height /dream/guide_weight /dream/seed /dream/blend /dream/crossfade /dream/zoom /dream/rotate /dream/translate_x /dream/translate_y /output/fps /output/layout /control/osc_out_rate"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-149",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      1000.0,
-      730.0,
-      60.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend set"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-150",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      1064.0,
-      730.0,
-      60.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend set"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-151",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      1128.0,
-      730.0,
-      60.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend set"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-152",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      1192.0,
-      730.0,
-      60.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend set"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-153",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      1256.0,
-      730.0,
-      60.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend set"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-154",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      1320.0,
-      730.0,
-      60.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend set"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-155",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      1000.0,
-      756.0,
-      60.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend set"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-156",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      1064.0,
-      756.0,
-      60.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend set"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-157",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      1128.0,
-      756.0,
-      60.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend set"
+     "text": "route /audio/gain /audio/gate /classifier/enabled /classifier/window /classifier/hop /classifier/smoothing /classifier/hysteresis /classifier/hold /classifier/lock /classifier/fast /classifier/fast_window /classifier/fast_confidence /mapping/enabled /mapping/depth /dream/network /dream/iterations /dream/octaves /dream/octave_scale /dream/lr /dream/jitter /dream/grad_norm /dream/grad_smooth /dream/width /dream/height /dream/guide_weight /dream/seed /dream/blend /dream/crossfade /dream/zoom /dream/rotate /dream/translate_x /dream/translate_y /output/fps /output/layout /control/osc_out_rate"
     }
    },
    {
@@ -2842,8 +2842,8 @@
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1192.0,
-      756.0,
+      1000.0,
+      730.0,
       60.0,
       22.0
      ],
@@ -2860,8 +2860,8 @@
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1256.0,
-      756.0,
+      1064.0,
+      730.0,
       60.0,
       22.0
      ],
@@ -2878,15 +2878,15 @@
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1320.0,
-      756.0,
+      1128.0,
+      730.0,
       60.0,
       22.0
      ],
      "outlettype": [
       ""
      ],
-     "text": "prepend setsymbol"
+     "text": "prepend set"
     }
    },
    {
@@ -2896,8 +2896,8 @@
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1000.0,
-      782.0,
+      1192.0,
+      730.0,
       60.0,
       22.0
      ],
@@ -2914,8 +2914,8 @@
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1064.0,
-      782.0,
+      1256.0,
+      730.0,
       60.0,
       22.0
      ],
@@ -2932,8 +2932,8 @@
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1128.0,
-      782.0,
+      1320.0,
+      730.0,
       60.0,
       22.0
      ],
@@ -2950,8 +2950,8 @@
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1192.0,
-      782.0,
+      1000.0,
+      756.0,
       60.0,
       22.0
      ],
@@ -2968,8 +2968,8 @@
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1256.0,
-      782.0,
+      1064.0,
+      756.0,
       60.0,
       22.0
      ],
@@ -2986,15 +2986,15 @@
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1320.0,
-      782.0,
+      1128.0,
+      756.0,
       60.0,
       22.0
      ],
      "outlettype": [
       ""
      ],
-     "text": "prepend setsymbol"
+     "text": "prepend set"
     }
    },
    {
@@ -3004,8 +3004,8 @@
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1000.0,
-      808.0,
+      1192.0,
+      756.0,
       60.0,
       22.0
      ],
@@ -3022,8 +3022,8 @@
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1064.0,
-      808.0,
+      1256.0,
+      756.0,
       60.0,
       22.0
      ],
@@ -3040,8 +3040,8 @@
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1128.0,
-      808.0,
+      1320.0,
+      756.0,
       60.0,
       22.0
      ],
@@ -3058,8 +3058,8 @@
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1192.0,
-      808.0,
+      1000.0,
+      782.0,
       60.0,
       22.0
      ],
@@ -3076,7 +3076,133 @@
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
+      1064.0,
+      782.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend set"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-172",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1128.0,
+      782.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend setsymbol"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-173",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1192.0,
+      782.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend set"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-174",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
       1256.0,
+      782.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend set"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-175",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1320.0,
+      782.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend set"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-176",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1000.0,
+      808.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend set"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-177",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1064.0,
+      808.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend set"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-178",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1128.0,
       808.0,
       60.0,
       22.0
@@ -3089,7 +3215,43 @@
    },
    {
     "box": {
-     "id": "obj-172",
+     "id": "obj-179",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1192.0,
+      808.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend set"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-180",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1256.0,
+      808.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend set"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-181",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -3107,7 +3269,7 @@
    },
    {
     "box": {
-     "id": "obj-173",
+     "id": "obj-182",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -3125,7 +3287,7 @@
    },
    {
     "box": {
-     "id": "obj-174",
+     "id": "obj-183",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -3138,12 +3300,12 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend set"
+     "text": "prepend setsymbol"
     }
    },
    {
     "box": {
-     "id": "obj-175",
+     "id": "obj-184",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -3161,7 +3323,7 @@
    },
    {
     "box": {
-     "id": "obj-176",
+     "id": "obj-185",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -3179,7 +3341,7 @@
    },
    {
     "box": {
-     "id": "obj-177",
+     "id": "obj-186",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -3197,7 +3359,7 @@
    },
    {
     "box": {
-     "id": "obj-178",
+     "id": "obj-187",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -3215,7 +3377,7 @@
    },
    {
     "box": {
-     "id": "obj-179",
+     "id": "obj-188",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -3228,17 +3390,71 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend setsymbol"
+     "text": "prepend set"
     }
    },
    {
     "box": {
-     "id": "obj-180",
+     "id": "obj-189",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
       1064.0,
+      860.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend set"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-190",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1128.0,
+      860.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend set"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-191",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1192.0,
+      860.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend setsymbol"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-192",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1256.0,
       860.0,
       60.0,
       22.0
@@ -3519,7 +3735,7 @@
     "patchline": {
      "source": [
       "obj-38",
-      1
+      0
      ],
      "destination": [
       "obj-37",
@@ -3546,18 +3762,6 @@
       0
      ],
      "destination": [
-      "obj-42",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-42",
-      0
-     ],
-     "destination": [
       "obj-40",
       0
      ]
@@ -3578,11 +3782,11 @@
    {
     "patchline": {
      "source": [
-      "obj-45",
+      "obj-44",
       0
      ],
      "destination": [
-      "obj-44",
+      "obj-43",
       0
      ]
     }
@@ -3590,7 +3794,7 @@
    {
     "patchline": {
      "source": [
-      "obj-44",
+      "obj-43",
       0
      ],
      "destination": [
@@ -3602,11 +3806,11 @@
    {
     "patchline": {
      "source": [
-      "obj-48",
-      0
+      "obj-47",
+      1
      ],
      "destination": [
-      "obj-47",
+      "obj-46",
       0
      ]
     }
@@ -3614,11 +3818,23 @@
    {
     "patchline": {
      "source": [
-      "obj-47",
+      "obj-46",
       0
      ],
      "destination": [
       "obj-2",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-50",
+      0
+     ],
+     "destination": [
+      "obj-51",
       0
      ]
     }
@@ -3630,7 +3846,7 @@
       0
      ],
      "destination": [
-      "obj-50",
+      "obj-49",
       0
      ]
     }
@@ -3638,7 +3854,7 @@
    {
     "patchline": {
      "source": [
-      "obj-50",
+      "obj-49",
       0
      ],
      "destination": [
@@ -3699,7 +3915,7 @@
     "patchline": {
      "source": [
       "obj-60",
-      1
+      0
      ],
      "destination": [
       "obj-59",
@@ -3771,7 +3987,7 @@
     "patchline": {
      "source": [
       "obj-69",
-      0
+      1
      ],
      "destination": [
       "obj-68",
@@ -3819,7 +4035,7 @@
     "patchline": {
      "source": [
       "obj-75",
-      1
+      0
      ],
      "destination": [
       "obj-74",
@@ -3891,7 +4107,7 @@
     "patchline": {
      "source": [
       "obj-84",
-      0
+      1
      ],
      "destination": [
       "obj-83",
@@ -4035,7 +4251,7 @@
     "patchline": {
      "source": [
       "obj-102",
-      1
+      0
      ],
      "destination": [
       "obj-101",
@@ -4082,6 +4298,18 @@
    {
     "patchline": {
      "source": [
+      "obj-108",
+      0
+     ],
+     "destination": [
+      "obj-107",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
       "obj-107",
       0
      ],
@@ -4094,7 +4322,19 @@
    {
     "patchline": {
      "source": [
-      "obj-109",
+      "obj-111",
+      1
+     ],
+     "destination": [
+      "obj-110",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-110",
       0
      ],
      "destination": [
@@ -4106,11 +4346,11 @@
    {
     "patchline": {
      "source": [
-      "obj-111",
+      "obj-114",
       0
      ],
      "destination": [
-      "obj-2",
+      "obj-113",
       0
      ]
     }
@@ -4130,7 +4370,7 @@
    {
     "patchline": {
      "source": [
-      "obj-115",
+      "obj-116",
       0
      ],
      "destination": [
@@ -4142,7 +4382,7 @@
    {
     "patchline": {
      "source": [
-      "obj-117",
+      "obj-118",
       0
      ],
      "destination": [
@@ -4154,7 +4394,7 @@
    {
     "patchline": {
      "source": [
-      "obj-119",
+      "obj-120",
       0
      ],
      "destination": [
@@ -4170,19 +4410,7 @@
       0
      ],
      "destination": [
-      "obj-123",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-123",
-      0
-     ],
-     "destination": [
-      "obj-124",
+      "obj-2",
       0
      ]
     }
@@ -4194,7 +4422,7 @@
       0
      ],
      "destination": [
-      "obj-125",
+      "obj-2",
       0
      ]
     }
@@ -4202,11 +4430,11 @@
    {
     "patchline": {
      "source": [
-      "obj-123",
-      1
+      "obj-126",
+      0
      ],
      "destination": [
-      "obj-127",
+      "obj-2",
       0
      ]
     }
@@ -4214,23 +4442,11 @@
    {
     "patchline": {
      "source": [
-      "obj-127",
-      0
-     ],
-     "destination": [
       "obj-128",
       0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-123",
-      2
      ],
      "destination": [
-      "obj-130",
+      "obj-2",
       0
      ]
     }
@@ -4238,20 +4454,20 @@
    {
     "patchline": {
      "source": [
-      "obj-130",
-      0
-     ],
-     "destination": [
       "obj-131",
       0
+     ],
+     "destination": [
+      "obj-132",
+      0
      ]
     }
    },
    {
     "patchline": {
      "source": [
-      "obj-123",
-      3
+      "obj-132",
+      0
      ],
      "destination": [
       "obj-133",
@@ -4274,8 +4490,8 @@
    {
     "patchline": {
      "source": [
-      "obj-123",
-      4
+      "obj-132",
+      1
      ],
      "destination": [
       "obj-136",
@@ -4298,8 +4514,8 @@
    {
     "patchline": {
      "source": [
-      "obj-123",
-      5
+      "obj-132",
+      2
      ],
      "destination": [
       "obj-139",
@@ -4322,8 +4538,8 @@
    {
     "patchline": {
      "source": [
-      "obj-123",
-      6
+      "obj-132",
+      3
      ],
      "destination": [
       "obj-142",
@@ -4346,8 +4562,8 @@
    {
     "patchline": {
      "source": [
-      "obj-123",
-      7
+      "obj-132",
+      4
      ],
      "destination": [
       "obj-145",
@@ -4370,11 +4586,83 @@
    {
     "patchline": {
      "source": [
-      "obj-123",
+      "obj-132",
+      5
+     ],
+     "destination": [
+      "obj-148",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-148",
+      0
+     ],
+     "destination": [
+      "obj-149",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-132",
+      6
+     ],
+     "destination": [
+      "obj-151",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-151",
+      0
+     ],
+     "destination": [
+      "obj-152",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-132",
+      7
+     ],
+     "destination": [
+      "obj-154",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-154",
+      0
+     ],
+     "destination": [
+      "obj-155",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-132",
       8
      ],
      "destination": [
-      "obj-148",
+      "obj-157",
       0
      ]
     }
@@ -4382,11 +4670,11 @@
    {
     "patchline": {
      "source": [
-      "obj-148",
+      "obj-157",
       0
      ],
      "destination": [
-      "obj-149",
+      "obj-158",
       0
      ]
     }
@@ -4394,7 +4682,7 @@
    {
     "patchline": {
      "source": [
-      "obj-149",
+      "obj-158",
       0
      ],
      "destination": [
@@ -4406,11 +4694,11 @@
    {
     "patchline": {
      "source": [
-      "obj-148",
+      "obj-157",
       1
      ],
      "destination": [
-      "obj-150",
+      "obj-159",
       0
      ]
     }
@@ -4418,7 +4706,7 @@
    {
     "patchline": {
      "source": [
-      "obj-150",
+      "obj-159",
       0
      ],
      "destination": [
@@ -4430,11 +4718,11 @@
    {
     "patchline": {
      "source": [
-      "obj-148",
+      "obj-157",
       2
      ],
      "destination": [
-      "obj-151",
+      "obj-160",
       0
      ]
     }
@@ -4442,7 +4730,7 @@
    {
     "patchline": {
      "source": [
-      "obj-151",
+      "obj-160",
       0
      ],
      "destination": [
@@ -4454,11 +4742,11 @@
    {
     "patchline": {
      "source": [
-      "obj-148",
+      "obj-157",
       3
      ],
      "destination": [
-      "obj-152",
+      "obj-161",
       0
      ]
     }
@@ -4466,7 +4754,7 @@
    {
     "patchline": {
      "source": [
-      "obj-152",
+      "obj-161",
       0
      ],
      "destination": [
@@ -4478,11 +4766,11 @@
    {
     "patchline": {
      "source": [
-      "obj-148",
+      "obj-157",
       4
      ],
      "destination": [
-      "obj-153",
+      "obj-162",
       0
      ]
     }
@@ -4490,7 +4778,7 @@
    {
     "patchline": {
      "source": [
-      "obj-153",
+      "obj-162",
       0
      ],
      "destination": [
@@ -4502,11 +4790,11 @@
    {
     "patchline": {
      "source": [
-      "obj-148",
+      "obj-157",
       5
      ],
      "destination": [
-      "obj-154",
+      "obj-163",
       0
      ]
     }
@@ -4514,7 +4802,7 @@
    {
     "patchline": {
      "source": [
-      "obj-154",
+      "obj-163",
       0
      ],
      "destination": [
@@ -4526,11 +4814,11 @@
    {
     "patchline": {
      "source": [
-      "obj-148",
+      "obj-157",
       6
      ],
      "destination": [
-      "obj-155",
+      "obj-164",
       0
      ]
     }
@@ -4538,7 +4826,7 @@
    {
     "patchline": {
      "source": [
-      "obj-155",
+      "obj-164",
       0
      ],
      "destination": [
@@ -4550,11 +4838,11 @@
    {
     "patchline": {
      "source": [
-      "obj-148",
+      "obj-157",
       7
      ],
      "destination": [
-      "obj-156",
+      "obj-165",
       0
      ]
     }
@@ -4562,7 +4850,7 @@
    {
     "patchline": {
      "source": [
-      "obj-156",
+      "obj-165",
       0
      ],
      "destination": [
@@ -4574,11 +4862,11 @@
    {
     "patchline": {
      "source": [
-      "obj-148",
+      "obj-157",
       8
      ],
      "destination": [
-      "obj-157",
+      "obj-166",
       0
      ]
     }
@@ -4586,7 +4874,7 @@
    {
     "patchline": {
      "source": [
-      "obj-157",
+      "obj-166",
       0
      ],
      "destination": [
@@ -4598,11 +4886,11 @@
    {
     "patchline": {
      "source": [
-      "obj-148",
+      "obj-157",
       9
      ],
      "destination": [
-      "obj-158",
+      "obj-167",
       0
      ]
     }
@@ -4610,7 +4898,7 @@
    {
     "patchline": {
      "source": [
-      "obj-158",
+      "obj-167",
       0
      ],
      "destination": [
@@ -4622,11 +4910,11 @@
    {
     "patchline": {
      "source": [
-      "obj-148",
+      "obj-157",
       10
      ],
      "destination": [
-      "obj-159",
+      "obj-168",
       0
      ]
     }
@@ -4634,7 +4922,7 @@
    {
     "patchline": {
      "source": [
-      "obj-159",
+      "obj-168",
       0
      ],
      "destination": [
@@ -4646,11 +4934,11 @@
    {
     "patchline": {
      "source": [
-      "obj-148",
+      "obj-157",
       11
      ],
      "destination": [
-      "obj-160",
+      "obj-169",
       0
      ]
     }
@@ -4658,7 +4946,7 @@
    {
     "patchline": {
      "source": [
-      "obj-160",
+      "obj-169",
       0
      ],
      "destination": [
@@ -4670,11 +4958,11 @@
    {
     "patchline": {
      "source": [
-      "obj-148",
+      "obj-157",
       12
      ],
      "destination": [
-      "obj-161",
+      "obj-170",
       0
      ]
     }
@@ -4682,11 +4970,11 @@
    {
     "patchline": {
      "source": [
-      "obj-161",
+      "obj-170",
       0
      ],
      "destination": [
-      "obj-45",
+      "obj-41",
       0
      ]
     }
@@ -4694,11 +4982,11 @@
    {
     "patchline": {
      "source": [
-      "obj-148",
+      "obj-157",
       13
      ],
      "destination": [
-      "obj-162",
+      "obj-171",
       0
      ]
     }
@@ -4706,11 +4994,11 @@
    {
     "patchline": {
      "source": [
-      "obj-162",
+      "obj-171",
       0
      ],
      "destination": [
-      "obj-48",
+      "obj-44",
       0
      ]
     }
@@ -4718,11 +5006,11 @@
    {
     "patchline": {
      "source": [
-      "obj-148",
+      "obj-157",
       14
      ],
      "destination": [
-      "obj-163",
+      "obj-172",
       0
      ]
     }
@@ -4730,11 +5018,11 @@
    {
     "patchline": {
      "source": [
-      "obj-163",
+      "obj-172",
       0
      ],
      "destination": [
-      "obj-51",
+      "obj-47",
       0
      ]
     }
@@ -4742,11 +5030,11 @@
    {
     "patchline": {
      "source": [
-      "obj-148",
+      "obj-157",
       15
      ],
      "destination": [
-      "obj-164",
+      "obj-173",
       0
      ]
     }
@@ -4754,7 +5042,7 @@
    {
     "patchline": {
      "source": [
-      "obj-164",
+      "obj-173",
       0
      ],
      "destination": [
@@ -4766,11 +5054,11 @@
    {
     "patchline": {
      "source": [
-      "obj-148",
+      "obj-157",
       16
      ],
      "destination": [
-      "obj-165",
+      "obj-174",
       0
      ]
     }
@@ -4778,7 +5066,7 @@
    {
     "patchline": {
      "source": [
-      "obj-165",
+      "obj-174",
       0
      ],
      "destination": [
@@ -4790,11 +5078,11 @@
    {
     "patchline": {
      "source": [
-      "obj-148",
+      "obj-157",
       17
      ],
      "destination": [
-      "obj-166",
+      "obj-175",
       0
      ]
     }
@@ -4802,7 +5090,7 @@
    {
     "patchline": {
      "source": [
-      "obj-166",
+      "obj-175",
       0
      ],
      "destination": [
@@ -4814,11 +5102,11 @@
    {
     "patchline": {
      "source": [
-      "obj-148",
+      "obj-157",
       18
      ],
      "destination": [
-      "obj-167",
+      "obj-176",
       0
      ]
     }
@@ -4826,7 +5114,7 @@
    {
     "patchline": {
      "source": [
-      "obj-167",
+      "obj-176",
       0
      ],
      "destination": [
@@ -4838,11 +5126,11 @@
    {
     "patchline": {
      "source": [
-      "obj-148",
+      "obj-157",
       19
      ],
      "destination": [
-      "obj-168",
+      "obj-177",
       0
      ]
     }
@@ -4850,7 +5138,7 @@
    {
     "patchline": {
      "source": [
-      "obj-168",
+      "obj-177",
       0
      ],
      "destination": [
@@ -4862,11 +5150,11 @@
    {
     "patchline": {
      "source": [
-      "obj-148",
+      "obj-157",
       20
      ],
      "destination": [
-      "obj-169",
+      "obj-178",
       0
      ]
     }
@@ -4874,7 +5162,7 @@
    {
     "patchline": {
      "source": [
-      "obj-169",
+      "obj-178",
       0
      ],
      "destination": [
@@ -4886,11 +5174,11 @@
    {
     "patchline": {
      "source": [
-      "obj-148",
+      "obj-157",
       21
      ],
      "destination": [
-      "obj-170",
+      "obj-179",
       0
      ]
     }
@@ -4898,7 +5186,7 @@
    {
     "patchline": {
      "source": [
-      "obj-170",
+      "obj-179",
       0
      ],
      "destination": [
@@ -4910,11 +5198,11 @@
    {
     "patchline": {
      "source": [
-      "obj-148",
+      "obj-157",
       22
      ],
      "destination": [
-      "obj-171",
+      "obj-180",
       0
      ]
     }
@@ -4922,7 +5210,7 @@
    {
     "patchline": {
      "source": [
-      "obj-171",
+      "obj-180",
       0
      ],
      "destination": [
@@ -4934,11 +5222,11 @@
    {
     "patchline": {
      "source": [
-      "obj-148",
+      "obj-157",
       23
      ],
      "destination": [
-      "obj-172",
+      "obj-181",
       0
      ]
     }
@@ -4946,7 +5234,7 @@
    {
     "patchline": {
      "source": [
-      "obj-172",
+      "obj-181",
       0
      ],
      "destination": [
@@ -4958,11 +5246,11 @@
    {
     "patchline": {
      "source": [
-      "obj-148",
+      "obj-157",
       24
      ],
      "destination": [
-      "obj-173",
+      "obj-182",
       0
      ]
     }
@@ -4970,7 +5258,7 @@
    {
     "patchline": {
      "source": [
-      "obj-173",
+      "obj-182",
       0
      ],
      "destination": [
@@ -4982,11 +5270,11 @@
    {
     "patchline": {
      "source": [
-      "obj-148",
+      "obj-157",
       25
      ],
      "destination": [
-      "obj-174",
+      "obj-183",
       0
      ]
     }
@@ -4994,7 +5282,7 @@
    {
     "patchline": {
      "source": [
-      "obj-174",
+      "obj-183",
       0
      ],
      "destination": [
@@ -5006,11 +5294,11 @@
    {
     "patchline": {
      "source": [
-      "obj-148",
+      "obj-157",
       26
      ],
      "destination": [
-      "obj-175",
+      "obj-184",
       0
      ]
     }
@@ -5018,7 +5306,7 @@
    {
     "patchline": {
      "source": [
-      "obj-175",
+      "obj-184",
       0
      ],
      "destination": [
@@ -5030,11 +5318,11 @@
    {
     "patchline": {
      "source": [
-      "obj-148",
+      "obj-157",
       27
      ],
      "destination": [
-      "obj-176",
+      "obj-185",
       0
      ]
     }
@@ -5042,7 +5330,7 @@
    {
     "patchline": {
      "source": [
-      "obj-176",
+      "obj-185",
       0
      ],
      "destination": [
@@ -5054,11 +5342,11 @@
    {
     "patchline": {
      "source": [
-      "obj-148",
+      "obj-157",
       28
      ],
      "destination": [
-      "obj-177",
+      "obj-186",
       0
      ]
     }
@@ -5066,7 +5354,7 @@
    {
     "patchline": {
      "source": [
-      "obj-177",
+      "obj-186",
       0
      ],
      "destination": [
@@ -5078,11 +5366,11 @@
    {
     "patchline": {
      "source": [
-      "obj-148",
+      "obj-157",
       29
      ],
      "destination": [
-      "obj-178",
+      "obj-187",
       0
      ]
     }
@@ -5090,7 +5378,31 @@
    {
     "patchline": {
      "source": [
-      "obj-178",
+      "obj-187",
+      0
+     ],
+     "destination": [
+      "obj-96",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-157",
+      30
+     ],
+     "destination": [
+      "obj-188",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-188",
       0
      ],
      "destination": [
@@ -5102,11 +5414,11 @@
    {
     "patchline": {
      "source": [
-      "obj-148",
-      30
+      "obj-157",
+      31
      ],
      "destination": [
-      "obj-179",
+      "obj-189",
       0
      ]
     }
@@ -5114,7 +5426,7 @@
    {
     "patchline": {
      "source": [
-      "obj-179",
+      "obj-189",
       0
      ],
      "destination": [
@@ -5126,11 +5438,11 @@
    {
     "patchline": {
      "source": [
-      "obj-148",
-      31
+      "obj-157",
+      32
      ],
      "destination": [
-      "obj-180",
+      "obj-190",
       0
      ]
     }
@@ -5138,11 +5450,59 @@
    {
     "patchline": {
      "source": [
-      "obj-180",
+      "obj-190",
       0
      ],
      "destination": [
-      "obj-105",
+      "obj-108",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-157",
+      33
+     ],
+     "destination": [
+      "obj-191",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-191",
+      0
+     ],
+     "destination": [
+      "obj-111",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-157",
+      34
+     ],
+     "destination": [
+      "obj-192",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-192",
+      0
+     ],
+     "destination": [
+      "obj-114",
       0
      ]
     }
