@@ -266,11 +266,18 @@ def test_page_in_chromium_shows_live_frames_and_the_engines_top_class(browser, t
         def live() -> bool:
             first.clear()
             first.update(tools.evaluate(PAGE_STATE))
-            return first["seen"] >= 2 and bool(first["top"]) and first["spec"] > 0
+            return first["seen"] >= 2 and bool(first["top"]) and first["spec"] > 0 and first["mean"] is not None
 
         assert wait_until(live, 30, 0.2), first
         time.sleep(1.0)
-        later = tools.evaluate(PAGE_STATE)
+        later: dict = {}
+
+        def loaded() -> bool:  # the page swaps frames continuously: catch one that has finished loading
+            later.clear()
+            later.update(tools.evaluate(PAGE_STATE))
+            return later["mean"] is not None
+
+        assert wait_until(loaded, 10, 0.1), later
         shot = base64.b64decode(tools.call("Page.captureScreenshot", format="png")["data"])
         engine_top = engine.status()["top_class"]
     finally:
