@@ -109,7 +109,7 @@ def test_sound_played_into_jack_reaches_capture_level_and_class(jack_server):
         assert a.top_name == "high"
         assert a.level_db == pytest.approx(20 * np.log10(0.5 / np.sqrt(2)), abs=1.5)
         assert 2500 < a.centroid < 3500
-        assert engine.source.stats.blocks > 10
+        assert wait_until(lambda: engine.source.stats.blocks > 10, 5)
     finally:
         engine.stop()
         player.close()
