@@ -22,11 +22,13 @@ from typing import Any, Generic, Protocol, TypeVar
 import numpy as np
 
 from performer.audio_input import AudioRing
-from performer.params import ParamStore
+from performer.params import REGISTRY, ParamStore
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+MAX_WINDOW: float = REGISTRY.get("classifier.window").max  # type: ignore[assignment]
 
 
 
@@ -77,7 +79,6 @@ class Analysis:
     position: int
     """Absolute sample position (source rate) at the end of the analysed window."""
     audio_time: float
-    wall_time: float
     classes: tuple[str, ...]
     probs: np.ndarray
     """Smoothed class probabilities."""
@@ -184,7 +185,8 @@ class Analyzer:
             except Exception:  # one bad window must not stop the show
                 self.stats.errors += 1
                 log.exception("analysis of the window ending at %.2f s failed; going on", next_pos / rate)
-            self.ring.consumed(next_pos - int(4.0 * rate))
+            # a back-pressured file may run ahead by as much as the longest window still needs
+            self.ring.consumed(next_pos - int(MAX_WINDOW * rate))
             next_pos += hop
 
     # --- one hop -----------------------------------------------------------------
@@ -231,7 +233,7 @@ class Analyzer:
         if changed:
             st.class_changes += 1
             self.changes.append((time.monotonic(), position, self.classes[top]))
-        return Analysis(position=position, audio_time=audio_time, wall_time=time.monotonic(), classes=self.classes,
+        return Analysis(position=position, audio_time=audio_time, classes=self.classes,
                         probs=probs.copy(), raw_probs=np.array(raw, dtype=np.float32), top=top,
                         top_name=self.classes[top], confidence=float(probs[top]), changed=changed,
                         level_db=level, peak_db=peak, onset=onset, centroid=centroid, silent=silent,

@@ -46,7 +46,6 @@ class AudioRing:
         self._cond = threading.Condition()
         self.backpressure = backpressure
         self._closed = False
-        self.last_write = 0.0  # monotonic time of the last write
 
     @property
     def total(self) -> int:
@@ -71,7 +70,6 @@ class AudioRing:
             if first < n:
                 self._buf[:n - first] = block[first:]
             self._total += n
-            self.last_write = time.monotonic()
             self._cond.notify_all()
         return True
 

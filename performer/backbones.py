@@ -263,12 +263,6 @@ def _load_lite0() -> Backbone:
 # --------------------------------------------------------------------------- torchvision networks
 
 
-def torch_home() -> Path:
-    import torch.hub
-
-    return Path(torch.hub.get_dir()).parent if os.environ.get("TORCH_HOME") is None else Path(os.environ["TORCH_HOME"])
-
-
 def _tv_weights(name: str):
     from torchvision import models
 

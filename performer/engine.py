@@ -53,7 +53,7 @@ class Engine:
 
     def __init__(self, *, source: AudioSource, classifier: ClassifierLike, renderer: Renderer,
                  outputs: Sequence[FrameOutput] = (), preset: Preset | None = None,
-                 store: ParamStore | None = None, scene_factory: Callable[..., Any] | None = None) -> None:
+                 store: ParamStore | None = None) -> None:
         self.store = store or ParamStore()
         self.source = source
         self.classifier = classifier
@@ -69,7 +69,6 @@ class Engine:
         """The parameter values the last frame was rendered with (base plus modulation)."""
         self.last_frame: np.ndarray | None = None
         self.frame_listeners: list[Callable[[np.ndarray, FrameInfo], None]] = []
-        self._scene_factory = scene_factory
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._t0 = time.monotonic()
@@ -126,21 +125,16 @@ class Engine:
         for out in self.outputs:
             out.close()
 
-    @property
-    def running(self) -> bool:
-        return not self._stop.is_set()
-
     # --- rendering ---------------------------------------------------------------------
     def scene_for(self, a: Analysis | None) -> Any:
         from performer.dream import Scene
 
-        factory = self._scene_factory or Scene
         if a is None:
-            return factory()
+            return Scene()
         with self._preset_lock:
             spec = self.preset.classes.get(a.top_name, {})
             image = self.class_images.get(a.top_name)
-        return factory(key=a.top_name, guide=tuple(spec.get("guide", ())), seed_image=image, spectrogram=a.spectrogram)
+        return Scene(key=a.top_name, guide=tuple(spec.get("guide", ())), seed_image=image, spectrogram=a.spectrogram)
 
     def modulated(self, snap: Snapshot, a: Analysis | None, dt: float) -> Snapshot:
         """The snapshot with the mod matrix applied (sources: the analysis and the controllers)."""

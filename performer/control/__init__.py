@@ -74,11 +74,11 @@ class Controls:
         self.glove = Glove(engine.extra_sources, fingers=fingers, calibration=calibration,
                            smoothing=float(glove_cfg.get("smoothing", 0.05)))
         self.options = options
-        port = options.osc_port if options.osc_port is not None else None
+        port = options.osc_port
         if port is not None:
             from performer.control.osc import OscServer, OscSender
 
-            host = options.osc_host or osc_cfg.get("host", "127.0.0.1")
+            host = options.osc_host
             self.osc = OscServer(self.store, host=host, port=port, allow=options.allow or osc_cfg.get("allow", []),
                                  handlers=self._handlers())
             destinations = [(d["host"], int(d["port"])) for d in osc_cfg.get("destinations", [])] + options.osc_out

@@ -38,7 +38,6 @@ log = logging.getLogger(__name__)
 
 NORMALIZED = "/normalized"
 ERROR_ADDRESS = "/performer/error"
-ERROR_KINDS = ("malformed", "unknown_address", "bad_type", "bad_count", "out_of_range", "not_allowed", "handler")
 
 Reply = Callable[[str, Sequence[Any]], None]
 Handler = Callable[[Sequence[Any], Reply], None]
