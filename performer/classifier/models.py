@@ -31,7 +31,7 @@ CHECKPOINT_MODELS = MODEL_NAMES + ("ensemble",)
 TRAIN_DEFAULTS: dict[str, dict[str, Any]] = {
     "resnet50": dict(optimizer="sgd", lr=0.001, momentum=0.9, weight_decay=5e-4, batch_size=16, epochs=15,
                      patience=5, window=4.0, mixup=0.0, specaugment=False, gain_db=0.0, image_size=224),
-    "efficientnet_lite0": dict(optimizer="sgd", lr=0.01, momentum=0.9, weight_decay=5e-4, batch_size=32, epochs=20,
+    "efficientnet_lite0": dict(optimizer="adamw", lr=1e-3, momentum=0.9, weight_decay=1e-2, batch_size=32, epochs=15,
                                patience=6, window=1.0, mixup=0.2, specaugment=True, gain_db=6.0, image_size=128),
     "realtime": dict(optimizer="adamw", lr=2e-3, momentum=0.9, weight_decay=1e-3, batch_size=32, epochs=30,
                      patience=10, window=1.0, mixup=0.3, specaugment=True, gain_db=6.0, image_size=None),
@@ -147,6 +147,11 @@ def _efficientnet_lite0(n_classes: int, pretrained: bool) -> nn.Module:
         if missing or unexpected:
             raise ModelError(f"EfficientNet-Lite0 weights {path} do not fit the model: missing {missing}, unexpected {unexpected}")
     net._fc = nn.Linear(net._fc.in_features, n_classes)
+    # The package keeps TensorFlow's batch-norm momentum (0.01 in torch terms): its running statistics would
+    # take hundreds of steps to leave ImageNet's, so validation lags training; fine-tuning uses torch's 0.1.
+    for m in net.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.momentum = 0.1
     return net
 
 
