@@ -116,6 +116,39 @@ def test_a_few_training_steps_lower_the_loss():
     assert acc > 0.8
 
 
+def test_fast_path_models_train_on_short_windows_of_varying_length():
+    from performer.errors import DataError
+
+    cfg = T.TrainConfig.for_model("realtime", window=0.2, window_max=0.5, epochs=1, batch_size=6, mixup=0.0)
+    assert (cfg.window, cfg.window_max) == (0.2, 0.5)
+    with pytest.raises(DataError, match="between 0.2 and 4"):
+        T.TrainConfig.for_model("realtime", window=0.1)
+    with pytest.raises(DataError, match="window-max"):
+        T.TrainConfig.for_model("realtime", window=0.5, window_max=0.3)
+    seen: list[int] = []
+    model = M.build_model("realtime", 3, config={"width": 8})
+    forward = model.forward
+    model.forward = lambda mel: (seen.append(mel.shape[-1]), forward(mel))[1]
+    T.fit(model, _melset(4), None, cfg, 3, DEFAULT_SETTINGS)
+    frames = (DEFAULT_SETTINGS.frames(0.2), DEFAULT_SETTINGS.frames(0.5))
+    assert all(frames[0] <= f <= frames[1] for f in seen) and len(set(seen)) > 1, seen
+
+
+def test_the_fast_path_classifier_must_match_the_main_one(tmp_path):
+    from performer.classifier.inference import fast_classifier_for
+
+    path, _ = _checkpoint(tmp_path)
+    main = Classifier.from_checkpoint(path, device="cpu")
+    assert fast_classifier_for(main) is None  # not the shipped model: the main model serves the fast path too
+    assert fast_classifier_for(main, path).classes == main.classes
+    other = M.build_model("realtime", 2, config={"width": 8})
+    meta = {"model": "realtime", "model_config": M.model_config(other), "classes": ["a", "b"],
+            "features": DEFAULT_SETTINGS.to_dict(), "window_seconds": 0.25}
+    odd = T.save_checkpoint(tmp_path / "odd.pt", other, meta)
+    with pytest.raises(ModelError, match="odd.pt.*must be the same"):
+        fast_classifier_for(main, odd)
+
+
 def _checkpoint(tmp_path, model=None):
     model = model or M.build_model("realtime", 3, config={"width": 8})
     meta = {"model": "realtime", "model_config": M.model_config(model), "classes": ["hum", "sweep", "bursts"],

@@ -16,9 +16,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from performer.classifier.inference import Classifier, default_checkpoint
+    from performer.classifier.inference import Classifier, default_checkpoint, fast_classifier_for
 
-__all__ = ["Classifier", "default_checkpoint"]
+__all__ = ["Classifier", "default_checkpoint", "fast_classifier_for"]
 
 
 def __getattr__(name: str) -> Any:

@@ -36,12 +36,18 @@ from performer.features import DEFAULT_SETTINGS, FeatureSettings
 log = logging.getLogger(__name__)
 
 CHECKPOINT_FORMAT = "performer-classifier/1"
+#: Training windows allowed, in seconds. Windows under 0.5 s are for fast-path models (``performer serve
+#: --fast-model``), which name a sound from its first fifth of a second.
+WINDOW_RANGE = (0.2, 4.0)
 
 
 @dataclass
 class TrainConfig:
     model: str = "realtime"
     window: float = 1.0
+    window_max: float | None = None
+    """When set, each batch is cropped to a random length between ``window`` and this (fast-path models, which
+    must name sounds of any age); validation uses ``window``."""
     epochs: int = 60
     batch_size: int = 32
     optimizer: str = "adamw"
@@ -64,8 +70,11 @@ class TrainConfig:
         values = dict(M.TRAIN_DEFAULTS[name])
         values.update({k: v for k, v in overrides.items() if v is not None})
         cfg = cls(model=name, **values)
-        if not 0.5 <= cfg.window <= 4.0:
-            raise DataError(f"training window must be between 0.5 and 4 s, got {cfg.window}")
+        if not WINDOW_RANGE[0] <= cfg.window <= WINDOW_RANGE[1]:
+            raise DataError(f"training window must be between {WINDOW_RANGE[0]:g} and {WINDOW_RANGE[1]:g} s, got {cfg.window}")
+        if cfg.window_max is not None and not cfg.window <= cfg.window_max <= WINDOW_RANGE[1]:
+            raise DataError(f"--window-max must be between the window ({cfg.window:g} s) and {WINDOW_RANGE[1]:g} s, "
+                            f"got {cfg.window_max}")
         return cfg
 
 
@@ -184,6 +193,7 @@ def fit(model: torch.nn.Module, train: MelSet, val: MelSet | None, cfg: TrainCon
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     frames = settings.frames(cfg.window)
+    frames_max = settings.frames(cfg.window_max) if cfg.window_max else frames
     model.to(device)
     if cfg.optimizer == "sgd":
         opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
@@ -209,7 +219,8 @@ def fit(model: torch.nn.Module, train: MelSet, val: MelSet | None, cfg: TrainCon
             idx = order[s:s + cfg.batch_size]
             if len(idx) < 2:
                 continue
-            xb = torch.from_numpy(np.stack([crop_frames(train.get(i), frames, rng) for i in idx]).astype(np.float32))
+            crop = int(rng.integers(frames, frames_max + 1)) if frames_max > frames else frames
+            xb = torch.from_numpy(np.stack([crop_frames(train.get(i), crop, rng) for i in idx]).astype(np.float32))
             yb = torch.from_numpy(train.labels[idx])
             if cfg.gain_db > 0:
                 xb = xb + torch.from_numpy(rng.uniform(-cfg.gain_db, cfg.gain_db, (len(idx), 1, 1)).astype(np.float32))
@@ -377,8 +388,9 @@ def train_from_args(args) -> dict[str, Any]:
 
     torch.set_num_threads(max(1, int(args.threads)))
     name = args.model
-    cfg = TrainConfig.for_model(name, window=args.window, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                                patience=args.patience, seed=args.seed, threads=args.threads)
+    cfg = TrainConfig.for_model(name, window=args.window, window_max=getattr(args, "window_max", None),
+                                epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, patience=args.patience,
+                                seed=args.seed, threads=args.threads)
     device = choose_device(args.device)
     ds, train_ds, val_ds, train_folds, val_folds = split_data(
         args.data, _parse_folds(args.folds), args.val_fold, args.val_fraction, args.skip_bad, args.seed)
@@ -397,6 +409,10 @@ def train_from_args(args) -> dict[str, Any]:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     out = Path(args.out) if args.out else Path("runs") / f"{name}-{stamp}" / "model.pt"
     cfg.model_config = {"image_size": cfg.image_size} if cfg.image_size else {}
+    if getattr(args, "width", None):
+        if name != "realtime":
+            raise ModelError(f"--width applies to the realtime model, not {name}")
+        cfg.model_config["width"] = int(args.width)
     model = M.build_model(name, len(ds.classes), pretrained=True, config=cfg.model_config)
     cfg.model_config = M.model_config(model)
     log.info("training %s (%d parameters) on %d clips, validating on %d, window %.2f s, device %s",
