@@ -110,6 +110,61 @@ def _db(x: float) -> float:
     return 20.0 * math.log10(max(x, 1e-6))
 
 
+NOVELTY_FFT = 512
+"""Frame length of the novelty spectrogram (23 ms at 22,050 Hz): short, so a new sound shows within a hop."""
+NOVELTY_HOP = 128
+NOVELTY_BANDS = 40
+_novelty_filters: dict[int, np.ndarray] = {}
+
+
+def _novelty_spectrogram(audio: np.ndarray, sr: int) -> np.ndarray:
+    """Mel power in dB ``(bands, frames)`` of ``audio`` in whole frames of :data:`NOVELTY_FFT` samples."""
+    if sr not in _novelty_filters:
+        import librosa
+
+        _novelty_filters[sr] = librosa.filters.mel(sr=sr, n_fft=NOVELTY_FFT, n_mels=NOVELTY_BANDS).astype(np.float32)
+    frames = np.lib.stride_tricks.sliding_window_view(audio, NOVELTY_FFT)[::NOVELTY_HOP]
+    power = np.abs(np.fft.rfft(frames * np.hanning(NOVELTY_FFT).astype(np.float32), axis=1)) ** 2
+    return 10.0 * np.log10(_novelty_filters[sr] @ power.T.astype(np.float32) + 1e-10)
+
+
+def novelty(audio: np.ndarray, sr: int, recent: float) -> tuple[float, float]:
+    """How new the latest ``recent`` seconds of ``audio`` sound, and where the new sound began (seconds
+    before the end).
+
+    Per band of a short-frame mel spectrogram (:data:`NOVELTY_FFT`), the difference between the mean power
+    of the frames in the recent part and that of the frames before it, in units of that band's own variation
+    over the frames before (its standard deviation in dB, plus 3 dB); the mean over bands. A steady sound
+    changing reads high; a bursty sound going on (barks, hammering) reads low, since its bands vary anyway.
+    The onset is the start of the earliest recent frame that on its own reads at least half as new (else
+    ``recent``). ``(0.0, recent)`` when there is too little audio before the recent part to tell.
+    """
+    n_recent = int(recent * sr)
+    if len(audio) < n_recent + 4 * NOVELTY_FFT:
+        return 0.0, recent
+    db = _novelty_spectrogram(np.asarray(audio, dtype=np.float32), sr).astype(np.float64)
+    starts = np.arange(db.shape[1]) * NOVELTY_HOP
+    first_recent = len(audio) - n_recent
+    now_mask = starts + NOVELTY_FFT // 2 >= first_recent
+    before_mask = starts + NOVELTY_FFT <= first_recent
+    before_db = db[:, before_mask]
+    before = 10.0 * np.log10(np.power(10.0, before_db / 10.0).mean(axis=1))
+    scale = before_db.std(axis=1) + 3.0
+    def newness(mask: np.ndarray) -> float:
+        now = 10.0 * np.log10(np.power(10.0, db[:, mask] / 10.0).mean(axis=1))
+        return float(np.mean(np.abs(now - before) / scale))
+
+    # the whole recent part, or its last quarter (a sound that began just before the end)
+    value = max(newness(now_mask), newness(starts + NOVELTY_FFT // 2 >= len(audio) - n_recent // 4))
+    onset = recent
+    frame_scores = np.mean(np.abs(db - before[:, None]) / scale[:, None], axis=0)
+    for i in np.flatnonzero(starts + NOVELTY_FFT > first_recent - NOVELTY_FFT):
+        if frame_scores[i] >= 0.5 * value:
+            onset = min(recent + NOVELTY_FFT / sr, (len(audio) - starts[i]) / sr)
+            break
+    return value, onset
+
+
 @dataclass
 class AnalyzerStats:
     hops: int = 0
@@ -119,8 +174,10 @@ class AnalyzerStats:
     """Exponential moving average of the time one hop's analysis takes."""
     hop_late_ms: float = 0.0
     class_changes: int = 0
+    events: int = 0
+    """New sounds detected by their novelty (the fast path's events)."""
     fast_switches: int = 0
-    """Hops where the short window's estimate took over (the fast path)."""
+    """Class changes made by the fast path."""
     errors: int = 0
 
 
@@ -132,9 +189,15 @@ class Analyzer:
     """
 
     def __init__(self, ring: AudioRing, classifier: ClassifierLike, store: ParamStore, out: Latest[Analysis],
-                 *, realtime: bool = True) -> None:
+                 *, realtime: bool = True, fast_classifier: ClassifierLike | None = None) -> None:
         self.ring = ring
         self.clf = classifier
+        self.fast_clf = fast_classifier or classifier
+        """Names new sounds on the fast path: a model trained on short windows, else the main classifier."""
+        if list(self.fast_clf.classes) != list(classifier.classes) or self.fast_clf.sample_rate != classifier.sample_rate:
+            raise ValueError(f"the fast classifier's classes and rate ({list(self.fast_clf.classes)}, "
+                             f"{self.fast_clf.sample_rate} Hz) differ from the classifier's "
+                             f"({list(classifier.classes)}, {classifier.sample_rate} Hz)")
         self.store = store
         self.out = out
         self.realtime = realtime
@@ -148,7 +211,10 @@ class Analyzer:
         self._top_since = -math.inf  # audio time of the last change
         self._prev_spectrum: np.ndarray | None = None
         self._onset_peak = 1e-3
-        self._fast_candidate = -1  # the class the short window saw on the previous hop, for the fast path
+        self._event_start: float | None = None  # audio time the current new sound began (fast path)
+        self._event_confidence = 0.0  # confidence of the fast path's latest choice in this event
+        self.last_novelty = 0.0
+        self._novelty_armed = True
         self.changes: deque[tuple[float, int, str]] = deque(maxlen=1024)
         """Recent top-class changes as (wall time, sample position, class name), oldest first."""
 
@@ -221,10 +287,12 @@ class Analyzer:
             tau = p["classifier.smoothing"]
             a = 1.0 if tau <= 0 else 1.0 - math.exp(-hop_s / tau)
             self._smoothed = (1.0 - a) * self._smoothed + a * raw
-            self._fast_path(audio, sr, p)
+            forced = self._fast_path(audio, spec, sr, position / rate, p)
+        else:
+            forced = None
         probs = self._smoothed
         audio_time = position / rate
-        changed = self._decide(probs, audio_time, p)
+        changed = self._decide(probs, audio_time, p, forced)
         ms = 1000.0 * (time.perf_counter() - t0)
         st = self.stats
         st.hops += 1
@@ -239,36 +307,68 @@ class Analyzer:
                         level_db=level, peak_db=peak, onset=onset, centroid=centroid, silent=silent,
                         spectrogram=spec, classify_ms=ms)
 
-    def _fast_path(self, audio: np.ndarray, sr: int, p: Mapping[str, Any]) -> bool:
-        """The fast path: classify a short recent window too; when two hops in a row agree, confidently,
-        on a class other than the current one, take that estimate at once instead of waiting for the new
-        sound to fill the long window and the smoothing.
+    def _fast_path(self, audio: np.ndarray, spec: np.ndarray, sr: int, now: float, p: Mapping[str, Any]) -> int | None:
+        """The fast path: name a new sound from its first fraction of a second.
 
-        Returns True when the estimate replaced the smoothed probabilities (hysteresis and hold still apply).
+        A hop whose spectrum differs from the second before it by ``classifier.novelty`` dB or more opens an
+        *event* that starts with that hop. While the event is younger than the long window, each hop classifies
+        the audio since the event began (with the fast classifier, once ``classifier.fast_window`` of it has
+        arrived; the main classifier once the event is longer than the fast one's window): a class other than the current one at ``classifier.fast_confidence`` or more takes over at
+        once, past the smoothing and the hold, since a new sound is what the hold waits for. A later hop of the
+        same event may correct that choice only with a more confident estimate, from more of the sound.
+
+        Returns the class to switch to now, or None.
         """
         if not p["classifier.fast"]:
-            self._fast_candidate = -1
-            return False
-        n = int(p["classifier.fast_window"] * sr)
-        estimate = np.asarray(self.clf.predict(audio[-n:]), dtype=np.float32)
+            self._event_start = None
+            return None
+        hop_s = float(p["classifier.hop"])
+        self.last_novelty, onset = novelty(audio, sr, hop_s)
+        # An event opens when the novelty rises through the threshold, or stays above it half a second on.
+        if self.last_novelty < p["classifier.novelty"] or (
+                self._event_start is not None and now - self._event_start >= 0.5):
+            self._novelty_armed = True
+        if self.last_novelty >= p["classifier.novelty"] and self._novelty_armed:
+            self._novelty_armed = False
+            self._event_start = now - onset
+            self._event_confidence = 0.0
+            self.stats.events += 1
+        if self._event_start is None:
+            return None
+        age = now - self._event_start
+        if age > p["classifier.window"]:
+            self._event_start = None
+            return None
+        if age < p["classifier.fast_window"] - 0.01:
+            return None
+        n = min(len(audio), int(round(age * sr)))
+        # A short-window model names the first moments; once the sound is longer than its window (by a fifth),
+        # the main classifier hears all of it since the onset.
+        clf = self.fast_clf if age <= 1.2 * float(getattr(self.fast_clf, "window_seconds", 1.0)) else self.clf
+        estimate = np.asarray(clf.predict(audio[-n:]), dtype=np.float32)
         best = int(np.argmax(estimate))
-        if best == self._top or estimate[best] < p["classifier.fast_confidence"]:
-            self._fast_candidate = -1
-            return False
-        if best != self._fast_candidate:  # a first sighting: wait for the next hop to agree
-            self._fast_candidate = best
-            return False
-        self._fast_candidate = -1
+        confidence = float(estimate[best])
+        if best == self._top:
+            self._event_confidence = max(self._event_confidence, confidence)
+            return None
+        if confidence < p["classifier.fast_confidence"] or confidence <= self._event_confidence:
+            return None
+        self._event_confidence = confidence
         self._smoothed = estimate
         self.stats.fast_switches += 1
-        return True
+        return best
 
-    def _decide(self, probs: np.ndarray, now: float, p: Mapping[str, Any]) -> bool:
+    def _decide(self, probs: np.ndarray, now: float, p: Mapping[str, Any], forced: int | None = None) -> bool:
         best = int(np.argmax(probs))
         if self._top < 0:
             self._top, self._top_since = best, now
             return True
-        if best == self._top or p["classifier.lock"]:
+        if p["classifier.lock"]:
+            return False
+        if forced is not None and forced != self._top:
+            self._top, self._top_since = forced, now
+            return True
+        if best == self._top:
             return False
         if now - self._top_since < p["classifier.hold"]:
             return False

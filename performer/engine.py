@@ -53,7 +53,7 @@ class Engine:
 
     def __init__(self, *, source: AudioSource, classifier: ClassifierLike, renderer: Renderer,
                  outputs: Sequence[FrameOutput] = (), preset: Preset | None = None,
-                 store: ParamStore | None = None) -> None:
+                 store: ParamStore | None = None, fast_classifier: ClassifierLike | None = None) -> None:
         self.store = store or ParamStore()
         self.source = source
         self.classifier = classifier
@@ -61,7 +61,8 @@ class Engine:
         self.outputs = list(outputs)
         self.ring = AudioRing(source.rate, seconds=8.0, backpressure=not source.realtime)
         self.analysis: Latest[Analysis] = Latest()
-        self.analyzer = Analyzer(self.ring, classifier, self.store, self.analysis, realtime=source.realtime)
+        self.analyzer = Analyzer(self.ring, classifier, self.store, self.analysis, realtime=source.realtime,
+                                 fast_classifier=fast_classifier)
         self.render_stats = RenderStats()
         self.extra_sources: dict[str, float] = {}
         """Modulation sources from controllers (the glove writes glove.fist, glove.1 ...)."""
@@ -225,6 +226,8 @@ class Engine:
             "hops": an.hops,
             "skipped_hops": an.skipped_hops,
             "class_changes": an.class_changes,
+            "new_sounds": an.events,
+            "fast_switches": an.fast_switches,
             "analysis_errors": an.errors,
             "top_class": a.top_name if a else None,
             "confidence": round(a.confidence, 3) if a else None,

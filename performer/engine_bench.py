@@ -39,6 +39,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--hold", type=float, help="classifier.hold (default: the default preset's)")
     p.add_argument("--size", type=int, default=224, help="dream width and height (default 224)")
     p.add_argument("--model", type=Path, help="classifier checkpoint (default: the shipped model)")
+    p.add_argument("--fast-model", type=Path, help="fast-path classifier (default: as performer serve chooses)")
     p.add_argument("--device", default="auto")
     p.add_argument("--threads", type=int, help="torch CPU threads (default: cores - 1, at least 1)")
 
@@ -103,13 +104,18 @@ def _segments(args, clf) -> tuple[np.ndarray, int, list[tuple[int, str]]]:
                 continue
             pieces.append(y)
             labels.append(cls)
-    onsets = [(k * seg_n, cls) for k, cls in enumerate(labels)]
+    # Sounds do not start on the analyser's hop grid: each segment is shortened by a different fraction of a
+    # hop, so the onsets fall at every phase of it.
+    phase = np.random.default_rng(1)
+    pieces = [y[:len(y) - int(phase.integers(0, int(0.1 * rate)))] for y in pieces]
+    starts = np.concatenate([[0], np.cumsum([len(y) for y in pieces])[:-1]])
+    onsets = [(int(st), cls) for st, cls in zip(starts, labels)]
     return np.concatenate(pieces).astype(np.float32), rate, onsets
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     from performer.audio_input import ArraySource
-    from performer.classifier import Classifier, default_checkpoint
+    from performer.classifier import Classifier, default_checkpoint, fast_classifier_for
     from performer.dream import DreamRenderer
     from performer.engine import Engine
     from performer.outputs import NullOutput
@@ -118,6 +124,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     threads = configure_threads(args.threads)
     clf = Classifier.from_checkpoint(args.model or default_checkpoint(), device=args.device)
+    fast = fast_classifier_for(clf, args.fast_model, device=args.device)
     audio, rate, onsets = _segments(args, clf)
     if len(onsets) < 2:
         raise SystemExit("fewer than two usable segments: nothing to measure")
@@ -129,10 +136,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     for name in ("smoothing", "hysteresis", "hold"):
         if getattr(args, name) is not None:
             preset.params[f"classifier.{name}"] = getattr(args, name)
-    tuning = {k: preset.values()[f"classifier.{k}"] for k in ("smoothing", "hysteresis", "hold")}
+    tuning = {k: preset.values()[f"classifier.{k}"]
+              for k in ("smoothing", "hysteresis", "hold", "fast", "fast_window", "fast_confidence", "novelty")}
     source = ArraySource(audio, rate, name="bench", loop=loop)
     engine = Engine(source=source, classifier=clf, renderer=DreamRenderer(device=args.device),
-                    outputs=[NullOutput()], preset=preset)
+                    outputs=[NullOutput()], preset=preset, fast_classifier=fast)
     engine.start()
     t_start = time.monotonic()
     run_for = args.duration if loop else seconds + 1.0
@@ -155,9 +163,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     # Match each onset (in the first pass of the sequence) to the first change to its class after it.
     latencies, misses = [], 0
-    seg_n = onsets[1][0] - onsets[0][0]
     total_n = len(audio)
-    for onset, cls in onsets[1:]:
+    ends = [o for o, _ in onsets[2:]] + [total_n]
+    for (onset, cls), end in zip(onsets[1:], ends):
+        seg_n = end - onset
         for lap in range(int(run_for // seconds) + 1):
             pos0 = onset + lap * total_n
             hits = [w for w, p, c in changes if c == cls and pos0 <= p < pos0 + seg_n]
@@ -169,6 +178,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     warm = [m for t, m in rss if t >= 10.0] or [m for _, m in rss]
     result = {
         "input": f"{len(onsets)} segments of {args.segment_seconds:g} s ({'UrbanSound8K fold %d' % args.fold if args.data else 'demo scenes'})",
+        "fast_model": str(fast.path) if fast else "(the classifier)",
         "torch_threads": threads, "window_s": args.window, "hop_s": args.hop, "dream_size": args.size, "classifier": tuning,
         "run_seconds": round(run_for, 1),
         "onset_to_class_ms": {
@@ -179,6 +189,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "fps_while_classifying": round(float(np.median(fps_samples)), 2) if fps_samples else status["fps"],
         "classify_ms_ema": status["classify_ms"],
         "hops": status["hops"], "skipped_hops": status["skipped_hops"],
+        "class_changes": status["class_changes"], "new_sounds": status["new_sounds"],
+        "fast_switches": status["fast_switches"],
         "dropped_audio_blocks": status["dropped_audio_blocks"],
         "rss_mb_after_warmup": round(warm[0], 1), "rss_mb_end": round(rss[-1][1], 1) if rss else None,
         "rss_growth_pct": round(100.0 * (rss[-1][1] - warm[0]) / warm[0], 2) if rss else None,

@@ -30,6 +30,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--fast", action="store_true", help="read a file input as fast as possible instead of in real time")
     s.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="torch device (default: auto)")
     s.add_argument("--model", type=Path, help="classifier checkpoint (default: the shipped real-time model)")
+    s.add_argument("--fast-model", type=Path, metavar="CKPT",
+                   help="classifier for the fast path, trained on short windows, same classes as --model "
+                   "(default: the shipped short-window model with the shipped model, else --model itself)")
     s.add_argument("--threads", type=int, metavar="N", help="torch CPU threads (default: cores - 1, at least 1)")
     s.add_argument("--frames", type=Path, metavar="DIR", help="also write every frame as a JPEG into DIR")
     s.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
@@ -77,7 +80,7 @@ def cmd_devices(args: argparse.Namespace) -> int:
 def build_engine(args: argparse.Namespace):
     """Load the preset, the classifier and the renderer, open the input; errors name what failed."""
     from performer.audio_input import open_source
-    from performer.classifier import Classifier, default_checkpoint
+    from performer.classifier import Classifier, default_checkpoint, fast_classifier_for
     from performer.device import choose_device, configure_threads
     from performer.dream import DreamRenderer
     from performer.engine import Engine
@@ -91,12 +94,13 @@ def build_engine(args: argparse.Namespace):
     source = open_source(args.input, loop=args.loop, realtime=not args.fast)
     try:
         clf = Classifier.from_checkpoint(args.model or default_checkpoint(), device=str(device))
+        fast = fast_classifier_for(clf, args.fast_model, device=str(device))
     except BaseException:
         source.stop()
         raise
     renderer = DreamRenderer(device=str(device))
     outputs = build_outputs(preset) + ([FolderOutput(args.frames, name="--frames")] if args.frames else [])
-    return Engine(source=source, classifier=clf, renderer=renderer, outputs=outputs, preset=preset)
+    return Engine(source=source, classifier=clf, renderer=renderer, outputs=outputs, preset=preset, fast_classifier=fast)
 
 
 def build_controls(engine, args: argparse.Namespace):

@@ -225,13 +225,17 @@ PARAMS: tuple[Param, ...] = (
     Param("classifier.lock", "bool", False, "classifier",
           "Freeze the top class: the dream keeps its image whatever the sound does."),
     Param("classifier.fast", "bool", True, "classifier",
-          "Also classify a short recent window, so that a new sound can take over before it fills the long "
-          "window (when two hops in a row agree on it)."),
-    Param("classifier.fast_window", "float", 0.3, "classifier",
-          "Length of the short window of the fast path.", "s", 0.1, 1.0, clamp=True),
-    Param("classifier.fast_confidence", "float", 0.7, "classifier",
-          "Probability the short window's class needs before it may take over at once.", "",
+          "The fast path: a new sound (see classifier.novelty) is named from its first moments, without waiting "
+          "for it to fill the window, the smoothing or the hold."),
+    Param("classifier.fast_window", "float", 0.2, "classifier",
+          "How much of a new sound the fast path hears before it may name it.", "s", 0.1, 1.0, clamp=True),
+    Param("classifier.fast_confidence", "float", 0.6, "classifier",
+          "Probability the fast path's class needs before it takes over.", "",
           0.0, 1.0, clamp=True),
+    Param("classifier.novelty", "float", 1.2, "classifier",
+          "How different the latest hop must sound from the second before it to count as a new sound for the "
+          "fast path: the mean change over mel bands, each in units of its own variation (std in dB + 3 dB).",
+          "", 0.2, 5.0, clamp=True),
     # mapping
     Param("mapping.enabled", "bool", True, "mapping",
           "Apply the preset's modulation matrix (sound and glove acting on parameters)."),

@@ -73,10 +73,10 @@ def test_hold_and_lock_keep_the_class():
     assert [c.top_name for c in changes] == ["low"]
 
 
-def test_the_fast_path_lets_a_new_sound_take_over_before_the_smoothing_catches_up():
+def test_the_fast_path_names_a_new_sound_from_its_first_fifth_of_a_second():
     store = ParamStore()
     store.update({"classifier.window": 1.0, "classifier.smoothing": 1.0, "classifier.hysteresis": 0.1,
-                  "classifier.hold": 0.5}, glide=False)
+                  "classifier.hold": 0.5, "classifier.fast_window": 0.2}, glide=False)
     audio = np.concatenate([tone(300, 2.0), tone(3000, 3.0)])
 
     def switch_time(fast: bool) -> float:
@@ -85,10 +85,51 @@ def test_the_fast_path_lets_a_new_sound_take_over_before_the_smoothing_catches_u
         return change.audio_time
 
     fast, slow = switch_time(True), switch_time(False)
-    assert 2.1 <= fast <= 2.35, fast  # two hops of the short window agreeing
+    assert fast == pytest.approx(2.2, abs=0.01)  # novelty at the hop after the change, named 0.2 s in
     assert slow >= fast + 0.3, (fast, slow)  # otherwise the smoothing must catch up first
     store.update({"classifier.fast": True, "classifier.lock": True})
     assert not [r for r in run_offline(audio, store) if r.changed and r.top_name == "high"]  # the lock still wins
+
+
+def test_a_new_sound_passes_the_hold_but_a_change_without_novelty_does_not():
+    store = ParamStore()
+    store.update({"classifier.window": 1.0, "classifier.smoothing": 0.0, "classifier.hysteresis": 0.0,
+                  "classifier.hold": 3.0, "classifier.fast_window": 0.2}, glide=False)
+    audio = np.concatenate([tone(300, 1.5), tone(3000, 2.5)])
+    [_, change] = [r for r in run_offline(audio, store) if r.changed]
+    assert change.top_name == "high" and change.audio_time == pytest.approx(1.7, abs=0.01)
+    fade = np.linspace(0.0, 1.0, int(2.0 * RATE), dtype=np.float32)
+    gradual = np.concatenate([tone(300, 1.5), (1 - fade) * tone(300, 2.0) + fade * tone(3000, 2.0), tone(3000, 1.0)])
+    [_, change] = [r for r in run_offline(gradual, store) if r.changed]  # a cross-fade is nothing new:
+    assert change.top_name == "high" and change.audio_time >= 3.1  # the hold (3 s from the first hop) decides
+
+
+def test_novelty_is_high_where_the_sound_changes_and_low_where_it_goes_on():
+    from performer.analysis import novelty
+
+    def nov(audio):
+        return novelty(audio[-RATE:], RATE, 0.1)
+
+    threshold = ParamStore().get("classifier.novelty")
+    steady = tone(300, 1.0) + noise(1.0, amp=0.05)
+    bursts = np.concatenate([np.concatenate([silence(0.12), noise(0.08, amp=0.5, seed=k)]) for k in range(5)])
+    bursts += noise(1.0, amp=0.01, seed=9)
+    assert nov(steady)[0] < threshold / 3
+    assert nov(bursts)[0] < threshold  # a bursty sound going on: each burst is like the ones before
+    for before in (steady, bursts):
+        value, onset = nov(np.concatenate([before[:int(0.94 * RATE)], tone(3000, 0.06)]))
+        assert value > threshold
+        assert onset == pytest.approx(0.06, abs=0.015)  # where the new sound began, within a frame
+    assert novelty(tone(300, 0.15), RATE, 0.1) == (0.0, 0.1)  # too short to tell
+
+
+def test_a_fast_classifier_must_know_the_same_classes():
+    class Other(ToneClassifier):
+        classes = ["quiet", "loud"]
+
+    ring = AudioRing(RATE, seconds=2)
+    with pytest.raises(ValueError, match="fast classifier"):
+        Analyzer(ring, ToneClassifier(), ParamStore(), Latest(), fast_classifier=Other())
 
 
 def test_silence_below_the_gate_holds_the_class_and_skips_the_classifier():

@@ -700,7 +700,7 @@
       300.0,
       20.0
      ],
-     "text": "mapping.enabled"
+     "text": "classifier.novelty (0.2..5)"
     }
    },
    {
@@ -718,24 +718,27 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /mapping/enabled"
+     "text": "prepend /classifier/novelty"
     }
    },
    {
     "box": {
      "id": "obj-41",
-     "maxclass": "toggle",
+     "maxclass": "flonum",
      "numinlets": 1,
-     "numoutlets": 1,
+     "numoutlets": 2,
      "patching_rect": [
       10.0,
       632.0,
-      22.0,
+      110.0,
       22.0
      ],
      "outlettype": [
-      "int"
+      "",
+      "bang"
      ],
+     "minimum": 0.2,
+     "maximum": 5.0,
      "parameter_enable": 0
     }
    },
@@ -751,7 +754,7 @@
       300.0,
       20.0
      ],
-     "text": "mapping.depth (0..2)"
+     "text": "mapping.enabled"
     }
    },
    {
@@ -769,27 +772,24 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /mapping/depth"
+     "text": "prepend /mapping/enabled"
     }
    },
    {
     "box": {
      "id": "obj-44",
-     "maxclass": "flonum",
+     "maxclass": "toggle",
      "numinlets": 1,
-     "numoutlets": 2,
+     "numoutlets": 1,
      "patching_rect": [
       10.0,
       678.0,
-      110.0,
+      22.0,
       22.0
      ],
      "outlettype": [
-      "",
-      "bang"
+      "int"
      ],
-     "minimum": 0.0,
-     "maximum": 2.0,
      "parameter_enable": 0
     }
    },
@@ -805,7 +805,7 @@
       300.0,
       20.0
      ],
-     "text": "dream.network"
+     "text": "mapping.depth (0..2)"
     }
    },
    {
@@ -823,18 +823,72 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /dream/network"
+     "text": "prepend /mapping/depth"
     }
    },
    {
     "box": {
      "id": "obj-47",
+     "maxclass": "flonum",
+     "numinlets": 1,
+     "numoutlets": 2,
+     "patching_rect": [
+      340.0,
+      80.0,
+      110.0,
+      22.0
+     ],
+     "outlettype": [
+      "",
+      "bang"
+     ],
+     "minimum": 0.0,
+     "maximum": 2.0,
+     "parameter_enable": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-48",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      340.0,
+      106.0,
+      300.0,
+      20.0
+     ],
+     "text": "dream.network"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-49",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      470.0,
+      126.0,
+      170.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend /dream/network"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-50",
      "maxclass": "umenu",
      "numinlets": 1,
      "numoutlets": 3,
      "patching_rect": [
       340.0,
-      80.0,
+      126.0,
       120.0,
       22.0
      ],
@@ -857,13 +911,13 @@
    },
    {
     "box": {
-     "id": "obj-48",
+     "id": "obj-51",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
      "patching_rect": [
       340.0,
-      106.0,
+      152.0,
       300.0,
       20.0
      ],
@@ -872,13 +926,13 @@
    },
    {
     "box": {
-     "id": "obj-49",
+     "id": "obj-52",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
       470.0,
-      126.0,
+      172.0,
       170.0,
       22.0
      ],
@@ -890,13 +944,13 @@
    },
    {
     "box": {
-     "id": "obj-50",
+     "id": "obj-53",
      "maxclass": "textedit",
      "numinlets": 1,
      "numoutlets": 4,
      "patching_rect": [
       340.0,
-      126.0,
+      172.0,
       120.0,
       22.0
      ],
@@ -911,13 +965,13 @@
    },
    {
     "box": {
-     "id": "obj-51",
+     "id": "obj-54",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 2,
      "patching_rect": [
       470.0,
-      150.0,
+      196.0,
       60.0,
       22.0
      ],
@@ -926,60 +980,6 @@
       ""
      ],
      "text": "route text"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-52",
-     "maxclass": "comment",
-     "numinlets": 1,
-     "numoutlets": 0,
-     "patching_rect": [
-      340.0,
-      152.0,
-      300.0,
-      20.0
-     ],
-     "text": "dream.iterations (1..20)"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-53",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      470.0,
-      172.0,
-      170.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend /dream/iterations"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-54",
-     "maxclass": "number",
-     "numinlets": 1,
-     "numoutlets": 2,
-     "patching_rect": [
-      340.0,
-      172.0,
-      110.0,
-      22.0
-     ],
-     "outlettype": [
-      "",
-      "bang"
-     ],
-     "minimum": 1,
-     "maximum": 20,
-     "parameter_enable": 0
     }
    },
    {
@@ -994,7 +994,7 @@
       300.0,
       20.0
      ],
-     "text": "dream.octaves (1..6)"
+     "text": "dream.iterations (1..20)"
     }
    },
    {
@@ -1012,7 +1012,7 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /dream/octaves"
+     "text": "prepend /dream/iterations"
     }
    },
    {
@@ -1032,7 +1032,7 @@
       "bang"
      ],
      "minimum": 1,
-     "maximum": 6,
+     "maximum": 20,
      "parameter_enable": 0
     }
    },
@@ -1048,7 +1048,7 @@
       300.0,
       20.0
      ],
-     "text": "dream.octave_scale (1.1..2)"
+     "text": "dream.octaves (1..6)"
     }
    },
    {
@@ -1066,13 +1066,13 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /dream/octave_scale"
+     "text": "prepend /dream/octaves"
     }
    },
    {
     "box": {
      "id": "obj-60",
-     "maxclass": "flonum",
+     "maxclass": "number",
      "numinlets": 1,
      "numoutlets": 2,
      "patching_rect": [
@@ -1085,8 +1085,8 @@
       "",
       "bang"
      ],
-     "minimum": 1.1,
-     "maximum": 2.0,
+     "minimum": 1,
+     "maximum": 6,
      "parameter_enable": 0
     }
    },
@@ -1102,7 +1102,7 @@
       300.0,
       20.0
      ],
-     "text": "dream.lr (0.001..0.2)"
+     "text": "dream.octave_scale (1.1..2)"
     }
    },
    {
@@ -1120,7 +1120,7 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /dream/lr"
+     "text": "prepend /dream/octave_scale"
     }
    },
    {
@@ -1139,8 +1139,8 @@
       "",
       "bang"
      ],
-     "minimum": 0.001,
-     "maximum": 0.2,
+     "minimum": 1.1,
+     "maximum": 2.0,
      "parameter_enable": 0
     }
    },
@@ -1156,7 +1156,7 @@
       300.0,
       20.0
      ],
-     "text": "dream.jitter (px, 0..64)"
+     "text": "dream.lr (0.001..0.2)"
     }
    },
    {
@@ -1174,13 +1174,13 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /dream/jitter"
+     "text": "prepend /dream/lr"
     }
    },
    {
     "box": {
      "id": "obj-66",
-     "maxclass": "number",
+     "maxclass": "flonum",
      "numinlets": 1,
      "numoutlets": 2,
      "patching_rect": [
@@ -1193,8 +1193,8 @@
       "",
       "bang"
      ],
-     "minimum": 0,
-     "maximum": 64,
+     "minimum": 0.001,
+     "maximum": 0.2,
      "parameter_enable": 0
     }
    },
@@ -1210,7 +1210,7 @@
       300.0,
       20.0
      ],
-     "text": "dream.grad_norm"
+     "text": "dream.jitter (px, 0..64)"
     }
    },
    {
@@ -1228,18 +1228,72 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /dream/grad_norm"
+     "text": "prepend /dream/jitter"
     }
    },
    {
     "box": {
      "id": "obj-69",
+     "maxclass": "number",
+     "numinlets": 1,
+     "numoutlets": 2,
+     "patching_rect": [
+      340.0,
+      402.0,
+      110.0,
+      22.0
+     ],
+     "outlettype": [
+      "",
+      "bang"
+     ],
+     "minimum": 0,
+     "maximum": 64,
+     "parameter_enable": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-70",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      340.0,
+      428.0,
+      300.0,
+      20.0
+     ],
+     "text": "dream.grad_norm"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-71",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      470.0,
+      448.0,
+      170.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend /dream/grad_norm"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-72",
      "maxclass": "umenu",
      "numinlets": 1,
      "numoutlets": 3,
      "patching_rect": [
       340.0,
-      402.0,
+      448.0,
       120.0,
       22.0
      ],
@@ -1260,60 +1314,6 @@
    },
    {
     "box": {
-     "id": "obj-70",
-     "maxclass": "comment",
-     "numinlets": 1,
-     "numoutlets": 0,
-     "patching_rect": [
-      340.0,
-      428.0,
-      300.0,
-      20.0
-     ],
-     "text": "dream.grad_smooth (px, 0..4)"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-71",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      470.0,
-      448.0,
-      170.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend /dream/grad_smooth"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-72",
-     "maxclass": "flonum",
-     "numinlets": 1,
-     "numoutlets": 2,
-     "patching_rect": [
-      340.0,
-      448.0,
-      110.0,
-      22.0
-     ],
-     "outlettype": [
-      "",
-      "bang"
-     ],
-     "minimum": 0.0,
-     "maximum": 4.0,
-     "parameter_enable": 0
-    }
-   },
-   {
-    "box": {
      "id": "obj-73",
      "maxclass": "comment",
      "numinlets": 1,
@@ -1324,7 +1324,7 @@
       300.0,
       20.0
      ],
-     "text": "dream.width (px, 64..1920)"
+     "text": "dream.grad_smooth (px, 0..4)"
     }
    },
    {
@@ -1342,13 +1342,13 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /dream/width"
+     "text": "prepend /dream/grad_smooth"
     }
    },
    {
     "box": {
      "id": "obj-75",
-     "maxclass": "number",
+     "maxclass": "flonum",
      "numinlets": 1,
      "numoutlets": 2,
      "patching_rect": [
@@ -1361,8 +1361,8 @@
       "",
       "bang"
      ],
-     "minimum": 64,
-     "maximum": 1920,
+     "minimum": 0.0,
+     "maximum": 4.0,
      "parameter_enable": 0
     }
    },
@@ -1378,7 +1378,7 @@
       300.0,
       20.0
      ],
-     "text": "dream.height (px, 64..1080)"
+     "text": "dream.width (px, 64..1920)"
     }
    },
    {
@@ -1396,7 +1396,7 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /dream/height"
+     "text": "prepend /dream/width"
     }
    },
    {
@@ -1416,7 +1416,7 @@
       "bang"
      ],
      "minimum": 64,
-     "maximum": 1080,
+     "maximum": 1920,
      "parameter_enable": 0
     }
    },
@@ -1432,7 +1432,7 @@
       300.0,
       20.0
      ],
-     "text": "dream.guide_weight (0..10)"
+     "text": "dream.height (px, 64..1080)"
     }
    },
    {
@@ -1450,13 +1450,13 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /dream/guide_weight"
+     "text": "prepend /dream/height"
     }
    },
    {
     "box": {
      "id": "obj-81",
-     "maxclass": "flonum",
+     "maxclass": "number",
      "numinlets": 1,
      "numoutlets": 2,
      "patching_rect": [
@@ -1469,8 +1469,8 @@
       "",
       "bang"
      ],
-     "minimum": 0.0,
-     "maximum": 10.0,
+     "minimum": 64,
+     "maximum": 1080,
      "parameter_enable": 0
     }
    },
@@ -1486,7 +1486,7 @@
       300.0,
       20.0
      ],
-     "text": "dream.seed"
+     "text": "dream.guide_weight (0..10)"
     }
    },
    {
@@ -1504,18 +1504,72 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /dream/seed"
+     "text": "prepend /dream/guide_weight"
     }
    },
    {
     "box": {
      "id": "obj-84",
+     "maxclass": "flonum",
+     "numinlets": 1,
+     "numoutlets": 2,
+     "patching_rect": [
+      340.0,
+      632.0,
+      110.0,
+      22.0
+     ],
+     "outlettype": [
+      "",
+      "bang"
+     ],
+     "minimum": 0.0,
+     "maximum": 10.0,
+     "parameter_enable": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-85",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      340.0,
+      658.0,
+      300.0,
+      20.0
+     ],
+     "text": "dream.seed"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-86",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      470.0,
+      678.0,
+      170.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend /dream/seed"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-87",
      "maxclass": "umenu",
      "numinlets": 1,
      "numoutlets": 3,
      "patching_rect": [
       340.0,
-      632.0,
+      678.0,
       120.0,
       22.0
      ],
@@ -1538,60 +1592,6 @@
    },
    {
     "box": {
-     "id": "obj-85",
-     "maxclass": "comment",
-     "numinlets": 1,
-     "numoutlets": 0,
-     "patching_rect": [
-      340.0,
-      658.0,
-      300.0,
-      20.0
-     ],
-     "text": "dream.blend (0..1)"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-86",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      470.0,
-      678.0,
-      170.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend /dream/blend"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-87",
-     "maxclass": "flonum",
-     "numinlets": 1,
-     "numoutlets": 2,
-     "patching_rect": [
-      340.0,
-      678.0,
-      110.0,
-      22.0
-     ],
-     "outlettype": [
-      "",
-      "bang"
-     ],
-     "minimum": 0.0,
-     "maximum": 1.0,
-     "parameter_enable": 0
-    }
-   },
-   {
-    "box": {
      "id": "obj-88",
      "maxclass": "comment",
      "numinlets": 1,
@@ -1602,7 +1602,7 @@
       300.0,
       20.0
      ],
-     "text": "dream.crossfade (s, 0..10)"
+     "text": "dream.blend (0..1)"
     }
    },
    {
@@ -1620,7 +1620,7 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /dream/crossfade"
+     "text": "prepend /dream/blend"
     }
    },
    {
@@ -1640,7 +1640,7 @@
       "bang"
      ],
      "minimum": 0.0,
-     "maximum": 10.0,
+     "maximum": 1.0,
      "parameter_enable": 0
     }
    },
@@ -1656,7 +1656,7 @@
       300.0,
       20.0
      ],
-     "text": "dream.zoom (x, 0.9..1.2)"
+     "text": "dream.crossfade (s, 0..10)"
     }
    },
    {
@@ -1674,7 +1674,7 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /dream/zoom"
+     "text": "prepend /dream/crossfade"
     }
    },
    {
@@ -1693,8 +1693,8 @@
       "",
       "bang"
      ],
-     "minimum": 0.9,
-     "maximum": 1.2,
+     "minimum": 0.0,
+     "maximum": 10.0,
      "parameter_enable": 0
     }
    },
@@ -1710,7 +1710,7 @@
       300.0,
       20.0
      ],
-     "text": "dream.rotate (deg, -10..10)"
+     "text": "dream.zoom (x, 0.9..1.2)"
     }
    },
    {
@@ -1728,7 +1728,7 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /dream/rotate"
+     "text": "prepend /dream/zoom"
     }
    },
    {
@@ -1747,8 +1747,8 @@
       "",
       "bang"
      ],
-     "minimum": -10.0,
-     "maximum": 10.0,
+     "minimum": 0.9,
+     "maximum": 1.2,
      "parameter_enable": 0
     }
    },
@@ -1764,7 +1764,7 @@
       300.0,
       20.0
      ],
-     "text": "dream.translate_x (px, -32..32)"
+     "text": "dream.rotate (deg, -10..10)"
     }
    },
    {
@@ -1782,7 +1782,7 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /dream/translate_x"
+     "text": "prepend /dream/rotate"
     }
    },
    {
@@ -1801,8 +1801,8 @@
       "",
       "bang"
      ],
-     "minimum": -32.0,
-     "maximum": 32.0,
+     "minimum": -10.0,
+     "maximum": 10.0,
      "parameter_enable": 0
     }
    },
@@ -1818,7 +1818,7 @@
       300.0,
       20.0
      ],
-     "text": "dream.translate_y (px, -32..32)"
+     "text": "dream.translate_x (px, -32..32)"
     }
    },
    {
@@ -1836,7 +1836,7 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /dream/translate_y"
+     "text": "prepend /dream/translate_x"
     }
    },
    {
@@ -1872,7 +1872,7 @@
       300.0,
       20.0
      ],
-     "text": "dream.restart"
+     "text": "dream.translate_y (px, -32..32)"
     }
    },
    {
@@ -1890,24 +1890,27 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /dream/restart"
+     "text": "prepend /dream/translate_y"
     }
    },
    {
     "box": {
      "id": "obj-105",
-     "maxclass": "button",
+     "maxclass": "flonum",
      "numinlets": 1,
-     "numoutlets": 1,
+     "numoutlets": 2,
      "patching_rect": [
       670.0,
       310.0,
-      22.0,
+      110.0,
       22.0
      ],
      "outlettype": [
+      "",
       "bang"
      ],
+     "minimum": -32.0,
+     "maximum": 32.0,
      "parameter_enable": 0
     }
    },
@@ -1923,7 +1926,7 @@
       300.0,
       20.0
      ],
-     "text": "output.fps (fps, 1..120)"
+     "text": "dream.restart"
     }
    },
    {
@@ -1941,27 +1944,24 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /output/fps"
+     "text": "prepend /dream/restart"
     }
    },
    {
     "box": {
      "id": "obj-108",
-     "maxclass": "flonum",
+     "maxclass": "button",
      "numinlets": 1,
-     "numoutlets": 2,
+     "numoutlets": 1,
      "patching_rect": [
       670.0,
       356.0,
-      110.0,
+      22.0,
       22.0
      ],
      "outlettype": [
-      "",
       "bang"
      ],
-     "minimum": 1.0,
-     "maximum": 120.0,
      "parameter_enable": 0
     }
    },
@@ -1977,7 +1977,7 @@
       300.0,
       20.0
      ],
-     "text": "output.layout"
+     "text": "output.fps (fps, 1..120)"
     }
    },
    {
@@ -1995,18 +1995,72 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /output/layout"
+     "text": "prepend /output/fps"
     }
    },
    {
     "box": {
      "id": "obj-111",
+     "maxclass": "flonum",
+     "numinlets": 1,
+     "numoutlets": 2,
+     "patching_rect": [
+      670.0,
+      402.0,
+      110.0,
+      22.0
+     ],
+     "outlettype": [
+      "",
+      "bang"
+     ],
+     "minimum": 1.0,
+     "maximum": 120.0,
+     "parameter_enable": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-112",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      670.0,
+      428.0,
+      300.0,
+      20.0
+     ],
+     "text": "output.layout"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-113",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      800.0,
+      448.0,
+      170.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend /output/layout"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-114",
      "maxclass": "umenu",
      "numinlets": 1,
      "numoutlets": 3,
      "patching_rect": [
       670.0,
-      402.0,
+      448.0,
       120.0,
       22.0
      ],
@@ -2025,13 +2079,13 @@
    },
    {
     "box": {
-     "id": "obj-112",
+     "id": "obj-115",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
      "patching_rect": [
       670.0,
-      428.0,
+      474.0,
       300.0,
       20.0
      ],
@@ -2040,13 +2094,13 @@
    },
    {
     "box": {
-     "id": "obj-113",
+     "id": "obj-116",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
       800.0,
-      448.0,
+      494.0,
       170.0,
       22.0
      ],
@@ -2058,13 +2112,13 @@
    },
    {
     "box": {
-     "id": "obj-114",
+     "id": "obj-117",
      "maxclass": "flonum",
      "numinlets": 1,
      "numoutlets": 2,
      "patching_rect": [
       670.0,
-      448.0,
+      494.0,
       110.0,
       22.0
      ],
@@ -2079,7 +2133,7 @@
    },
    {
     "box": {
-     "id": "obj-115",
+     "id": "obj-118",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -2094,7 +2148,7 @@
    },
    {
     "box": {
-     "id": "obj-116",
+     "id": "obj-119",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -2112,7 +2166,7 @@
    },
    {
     "box": {
-     "id": "obj-117",
+     "id": "obj-120",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -2127,7 +2181,7 @@
    },
    {
     "box": {
-     "id": "obj-118",
+     "id": "obj-121",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -2145,7 +2199,7 @@
    },
    {
     "box": {
-     "id": "obj-119",
+     "id": "obj-122",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -2160,7 +2214,7 @@
    },
    {
     "box": {
-     "id": "obj-120",
+     "id": "obj-123",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -2178,7 +2232,7 @@
    },
    {
     "box": {
-     "id": "obj-121",
+     "id": "obj-124",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -2193,7 +2247,7 @@
    },
    {
     "box": {
-     "id": "obj-122",
+     "id": "obj-125",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -2211,7 +2265,7 @@
    },
    {
     "box": {
-     "id": "obj-123",
+     "id": "obj-126",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -2226,7 +2280,7 @@
    },
    {
     "box": {
-     "id": "obj-124",
+     "id": "obj-127",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -2244,7 +2298,7 @@
    },
    {
     "box": {
-     "id": "obj-125",
+     "id": "obj-128",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -2259,7 +2313,7 @@
    },
    {
     "box": {
-     "id": "obj-126",
+     "id": "obj-129",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -2277,7 +2331,7 @@
    },
    {
     "box": {
-     "id": "obj-127",
+     "id": "obj-130",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -2292,7 +2346,7 @@
    },
    {
     "box": {
-     "id": "obj-128",
+     "id": "obj-131",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -2310,7 +2364,7 @@
    },
    {
     "box": {
-     "id": "obj-129",
+     "id": "obj-132",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -2325,7 +2379,7 @@
    },
    {
     "box": {
-     "id": "obj-130",
+     "id": "obj-133",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -2340,7 +2394,7 @@
    },
    {
     "box": {
-     "id": "obj-131",
+     "id": "obj-134",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -2358,7 +2412,7 @@
    },
    {
     "box": {
-     "id": "obj-132",
+     "id": "obj-135",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 9,
@@ -2384,63 +2438,13 @@
    },
    {
     "box": {
-     "id": "obj-133",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      1000.0,
-      480.0,
-      90.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend set"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-134",
-     "maxclass": "message",
-     "numinlets": 2,
-     "numoutlets": 1,
-     "patching_rect": [
-      1095.0,
-      480.0,
-      180.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ]
-    }
-   },
-   {
-    "box": {
-     "id": "obj-135",
-     "maxclass": "comment",
-     "numinlets": 1,
-     "numoutlets": 0,
-     "patching_rect": [
-      1280.0,
-      480.0,
-      200.0,
-      20.0
-     ],
-     "text": "top class: name, index, confidence"
-    }
-   },
-   {
-    "box": {
      "id": "obj-136",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
       1000.0,
-      506.0,
+      480.0,
       90.0,
       22.0
      ],
@@ -2458,7 +2462,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1095.0,
-      506.0,
+      480.0,
       180.0,
       22.0
      ],
@@ -2475,11 +2479,11 @@
      "numoutlets": 0,
      "patching_rect": [
       1280.0,
-      506.0,
+      480.0,
       200.0,
       20.0
      ],
-     "text": "RMS level, dBFS"
+     "text": "top class: name, index, confidence"
     }
    },
    {
@@ -2490,7 +2494,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1000.0,
-      532.0,
+      506.0,
       90.0,
       22.0
      ],
@@ -2508,7 +2512,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1095.0,
-      532.0,
+      506.0,
       180.0,
       22.0
      ],
@@ -2525,11 +2529,11 @@
      "numoutlets": 0,
      "patching_rect": [
       1280.0,
-      532.0,
+      506.0,
       200.0,
       20.0
      ],
-     "text": "peak level, dBFS"
+     "text": "RMS level, dBFS"
     }
    },
    {
@@ -2540,7 +2544,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1000.0,
-      558.0,
+      532.0,
       90.0,
       22.0
      ],
@@ -2558,7 +2562,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1095.0,
-      558.0,
+      532.0,
       180.0,
       22.0
      ],
@@ -2575,11 +2579,11 @@
      "numoutlets": 0,
      "patching_rect": [
       1280.0,
-      558.0,
+      532.0,
       200.0,
       20.0
      ],
-     "text": "onset strength 0..1"
+     "text": "peak level, dBFS"
     }
    },
    {
@@ -2590,7 +2594,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1000.0,
-      584.0,
+      558.0,
       90.0,
       22.0
      ],
@@ -2608,7 +2612,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1095.0,
-      584.0,
+      558.0,
       180.0,
       22.0
      ],
@@ -2625,11 +2629,11 @@
      "numoutlets": 0,
      "patching_rect": [
       1280.0,
-      584.0,
+      558.0,
       200.0,
       20.0
      ],
-     "text": "spectral centroid, Hz"
+     "text": "onset strength 0..1"
     }
    },
    {
@@ -2640,7 +2644,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1000.0,
-      610.0,
+      584.0,
       90.0,
       22.0
      ],
@@ -2658,7 +2662,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1095.0,
-      610.0,
+      584.0,
       180.0,
       22.0
      ],
@@ -2675,11 +2679,11 @@
      "numoutlets": 0,
      "patching_rect": [
       1280.0,
-      610.0,
+      584.0,
       200.0,
       20.0
      ],
-     "text": "frames per second"
+     "text": "spectral centroid, Hz"
     }
    },
    {
@@ -2690,7 +2694,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1000.0,
-      636.0,
+      610.0,
       90.0,
       22.0
      ],
@@ -2708,7 +2712,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1095.0,
-      636.0,
+      610.0,
       180.0,
       22.0
      ],
@@ -2725,11 +2729,11 @@
      "numoutlets": 0,
      "patching_rect": [
       1280.0,
-      636.0,
+      610.0,
       200.0,
       20.0
      ],
-     "text": "analysis latency, ms"
+     "text": "frames per second"
     }
    },
    {
@@ -2740,7 +2744,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1000.0,
-      662.0,
+      636.0,
       90.0,
       22.0
      ],
@@ -2758,7 +2762,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1095.0,
-      662.0,
+      636.0,
       180.0,
       22.0
      ],
@@ -2775,6 +2779,56 @@
      "numoutlets": 0,
      "patching_rect": [
       1280.0,
+      636.0,
+      200.0,
+      20.0
+     ],
+     "text": "analysis latency, ms"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-157",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1000.0,
+      662.0,
+      90.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend set"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-158",
+     "maxclass": "message",
+     "numinlets": 2,
+     "numoutlets": 1,
+     "patching_rect": [
+      1095.0,
+      662.0,
+      180.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-159",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      1280.0,
       662.0,
       200.0,
       20.0
@@ -2784,10 +2838,10 @@
    },
    {
     "box": {
-     "id": "obj-157",
+     "id": "obj-160",
      "maxclass": "newobj",
      "numinlets": 1,
-     "numoutlets": 36,
+     "numoutlets": 37,
      "patching_rect": [
       1000.0,
       700.0,
@@ -2830,63 +2884,10 @@
       "",
       "",
       "",
+      "",
       ""
      ],
-     "text": "route /audio/gain /audio/gate /classifier/enabled /classifier/window /classifier/hop /classifier/smoothing /classifier/hysteresis /classifier/hold /classifier/lock /classifier/fast /classifier/fast_window /classifier/fast_confidence /mapping/enabled /mapping/depth /dream/network /dream/iterations /dream/octaves /dream/octave_scale /dream/lr /dream/jitter /dream/grad_norm /dream/grad_smooth /dream/width /dream/height /dream/guide_weight /dream/seed /dream/blend /dream/crossfade /dream/zoom /dream/rotate /dream/translate_x /dream/translate_y /output/fps /output/layout /control/osc_out_rate"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-158",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      1000.0,
-      730.0,
-      60.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend set"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-159",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      1064.0,
-      730.0,
-      60.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend set"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-160",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      1128.0,
-      730.0,
-      60.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend set"
+     "text": "route /audio/gain /audio/gate /classifier/enabled /classifier/window /classifier/hop /classifier/smoothing /classifier/hysteresis /classifier/hold /classifier/lock /classifier/fast /classifier/fast_window /classifier/fast_confidence /classifier/novelty /mapping/enabled /mapping/depth /dream/network /dream/iterations /dream/octaves /dream/octave_scale /dream/lr /dream/jitter /dream/grad_norm /dream/grad_smooth /dream/width /dream/height /dream/guide_weight /dream/seed /dream/blend /dream/crossfade /dream/zoom /dream/rotate /dream/translate_x /dream/translate_y /output/fps /output/layout /control/osc_out_rate"
     }
    },
    {
@@ -2896,7 +2897,7 @@
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1192.0,
+      1000.0,
       730.0,
       60.0,
       22.0
@@ -2914,7 +2915,7 @@
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1256.0,
+      1064.0,
       730.0,
       60.0,
       22.0
@@ -2932,7 +2933,7 @@
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1320.0,
+      1128.0,
       730.0,
       60.0,
       22.0
@@ -2950,8 +2951,8 @@
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1000.0,
-      756.0,
+      1192.0,
+      730.0,
       60.0,
       22.0
      ],
@@ -2968,8 +2969,8 @@
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1064.0,
-      756.0,
+      1256.0,
+      730.0,
       60.0,
       22.0
      ],
@@ -2986,8 +2987,8 @@
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1128.0,
-      756.0,
+      1320.0,
+      730.0,
       60.0,
       22.0
      ],
@@ -3004,7 +3005,7 @@
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1192.0,
+      1000.0,
       756.0,
       60.0,
       22.0
@@ -3022,7 +3023,7 @@
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1256.0,
+      1064.0,
       756.0,
       60.0,
       22.0
@@ -3040,7 +3041,7 @@
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1320.0,
+      1128.0,
       756.0,
       60.0,
       22.0
@@ -3058,8 +3059,8 @@
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1000.0,
-      782.0,
+      1192.0,
+      756.0,
       60.0,
       22.0
      ],
@@ -3076,8 +3077,8 @@
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1064.0,
-      782.0,
+      1256.0,
+      756.0,
       60.0,
       22.0
      ],
@@ -3094,15 +3095,15 @@
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1128.0,
-      782.0,
+      1320.0,
+      756.0,
       60.0,
       22.0
      ],
      "outlettype": [
       ""
      ],
-     "text": "prepend setsymbol"
+     "text": "prepend set"
     }
    },
    {
@@ -3112,7 +3113,7 @@
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1192.0,
+      1000.0,
       782.0,
       60.0,
       22.0
@@ -3130,7 +3131,7 @@
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1256.0,
+      1064.0,
       782.0,
       60.0,
       22.0
@@ -3148,7 +3149,7 @@
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1320.0,
+      1128.0,
       782.0,
       60.0,
       22.0
@@ -3166,15 +3167,15 @@
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1000.0,
-      808.0,
+      1192.0,
+      782.0,
       60.0,
       22.0
      ],
      "outlettype": [
       ""
      ],
-     "text": "prepend set"
+     "text": "prepend setsymbol"
     }
    },
    {
@@ -3184,8 +3185,8 @@
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1064.0,
-      808.0,
+      1256.0,
+      782.0,
       60.0,
       22.0
      ],
@@ -3202,15 +3203,15 @@
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1128.0,
-      808.0,
+      1320.0,
+      782.0,
       60.0,
       22.0
      ],
      "outlettype": [
       ""
      ],
-     "text": "prepend setsymbol"
+     "text": "prepend set"
     }
    },
    {
@@ -3220,7 +3221,7 @@
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1192.0,
+      1000.0,
       808.0,
       60.0,
       22.0
@@ -3238,7 +3239,7 @@
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1256.0,
+      1064.0,
       808.0,
       60.0,
       22.0
@@ -3256,7 +3257,7 @@
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1320.0,
+      1128.0,
       808.0,
       60.0,
       22.0
@@ -3274,26 +3275,8 @@
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1000.0,
-      834.0,
-      60.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend set"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-183",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      1064.0,
-      834.0,
+      1192.0,
+      808.0,
       60.0,
       22.0
      ],
@@ -3305,13 +3288,31 @@
    },
    {
     "box": {
+     "id": "obj-183",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1256.0,
+      808.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend set"
+    }
+   },
+   {
+    "box": {
      "id": "obj-184",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1128.0,
-      834.0,
+      1320.0,
+      808.0,
       60.0,
       22.0
      ],
@@ -3328,7 +3329,7 @@
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1192.0,
+      1000.0,
       834.0,
       60.0,
       22.0
@@ -3346,7 +3347,7 @@
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1256.0,
+      1064.0,
       834.0,
       60.0,
       22.0
@@ -3364,6 +3365,60 @@
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
+      1128.0,
+      834.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend setsymbol"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-188",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1192.0,
+      834.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend set"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-189",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1256.0,
+      834.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend set"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-190",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
       1320.0,
       834.0,
       60.0,
@@ -3377,7 +3432,7 @@
    },
    {
     "box": {
-     "id": "obj-188",
+     "id": "obj-191",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -3395,7 +3450,7 @@
    },
    {
     "box": {
-     "id": "obj-189",
+     "id": "obj-192",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -3413,7 +3468,7 @@
    },
    {
     "box": {
-     "id": "obj-190",
+     "id": "obj-193",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -3431,7 +3486,7 @@
    },
    {
     "box": {
-     "id": "obj-191",
+     "id": "obj-194",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -3444,17 +3499,35 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend setsymbol"
+     "text": "prepend set"
     }
    },
    {
     "box": {
-     "id": "obj-192",
+     "id": "obj-195",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
       1256.0,
+      860.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend setsymbol"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-196",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1320.0,
       860.0,
       60.0,
       22.0
@@ -3807,7 +3880,7 @@
     "patchline": {
      "source": [
       "obj-47",
-      1
+      0
      ],
      "destination": [
       "obj-46",
@@ -3831,19 +3904,7 @@
     "patchline": {
      "source": [
       "obj-50",
-      0
-     ],
-     "destination": [
-      "obj-51",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-51",
-      0
+      1
      ],
      "destination": [
       "obj-49",
@@ -3866,11 +3927,11 @@
    {
     "patchline": {
      "source": [
-      "obj-54",
+      "obj-53",
       0
      ],
      "destination": [
-      "obj-53",
+      "obj-54",
       0
      ]
     }
@@ -3878,7 +3939,19 @@
    {
     "patchline": {
      "source": [
-      "obj-53",
+      "obj-54",
+      0
+     ],
+     "destination": [
+      "obj-52",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-52",
       0
      ],
      "destination": [
@@ -3987,7 +4060,7 @@
     "patchline": {
      "source": [
       "obj-69",
-      1
+      0
      ],
      "destination": [
       "obj-68",
@@ -4011,7 +4084,7 @@
     "patchline": {
      "source": [
       "obj-72",
-      0
+      1
      ],
      "destination": [
       "obj-71",
@@ -4107,7 +4180,7 @@
     "patchline": {
      "source": [
       "obj-84",
-      1
+      0
      ],
      "destination": [
       "obj-83",
@@ -4131,7 +4204,7 @@
     "patchline": {
      "source": [
       "obj-87",
-      0
+      1
      ],
      "destination": [
       "obj-86",
@@ -4323,7 +4396,7 @@
     "patchline": {
      "source": [
       "obj-111",
-      1
+      0
      ],
      "destination": [
       "obj-110",
@@ -4347,7 +4420,7 @@
     "patchline": {
      "source": [
       "obj-114",
-      0
+      1
      ],
      "destination": [
       "obj-113",
@@ -4363,6 +4436,18 @@
      ],
      "destination": [
       "obj-2",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-117",
+      0
+     ],
+     "destination": [
+      "obj-116",
       0
      ]
     }
@@ -4382,7 +4467,7 @@
    {
     "patchline": {
      "source": [
-      "obj-118",
+      "obj-119",
       0
      ],
      "destination": [
@@ -4394,7 +4479,7 @@
    {
     "patchline": {
      "source": [
-      "obj-120",
+      "obj-121",
       0
      ],
      "destination": [
@@ -4406,7 +4491,7 @@
    {
     "patchline": {
      "source": [
-      "obj-122",
+      "obj-123",
       0
      ],
      "destination": [
@@ -4418,7 +4503,7 @@
    {
     "patchline": {
      "source": [
-      "obj-124",
+      "obj-125",
       0
      ],
      "destination": [
@@ -4430,7 +4515,7 @@
    {
     "patchline": {
      "source": [
-      "obj-126",
+      "obj-127",
       0
      ],
      "destination": [
@@ -4442,7 +4527,7 @@
    {
     "patchline": {
      "source": [
-      "obj-128",
+      "obj-129",
       0
      ],
      "destination": [
@@ -4458,7 +4543,7 @@
       0
      ],
      "destination": [
-      "obj-132",
+      "obj-2",
       0
      ]
     }
@@ -4466,32 +4551,20 @@
    {
     "patchline": {
      "source": [
-      "obj-132",
-      0
-     ],
-     "destination": [
-      "obj-133",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-133",
-      0
-     ],
-     "destination": [
       "obj-134",
       0
+     ],
+     "destination": [
+      "obj-135",
+      0
      ]
     }
    },
    {
     "patchline": {
      "source": [
-      "obj-132",
-      1
+      "obj-135",
+      0
      ],
      "destination": [
       "obj-136",
@@ -4514,8 +4587,8 @@
    {
     "patchline": {
      "source": [
-      "obj-132",
-      2
+      "obj-135",
+      1
      ],
      "destination": [
       "obj-139",
@@ -4538,8 +4611,8 @@
    {
     "patchline": {
      "source": [
-      "obj-132",
-      3
+      "obj-135",
+      2
      ],
      "destination": [
       "obj-142",
@@ -4562,8 +4635,8 @@
    {
     "patchline": {
      "source": [
-      "obj-132",
-      4
+      "obj-135",
+      3
      ],
      "destination": [
       "obj-145",
@@ -4586,8 +4659,8 @@
    {
     "patchline": {
      "source": [
-      "obj-132",
-      5
+      "obj-135",
+      4
      ],
      "destination": [
       "obj-148",
@@ -4610,8 +4683,8 @@
    {
     "patchline": {
      "source": [
-      "obj-132",
-      6
+      "obj-135",
+      5
      ],
      "destination": [
       "obj-151",
@@ -4634,8 +4707,8 @@
    {
     "patchline": {
      "source": [
-      "obj-132",
-      7
+      "obj-135",
+      6
      ],
      "destination": [
       "obj-154",
@@ -4658,11 +4731,35 @@
    {
     "patchline": {
      "source": [
-      "obj-132",
+      "obj-135",
+      7
+     ],
+     "destination": [
+      "obj-157",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-157",
+      0
+     ],
+     "destination": [
+      "obj-158",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-135",
       8
      ],
      "destination": [
-      "obj-157",
+      "obj-160",
       0
      ]
     }
@@ -4670,11 +4767,11 @@
    {
     "patchline": {
      "source": [
-      "obj-157",
+      "obj-160",
       0
      ],
      "destination": [
-      "obj-158",
+      "obj-161",
       0
      ]
     }
@@ -4682,7 +4779,7 @@
    {
     "patchline": {
      "source": [
-      "obj-158",
+      "obj-161",
       0
      ],
      "destination": [
@@ -4694,11 +4791,11 @@
    {
     "patchline": {
      "source": [
-      "obj-157",
+      "obj-160",
       1
      ],
      "destination": [
-      "obj-159",
+      "obj-162",
       0
      ]
     }
@@ -4706,7 +4803,7 @@
    {
     "patchline": {
      "source": [
-      "obj-159",
+      "obj-162",
       0
      ],
      "destination": [
@@ -4718,11 +4815,11 @@
    {
     "patchline": {
      "source": [
-      "obj-157",
+      "obj-160",
       2
      ],
      "destination": [
-      "obj-160",
+      "obj-163",
       0
      ]
     }
@@ -4730,7 +4827,7 @@
    {
     "patchline": {
      "source": [
-      "obj-160",
+      "obj-163",
       0
      ],
      "destination": [
@@ -4742,11 +4839,11 @@
    {
     "patchline": {
      "source": [
-      "obj-157",
+      "obj-160",
       3
      ],
      "destination": [
-      "obj-161",
+      "obj-164",
       0
      ]
     }
@@ -4754,7 +4851,7 @@
    {
     "patchline": {
      "source": [
-      "obj-161",
+      "obj-164",
       0
      ],
      "destination": [
@@ -4766,11 +4863,11 @@
    {
     "patchline": {
      "source": [
-      "obj-157",
+      "obj-160",
       4
      ],
      "destination": [
-      "obj-162",
+      "obj-165",
       0
      ]
     }
@@ -4778,7 +4875,7 @@
    {
     "patchline": {
      "source": [
-      "obj-162",
+      "obj-165",
       0
      ],
      "destination": [
@@ -4790,11 +4887,11 @@
    {
     "patchline": {
      "source": [
-      "obj-157",
+      "obj-160",
       5
      ],
      "destination": [
-      "obj-163",
+      "obj-166",
       0
      ]
     }
@@ -4802,7 +4899,7 @@
    {
     "patchline": {
      "source": [
-      "obj-163",
+      "obj-166",
       0
      ],
      "destination": [
@@ -4814,11 +4911,11 @@
    {
     "patchline": {
      "source": [
-      "obj-157",
+      "obj-160",
       6
      ],
      "destination": [
-      "obj-164",
+      "obj-167",
       0
      ]
     }
@@ -4826,7 +4923,7 @@
    {
     "patchline": {
      "source": [
-      "obj-164",
+      "obj-167",
       0
      ],
      "destination": [
@@ -4838,11 +4935,11 @@
    {
     "patchline": {
      "source": [
-      "obj-157",
+      "obj-160",
       7
      ],
      "destination": [
-      "obj-165",
+      "obj-168",
       0
      ]
     }
@@ -4850,7 +4947,7 @@
    {
     "patchline": {
      "source": [
-      "obj-165",
+      "obj-168",
       0
      ],
      "destination": [
@@ -4862,11 +4959,11 @@
    {
     "patchline": {
      "source": [
-      "obj-157",
+      "obj-160",
       8
      ],
      "destination": [
-      "obj-166",
+      "obj-169",
       0
      ]
     }
@@ -4874,7 +4971,7 @@
    {
     "patchline": {
      "source": [
-      "obj-166",
+      "obj-169",
       0
      ],
      "destination": [
@@ -4886,11 +4983,11 @@
    {
     "patchline": {
      "source": [
-      "obj-157",
+      "obj-160",
       9
      ],
      "destination": [
-      "obj-167",
+      "obj-170",
       0
      ]
     }
@@ -4898,7 +4995,7 @@
    {
     "patchline": {
      "source": [
-      "obj-167",
+      "obj-170",
       0
      ],
      "destination": [
@@ -4910,11 +5007,11 @@
    {
     "patchline": {
      "source": [
-      "obj-157",
+      "obj-160",
       10
      ],
      "destination": [
-      "obj-168",
+      "obj-171",
       0
      ]
     }
@@ -4922,7 +5019,7 @@
    {
     "patchline": {
      "source": [
-      "obj-168",
+      "obj-171",
       0
      ],
      "destination": [
@@ -4934,11 +5031,11 @@
    {
     "patchline": {
      "source": [
-      "obj-157",
+      "obj-160",
       11
      ],
      "destination": [
-      "obj-169",
+      "obj-172",
       0
      ]
     }
@@ -4946,7 +5043,7 @@
    {
     "patchline": {
      "source": [
-      "obj-169",
+      "obj-172",
       0
      ],
      "destination": [
@@ -4958,11 +5055,11 @@
    {
     "patchline": {
      "source": [
-      "obj-157",
+      "obj-160",
       12
      ],
      "destination": [
-      "obj-170",
+      "obj-173",
       0
      ]
     }
@@ -4970,7 +5067,7 @@
    {
     "patchline": {
      "source": [
-      "obj-170",
+      "obj-173",
       0
      ],
      "destination": [
@@ -4982,11 +5079,11 @@
    {
     "patchline": {
      "source": [
-      "obj-157",
+      "obj-160",
       13
      ],
      "destination": [
-      "obj-171",
+      "obj-174",
       0
      ]
     }
@@ -4994,7 +5091,7 @@
    {
     "patchline": {
      "source": [
-      "obj-171",
+      "obj-174",
       0
      ],
      "destination": [
@@ -5006,11 +5103,11 @@
    {
     "patchline": {
      "source": [
-      "obj-157",
+      "obj-160",
       14
      ],
      "destination": [
-      "obj-172",
+      "obj-175",
       0
      ]
     }
@@ -5018,7 +5115,7 @@
    {
     "patchline": {
      "source": [
-      "obj-172",
+      "obj-175",
       0
      ],
      "destination": [
@@ -5030,11 +5127,11 @@
    {
     "patchline": {
      "source": [
-      "obj-157",
+      "obj-160",
       15
      ],
      "destination": [
-      "obj-173",
+      "obj-176",
       0
      ]
     }
@@ -5042,11 +5139,11 @@
    {
     "patchline": {
      "source": [
-      "obj-173",
+      "obj-176",
       0
      ],
      "destination": [
-      "obj-54",
+      "obj-50",
       0
      ]
     }
@@ -5054,11 +5151,11 @@
    {
     "patchline": {
      "source": [
-      "obj-157",
+      "obj-160",
       16
      ],
      "destination": [
-      "obj-174",
+      "obj-177",
       0
      ]
     }
@@ -5066,7 +5163,7 @@
    {
     "patchline": {
      "source": [
-      "obj-174",
+      "obj-177",
       0
      ],
      "destination": [
@@ -5078,11 +5175,11 @@
    {
     "patchline": {
      "source": [
-      "obj-157",
+      "obj-160",
       17
      ],
      "destination": [
-      "obj-175",
+      "obj-178",
       0
      ]
     }
@@ -5090,7 +5187,7 @@
    {
     "patchline": {
      "source": [
-      "obj-175",
+      "obj-178",
       0
      ],
      "destination": [
@@ -5102,11 +5199,11 @@
    {
     "patchline": {
      "source": [
-      "obj-157",
+      "obj-160",
       18
      ],
      "destination": [
-      "obj-176",
+      "obj-179",
       0
      ]
     }
@@ -5114,7 +5211,7 @@
    {
     "patchline": {
      "source": [
-      "obj-176",
+      "obj-179",
       0
      ],
      "destination": [
@@ -5126,11 +5223,11 @@
    {
     "patchline": {
      "source": [
-      "obj-157",
+      "obj-160",
       19
      ],
      "destination": [
-      "obj-177",
+      "obj-180",
       0
      ]
     }
@@ -5138,7 +5235,7 @@
    {
     "patchline": {
      "source": [
-      "obj-177",
+      "obj-180",
       0
      ],
      "destination": [
@@ -5150,11 +5247,11 @@
    {
     "patchline": {
      "source": [
-      "obj-157",
+      "obj-160",
       20
      ],
      "destination": [
-      "obj-178",
+      "obj-181",
       0
      ]
     }
@@ -5162,7 +5259,7 @@
    {
     "patchline": {
      "source": [
-      "obj-178",
+      "obj-181",
       0
      ],
      "destination": [
@@ -5174,11 +5271,11 @@
    {
     "patchline": {
      "source": [
-      "obj-157",
+      "obj-160",
       21
      ],
      "destination": [
-      "obj-179",
+      "obj-182",
       0
      ]
     }
@@ -5186,7 +5283,7 @@
    {
     "patchline": {
      "source": [
-      "obj-179",
+      "obj-182",
       0
      ],
      "destination": [
@@ -5198,11 +5295,11 @@
    {
     "patchline": {
      "source": [
-      "obj-157",
+      "obj-160",
       22
      ],
      "destination": [
-      "obj-180",
+      "obj-183",
       0
      ]
     }
@@ -5210,7 +5307,7 @@
    {
     "patchline": {
      "source": [
-      "obj-180",
+      "obj-183",
       0
      ],
      "destination": [
@@ -5222,11 +5319,11 @@
    {
     "patchline": {
      "source": [
-      "obj-157",
+      "obj-160",
       23
      ],
      "destination": [
-      "obj-181",
+      "obj-184",
       0
      ]
     }
@@ -5234,7 +5331,7 @@
    {
     "patchline": {
      "source": [
-      "obj-181",
+      "obj-184",
       0
      ],
      "destination": [
@@ -5246,11 +5343,11 @@
    {
     "patchline": {
      "source": [
-      "obj-157",
+      "obj-160",
       24
      ],
      "destination": [
-      "obj-182",
+      "obj-185",
       0
      ]
     }
@@ -5258,7 +5355,7 @@
    {
     "patchline": {
      "source": [
-      "obj-182",
+      "obj-185",
       0
      ],
      "destination": [
@@ -5270,11 +5367,11 @@
    {
     "patchline": {
      "source": [
-      "obj-157",
+      "obj-160",
       25
      ],
      "destination": [
-      "obj-183",
+      "obj-186",
       0
      ]
     }
@@ -5282,7 +5379,7 @@
    {
     "patchline": {
      "source": [
-      "obj-183",
+      "obj-186",
       0
      ],
      "destination": [
@@ -5294,11 +5391,11 @@
    {
     "patchline": {
      "source": [
-      "obj-157",
+      "obj-160",
       26
      ],
      "destination": [
-      "obj-184",
+      "obj-187",
       0
      ]
     }
@@ -5306,7 +5403,7 @@
    {
     "patchline": {
      "source": [
-      "obj-184",
+      "obj-187",
       0
      ],
      "destination": [
@@ -5318,11 +5415,11 @@
    {
     "patchline": {
      "source": [
-      "obj-157",
+      "obj-160",
       27
      ],
      "destination": [
-      "obj-185",
+      "obj-188",
       0
      ]
     }
@@ -5330,7 +5427,7 @@
    {
     "patchline": {
      "source": [
-      "obj-185",
+      "obj-188",
       0
      ],
      "destination": [
@@ -5342,11 +5439,11 @@
    {
     "patchline": {
      "source": [
-      "obj-157",
+      "obj-160",
       28
      ],
      "destination": [
-      "obj-186",
+      "obj-189",
       0
      ]
     }
@@ -5354,7 +5451,7 @@
    {
     "patchline": {
      "source": [
-      "obj-186",
+      "obj-189",
       0
      ],
      "destination": [
@@ -5366,11 +5463,11 @@
    {
     "patchline": {
      "source": [
-      "obj-157",
+      "obj-160",
       29
      ],
      "destination": [
-      "obj-187",
+      "obj-190",
       0
      ]
     }
@@ -5378,7 +5475,7 @@
    {
     "patchline": {
      "source": [
-      "obj-187",
+      "obj-190",
       0
      ],
      "destination": [
@@ -5390,11 +5487,11 @@
    {
     "patchline": {
      "source": [
-      "obj-157",
+      "obj-160",
       30
      ],
      "destination": [
-      "obj-188",
+      "obj-191",
       0
      ]
     }
@@ -5402,7 +5499,7 @@
    {
     "patchline": {
      "source": [
-      "obj-188",
+      "obj-191",
       0
      ],
      "destination": [
@@ -5414,11 +5511,11 @@
    {
     "patchline": {
      "source": [
-      "obj-157",
+      "obj-160",
       31
      ],
      "destination": [
-      "obj-189",
+      "obj-192",
       0
      ]
     }
@@ -5426,7 +5523,7 @@
    {
     "patchline": {
      "source": [
-      "obj-189",
+      "obj-192",
       0
      ],
      "destination": [
@@ -5438,11 +5535,11 @@
    {
     "patchline": {
      "source": [
-      "obj-157",
+      "obj-160",
       32
      ],
      "destination": [
-      "obj-190",
+      "obj-193",
       0
      ]
     }
@@ -5450,11 +5547,11 @@
    {
     "patchline": {
      "source": [
-      "obj-190",
+      "obj-193",
       0
      ],
      "destination": [
-      "obj-108",
+      "obj-105",
       0
      ]
     }
@@ -5462,11 +5559,11 @@
    {
     "patchline": {
      "source": [
-      "obj-157",
+      "obj-160",
       33
      ],
      "destination": [
-      "obj-191",
+      "obj-194",
       0
      ]
     }
@@ -5474,7 +5571,7 @@
    {
     "patchline": {
      "source": [
-      "obj-191",
+      "obj-194",
       0
      ],
      "destination": [
@@ -5486,11 +5583,11 @@
    {
     "patchline": {
      "source": [
-      "obj-157",
+      "obj-160",
       34
      ],
      "destination": [
-      "obj-192",
+      "obj-195",
       0
      ]
     }
@@ -5498,11 +5595,35 @@
    {
     "patchline": {
      "source": [
-      "obj-192",
+      "obj-195",
       0
      ],
      "destination": [
       "obj-114",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-160",
+      35
+     ],
+     "destination": [
+      "obj-196",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-196",
+      0
+     ],
+     "destination": [
+      "obj-117",
       0
      ]
     }
