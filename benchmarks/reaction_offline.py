@@ -41,9 +41,12 @@ ring.write(audio)
 an = Analyzer(ring, clf, store, Latest(), fast_classifier=fast)
 hop = int(store.get("classifier.hop") * rate)
 res, nov = [], []
-for pos in range(hop, len(audio) + 1, hop):
-    res.append(an.analyse(pos, store.snapshot()))
+pos = hop
+while pos <= len(audio):  # the analyser's own cadence: a hop, or half of one while a new sound is named
+    p = store.snapshot()
+    res.append(an.analyse(pos, p))
     nov.append(an.last_novelty)
+    pos += an.step(hop, pos / rate, p)
 lat, misses = [], 0
 ends = [o for o, _ in onsets[2:]] + [len(audio)]
 for (on, cls), end in zip(onsets[1:], ends):

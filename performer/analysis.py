@@ -213,6 +213,8 @@ class Analyzer:
         self._onset_peak = 1e-3
         self._event_start: float | None = None  # audio time the current new sound began (fast path)
         self._event_confidence = 0.0  # confidence of the fast path's latest choice in this event
+        self._event_named = False  # the fast path has named the event's sound (switched, or confirmed the class)
+        self._last_position: int | None = None
         self.last_novelty = 0.0
         self._novelty_armed = True
         self.changes: deque[tuple[float, int, str]] = deque(maxlen=1024)
@@ -253,7 +255,14 @@ class Analyzer:
                 log.exception("analysis of the window ending at %.2f s failed; going on", next_pos / rate)
             # a back-pressured file may run ahead by as much as the longest window still needs
             self.ring.consumed(next_pos - int(MAX_WINDOW * rate))
-            next_pos += hop
+            next_pos += self.step(hop, next_pos / rate, p)
+
+    def step(self, hop: int, now: float, p: Mapping[str, Any]) -> int:
+        """Samples to the next analysis: a hop, or half of one while a new sound waits to be named (the fast
+        path looks twice as often then, so the sound is named as soon as enough of it has been heard)."""
+        waiting = (p["classifier.fast"] and self._event_start is not None and not self._event_named
+                   and now - self._event_start < p["classifier.fast_window"] + 2 * float(p["classifier.hop"]))
+        return max(1, hop // 2) if waiting else hop
 
     # --- one hop -----------------------------------------------------------------
     def analyse(self, position: int, p: Mapping[str, Any]) -> Analysis:
@@ -280,16 +289,21 @@ class Analyzer:
 
         from performer.features import log_mel
 
-        spec = log_mel(audio, sr)
         raw = self._smoothed
+        forced = None
         if p["classifier.enabled"] and not silent:
-            raw = np.asarray(self.clf.predict(audio), dtype=np.float32)
-            tau = p["classifier.smoothing"]
-            a = 1.0 if tau <= 0 else 1.0 - math.exp(-hop_s / tau)
-            self._smoothed = (1.0 - a) * self._smoothed + a * raw
-            forced = self._fast_path(audio, spec, sr, position / rate, p)
-        else:
-            forced = None
+            # A new sound is named first; on the hop it is, its estimate stands in for the window's.
+            forced = self._fast_path(audio, sr, position / rate, p)
+            if forced is None:
+                raw = np.asarray(self.clf.predict(audio), dtype=np.float32)
+                tau = p["classifier.smoothing"]
+                dt = hop_s if self._last_position is None else max(0.0, (position - self._last_position) / rate)
+                a = 1.0 if tau <= 0 else 1.0 - math.exp(-dt / tau)
+                self._smoothed = (1.0 - a) * self._smoothed + a * raw
+            else:
+                raw = self._smoothed
+        spec = log_mel(audio, sr)
+        self._last_position = position
         probs = self._smoothed
         audio_time = position / rate
         changed = self._decide(probs, audio_time, p, forced)
@@ -307,7 +321,7 @@ class Analyzer:
                         level_db=level, peak_db=peak, onset=onset, centroid=centroid, silent=silent,
                         spectrogram=spec, classify_ms=ms)
 
-    def _fast_path(self, audio: np.ndarray, spec: np.ndarray, sr: int, now: float, p: Mapping[str, Any]) -> int | None:
+    def _fast_path(self, audio: np.ndarray, sr: int, now: float, p: Mapping[str, Any]) -> int | None:
         """The fast path: name a new sound from its first fraction of a second.
 
         A hop whose spectrum differs from the second before it by ``classifier.novelty`` dB or more opens an
@@ -332,6 +346,7 @@ class Analyzer:
             self._novelty_armed = False
             self._event_start = now - onset
             self._event_confidence = 0.0
+            self._event_named = False
             self.stats.events += 1
         if self._event_start is None:
             return None
@@ -342,18 +357,21 @@ class Analyzer:
         if age < p["classifier.fast_window"] - 0.01:
             return None
         n = min(len(audio), int(round(age * sr)))
-        # A short-window model names the first moments; once the sound is longer than its window (by a fifth),
-        # the main classifier hears all of it since the onset.
-        clf = self.fast_clf if age <= 1.2 * float(getattr(self.fast_clf, "window_seconds", 1.0)) else self.clf
+        # A short-window model names the first moments; once the sound is longer than the windows it was
+        # trained on (by a fifth), the main classifier hears all of it since the onset.
+        longest = getattr(self.fast_clf, "longest_window_seconds", getattr(self.fast_clf, "window_seconds", 1.0))
+        clf = self.fast_clf if age <= 1.2 * float(longest) else self.clf
         estimate = np.asarray(clf.predict(audio[-n:]), dtype=np.float32)
         best = int(np.argmax(estimate))
         confidence = float(estimate[best])
         if best == self._top:
             self._event_confidence = max(self._event_confidence, confidence)
+            self._event_named = self._event_named or confidence >= p["classifier.fast_confidence"]
             return None
         if confidence < p["classifier.fast_confidence"] or confidence <= self._event_confidence:
             return None
         self._event_confidence = confidence
+        self._event_named = True
         self._smoothed = estimate
         self.stats.fast_switches += 1
         return best

@@ -148,7 +148,7 @@ class ArraySource(AudioSource):
     """Plays an array into the ring from its own thread, paced like a device or as fast as possible."""
 
     def __init__(self, audio: np.ndarray, rate: int, *, name: str = "array", loop: bool = False,
-                 realtime: bool = True, block: int = 1024) -> None:
+                 realtime: bool = True, block: int | None = None) -> None:
         super().__init__()
         audio = np.asarray(audio, dtype=np.float32)
         if audio.ndim == 2:
@@ -160,7 +160,8 @@ class ArraySource(AudioSource):
         self.name = name
         self.loop = loop
         self.realtime = realtime
-        self.block = block
+        self.block = block or max(64, self.rate // 100)
+        """Samples per write: 10 ms by default, as a live audio interface delivers them."""
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.started_at = 0.0

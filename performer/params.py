@@ -227,9 +227,9 @@ PARAMS: tuple[Param, ...] = (
     Param("classifier.fast", "bool", True, "classifier",
           "The fast path: a new sound (see classifier.novelty) is named from its first moments, without waiting "
           "for it to fill the window, the smoothing or the hold."),
-    Param("classifier.fast_window", "float", 0.2, "classifier",
+    Param("classifier.fast_window", "float", 0.15, "classifier",
           "How much of a new sound the fast path hears before it may name it.", "s", 0.1, 1.0, clamp=True),
-    Param("classifier.fast_confidence", "float", 0.6, "classifier",
+    Param("classifier.fast_confidence", "float", 0.35, "classifier",
           "Probability the fast path's class needs before it takes over.", "",
           0.0, 1.0, clamp=True),
     Param("classifier.novelty", "float", 1.2, "classifier",

@@ -47,6 +47,8 @@ class Classifier:
         self.window_seconds: float = float(meta.get("window_seconds", 1.0))
         self.model_name: str = str(meta.get("model", "?"))
         self.window_samples = int(round(self.window_seconds * self.sample_rate))
+        self.longest_window_seconds: float = float((meta.get("training") or {}).get("window_max") or self.window_seconds)
+        """The longest window the model was trained on (models trained on crops of varying length)."""
         self._mel = features.TorchLogMel(self.settings, device)
         self._uniform = np.full(len(self.classes), 1.0 / len(self.classes), dtype=np.float32)
         self.last_seconds = 0.0  # duration of the latest predict call
