@@ -58,7 +58,7 @@ def run(args) -> dict[str, Any]:
         t0 = time.perf_counter()
         clf.predict(windows[i % len(windows)])
         full.append(time.perf_counter() - t0)
-    mels = [clf._mel(torch.from_numpy(w).to(clf.device).unsqueeze(0)) for w in windows]
+    mels = [clf._mel(torch.from_numpy(clf._check(w)).to(clf.device).unsqueeze(0)) for w in windows]  # tiled as predict does
     net: list[float] = []
     with torch.inference_mode():
         for i in range(args.runs):

@@ -20,7 +20,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from performer.datasets import MelSet, windows_of
+from performer.datasets import MelSet, tile_to, windows_of
 
 log = logging.getLogger(__name__)
 
@@ -55,12 +55,15 @@ def evaluate_mels(predict_mels, ms: MelSet, classes: Sequence[str], settings, mo
     windows = sorted(set(float(w) for w in list(windows) + [float(model_window)]))
     per_window: list[dict[str, Any]] = []
     main: dict[str, Any] | None = None
+    model_frames = settings.frames(model_window)
     for w in windows:
         frames = settings.frames(w)
         clip_probs = np.zeros((len(ms), n), np.float32)
         win_correct = win_total = 0
         for i in range(len(ms)):
             wins = windows_of(ms.get(i), frames)
+            if frames < model_frames:  # shorter than the model's window: tiled up to it, as Classifier.predict does
+                wins = np.stack([tile_to(x, model_frames) for x in wins])
             probs = np.concatenate([predict_mels(wins[s:s + batch]) for s in range(0, len(wins), batch)])
             clip_probs[i] = probs.mean(axis=0)
             win_correct += int((probs.argmax(1) == ms.labels[i]).sum())
