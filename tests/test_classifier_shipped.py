@@ -22,6 +22,16 @@ CLIP_ACCURACY_FLOOR = 0.60
 WINDOW_ACCURACY_FLOOR = 0.50
 
 
+def _fold3(every: int):
+    """Every ``every``-th fold-3 clip of the shared data (the test skips where the data is absent)."""
+    if not (US8K / "metadata" / "UrbanSound8K.csv").is_file():
+        pytest.skip(f"the shared UrbanSound8K clips are not at {US8K}")
+    from performer import datasets
+
+    ds = datasets.load_urbansound8k(US8K, folds=[3], check_readable=False)
+    return ds.subset(ds.clips[::every])
+
+
 @pytest.fixture(scope="module")
 def clf():
     if not CHECKPOINT.is_file():
@@ -45,12 +55,9 @@ def test_shipped_model_metadata_and_size(clf):
 
 @pytest.mark.slow
 def test_shipped_model_accuracy_on_fold3(clf):
-    if not (US8K / "metadata" / "UrbanSound8K.csv").is_file():
-        pytest.skip(f"the shared UrbanSound8K clips are not at {US8K}")
-    from performer import datasets, features
+    from performer import features
 
-    ds = datasets.load_urbansound8k(US8K, folds=[3], check_readable=False)
-    ds = ds.subset(ds.clips[::2])
+    ds = _fold3(2)
     assert len(ds) > 100
     n = clf.sample_rate
     clip_hits = win_hits = wins = 0
@@ -89,14 +96,11 @@ def test_shipped_fast_model_pairs_with_the_shipped_model(clf, fast):
 
 @pytest.mark.slow
 def test_shipped_fast_model_names_sounds_from_their_first_quarter_second(fast):
-    if not (US8K / "metadata" / "UrbanSound8K.csv").is_file():
-        pytest.skip(f"the shared UrbanSound8K clips are not at {US8K}")
-    from performer import datasets, features
+    from performer import features
 
     # Measured (models/urbansound8k_fast.md): 0.656 clip accuracy with 0.25-s windows averaged per clip, 0.505
     # per single window. Here: every eighth fold-3 clip, its first 0.25 s alone and its windows averaged.
-    ds = datasets.load_urbansound8k(US8K, folds=[3], check_readable=False)
-    ds = ds.subset(ds.clips[::8])
+    ds = _fold3(8)
     n = int(0.25 * fast.sample_rate)
     first = clip = 0
     for c in ds.clips:
