@@ -114,6 +114,7 @@ NOVELTY_FFT = 512
 """Frame length of the novelty spectrogram (23 ms at 22,050 Hz): short, so a new sound shows within a hop."""
 NOVELTY_HOP = 128
 NOVELTY_BANDS = 40
+_NOVELTY_WINDOW = np.hanning(NOVELTY_FFT).astype(np.float32)
 _novelty_filters: dict[int, np.ndarray] = {}
 
 
@@ -124,7 +125,7 @@ def _novelty_spectrogram(audio: np.ndarray, sr: int) -> np.ndarray:
 
         _novelty_filters[sr] = librosa.filters.mel(sr=sr, n_fft=NOVELTY_FFT, n_mels=NOVELTY_BANDS).astype(np.float32)
     frames = np.lib.stride_tricks.sliding_window_view(audio, NOVELTY_FFT)[::NOVELTY_HOP]
-    power = np.abs(np.fft.rfft(frames * np.hanning(NOVELTY_FFT).astype(np.float32), axis=1)) ** 2
+    power = np.abs(np.fft.rfft(frames * _NOVELTY_WINDOW, axis=1)) ** 2
     return 10.0 * np.log10(_novelty_filters[sr] @ power.T.astype(np.float32) + 1e-10)
 
 
@@ -324,12 +325,13 @@ class Analyzer:
     def _fast_path(self, audio: np.ndarray, sr: int, now: float, p: Mapping[str, Any]) -> int | None:
         """The fast path: name a new sound from its first fraction of a second.
 
-        A hop whose spectrum differs from the second before it by ``classifier.novelty`` dB or more opens an
-        *event* that starts with that hop. While the event is younger than the long window, each hop classifies
-        the audio since the event began (with the fast classifier, once ``classifier.fast_window`` of it has
-        arrived; the main classifier once the event is longer than the fast one's window): a class other than the current one at ``classifier.fast_confidence`` or more takes over at
-        once, past the smoothing and the hold, since a new sound is what the hold waits for. A later hop of the
-        same event may correct that choice only with a more confident estimate, from more of the sound.
+        A hop whose :func:`novelty` rises through ``classifier.novelty`` opens an *event* that starts where
+        :func:`novelty` places the onset. While the event is younger than the long window, each look classifies
+        the audio since the onset, once ``classifier.fast_window`` of it has arrived (with the fast classifier,
+        with the main one once the sound is longer than the fast one's training windows): a class other than
+        the current one at ``classifier.fast_confidence`` or more takes over at once, past the smoothing and
+        the hold, since a new sound is what the hold waits for. A later look in the same event may correct that
+        choice only with a more confident estimate, from more of the sound. ``classifier.lock`` stops it all.
 
         Returns the class to switch to now, or None.
         """
@@ -354,7 +356,7 @@ class Analyzer:
         if age > p["classifier.window"]:
             self._event_start = None
             return None
-        if age < p["classifier.fast_window"] - 0.01:
+        if age < p["classifier.fast_window"] - 0.01 or p["classifier.lock"]:
             return None
         n = min(len(audio), int(round(age * sr)))
         # A short-window model names the first moments; once the sound is longer than the windows it was
