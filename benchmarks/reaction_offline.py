@@ -14,10 +14,11 @@ import os
 
 import numpy as np
 
-from performer.analysis import Analyzer, Latest
-from performer.audio_input import AudioRing
+from performer.analysis import Analyzer
+from performer.latest import Latest
+from performer.audio import AudioRing
 from performer.classifier import Classifier, default_checkpoint, fast_classifier_for
-from performer.engine_bench import _segments
+from performer.bench.engine import _segments
 from performer.params import ParamStore
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -9,7 +9,7 @@ sys.path.insert(0, os.path.join(REPO, 'tests'))
 os.environ['JACK_DEFAULT_SERVER'] = 'soak'; os.environ['JACK_NO_START_SERVER'] = '1'
 from jack_helpers import JackServer, JackPlayer, JACK_RATE
 import soxr
-from performer.audio_input import demo_signal, DEMO_RATE
+from performer.audio import demo_signal, DEMO_RATE
 server = JackServer('soak'); server.start()
 player = JackPlayer(soxr.resample(demo_signal(), DEMO_RATE, JACK_RATE), name='soakplayer')
 stats = os.path.join(os.environ.get('TMPDIR', '/tmp'), 'performer-soak-stats.json')

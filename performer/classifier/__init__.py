@@ -7,7 +7,7 @@ Public API used by the live engine::
     probs = clf.predict(window)  # (n_classes,), sums to 1
 
 Sub-modules: ``models`` (architectures), ``training``, ``evaluation``, ``inference``, ``cli``, ``bench``.
-The names above are imported lazily, so that importing ``performer.classifier.cli`` (for ``performer --help``)
+The names above are imported lazily, so that importing ``performer.cli.classifier`` (for ``performer --help``)
 does not import torch.
 """
 

@@ -20,7 +20,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from performer.datasets import MelSet, tile_to, windows_of
+from performer.classifier.datasets import MelSet, tile_to, windows_of
 
 log = logging.getLogger(__name__)
 
@@ -148,14 +148,14 @@ def evaluate_from_args(args) -> dict[str, Any]:
 
     import torch
 
-    from performer import datasets
-    from performer.classifier.cli import _parse_folds
+    from performer.classifier import datasets
+    from performer.classifier.folds import parse_folds
     from performer.classifier.inference import Classifier
     from performer.errors import DataError
 
     torch.set_num_threads(max(1, int(args.threads)))
     clf = Classifier.from_checkpoint(args.model, device=args.device)
-    folds = _parse_folds(args.folds)
+    folds = parse_folds(args.folds)
     layout = datasets.detect_layout(args.data)
     if layout == "urbansound8k" and folds is None:
         folds = clf.meta.get("dataset", {}).get("validation_folds") or None

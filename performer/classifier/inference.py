@@ -7,11 +7,11 @@ allocation, ``torch.inference_mode()``.
 Input policy of :meth:`~Classifier.predict`:
 
 * 1-D float audio at :attr:`Classifier.sample_rate` (2-D input is down-mixed; use
-  :func:`performer.features.prepare_audio` for other rates); NaN/inf raise :class:`FeatureError`;
+  :func:`performer.analysis.features.prepare_audio` for other rates); NaN/inf raise :class:`FeatureError`;
 * fewer than :data:`MIN_SAMPLES` samples (50 ms) raise :class:`FeatureError`;
 * audio shorter than the model's window is *tiled* (repeated) up to the window, as in training;
   longer audio is classified whole (the models pool over time);
-* silence (RMS below :data:`performer.features.SILENCE_DBFS`) gives the uniform distribution: the model is
+* silence (RMS below :data:`performer.analysis.features.SILENCE_DBFS`) gives the uniform distribution: the model is
   not asked about a signal that is not there.
 """
 
@@ -25,7 +25,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from performer import features
+from performer.analysis import features
 from performer.errors import FeatureError, ModelError
 
 log = logging.getLogger(__name__)

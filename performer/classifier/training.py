@@ -2,7 +2,7 @@
 
 The log-mels of all clips are computed once (and cached on disk when a cache folder is given); every epoch
 takes one random crop of ``window`` seconds from each training clip (short clips are tiled, see
-:mod:`performer.datasets`), so the model neither learns clip length nor needs 4 s of sound.
+:mod:`performer.classifier.datasets`), so the model neither learns clip length nor needs 4 s of sound.
 
 Augmentation (per model, see :data:`performer.classifier.models.TRAIN_DEFAULTS`): random gain (a constant in
 dB), SpecAugment (two frequency and two time masks filled with the example's mean) and mixup (in the power
@@ -29,9 +29,9 @@ import torch.nn.functional as F
 
 from performer.classifier import models as M
 from performer.classifier.evaluation import save_figure
-from performer.datasets import MelSet, crop_frames, windows_of
+from performer.classifier.datasets import MelSet, crop_frames, windows_of
 from performer.errors import DataError, ModelError
-from performer.features import DEFAULT_SETTINGS, FeatureSettings
+from performer.analysis.features import DEFAULT_SETTINGS, FeatureSettings
 
 log = logging.getLogger(__name__)
 
@@ -357,7 +357,7 @@ def plot_curves(history: list[dict[str, float]], path: Path | str, title: str = 
 def split_data(data: str | Path, folds: list[int] | None, val_fold: int | None, val_fraction: float,
                skip_bad: bool, seed: int):
     """Load a data set and split it into (dataset, train, validation, train folds, validation folds)."""
-    from performer import datasets
+    from performer.classifier import datasets
 
     ds = datasets.load_dataset(data, skip_bad=skip_bad)
     if ds.layout == "urbansound8k":
@@ -382,8 +382,8 @@ def split_data(data: str | Path, folds: list[int] | None, val_fold: int | None, 
 
 
 def train_from_args(args) -> dict[str, Any]:
-    from performer import datasets
-    from performer.classifier.cli import _parse_folds
+    from performer.classifier import datasets
+    from performer.classifier.folds import parse_folds
     from performer.device import choose_device
 
     torch.set_num_threads(max(1, int(args.threads)))
@@ -393,7 +393,7 @@ def train_from_args(args) -> dict[str, Any]:
                                 seed=args.seed, threads=args.threads)
     device = choose_device(args.device)
     ds, train_ds, val_ds, train_folds, val_folds = split_data(
-        args.data, _parse_folds(args.folds), args.val_fold, args.val_fraction, args.skip_bad, args.seed)
+        args.data, parse_folds(args.folds), args.val_fold, args.val_fraction, args.skip_bad, args.seed)
     if args.limit:
         train_ds = train_ds.subset(train_ds.clips[:: max(1, len(train_ds) // args.limit)])
         val_ds = val_ds.subset(val_ds.clips[:: max(1, len(val_ds) // args.limit)])

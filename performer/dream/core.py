@@ -20,7 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from performer.backbones import Backbone
+from performer.dream.backbones import Backbone
 
 CL = torch.channels_last
 

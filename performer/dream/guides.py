@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from performer.backbones import class_index, imagenet_categories
+from performer.dream.backbones import class_index, imagenet_categories
 
 DEFAULT_CLASS_GUIDES: dict[str, tuple[int, ...]] = {
     # electric fan, radiator, space heater, window screen

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from performer.backbones import DEFAULT_LAYERS, layer_names
+from performer.dream.backbones import DEFAULT_LAYERS, layer_names
 from performer.errors import DreamError
 
 

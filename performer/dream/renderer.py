@@ -127,7 +127,7 @@ class DreamRenderer:
     def _load(self, name: str):
         import torch
 
-        from performer.backbones import load_backbone
+        from performer.dream.backbones import load_backbone
 
         bb = (self._loader or load_backbone)(name, download=self._download)
         bb.to(self.device)

@@ -1,0 +1,325 @@
+"""Streaming analysis: a sliding window over the input, classified every hop, in its own thread.
+
+Each hop the analyser reads the latest window from the ring, measures the
+sound (RMS and peak level, onset strength, spectral centroid), classifies it,
+smooths the class probabilities over time and decides the top class with
+hysteresis and a minimum hold, so the image does not flicker between two
+classes. The result is an immutable :class:`Analysis` handed over through a
+:class:`Latest` slot that keeps only the newest value.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from performer.audio import AudioRing
+from performer.analysis.novelty import novelty
+from performer.latest import Latest
+from performer.params import REGISTRY, ParamStore
+
+log = logging.getLogger(__name__)
+
+MAX_WINDOW: float = REGISTRY.get("classifier.window").max  # type: ignore[assignment]
+
+
+
+class ClassifierLike(Protocol):
+    classes: list[str]
+    sample_rate: int
+
+    def predict(self, audio: np.ndarray) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """What the analyser knows about the sound at one hop."""
+
+    position: int
+    """Absolute sample position (source rate) at the end of the analysed window."""
+    audio_time: float
+    classes: tuple[str, ...]
+    probs: np.ndarray
+    """Smoothed class probabilities."""
+    raw_probs: np.ndarray
+    top: int
+    top_name: str
+    confidence: float
+    changed: bool
+    """True on the hop where the top class changed."""
+    level_db: float
+    peak_db: float
+    onset: float
+    centroid: float
+    silent: bool
+    spectrogram: np.ndarray = field(repr=False)
+    """Log-mel spectrogram of the window, dB (mels x frames)."""
+    classify_ms: float
+
+    def sources(self) -> dict[str, float]:
+        """The modulation sources this analysis provides (see performer.mapping.SOURCES)."""
+        out = {"level": self.level_db, "peak": self.peak_db, "onset": self.onset, "centroid": self.centroid,
+               "confidence": self.confidence}
+        for name, p in zip(self.classes, self.probs):
+            out[f"prob.{name}"] = float(p)
+        return out
+
+
+def _db(x: float) -> float:
+    return 20.0 * math.log10(max(x, 1e-6))
+
+
+@dataclass
+class AnalyzerStats:
+    hops: int = 0
+    skipped_hops: int = 0
+    """Hops dropped because the analyser fell behind real time (stale work is skipped, not queued)."""
+    classify_ms: float = 0.0
+    """Exponential moving average of the time one hop's analysis takes."""
+    hop_late_ms: float = 0.0
+    class_changes: int = 0
+    events: int = 0
+    """New sounds detected by their novelty (the fast path's events)."""
+    fast_switches: int = 0
+    """Class changes made by the fast path."""
+    errors: int = 0
+
+
+class Analyzer:
+    """Runs the sliding-window analysis over an :class:`AudioRing` in its own thread.
+
+    The window and hop come from the store (``classifier.window``, ``classifier.hop``),
+    as do smoothing, hysteresis, hold, lock, gain and gate, read afresh every hop.
+    """
+
+    def __init__(self, ring: AudioRing, classifier: ClassifierLike, store: ParamStore, out: Latest[Analysis],
+                 *, realtime: bool = True, fast_classifier: ClassifierLike | None = None) -> None:
+        self.ring = ring
+        self.clf = classifier
+        self.fast_clf = fast_classifier or classifier
+        """Names new sounds on the fast path: a model trained on short windows, else the main classifier."""
+        if list(self.fast_clf.classes) != list(classifier.classes) or self.fast_clf.sample_rate != classifier.sample_rate:
+            raise ValueError(f"the fast classifier's classes and rate ({list(self.fast_clf.classes)}, "
+                             f"{self.fast_clf.sample_rate} Hz) differ from the classifier's "
+                             f"({list(classifier.classes)}, {classifier.sample_rate} Hz)")
+        self.store = store
+        self.out = out
+        self.realtime = realtime
+        self.classes = tuple(classifier.classes)
+        self.stats = AnalyzerStats()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        n = len(self.classes)
+        self._smoothed = np.full(n, 1.0 / n, dtype=np.float32)
+        self._top = -1
+        self._top_since = -math.inf  # audio time of the last change
+        self._prev_spectrum: np.ndarray | None = None
+        self._onset_peak = 1e-3
+        self._event_start: float | None = None  # audio time the current new sound began (fast path)
+        self._event_confidence = 0.0  # confidence of the fast path's latest choice in this event
+        self._event_named = False  # the fast path has named the event's sound (switched, or confirmed the class)
+        self._last_position: int | None = None
+        self.last_novelty = 0.0
+        self._novelty_armed = True
+        self.changes: deque[tuple[float, int, str]] = deque(maxlen=1024)
+        """Recent top-class changes as (wall time, sample position, class name), oldest first."""
+
+    # --- thread ------------------------------------------------------------------
+    def start(self) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="analysis", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=1.5)
+
+    def _run(self) -> None:
+        rate = self.ring.rate
+        next_pos = None
+        while not self._stop.is_set():
+            p = self.store.snapshot()
+            hop = max(1, int(p["classifier.hop"] * rate))
+            if next_pos is None:
+                next_pos = hop
+            if not self.ring.wait_for(next_pos, timeout=0.25):
+                continue
+            total = self.ring.total
+            if self.realtime and total - next_pos >= hop:
+                skipped = (total - next_pos) // hop
+                self.stats.skipped_hops += skipped
+                next_pos += skipped * hop
+            late = (total - next_pos) / rate
+            self.stats.hop_late_ms = 1000.0 * late
+            try:
+                self.out.put(self.analyse(next_pos, p))
+            except Exception:  # one bad window must not stop the show
+                self.stats.errors += 1
+                log.exception("analysis of the window ending at %.2f s failed; going on", next_pos / rate)
+            # a back-pressured file may run ahead by as much as the longest window still needs
+            self.ring.consumed(next_pos - int(MAX_WINDOW * rate))
+            next_pos += self.step(hop, next_pos / rate, p)
+
+    def step(self, hop: int, now: float, p: Mapping[str, Any]) -> int:
+        """Samples to the next analysis: a hop, or half of one while a new sound waits to be named (the fast
+        path looks twice as often then, so the sound is named as soon as enough of it has been heard)."""
+        waiting = (p["classifier.fast"] and self._event_start is not None and not self._event_named
+                   and now - self._event_start < p["classifier.fast_window"] + 2 * float(p["classifier.hop"]))
+        return max(1, hop // 2) if waiting else hop
+
+    # --- one hop -----------------------------------------------------------------
+    def analyse(self, position: int, p: Mapping[str, Any]) -> Analysis:
+        """Analyse the window ending at ``position`` with parameters ``p`` (a snapshot)."""
+        t0 = time.perf_counter()
+        rate = self.ring.rate
+        win_n = int(p["classifier.window"] * rate)
+        hop_s = float(p["classifier.hop"])
+        audio = self.ring.read(position, win_n)
+        gain = 10.0 ** (p["audio.gain"] / 20.0)
+        if gain != 1.0:
+            audio = audio * np.float32(gain)
+        sr = int(self.clf.sample_rate)
+        if rate != sr:
+            import soxr
+
+            audio = soxr.resample(audio, rate, sr).astype(np.float32, copy=False)
+        hop_n = max(256, int(hop_s * sr))
+        recent = audio[-hop_n:]
+        level = _db(float(np.sqrt(np.mean(recent.astype(np.float64) ** 2))))
+        peak = _db(float(np.max(np.abs(recent))) if len(recent) else 0.0)
+        onset, centroid = self._spectral(recent, sr)
+        silent = level < p["audio.gate"]
+
+        from performer.analysis.features import log_mel
+
+        raw = self._smoothed
+        forced = None
+        if p["classifier.enabled"] and not silent:
+            # A new sound is named first; on the hop it is, its estimate stands in for the window's.
+            forced = self._fast_path(audio, sr, position / rate, p)
+            if forced is None:
+                raw = np.asarray(self.clf.predict(audio), dtype=np.float32)
+                tau = p["classifier.smoothing"]
+                dt = hop_s if self._last_position is None else max(0.0, (position - self._last_position) / rate)
+                a = 1.0 if tau <= 0 else 1.0 - math.exp(-dt / tau)
+                self._smoothed = (1.0 - a) * self._smoothed + a * raw
+            else:
+                raw = self._smoothed
+        spec = log_mel(audio, sr)
+        self._last_position = position
+        probs = self._smoothed
+        audio_time = position / rate
+        changed = self._decide(probs, audio_time, p, forced)
+        ms = 1000.0 * (time.perf_counter() - t0)
+        st = self.stats
+        st.hops += 1
+        st.classify_ms = ms if st.hops == 1 else 0.9 * st.classify_ms + 0.1 * ms
+        top = self._top
+        if changed:
+            st.class_changes += 1
+            self.changes.append((time.monotonic(), position, self.classes[top]))
+        return Analysis(position=position, audio_time=audio_time, classes=self.classes,
+                        probs=probs.copy(), raw_probs=np.array(raw, dtype=np.float32), top=top,
+                        top_name=self.classes[top], confidence=float(probs[top]), changed=changed,
+                        level_db=level, peak_db=peak, onset=onset, centroid=centroid, silent=silent,
+                        spectrogram=spec, classify_ms=ms)
+
+    def _fast_path(self, audio: np.ndarray, sr: int, now: float, p: Mapping[str, Any]) -> int | None:
+        """The fast path: name a new sound from its first fraction of a second.
+
+        A hop whose :func:`novelty` rises through ``classifier.novelty`` opens an *event* that starts where
+        :func:`novelty` places the onset. While the event is younger than the long window, each look classifies
+        the audio since the onset, once ``classifier.fast_window`` of it has arrived (with the fast classifier,
+        with the main one once the sound is longer than the fast one's training windows): a class other than
+        the current one at ``classifier.fast_confidence`` or more takes over at once, past the smoothing and
+        the hold, since a new sound is what the hold waits for. A later look in the same event may correct that
+        choice only with a more confident estimate, from more of the sound. ``classifier.lock`` stops it all.
+
+        Returns the class to switch to now, or None.
+        """
+        if not p["classifier.fast"]:
+            self._event_start = None
+            return None
+        hop_s = float(p["classifier.hop"])
+        self.last_novelty, onset = novelty(audio, sr, hop_s)
+        # An event opens when the novelty rises through the threshold, or stays above it half a second on.
+        if self.last_novelty < p["classifier.novelty"] or (
+                self._event_start is not None and now - self._event_start >= 0.5):
+            self._novelty_armed = True
+        if self.last_novelty >= p["classifier.novelty"] and self._novelty_armed:
+            self._novelty_armed = False
+            self._event_start = now - onset
+            self._event_confidence = 0.0
+            self._event_named = False
+            self.stats.events += 1
+        if self._event_start is None:
+            return None
+        age = now - self._event_start
+        if age > p["classifier.window"]:
+            self._event_start = None
+            return None
+        if age < p["classifier.fast_window"] - 0.01 or p["classifier.lock"]:
+            return None
+        n = min(len(audio), int(round(age * sr)))
+        # A short-window model names the first moments; once the sound is longer than the windows it was
+        # trained on (by a fifth), the main classifier hears all of it since the onset.
+        longest = getattr(self.fast_clf, "longest_window_seconds", getattr(self.fast_clf, "window_seconds", 1.0))
+        clf = self.fast_clf if age <= 1.2 * float(longest) else self.clf
+        estimate = np.asarray(clf.predict(audio[-n:]), dtype=np.float32)
+        best = int(np.argmax(estimate))
+        confidence = float(estimate[best])
+        if best == self._top:
+            self._event_confidence = max(self._event_confidence, confidence)
+            self._event_named = self._event_named or confidence >= p["classifier.fast_confidence"]
+            return None
+        if confidence < p["classifier.fast_confidence"] or confidence <= self._event_confidence:
+            return None
+        self._event_confidence = confidence
+        self._event_named = True
+        self._smoothed = estimate
+        self.stats.fast_switches += 1
+        return best
+
+    def _decide(self, probs: np.ndarray, now: float, p: Mapping[str, Any], forced: int | None = None) -> bool:
+        best = int(np.argmax(probs))
+        if self._top < 0:
+            self._top, self._top_since = best, now
+            return True
+        if p["classifier.lock"]:
+            return False
+        if forced is not None and forced != self._top:
+            self._top, self._top_since = forced, now
+            return True
+        if best == self._top:
+            return False
+        if now - self._top_since < p["classifier.hold"]:
+            return False
+        if probs[best] - probs[self._top] <= p["classifier.hysteresis"]:
+            return False
+        self._top, self._top_since = best, now
+        return True
+
+    def _spectral(self, x: np.ndarray, sr: int) -> tuple[float, float]:
+        """Onset strength (normalised spectral flux, 0..1) and spectral centroid (Hz) of the latest hop."""
+        n = 1024
+        frame = x[-n:] if len(x) >= n else np.pad(x, (n - len(x), 0))
+        mag = np.abs(np.fft.rfft(frame * np.hanning(n)))
+        total = float(mag.sum())
+        freqs = np.fft.rfftfreq(n, 1.0 / sr)
+        centroid = float((freqs * mag).sum() / total) if total > 1e-9 else 0.0
+        flux = 0.0
+        if self._prev_spectrum is not None:
+            flux = float(np.maximum(mag - self._prev_spectrum, 0.0).sum())
+        self._prev_spectrum = mag
+        # adaptive normalisation: the flux relative to a slowly decaying recent maximum
+        self._onset_peak = max(self._onset_peak * 0.995, flux, 1e-3)
+        return min(1.0, flux / self._onset_peak), centroid

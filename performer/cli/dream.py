@@ -1,0 +1,151 @@
+"""``performer dream``: one-off Deep Dream renders, and the list of layers one can dream on."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+log = logging.getLogger(__name__)
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "dream",
+        help="dream an image once (or list a network's layers)",
+        description="Render one classic Deep Dream of IMAGE (or of noise: IMAGE 'noise') with the renderer of "
+        "the live show. Every octave, small to large, gets --iterations gradient steps. Options left out take "
+        "the dream.* parameter defaults (see 'performer params').",
+        epilog="Examples: performer dream photo.jpg --out dream.png --guide 'golden retriever' --guide-weight 2; "
+        "performer dream noise --out dogs.png --sound dog_bark --octaves 3; performer dream --list-layers vgg16",
+    )
+    p.add_argument("image", nargs="?", help="image file to dream on, or 'noise'")
+    p.add_argument("--out", "-o", help="output image file (png, jpg, ...)")
+    p.add_argument("--list-layers", nargs="?", const="", metavar="NET",
+                   help="list the layers of NET (default: every network) and exit")
+    p.add_argument("--net", "--network", dest="network",
+                   choices=("efficientnet_lite0", "googlenet", "vgg16", "resnet50"),
+                   help="ImageNet network (default efficientnet_lite0, which needs no download)")
+    p.add_argument("--layers", help="layers with weights, e.g. 'blocks.4=1,blocks.6=0.5' (default: the net's)")
+    p.add_argument("--iterations", type=int, help="gradient steps per octave")
+    p.add_argument("--octaves", type=int, help="number of image scales")
+    p.add_argument("--octave-scale", type=float, help="size ratio between octaves")
+    p.add_argument("--lr", type=float, help="step size")
+    p.add_argument("--jitter", type=int, help="random shift per step, pixels")
+    p.add_argument("--grad-norm", choices=("mean_abs", "std", "none"), help="gradient normalisation")
+    p.add_argument("--grad-smooth", type=float, help="gradient blur, pixels")
+    p.add_argument("--width", type=int, help="output width (default: the image's, within the allowed range)")
+    p.add_argument("--height", type=int, help="output height (default: the image's)")
+    p.add_argument("--guide", action="append", default=[], metavar="CLASS",
+                   help="ImageNet class name or index to push towards (repeatable)")
+    p.add_argument("--sound", metavar="SOUND_CLASS",
+                   help="guide towards a sound class's default ImageNet targets, e.g. dog_bark")
+    p.add_argument("--guide-weight", type=float, help="weight of the class guidance (default 1 when guided)")
+    p.add_argument("--random-seed", type=int, default=0, help="seed for jitter and noise")
+    p.add_argument("--device", default="auto", choices=("auto", "cuda", "mps", "cpu"))
+    p.add_argument("--threads", type=int, help="torch CPU threads")
+    p.set_defaults(func=handler)
+
+
+_OPTS = {
+    "network": "dream.network", "layers": "dream.layers", "iterations": "dream.iterations",
+    "octaves": "dream.octaves", "octave_scale": "dream.octave_scale", "lr": "dream.lr", "jitter": "dream.jitter",
+    "grad_norm": "dream.grad_norm", "grad_smooth": "dream.grad_smooth", "width": "dream.width",
+    "height": "dream.height", "guide_weight": "dream.guide_weight",
+}
+
+
+def _list_layers(net: str) -> int:
+    from performer.dream.backbones import DEFAULT_LAYERS, NETWORKS, layer_names
+
+    nets = [net] if net else list(NETWORKS)
+    for n in nets:
+        if n not in NETWORKS:
+            print(f"error: network {n!r} is not one of {', '.join(NETWORKS)}", file=sys.stderr)
+            return 2
+        default = DEFAULT_LAYERS[n]
+        print(f"{n} (default: {','.join(f'{k}={v:g}' for k, v in default.items())})")
+        for name in layer_names(n):
+            print(f"  {name}")
+    return 0
+
+
+def handler(args: argparse.Namespace) -> int:
+    if args.list_layers is not None:
+        return _list_layers(args.list_layers)
+    if not args.image or not args.out:
+        print("error: performer dream needs IMAGE and --out (or --list-layers)", file=sys.stderr)
+        return 2
+
+    import numpy as np
+    from PIL import Image
+
+    from performer.dream.guides import DEFAULT_CLASS_GUIDES, guide_names, resolve_guides
+    from performer.dream.renderer import DreamRenderer
+    from performer.errors import DreamError, ModelError, ParamError
+    from performer.params import ParamStore
+
+    image = None
+    if args.image != "noise":
+        try:
+            image = np.asarray(Image.open(args.image).convert("RGB"))
+        except (OSError, ValueError) as e:
+            print(f"error: cannot read image {args.image}: {e}", file=sys.stderr)
+            return 2
+        if args.width is None and args.height is None:
+            args.height, args.width = image.shape[:2]
+        elif args.width is None:
+            args.width = round(image.shape[1] * args.height / image.shape[0])
+        elif args.height is None:
+            args.height = round(image.shape[0] * args.width / image.shape[1])
+    try:
+        guide = resolve_guides(args.guide)
+    except ValueError as e:
+        print(f"error: --guide: {e}", file=sys.stderr)
+        return 2
+    if args.sound:
+        if args.sound not in DEFAULT_CLASS_GUIDES:
+            print(f"error: --sound {args.sound!r} is not one of {', '.join(DEFAULT_CLASS_GUIDES)}", file=sys.stderr)
+            return 2
+        guide = guide + DEFAULT_CLASS_GUIDES[args.sound]
+    store = ParamStore()
+    try:
+        if guide and args.guide_weight is None:
+            store.set("dream.guide_weight", 1.0, glide=False)
+        for opt, name in _OPTS.items():
+            v = getattr(args, opt)
+            if v is not None:
+                got = store.set(name, v, glide=False)
+                if got != v and store.registry.get(name).numeric:
+                    log.warning("%s %s is out of range; using %s", name, v, got)
+    except ParamError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    params = store.snapshot()
+    from performer.dream.layers import parse_layers
+
+    try:
+        parse_layers(str(params["dream.layers"] or ""), params["dream.network"])  # fail before loading weights
+    except DreamError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    if guide:
+        log.info("guiding towards %s (weight %g)", ", ".join(guide_names(guide)), params["dream.guide_weight"])
+    renderer = DreamRenderer(args.device, threads=args.threads, seed=args.random_seed)
+    try:
+        renderer.prepare(params)
+        import time
+
+        t0 = time.perf_counter()
+        out = renderer.render(params, image, guide)
+        log.info("dreamed %dx%d in %.2f s", out.shape[1], out.shape[0], time.perf_counter() - t0)
+    except (ModelError, DreamError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    try:
+        Image.fromarray(out).save(args.out)
+    except (OSError, ValueError) as e:
+        print(f"error: cannot write {args.out}: {e}", file=sys.stderr)
+        return 1
+    log.info("wrote %s", args.out)
+    return 0

@@ -1,0 +1,7 @@
+"""The live engine: the threads that carry sound to frames, and their status."""
+
+from __future__ import annotations
+
+from performer.engine.engine import Engine, RenderStats, Renderer
+
+__all__ = ["Engine", "RenderStats", "Renderer"]

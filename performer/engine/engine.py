@@ -1,0 +1,270 @@
+"""The live engine: sound in, classify continuously, map, dream, frames out.
+
+Threads: the audio source (or PortAudio's callback plus a pump), the
+analyser, the render loop and one per output. Hand-offs keep only the latest
+value and count what they drop. Control changes land in the
+:class:`~performer.params.ParamStore` from any thread; the render loop takes a
+snapshot between frames, so the renderer never waits on control input.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from performer.analysis import Analysis, Analyzer, ClassifierLike
+from performer.latest import Latest
+from performer.audio import AudioRing, AudioSource
+from performer.errors import PerformerError, PresetError
+from performer.mapping import ModMatrix
+from performer.outputs import FrameInfo, FrameOutput
+from performer.params import ParamStore, Snapshot
+from performer.presets import Preset, apply_preset, load_preset
+
+log = logging.getLogger(__name__)
+
+
+class Renderer(Protocol):
+    """What the engine needs of a renderer (performer.dream.DreamRenderer fits)."""
+
+    def prepare(self, params: Any) -> None: ...
+
+    def frame(self, params: Any, scene: Any) -> np.ndarray: ...
+
+
+@dataclass
+class RenderStats:
+    frames: int = 0
+    fps: float = 0.0
+    frame_ms: float = 0.0
+    errors: int = 0
+    last_error: str = ""
+
+
+class Engine:
+    """Runs the whole chain until :meth:`stop`. Components are built by the caller (see engine_cli)."""
+
+    def __init__(self, *, source: AudioSource, classifier: ClassifierLike, renderer: Renderer,
+                 outputs: Sequence[FrameOutput] = (), preset: Preset | None = None,
+                 store: ParamStore | None = None, fast_classifier: ClassifierLike | None = None) -> None:
+        self.store = store or ParamStore()
+        self.source = source
+        self.classifier = classifier
+        self.renderer = renderer
+        self.outputs = list(outputs)
+        self.ring = AudioRing(source.rate, seconds=8.0, backpressure=not source.realtime)
+        self.analysis: Latest[Analysis] = Latest()
+        self.analyzer = Analyzer(self.ring, classifier, self.store, self.analysis, realtime=source.realtime,
+                                 fast_classifier=fast_classifier)
+        self.render_stats = RenderStats()
+        self.extra_sources: dict[str, float] = {}
+        """Modulation sources from controllers (the glove writes glove.fist, glove.1 ...)."""
+        self.effective: dict[str, Any] = {}
+        """The parameter values the last frame was rendered with (base plus modulation)."""
+        self.last_frame: np.ndarray | None = None
+        self.frame_listeners: list[Callable[[np.ndarray, FrameInfo], None]] = []
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._t0 = time.monotonic()
+        self._preset_lock = threading.Lock()
+        self.preset: Preset = preset or Preset(name="built-in defaults")
+        self.matrix = ModMatrix(self.preset.routes, self.store.registry)
+        self.class_images: dict[str, np.ndarray] = {}
+        self._install(self.preset)
+
+    # --- presets -------------------------------------------------------------------
+    def _install(self, preset: Preset) -> None:
+        matrix = ModMatrix(preset.routes, self.store.registry)
+        images = _load_class_images(preset)
+        apply_preset(self.store, preset)
+        with self._preset_lock:
+            self.preset, self.matrix, self.class_images = preset, matrix, images
+
+    def load_preset(self, path: str | Path) -> bool:
+        """Recall a preset file at run time; on any problem keep the current state and report why."""
+        try:
+            preset = load_preset(path)
+            self._install(preset)
+        except (PresetError, PerformerError, ValueError) as e:
+            log.error("preset %s not loaded, keeping %r: %s", path, self.preset.name, e)
+            return False
+        log.info("preset %r loaded from %s", preset.name, path)
+        return True
+
+    # --- life cycle ------------------------------------------------------------------
+    def start(self) -> None:
+        self._t0 = time.monotonic()
+        self.renderer.prepare(self.store.snapshot())
+        for out in self.outputs:
+            out.open()
+        self.source.start(self.ring)
+        self.analyzer.start()
+        self._stop.clear()
+        t = threading.Thread(target=self._render_loop, name="render", daemon=True)
+        t.start()
+        self._threads = [t]
+        log.info("engine running: input %s, classes %s", self.source.describe(), ", ".join(self.classifier.classes))
+
+    def stop(self, timeout: float = 1.5) -> None:
+        """Stop every thread; returns within about ``timeout`` plus the outputs' closing."""
+        self._stop.set()
+        self.ring.close()
+        self.source.stop()
+        self.analyzer.stop()
+        deadline = time.monotonic() + timeout
+        for t in self._threads:
+            t.join(timeout=max(0.05, deadline - time.monotonic()))
+            if t.is_alive():
+                log.warning("render thread still busy with a frame at shutdown; leaving it (daemon)")
+        for out in self.outputs:
+            out.close()
+
+    # --- rendering ---------------------------------------------------------------------
+    def scene_for(self, a: Analysis | None) -> Any:
+        from performer.dream import Scene
+
+        if a is None:
+            return Scene()
+        with self._preset_lock:
+            spec = self.preset.classes.get(a.top_name, {})
+            image = self.class_images.get(a.top_name)
+        return Scene(key=a.top_name, guide=tuple(spec.get("guide", ())), seed_image=image, spectrogram=a.spectrogram)
+
+    def modulated(self, snap: Snapshot, a: Analysis | None, dt: float) -> Snapshot:
+        """The snapshot with the mod matrix applied (sources: the analysis and the controllers)."""
+        with self._preset_lock:
+            matrix = self.matrix
+        if not snap["mapping.enabled"] or not matrix.routes:
+            return snap
+        sources = a.sources() if a is not None else {}
+        sources.update(self.extra_sources)
+        values = matrix.apply(snap, sources, dt, depth=snap["mapping.depth"])
+        return Snapshot(values, snap.version, snap.time)
+
+    def _render_loop(self) -> None:
+        st = self.render_stats
+        last = time.monotonic()
+        times: list[float] = []
+        error_logged_at = 0.0
+        status: dict[str, Any] = {}
+        status_at = -1.0
+        while not self._stop.is_set():
+            start = time.monotonic()
+            dt, last = start - last, start
+            snap = self.store.snapshot()
+            a = self.analysis.peek()
+            params = self.modulated(snap, a, dt)
+            self.effective = dict(params)
+            try:
+                frame = self.renderer.frame(params, self.scene_for(a))
+            except Exception as e:  # a bad frame must not stop the show: keep the last one
+                st.errors += 1
+                st.last_error = f"{type(e).__name__}: {e}"
+                if start - error_logged_at > 1.0:
+                    log.exception("rendering a frame failed (%d so far); keeping the last frame", st.errors)
+                    error_logged_at = start
+                self._stop.wait(0.05)
+                continue
+            self.last_frame = frame
+            st.frames += 1
+            if start - status_at >= 0.5:
+                status, status_at = self.status(), start
+            info = self._frame_info(st.frames, start, a, status, params["output.layout"])
+            for out in self.outputs:
+                try:
+                    out.send(frame, info)
+                except Exception as e:
+                    out.stats.errors += 1
+                    out.stats.last_error = str(e)
+            for listener in self.frame_listeners:
+                try:
+                    listener(frame, info)
+                except Exception:
+                    log.exception("frame listener failed")
+            end = time.monotonic()
+            st.frame_ms = 1000.0 * (end - start)
+            times = [t for t in times if end - t < 2.0] + [end]
+            if len(times) > 1:
+                st.fps = (len(times) - 1) / (times[-1] - times[0])
+            budget = 1.0 / params["output.fps"] - (end - start)
+            if budget > 0:
+                self._stop.wait(budget)
+
+    def _frame_info(self, number: int, now: float, a: Analysis | None, status: dict[str, Any],
+                    layout: str) -> FrameInfo:
+        if a is None:
+            return FrameInfo(number, now - self._t0, status=status, layout=layout)
+        return FrameInfo(number, now - self._t0, a.top_name, a.confidence, a.classes, a.probs, a.spectrogram,
+                         a.level_db, status, layout=layout)
+
+    # --- status ------------------------------------------------------------------------
+    def status(self) -> dict[str, Any]:
+        a = self.analysis.peek()
+        an = self.analyzer.stats
+        src = self.source.stats
+        return {
+            "uptime_s": round(time.monotonic() - self._t0, 2),
+            "preset": self.preset.name,
+            "input": self.source.describe(),
+            "input_lost": src.lost,
+            "input_error": src.error,
+            "audio_blocks": src.blocks,
+            "dropped_audio_blocks": src.overflows,
+            "fps": round(self.render_stats.fps, 2),
+            "frames": self.render_stats.frames,
+            "frame_ms": round(self.render_stats.frame_ms, 1),
+            "render_errors": self.render_stats.errors,
+            "classify_ms": round(an.classify_ms, 2),
+            "analysis_latency_ms": round(an.classify_ms + an.hop_late_ms, 1),
+            "hops": an.hops,
+            "skipped_hops": an.skipped_hops,
+            "class_changes": an.class_changes,
+            "new_sounds": an.events,
+            "fast_switches": an.fast_switches,
+            "analysis_errors": an.errors,
+            "top_class": a.top_name if a else None,
+            "confidence": round(a.confidence, 3) if a else None,
+            "level_db": round(a.level_db, 1) if a else None,
+            "outputs": {o.name: {"state": o.stats.state, "sent": o.stats.sent, "dropped": o.stats.dropped,
+                                 "skipped": o.stats.skipped, "errors": o.stats.errors, "fps": round(o.stats.fps, 2),
+                                 "error": o.stats.last_error} for o in self.outputs},
+        }
+
+    def status_line(self) -> str:
+        s = self.status()
+        cls = f"{s['top_class']} {s['confidence']:.2f}" if s["top_class"] else "-"
+        level = f"{s['level_db']:.0f} dB" if s["level_db"] is not None else "-"
+        lost = " INPUT LOST" if s["input_lost"] else ""
+        return (f"{s['fps']:5.1f} fps | {cls} | {level} | classify {s['classify_ms']:.0f} ms | "
+                f"drops audio {s['dropped_audio_blocks']} hops {s['skipped_hops']}{lost}")
+
+    def write_stats(self, path: Path) -> None:
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_text(json.dumps(self.status(), indent=2))
+        tmp.replace(path)
+
+
+def _load_class_images(preset: Preset) -> dict[str, np.ndarray]:
+    """Load the per-class seed images a preset names; a missing file is reported, and that class seeds from noise."""
+    from PIL import Image
+
+    images = {}
+    for cls, spec in preset.classes.items():
+        if "image" not in spec:
+            continue
+        path = preset.resolve(spec["image"])
+        try:
+            with Image.open(path) as im:
+                images[cls] = np.asarray(im.convert("RGB"))
+        except (OSError, ValueError) as e:
+            log.error("preset %s: class %s image %s cannot be read (%s); that class starts from noise",
+                      preset.name, cls, path, e)
+    return images

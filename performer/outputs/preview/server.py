@@ -1,0 +1,246 @@
+"""Browser preview: a small HTTP server with a page showing the live frame, the class probabilities as bars,
+the spectrogram and the engine's status (the paper's Figure 2, live).
+
+Endpoints (all on ``http://host:port``):
+
+- ``/``                 the page (polls the two endpoints below; no external scripts or fonts)
+- ``/frame.jpg``        the latest frame as JPEG; header ``X-Frame-Number``
+- ``/stream.mjpg``      the frames as an MJPEG stream (for VLC, OBS, an ``<img>`` tag)
+- ``/state.json``       frame number, top class, confidence, classes, probabilities, level, engine status
+- ``/spectrogram.png``  the latest analysis window's log-mel spectrogram, coloured
+
+Frames are encoded on request (and cached per frame), so the renderer pays nothing when nobody watches and
+the output's thread only keeps a reference to the newest frame.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import math
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import numpy as np
+
+from performer.errors import OutputError
+from performer.outputs import FrameInfo, FrameOutput, Layout, spectrogram_rgb
+
+log = logging.getLogger(__name__)
+
+
+def _plain(v: Any) -> Any:
+    """JSON-safe copies of numpy scalars, arrays and non-finite floats."""
+    if isinstance(v, dict):
+        return {str(k): _plain(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_plain(x) for x in v]
+    if isinstance(v, np.ndarray):
+        return _plain(v.tolist())
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    return v
+
+
+class PreviewOutput(FrameOutput):
+    """Serves the live frame and the analysis to a browser (127.0.0.1 by default; port 0 picks a free one)."""
+
+    kind = "preview"
+
+    def __init__(self, name: str = "preview", *, host: str = "127.0.0.1", port: int = 8765, fps: float = 30.0,
+                 quality: int = 80, layout: Layout | None = None, title: str = "Performer",
+                 required: bool = True) -> None:
+        super().__init__(name, layout=layout, required=required)
+        if not isinstance(port, int) or not 0 <= port <= 65535:
+            raise OutputError(f"preview output {name!r}: port {port!r} is not in 0..65535")
+        if not 1 <= quality <= 100:
+            raise OutputError(f"preview output {name!r}: JPEG quality {quality!r} is not in 1..100")
+        self.host, self.port, self.fps, self.quality, self.title = host, port, float(fps), quality, title
+        self._server: ThreadingHTTPServer | None = None
+        self._serve_thread: threading.Thread | None = None
+        self._cond = threading.Condition()
+        self._frame: np.ndarray | None = None
+        self._info: FrameInfo | None = None
+        self._jpeg: tuple[int, bytes] | None = None
+        self._spec_png: tuple[int, bytes] | None = None
+        self._closing = False
+        self.requests = 0
+        self.encode_ms = 0.0
+
+    @property
+    def url(self) -> str:
+        """The page's address (with the real port once open)."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}/"
+
+    # --- the output side ------------------------------------------------------------------------------------
+    def _open(self) -> None:
+        handler = type("Handler", (_Handler,), {"output": self})
+        try:
+            server = ThreadingHTTPServer((self.host, self.port), handler)
+        except OSError as e:
+            raise OutputError(f"preview output {self.name!r}: cannot listen on {self.host}:{self.port}: "
+                              f"{e.strerror or e}; choose another port (outputs.{self.name}.port)") from None
+        server.daemon_threads = True
+        self._server, self._closing = server, False
+        self.port = server.server_address[1]
+        self._serve_thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2},
+                                              name=f"preview-{self.name}", daemon=True)
+        self._serve_thread.start()
+        log.info("preview output %r at %s", self.name, self.url)
+
+    def _send(self, frame: np.ndarray, info: FrameInfo) -> None:
+        frame = frame.copy()  # the renderer may reuse its buffer; served later, on request
+        with self._cond:
+            self._frame, self._info = frame, info
+            self._cond.notify_all()
+
+    def _close(self) -> None:
+        with self._cond:
+            self._closing = True
+            self._cond.notify_all()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    # --- what the handlers serve ------------------------------------------------------------------------------
+    def jpeg(self) -> tuple[int, bytes] | None:
+        """(frame number, JPEG bytes) of the newest frame, encoded once per frame."""
+        with self._cond:
+            frame, info, cached = self._frame, self._info, self._jpeg
+        if frame is None or info is None:
+            return None
+        if cached is not None and cached[0] == info.number:
+            return cached
+        from PIL import Image
+
+        t0 = time.perf_counter()
+        buf = io.BytesIO()
+        Image.fromarray(frame).save(buf, format="JPEG", quality=self.quality)
+        self.encode_ms = 1000.0 * (time.perf_counter() - t0)
+        item = (info.number, buf.getvalue())
+        with self._cond:
+            if self._jpeg is None or self._jpeg[0] < item[0]:
+                self._jpeg = item
+        return item
+
+    def state(self) -> dict[str, Any]:
+        with self._cond:
+            frame, info = self._frame, self._info
+        if info is None:
+            return {"frame": None, "title": self.title, "top_class": None, "classes": [], "probs": [],
+                    "status": {}, "output": self.name}
+        probs = [] if info.probs is None else [round(float(p), 4) for p in np.asarray(info.probs).ravel()]
+        return _plain({
+            "title": self.title, "output": self.name, "frame": info.number, "time": round(info.time, 3),
+            "top_class": info.top_class, "confidence": round(float(info.confidence), 4),
+            "classes": list(info.classes), "probs": probs,
+            "level_db": None if info.level_db is None else round(float(info.level_db), 1),
+            "spectrogram": None if info.spectrogram is None else id(info.spectrogram),
+            "size": None if frame is None else [int(frame.shape[1]), int(frame.shape[0])],
+            "status": info.status, "fps": self.fps,
+        })
+
+    def spectrogram_png(self) -> bytes | None:
+        with self._cond:
+            info, cached = self._info, self._spec_png
+        if info is None or info.spectrogram is None:
+            return None
+        key = id(info.spectrogram)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        from PIL import Image
+
+        buf = io.BytesIO()
+        Image.fromarray(spectrogram_rgb(info.spectrogram)).save(buf, format="PNG")
+        self._spec_png = (key, buf.getvalue())
+        return self._spec_png[1]
+
+    def wait_newer(self, number: int, timeout: float) -> bool:
+        """Wait until a frame newer than ``number`` arrives (False on timeout or close)."""
+        with self._cond:
+            self._cond.wait_for(lambda: self._closing or (self._info is not None and self._info.number > number),
+                                timeout)
+            return not self._closing and self._info is not None and self._info.number > number
+
+
+class _Handler(BaseHTTPRequestHandler):
+    output: PreviewOutput
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("preview %s: " + format, self.address_string(), *args)
+
+    def _reply(self, code: int, ctype: str, body: bytes, extra: dict[str, str] | None = None) -> None:
+        self.send_response(code)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")
+        for k, v in (extra or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def do_HEAD(self) -> None:
+        self.do_GET()
+
+    def do_GET(self) -> None:
+        out = self.output
+        out.requests += 1
+        path = self.path.split("?", 1)[0]
+        try:
+            if path in ("/", "/index.html"):
+                from performer.outputs.preview.page import page
+
+                self._reply(200, "text/html; charset=utf-8", page(out.title, out.fps).encode())
+            elif path == "/frame.jpg":
+                item = out.jpeg()
+                if item is None:
+                    self._reply(503, "text/plain", b"no frame yet\n", {"Retry-After": "1"})
+                else:
+                    self._reply(200, "image/jpeg", item[1], {"X-Frame-Number": str(item[0])})
+            elif path == "/state.json":
+                self._reply(200, "application/json", json.dumps(out.state()).encode())
+            elif path == "/spectrogram.png":
+                png = out.spectrogram_png()
+                if png is None:
+                    self._reply(503, "text/plain", b"no spectrogram yet\n", {"Retry-After": "1"})
+                else:
+                    self._reply(200, "image/png", png)
+            elif path == "/stream.mjpg":
+                self._stream()
+            else:
+                self._reply(404, "text/plain", f"no such page: {path}; try / /frame.jpg /stream.mjpg "
+                                               f"/state.json /spectrogram.png\n".encode())
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+    def _stream(self) -> None:
+        out = self.output
+        self.send_response(200)
+        self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
+        self.send_header("Cache-Control", "no-store")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
+        last, period = -1, 1.0 / max(0.1, out.fps)
+        while True:
+            if not out.wait_newer(last, 1.0):
+                if out._closing:
+                    return
+                continue
+            item = out.jpeg()
+            if item is None:
+                continue
+            last = item[0]
+            self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: " + str(len(item[1])).encode()
+                             + b"\r\nX-Frame-Number: " + str(last).encode() + b"\r\n\r\n" + item[1] + b"\r\n")
+            self.wfile.flush()
+            time.sleep(period)

@@ -1,0 +1,65 @@
+"""The command line, run as real subprocesses."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import REPO
+
+from performer.params import REGISTRY
+from performer.presets import find_preset, load_preset
+from performer.cli.presets import generated_table
+
+
+def test_help_and_version(cli):
+    proc = cli("--help", check=True)
+    for command in ("serve", "params", "preset", "bench", "train", "evaluate", "classify", "dream", "devices"):
+        assert command in proc.stdout, command
+    assert cli("--version", check=True).stdout.startswith("performer ")
+    assert cli().returncode == 2  # no command: usage, not a crash
+
+
+def test_params_formats(cli):
+    text = cli("params", check=True).stdout
+    assert "dream.iterations" in text and "[dream]" in text
+    data = json.loads(cli("params", "--format", "json", check=True).stdout)
+    assert {d["name"] for d in data} == set(REGISTRY.names())
+    md = cli("params", "--format", "markdown", check=True).stdout
+    assert md == REGISTRY.to_markdown()
+
+
+def test_readme_parameter_table_is_current():
+    table = generated_table((REPO / "README.md").read_text())
+    assert table is not None, "README.md lost its generated-table markers"
+    assert table == REGISTRY.to_markdown(), "README.md is stale: run `performer params --update README.md`"
+
+
+def test_preset_check_reports_problems_with_exit_status(cli, tmp_path):
+    good = cli("preset", "check", str(REPO / "presets" / "default.toml"))
+    assert good.returncode == 0 and "ok" in good.stdout
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[params.dream]\niterations = 0\nlrr = 0.1\n")
+    proc = cli("preset", "check", str(bad))
+    assert proc.returncode == 1
+    assert "params.dream.iterations = 0" in proc.stdout and "[1, 20]" in proc.stdout
+    assert "params.dream.lrr" in proc.stdout and "did you mean dream.lr" in proc.stdout
+
+
+def test_preset_new_show_and_diff(cli, tmp_path):
+    out = tmp_path / "mine.toml"
+    cli("preset", "new", str(out), check=True)
+    assert cli("preset", "check", str(out)).returncode == 0
+    assert "dream.iterations = 2" in cli("preset", "show", str(out), check=True).stdout
+    assert cli("preset", "new", str(out)).returncode == 1  # never overwrites
+    text = out.read_text().replace("iterations = 2", "iterations = 6")
+    out.write_text(text)
+    diff = cli("preset", "diff", "default", str(out))
+    shipped = load_preset(find_preset("default")).values()["dream.iterations"]
+    assert diff.returncode == 1 and f"params.dream.iterations: {shipped} -> 6" in diff.stdout
+    assert "default" in cli("preset", "list", check=True).stdout
+
+
+def test_logging_goes_to_stderr_and_quiet_silences_info(cli, tmp_path):
+    proc = cli("-q", "params", "--format", "json", check=True)
+    json.loads(proc.stdout)  # nothing but JSON on stdout
+    assert "INFO" not in proc.stderr
