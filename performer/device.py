@@ -27,7 +27,8 @@ def choose_device(name: str = "auto"):
     elif name == "cuda" and not torch.cuda.is_available():
         raise RuntimeError("device 'cuda' was asked for but torch sees no CUDA GPU; use --device cpu or auto")
     elif name == "mps" and not has_mps:
-        raise RuntimeError("device 'mps' was asked for but this torch has no Apple MPS backend; use --device cpu or auto")
+        raise RuntimeError("device 'mps' was asked for but this torch has no Apple MPS backend; "
+                           "use --device cpu or auto")
     return torch.device(name)
 
 

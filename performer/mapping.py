@@ -100,7 +100,8 @@ class ModMatrix:
         for r in self.routes:
             p = registry.get(r.target)
             if not p.numeric:
-                raise ValueError(f"mapping target {r.target} is a {p.type}; only float and int parameters can be modulated")
+                raise ValueError(f"mapping target {r.target} is a {p.type}; "
+                                 "only float and int parameters can be modulated")
             if source_kind(r.source) is None:
                 raise ValueError(f"mapping source {r.source!r} is unknown; allowed: {allowed_sources()}")
 
@@ -120,7 +121,8 @@ class ModMatrix:
             out.append(x)
         return out
 
-    def apply(self, base: Mapping[str, Any], sources: Mapping[str, float], dt: float, depth: float = 1.0) -> dict[str, Any]:
+    def apply(self, base: Mapping[str, Any], sources: Mapping[str, float], dt: float,
+              depth: float = 1.0) -> dict[str, Any]:
         """Return ``base`` with every routed parameter modulated; other values pass through."""
         result = dict(base)
         if not self.routes:

@@ -16,7 +16,7 @@
    900.0
   ],
   "default_fontsize": 12.0,
-  "description": "Performer for Max. GENERATED from the parameter registry by `performer patches --write`: do not edit by hand (regenerate after changing performer/params.py). Sends to 127.0.0.1:9000 and listens on 9002: start the server with `performer serve --osc-out 127.0.0.1:9002`.",
+  "description": "Performer for Max. GENERATED from the parameter registry by `performer patches --write`: do not edit by hand (regenerate after changing performer/params/table.py). Sends to 127.0.0.1:9000 and listens on 9002: start the server with `performer serve --osc-out 127.0.0.1:9002`.",
   "boxes": [
    {
     "box": {
@@ -30,7 +30,7 @@
       1100.0,
       34.0
      ],
-     "text": "Performer for Max. GENERATED from the parameter registry by `performer patches --write`: do not edit by hand (regenerate after changing performer/params.py). Sends to 127.0.0.1:9000 and listens on 9002: start the server with `performer serve --osc-out 127.0.0.1:9002`.",
+     "text": "Performer for Max. GENERATED from the parameter registry by `performer patches --write`: do not edit by hand (regenerate after changing performer/params/table.py). Sends to 127.0.0.1:9000 and listens on 9002: start the server with `performer serve --osc-out 127.0.0.1:9002`.",
      "linecount": 2
     }
    },

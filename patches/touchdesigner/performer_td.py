@@ -1,5 +1,5 @@
 """Performer for TouchDesigner. GENERATED from the parameter registry by `performer patches --write`: do not edit by hand
-(regenerate after changing performer/params.py). Sends to 127.0.0.1:9000 and listens on 9002: start the server with `performer serve --osc-out 127.0.0.1:9002`.
+(regenerate after changing performer/params/table.py). Sends to 127.0.0.1:9000 and listens on 9002: start the server with `performer serve --osc-out 127.0.0.1:9002`.
 
 Run inside TouchDesigner (2022 or newer): open the Textport (Alt+T) and type
     exec(open(r'/path/to/performer/patches/touchdesigner/performer_td.py').read())

@@ -21,8 +21,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from performer.audio import AudioRing
 from performer.analysis.novelty import novelty
+from performer.audio import AudioRing
 from performer.latest import Latest
 from performer.params import REGISTRY, ParamStore
 
@@ -106,7 +106,8 @@ class Analyzer:
         self.clf = classifier
         self.fast_clf = fast_classifier or classifier
         """Names new sounds on the fast path: a model trained on short windows, else the main classifier."""
-        if list(self.fast_clf.classes) != list(classifier.classes) or self.fast_clf.sample_rate != classifier.sample_rate:
+        if (list(self.fast_clf.classes) != list(classifier.classes)
+                or self.fast_clf.sample_rate != classifier.sample_rate):
             raise ValueError(f"the fast classifier's classes and rate ({list(self.fast_clf.classes)}, "
                              f"{self.fast_clf.sample_rate} Hz) differ from the classifier's "
                              f"({list(classifier.classes)}, {classifier.sample_rate} Hz)")

@@ -62,7 +62,7 @@ class FeatureSettings:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "FeatureSettings":
+    def from_dict(cls, d: dict[str, Any]) -> FeatureSettings:
         return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
 
     def frames(self, seconds: float) -> int:
@@ -150,7 +150,11 @@ def _torch_module_class():
     import torch
 
     class _TorchLogMel(torch.nn.Module):
-        """Log-mel in torch: ``forward(wave)`` with wave ``(samples,)`` or ``(batch, samples)`` at the settings' rate."""
+        """Log-mel in torch: ``forward(wave)`` with wave ``(samples,)`` or ``(batch, samples)``
+        at the settings' rate."""
+
+        window: torch.Tensor  # buffers, registered in __init__
+        mel: torch.Tensor
 
         def __init__(self, settings: FeatureSettings = DEFAULT_SETTINGS) -> None:
             super().__init__()
@@ -158,7 +162,7 @@ def _torch_module_class():
             self.register_buffer("window", torch.hann_window(settings.n_fft, periodic=True), persistent=False)
             self.register_buffer("mel", torch.from_numpy(mel_filters(settings)).float(), persistent=False)
 
-        def forward(self, wave: "torch.Tensor") -> "torch.Tensor":
+        def forward(self, wave: torch.Tensor) -> torch.Tensor:
             s = self.settings
             squeeze = wave.dim() == 1
             if squeeze:

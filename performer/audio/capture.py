@@ -22,11 +22,15 @@ import os
 import queue
 import struct
 import sys
+from typing import TYPE_CHECKING, Any, NoReturn
+
+if TYPE_CHECKING:
+    import numpy as np
 
 HEADER = struct.Struct("<II")
 
 
-def _exit(code: int) -> None:
+def _exit(code: int) -> NoReturn:
     # Skip sounddevice's atexit Pa_Terminate, which aborts if the JACK server died.
     sys.stdout.flush()
     os._exit(code)
@@ -39,17 +43,17 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     out = sys.stdout.buffer
     try:
-        from performer.audio import find_input_device
-
         import sounddevice as sd
+
+        from performer.audio.devices import find_input_device
 
         info = find_input_device(args.device)
         channels = min(2, int(info["channels"]))
         rate = int(info["rate"])
-        blocks: queue.Queue = queue.Queue(maxsize=64)
+        blocks: queue.Queue[np.ndarray] = queue.Queue(maxsize=64)
         overflows = [0]
 
-        def callback(indata, frames, time_info, status):  # only copies
+        def callback(indata: np.ndarray, frames: int, time_info: Any, status: sd.CallbackFlags) -> None:  # only copies
             if status.input_overflow:
                 overflows[0] += 1
             try:

@@ -58,7 +58,8 @@ def run(args) -> dict[str, Any]:
         t0 = time.perf_counter()
         clf.predict(windows[i % len(windows)])
         full.append(time.perf_counter() - t0)
-    mels = [clf._mel(torch.from_numpy(clf._check(w)).to(clf.device).unsqueeze(0)) for w in windows]  # tiled as predict does
+    # tiled as predict does
+    mels = [clf._mel(torch.from_numpy(clf._check(w)).to(clf.device).unsqueeze(0)) for w in windows]
     net: list[float] = []
     with torch.inference_mode():
         for i in range(args.runs):
@@ -68,7 +69,7 @@ def run(args) -> dict[str, Any]:
                 torch.cuda.synchronize()
             net.append(time.perf_counter() - t0)
     load_after = os.getloadavg() if hasattr(os, "getloadavg") else None
-    result = {
+    result: dict[str, Any] = {
         "model": str(path),
         "architecture": clf.model_name,
         "parameters": int(sum(p.numel() for p in clf.model.parameters())),

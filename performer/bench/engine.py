@@ -27,7 +27,8 @@ log = logging.getLogger(__name__)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data", type=Path, help="UrbanSound8K folder for real clips (default: the demo's synthetic scenes)")
+    p.add_argument("--data", type=Path,
+                   help="UrbanSound8K folder for real clips (default: the demo's synthetic scenes)")
     p.add_argument("--fold", type=int, default=3, help="fold to take clips from (default 3, the validation fold)")
     p.add_argument("--segments", type=int, default=20, help="number of sound segments (default 20)")
     p.add_argument("--segment-seconds", type=float, default=3.0)
@@ -69,7 +70,8 @@ def _segments(args, clf) -> tuple[np.ndarray, int, list[tuple[int, str]]]:
         from performer.analysis.features import load_audio
 
         rows = list(csv.DictReader(open(Path(args.data) / "metadata" / "UrbanSound8K.csv")))
-        rows = [r for r in rows if int(r["fold"]) == args.fold and float(r["end"]) - float(r["start"]) >= args.segment_seconds]
+        rows = [r for r in rows
+                if int(r["fold"]) == args.fold and float(r["end"]) - float(r["start"]) >= args.segment_seconds]
         rng = np.random.default_rng(0)
         rng.shuffle(rows)
         by_class: dict[str, list[dict]] = {}
@@ -90,9 +92,9 @@ def _segments(args, clf) -> tuple[np.ndarray, int, list[tuple[int, str]]]:
             pieces.append(np.pad(y, (0, seg_n - len(y))))
             labels.append(cls)
     else:
-        from performer.audio import DEMO_RATE, DEMO_SCENE_SECONDS, demo_signal
-
         import soxr
+
+        from performer.audio import DEMO_RATE, DEMO_SCENE_SECONDS, demo_signal
 
         demo = soxr.resample(demo_signal(), DEMO_RATE, rate).astype(np.float32)
         scene_n = int(DEMO_SCENE_SECONDS * rate)
@@ -116,10 +118,10 @@ def _segments(args, clf) -> tuple[np.ndarray, int, list[tuple[int, str]]]:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     from performer.audio import ArraySource
     from performer.classifier import Classifier, default_checkpoint, fast_classifier_for
+    from performer.device import configure_threads
     from performer.dream import DreamRenderer
     from performer.engine import Engine
     from performer.outputs import NullOutput
-    from performer.device import configure_threads
     from performer.presets import find_preset, load_preset
 
     threads = configure_threads(args.threads)
@@ -176,10 +178,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 misses += 1
     lat = np.array(latencies) * 1000.0
     warm = [m for t, m in rss if t >= 10.0] or [m for _, m in rss]
+    clips_from = f"UrbanSound8K fold {args.fold:d}" if args.data else "demo scenes"
     result = {
-        "input": f"{len(onsets)} segments of {args.segment_seconds:g} s ({'UrbanSound8K fold %d' % args.fold if args.data else 'demo scenes'})",
+        "input": f"{len(onsets)} segments of {args.segment_seconds:g} s ({clips_from})",
         "fast_model": str(fast.path) if fast else "(the classifier)",
-        "torch_threads": threads, "window_s": args.window, "hop_s": args.hop, "dream_size": args.size, "classifier": tuning,
+        "torch_threads": threads, "window_s": args.window, "hop_s": args.hop, "dream_size": args.size,
+        "classifier": tuning,
         "run_seconds": round(run_for, 1),
         "onset_to_class_ms": {
             "n": int(len(lat)), "misses": misses,

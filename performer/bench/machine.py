@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 import platform
+from typing import Any
 
 
 def machine_info() -> dict:
     """What a result was measured on: cores, threads, load."""
-    info = {"machine": platform.machine(), "python": platform.python_version(), "cpus": os.cpu_count()}
+    info: dict[str, Any] = {"machine": platform.machine(), "python": platform.python_version(), "cpus": os.cpu_count()}
     try:
         info["load_1min"] = os.getloadavg()[0]
     except OSError:

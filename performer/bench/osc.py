@@ -55,10 +55,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from performer.audio import demo_source
     from performer.classifier import Classifier, default_checkpoint
     from performer.control import ControlOptions, Controls
+    from performer.device import configure_threads
     from performer.dream import DreamRenderer
     from performer.engine import Engine
     from performer.outputs import NullOutput
-    from performer.device import configure_threads
     from performer.presets import find_preset, load_preset
 
     configure_threads(None)
@@ -68,6 +68,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                                                                                 device=args.device),
                     renderer=DreamRenderer(device=args.device), outputs=[NullOutput()], preset=preset)
     controls = Controls(engine, ControlOptions(osc_port=0, oscquery_port=0))
+    assert controls.osc is not None and controls.sender is not None  # an OSC port was given
     engine.start()
     controls.start()
     try:
@@ -93,5 +94,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "fps_change_pct": round(100.0 * (flooded - quiet) / quiet, 1) if quiet else None,
         "messages_sent": sent, "messages_received": received,
         "received_pct": round(100.0 * received / sent, 1) if sent else None,
-        "errors_by_kind": errors, "echoes_coalesced": coalesced, "skipped_hops": status["skipped_hops"], "classify_ms": status["classify_ms"],
+        "errors_by_kind": errors, "echoes_coalesced": coalesced, "skipped_hops": status["skipped_hops"],
+        "classify_ms": status["classify_ms"],
     }

@@ -92,7 +92,7 @@ class _NDIDrain:
     """A loopback NDI receiver that takes every frame (so the sender really compresses and sends)."""
 
     def __init__(self, source_name: str) -> None:
-        import NDIlib as ndi
+        import NDIlib as ndi  # noqa: N813  (ndi-python's documented alias)
 
         self.ndi, self.received = ndi, 0
         self.find = ndi.find_create_v2(ndi.FindCreate(show_local_sources=True, p_extra_ips="127.0.0.1"))
@@ -201,51 +201,51 @@ def _per_frame(args: argparse.Namespace, tmp: Path) -> list[dict[str, Any]]:
                              "total_ms": _median_ms(t), "note": "the platform-neutral part only"})
             if "ndi" in args.only:
                 try:
-                    out = NDIOutput(f"bench-ndi-{size}-{layout}", sender=f"Performer bench {size} {layout}",
-                                    layout=lay)
-                    out._open()
-                    drain = _NDIDrain(out.source_name)
+                    ndi_out = NDIOutput(f"bench-ndi-{size}-{layout}", sender=f"Performer bench {size} {layout}",
+                                        layout=lay)
+                    ndi_out._open()
+                    drain = _NDIDrain(ndi_out.source_name)
                     time.sleep(0.5)
                     try:
-                        row = _time_output(out, w, h, args.frames)
+                        row = _time_output(ndi_out, w, h, args.frames)
                     finally:
                         drain.close()
-                        out._close()
+                        ndi_out._close()
                     rows.append({"output": "ndi", "size": size, "layout": layout, **row,
                                  "received": drain.received})
-                except Exception as e:  # noqa: BLE001 (a benchmark reports what it could not measure)
+                except Exception as e:
                     rows.append({"output": "ndi", "size": size, "layout": layout, "error": str(e)})
             if "preview" in args.only:
-                out = PreviewOutput("bench-preview", port=0, layout=lay)
-                out._open()
+                preview = PreviewOutput("bench-preview", port=0, layout=lay)
+                preview._open()
                 try:
-                    row = _time_output(out, w, h, args.frames)
+                    row = _time_output(preview, w, h, args.frames)
                     enc = []
                     for n in range(args.frames):
-                        out._send(_frame(w, h, n), _info(10_000 + n))
+                        preview._send(_frame(w, h, n), _info(10_000 + n))
                         t0 = time.perf_counter()
-                        out.jpeg()
+                        preview.jpeg()
                         enc.append(time.perf_counter() - t0)
                     row["jpeg_ms_per_request"] = _median_ms(enc)
                 finally:
-                    out._close()
+                    preview._close()
                 rows.append({"output": "preview", "size": size, "layout": layout, **row})
             if "record" in args.only:
-                out = RecordOutput(tmp / f"rec-{size}-{layout}", fps=30, layout=lay)
-                out._open()
+                record = RecordOutput(tmp / f"rec-{size}-{layout}", fps=30, layout=lay)
+                record._open()
                 try:
-                    row = _time_output(out, w, h, args.frames)
+                    row = _time_output(record, w, h, args.frames)
                 finally:
-                    out._close()
+                    record._close()
                 rows.append({"output": "record (png + ffmpeg)" if shutil.which("ffmpeg") else "record (png)",
                              "size": size, "layout": layout, **row})
             if "frames" in args.only:
-                out = FolderOutput(tmp / f"frames-{size}-{layout}", layout=lay)
-                out._open()
+                folder = FolderOutput(tmp / f"frames-{size}-{layout}", layout=lay)
+                folder._open()
                 try:
-                    row = _time_output(out, w, h, args.frames)
+                    row = _time_output(folder, w, h, args.frames)
                 finally:
-                    out._close()
+                    folder._close()
                 rows.append({"output": "frames (jpg)", "size": size, "layout": layout, **row})
     return rows
 
@@ -283,9 +283,9 @@ class _Gradient:
 def _engine_fps(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     from performer.audio import ArraySource
     from performer.engine import Engine
-    from performer.outputs import Layout, NDIOutput, RecordOutput
-    from performer.presets import Preset
+    from performer.outputs import FrameOutput, Layout, NDIOutput, RecordOutput
     from performer.outputs.preview import PreviewOutput
+    from performer.presets import Preset
 
     w, h = args.engine_size
     rate = 22050
@@ -296,10 +296,16 @@ def _engine_fps(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     fps_by_mode: dict[str, list[float]] = {"off": [], "on": []}
     for rnd in range(args.rounds):
         for mode in ("off", "on"):
-            outputs, helpers = [], []
+            outputs: list[FrameOutput] = []
+            helpers: list[_NDIDrain | _Poller] = []
+            ndi_out: NDIOutput | None = None
+            preview: PreviewOutput | None = None
+            drain: _NDIDrain | None = None
+            poller: _Poller | None = None
             if mode == "on":
-                outputs = [NDIOutput("ndi", sender=f"Performer bench engine {rnd}"),
-                           PreviewOutput("preview", port=0),
+                ndi_out = NDIOutput("ndi", sender=f"Performer bench engine {rnd}")
+                preview = PreviewOutput("preview", port=0)
+                outputs = [ndi_out, preview,
                            RecordOutput(tmp / f"engine-rec-{args.renderer}-{rnd}", fps=30,
                                         layout=Layout("composite"))]
             if args.renderer == "dream":
@@ -315,7 +321,9 @@ def _engine_fps(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
             engine.start()
             try:
                 if mode == "on":
-                    helpers = [_NDIDrain(outputs[0].source_name), _Poller(outputs[1].url)]
+                    assert ndi_out is not None and preview is not None  # made above when mode is "on"
+                    drain, poller = _NDIDrain(ndi_out.source_name), _Poller(preview.url)
+                    helpers = [drain, poller]
                 time.sleep(2.0)  # warm-up
                 f0, t0 = engine.render_stats.frames, time.monotonic()
                 time.sleep(args.engine_seconds)
@@ -328,8 +336,9 @@ def _engine_fps(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
             fps_by_mode[mode].append(round(fps, 2))
             if mode == "on":
                 results.setdefault("outputs", []).append(status["outputs"])
-                results.setdefault("ndi_frames_received", []).append(helpers[0].received)
-                results.setdefault("preview_frames_fetched", []).append(helpers[1].frames)
+                assert drain is not None and poller is not None  # started above when mode is "on"
+                results.setdefault("ndi_frames_received", []).append(drain.received)
+                results.setdefault("preview_frames_fetched", []).append(poller.frames)
     for mode, values in fps_by_mode.items():
         results[f"fps_outputs_{mode}_rounds"] = values
         results[f"fps_outputs_{mode}"] = round(float(np.mean(values)), 2) if values else None

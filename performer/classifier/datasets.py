@@ -23,9 +23,10 @@ from __future__ import annotations
 import csv
 import hashlib
 import logging
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import cast
 
 import numpy as np
 
@@ -64,17 +65,18 @@ class Dataset:
     def folds(self) -> list[int]:
         return sorted({c.fold for c in self.clips if c.fold is not None})
 
-    def subset(self, clips: Sequence[Clip]) -> "Dataset":
+    def subset(self, clips: Sequence[Clip]) -> Dataset:
         return Dataset(self.root, self.layout, list(self.classes), list(clips), list(self.skipped))
 
-    def select_folds(self, folds: Iterable[int] | None) -> "Dataset":
+    def select_folds(self, folds: Iterable[int] | None) -> Dataset:
         if folds is None:
             return self.subset(self.clips)
         wanted = set(int(f) for f in folds)
         missing = wanted - set(self.folds)
         if missing:
             raise DataError(
-                f"fold(s) {sorted(missing)} not found in {self.root}; folds present: {self.folds or 'none (folder-per-class set)'}"
+                f"fold(s) {sorted(missing)} not found in {self.root}; "
+                f"folds present: {self.folds or 'none (folder-per-class set)'}"
             )
         return self.subset([c for c in self.clips if c.fold in wanted])
 
@@ -130,7 +132,7 @@ def _check_files(clips: list[Clip], root: Path, skip_bad: bool, check_readable: 
                 info = sf.info(str(clip.path))
                 if info.frames <= 0:
                     reason = "no samples"
-            except Exception as e:  # noqa: BLE001 - any libsndfile failure means unreadable
+            except Exception as e:
                 reason = f"unreadable ({e})"
         if reason is None:
             good.append(clip)
@@ -173,7 +175,8 @@ def load_urbansound8k(root: Path | str, folds: Iterable[int] | None = None, skip
     classes = [id_to_name[i] for i in sorted(id_to_name)]
     present_folds = sorted({int(r["fold"]) for r in rows})
     if wanted is not None and not wanted <= set(present_folds):
-        raise DataError(f"fold(s) {sorted(wanted - set(present_folds))} not in {csv_path}; folds present: {present_folds}")
+        raise DataError(f"fold(s) {sorted(wanted - set(present_folds))} not in {csv_path}; "
+                        f"folds present: {present_folds}")
     index = {i: k for k, i in enumerate(sorted(id_to_name))}
     clips = [
         Clip(root / "audio" / f"fold{int(r['fold'])}" / r["slice_file_name"], index[int(r["classID"])],
@@ -214,9 +217,11 @@ def split_holdout(ds: Dataset, fraction: float = 0.2, seed: int = 0) -> tuple[Da
     if not 0.0 < fraction < 1.0:
         raise DataError(f"validation fraction must be between 0 and 1 (exclusive), got {fraction}")
     rng = np.random.default_rng(seed)
-    train, val = [], []
+    train: list[Clip] = []
+    val: list[Clip] = []
     for label in range(len(ds.classes)):
-        groups = sorted({c.group for c in ds.clips if c.label == label})
+        # Both loaders give every clip a group (a str); only a hand-made Clip can lack one.
+        groups = sorted(cast("set[str]", {c.group for c in ds.clips if c.label == label}))
         rng.shuffle(groups)
         n_val = max(1, int(round(len(groups) * fraction))) if len(groups) > 1 else 0
         val_groups = set(groups[:n_val])
@@ -249,7 +254,7 @@ class MelSet:
     def lengths(self) -> np.ndarray:
         return np.diff(self.offsets)
 
-    def select(self, idx: Sequence[int]) -> "MelSet":
+    def select(self, idx: Sequence[int]) -> MelSet:
         parts = [self.get(i) for i in idx]
         lengths = [p.shape[1] for p in parts]
         return MelSet(
@@ -293,7 +298,8 @@ def compute_mels(ds: Dataset, settings=None, cache_dir: Path | str | None = None
             log.info("log-mels: %d / %d clips", i + 1, len(ds.clips))
     if bad and not skip_bad:
         listing = "\n".join(f"  {p}: {r}" for p, r in bad[:50])
-        raise DataError(f"{len(bad)} file(s) could not be turned into features:\n{listing}\nPass --skip-bad to leave them out.")
+        raise DataError(f"{len(bad)} file(s) could not be turned into features:\n{listing}\n"
+                        "Pass --skip-bad to leave them out.")
     if bad:
         log.warning("skipped %d file(s) that could not be turned into features", len(bad))
         ds.skipped.extend(bad)

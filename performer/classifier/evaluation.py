@@ -15,12 +15,14 @@ model's own training window.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
 from performer.classifier.datasets import MelSet, tile_to, windows_of
+from performer.classifier.figures import save_figure
 
 log = logging.getLogger(__name__)
 
@@ -128,13 +130,15 @@ def to_markdown(report: dict[str, Any]) -> str:
     lines = [
         f"**Accuracy** (clips, {report['window']:g}-s windows averaged per clip): {report['accuracy']:.4f}  ",
         f"**Macro-F1**: {report['macro_f1']:.4f}  ",
-        f"Clips: {report['clips']}" + (f", data: {report['data']}, folds: {report.get('folds')}" if "data" in report else ""),
+        f"Clips: {report['clips']}"
+        + (f", data: {report['data']}, folds: {report.get('folds')}" if "data" in report else ""),
         "",
         "| window (s) | clip accuracy | window accuracy | macro-F1 (clips) | windows |",
         "|---|---|---|---|---|",
     ]
     for r in report["by_window"]:
-        lines.append(f"| {r['window']:g} | {r['clip_accuracy']:.4f} | {r['window_accuracy']:.4f} | {r['macro_f1']:.4f} | {r['windows']} |")
+        lines.append(f"| {r['window']:g} | {r['clip_accuracy']:.4f} | {r['window_accuracy']:.4f} "
+                     f"| {r['macro_f1']:.4f} | {r['windows']} |")
     lines += ["", "| class | precision | recall | F1 | clips |", "|---|---|---|---|---|"]
     for r in report["per_class"]:
         lines.append(f"| {r['class']} | {r['precision']:.3f} | {r['recall']:.3f} | {r['f1']:.3f} | {r['support']} |")
@@ -177,15 +181,3 @@ def evaluate_from_args(args) -> dict[str, Any]:
     (out / f"{stem}_evaluation.json").write_text(json.dumps(report, indent=2))
     (out / f"{stem}_evaluation.md").write_text(to_markdown(report) + "\n")
     return report
-
-
-def save_figure(fig: Any, path: str | Path) -> Path:
-    """Lay out, save (creating the folder) and close a matplotlib figure."""
-    import matplotlib.pyplot as plt
-
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path

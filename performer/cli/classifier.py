@@ -25,10 +25,15 @@ def register(subparsers) -> None:
     )
     p.add_argument("--data", required=True, metavar="DIR", help="dataset folder (UrbanSound8K or folder-per-class)")
     p.add_argument("--model", default="realtime", choices=MODEL_CHOICES, help="architecture (default: realtime)")
-    p.add_argument("--folds", default=None, help="UrbanSound8K training folds, e.g. '1,2' or '1-9' (default: all but the validation fold)")
-    p.add_argument("--val-fold", type=int, default=None, help="UrbanSound8K validation fold (default: the fold after the last training fold, else the last fold)")
-    p.add_argument("--val-fraction", type=float, default=0.2, help="folder-per-class sets: fraction of files held out for validation (default 0.2)")
-    p.add_argument("--window", type=float, default=None, help="training window in seconds, 0.2-4 (default: model's; under 0.5 s for fast-path models)")
+    p.add_argument("--folds", default=None,
+                   help="UrbanSound8K training folds, e.g. '1,2' or '1-9' (default: all but the validation fold)")
+    p.add_argument("--val-fold", type=int, default=None,
+                   help="UrbanSound8K validation fold "
+                   "(default: the fold after the last training fold, else the last fold)")
+    p.add_argument("--val-fraction", type=float, default=0.2,
+                   help="folder-per-class sets: fraction of files held out for validation (default 0.2)")
+    p.add_argument("--window", type=float, default=None,
+                   help="training window in seconds, 0.2-4 (default: model's; under 0.5 s for fast-path models)")
     p.add_argument("--epochs", type=int, default=None, help="maximum epochs (default: model's)")
     p.add_argument("--batch-size", type=int, default=None, help="batch size (default: model's)")
     p.add_argument("--lr", type=float, default=None, help="learning rate (default: model's)")
@@ -39,7 +44,8 @@ def register(subparsers) -> None:
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
     p.add_argument("--device", default="auto", choices=("auto", "cuda", "mps", "cpu"))
     p.add_argument("--cache", default=None, metavar="DIR", help="folder for cached log-mels (default: runs/cache)")
-    p.add_argument("--out", default=None, metavar="PATH", help="checkpoint path (default: runs/<model>-<time>/model.pt)")
+    p.add_argument("--out", default=None, metavar="PATH",
+                   help="checkpoint path (default: runs/<model>-<time>/model.pt)")
     p.add_argument("--skip-bad", action="store_true", help="skip missing/unreadable files (counted) instead of failing")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--limit", type=int, default=None, help=argparse.SUPPRESS)
@@ -51,10 +57,12 @@ def register(subparsers) -> None:
     )
     p.add_argument("--data", required=True, metavar="DIR", help="dataset folder (UrbanSound8K or folder-per-class)")
     p.add_argument("--model", required=True, metavar="CKPT", help="checkpoint file (.pt)")
-    p.add_argument("--folds", default=None, help="UrbanSound8K folds to evaluate on (default: the checkpoint's validation fold)")
+    p.add_argument("--folds", default=None,
+                   help="UrbanSound8K folds to evaluate on (default: the checkpoint's validation fold)")
     p.add_argument("--windows", default="0.5,1,2,4", help="window lengths in seconds (default 0.5,1,2,4)")
     p.add_argument("--json", action="store_true", help="print JSON instead of Markdown")
-    p.add_argument("--out", default=None, metavar="DIR", help="folder for the confusion-matrix PNG and reports (default: beside the checkpoint)")
+    p.add_argument("--out", default=None, metavar="DIR",
+                   help="folder for the confusion-matrix PNG and reports (default: beside the checkpoint)")
     p.add_argument("--skip-bad", action="store_true", help="skip missing/unreadable files (counted) instead of failing")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--device", default="auto", choices=("auto", "cuda", "mps", "cpu"))
@@ -63,7 +71,8 @@ def register(subparsers) -> None:
 
     p = subparsers.add_parser("classify", help="print class probabilities of a sound file over time (sliding window)")
     p.add_argument("file", metavar="FILE", help="audio file (any rate, any channel count)")
-    p.add_argument("--model", default=None, metavar="CKPT", help="checkpoint (default: the shipped models/urbansound8k_realtime.pt)")
+    p.add_argument("--model", default=None, metavar="CKPT",
+                   help="checkpoint (default: the shipped models/urbansound8k_realtime.pt)")
     p.add_argument("--window", type=float, default=None, help="window in seconds (default: the model's)")
     p.add_argument("--hop", type=float, default=0.5, help="hop between windows in seconds (default 0.5)")
     p.add_argument("--top", type=int, default=3, help="classes shown per window in text output (default 3)")

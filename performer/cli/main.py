@@ -12,7 +12,6 @@ import argparse
 import importlib
 import logging
 import os
-import sys
 from collections.abc import Sequence
 
 from performer import __version__

@@ -137,8 +137,8 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_new(args: argparse.Namespace) -> int:
     from performer.errors import PresetError
-    from performer.presets import Preset, save_preset
     from performer.params import REGISTRY
+    from performer.presets import Preset, save_preset
 
     name = args.name or args.out.stem
     try:

@@ -36,7 +36,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--threads", type=int, metavar="N", help="torch CPU threads (default: cores - 1, at least 1)")
     s.add_argument("--frames", type=Path, metavar="DIR", help="also write every frame as a JPEG into DIR")
     s.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
-    s.add_argument("--stats", type=Path, metavar="FILE", help="keep a JSON file of engine statistics, updated each second")
+    s.add_argument("--stats", type=Path, metavar="FILE",
+                   help="keep a JSON file of engine statistics, updated each second")
     s.add_argument("--no-status", action="store_true", help="no status line on the terminal")
     c = s.add_argument_group("control")
     c.add_argument("--osc-host", default=None, help="address OSC listens on (default: the preset's, else 127.0.0.1)")
@@ -100,7 +101,8 @@ def build_engine(args: argparse.Namespace):
         raise
     renderer = DreamRenderer(device=str(device))
     outputs = build_outputs(preset) + ([FolderOutput(args.frames, name="--frames")] if args.frames else [])
-    return Engine(source=source, classifier=clf, renderer=renderer, outputs=outputs, preset=preset, fast_classifier=fast)
+    return Engine(source=source, classifier=clf, renderer=renderer, outputs=outputs, preset=preset,
+                  fast_classifier=fast)
 
 
 def build_controls(engine, args: argparse.Namespace):

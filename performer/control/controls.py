@@ -76,7 +76,7 @@ class Controls:
         self.options = options
         port = options.osc_port
         if port is not None:
-            from performer.control.osc import OscServer, OscSender
+            from performer.control.osc import OscSender, OscServer
 
             host = options.osc_host
             self.osc = OscServer(self.store, host=host, port=port, allow=options.allow or osc_cfg.get("allow", []),
@@ -86,7 +86,8 @@ class Controls:
                                     status=self._status_messages)
             engine.frame_listeners.append(self._on_frame)
             self.thumbnail = int(osc_cfg.get("thumbnail", 0))
-            qport = options.oscquery_port if options.oscquery_port is not None else osc_cfg.get("oscquery_port", self.osc.port + 1)
+            qport = (options.oscquery_port if options.oscquery_port is not None
+                     else osc_cfg.get("oscquery_port", self.osc.port + 1))
             if qport:
                 from performer.control.oscquery import OscQueryServer
 
@@ -130,7 +131,8 @@ class Controls:
                 for t, a in zip(types, args))
             if not ok:
                 words = {"s": "a string", "i": "an int"}
-                raise ControlError(f"{address} takes {', '.join(words[t] for t in types) or 'no arguments'}, got {args!r}")
+                raise ControlError(f"{address} takes {', '.join(words[t] for t in types) or 'no arguments'}, "
+                                   f"got {args!r}")
 
         def load(args, reply):
             need(args, "s", "/preset/load")
@@ -149,7 +151,8 @@ class Controls:
         def learn(args, reply):
             need(args, "s", "/midi/learn")
             if self.midi is None:
-                raise ControlError("MIDI learn needs a MIDI input: start with --midi NAME or set midi.input in the preset")
+                raise ControlError("MIDI learn needs a MIDI input: "
+                                   "start with --midi NAME or set midi.input in the preset")
             self.midi.arm(args[0])
 
         def cancel(args, reply):
@@ -157,7 +160,8 @@ class Controls:
                 self.midi.cancel()
 
         def flex(args, reply):
-            if len(args) != self.glove.fingers or not all(isinstance(a, (int, float)) and not isinstance(a, bool) for a in args):
+            if len(args) != self.glove.fingers or not all(
+                    isinstance(a, (int, float)) and not isinstance(a, bool) for a in args):
                 raise ControlError(f"/glove/flex takes {self.glove.fingers} numbers (one per finger), got {args!r}")
             self.glove.feed([float(a) for a in args])
 
@@ -243,7 +247,8 @@ class Controls:
         return [("/performer/status/fps", [float(s["fps"])]),
                 ("/performer/status/classify_ms", [float(s["classify_ms"])]),
                 ("/performer/status/latency_ms", [float(s["analysis_latency_ms"])]),
-                ("/performer/status/drops", [int(s["dropped_audio_blocks"]), int(s["skipped_hops"]), int(dropped_frames)]),
+                ("/performer/status/drops",
+                 [int(s["dropped_audio_blocks"]), int(s["skipped_hops"]), int(dropped_frames)]),
                 ("/performer/status/input_lost", [bool(s["input_lost"])]),
                 ("/performer/status/osc_errors", [int(sum(self.osc.errors.values())) if self.osc else 0])]
 

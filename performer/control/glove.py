@@ -32,7 +32,8 @@ class Calibration:
 
     def __post_init__(self) -> None:
         if len(self.open) != len(self.fist) or not self.open:
-            raise ValueError(f"calibration needs as many open as fist readings, got {len(self.open)} and {len(self.fist)}")
+            raise ValueError("calibration needs as many open as fist readings, "
+                             f"got {len(self.open)} and {len(self.fist)}")
 
     def normalize(self, raw: Sequence[float]) -> list[float]:
         out = []
@@ -53,7 +54,8 @@ class Calibration:
             return cls([float(x) for x in data["open"]], [float(x) for x in data["fist"]])
         except (OSError, ValueError, KeyError, TypeError) as e:
             raise ValueError(f"glove calibration {path} is unreadable ({e}); "
-                             "expected JSON {\"open\": [...], \"fist\": [...]} from `performer glove calibrate`") from None
+                             "expected JSON {\"open\": [...], \"fist\": [...]} "
+                             "from `performer glove calibrate`") from None
 
     @classmethod
     def default(cls, fingers: int) -> Calibration:

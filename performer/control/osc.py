@@ -87,7 +87,8 @@ class OscServer:
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 2**20)
             self.sock.bind((host, port))
         except OSError as e:
-            raise ControlError(f"OSC cannot listen on {host}:{port}: {e.strerror}; pick another port with --osc-port") from None
+            raise ControlError(f"OSC cannot listen on {host}:{port}: {e.strerror}; "
+                               "pick another port with --osc-port") from None
         self.sock.settimeout(0.2)
         self.port = self.sock.getsockname()[1]
         self._wide = not ipaddress.ip_address(socket.gethostbyname(host) if ":" not in host else host).is_loopback
@@ -109,7 +110,7 @@ class OscServer:
         while not self._stop.is_set():
             try:
                 data, addr = self.sock.recvfrom(65536)
-            except socket.timeout:
+            except TimeoutError:
                 continue
             except OSError:
                 if self._stop.is_set():
@@ -164,7 +165,8 @@ class OscServer:
             reply(address, [_osc_value(value)])
             return
         if len(args) != 1:
-            self._error("bad_count", address, f"{address} takes 1 argument ({p.allowed()}), got {len(args)}: {args!r}", addr)
+            self._error("bad_count", address,
+                        f"{address} takes 1 argument ({p.allowed()}), got {len(args)}: {args!r}", addr)
             return
         value = args[0]
         try:

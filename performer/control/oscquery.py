@@ -17,11 +17,14 @@ import socket
 import threading
 from collections.abc import Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from performer.errors import ControlError
 from performer.params import Param, ParamStore
+
+if TYPE_CHECKING:
+    from zeroconf import Zeroconf
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +92,7 @@ class OscQueryServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+            def do_GET(self) -> None:
                 status, body = server.respond(self.path)
                 data = json.dumps(body).encode()
                 self.send_response(status)
@@ -108,7 +111,7 @@ class OscQueryServer:
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
         self._thread: threading.Thread | None = None
-        self._zeroconf = None
+        self._zeroconf: Zeroconf | None = None
         self._services: list[Any] = []
 
     def respond(self, raw_path: str) -> tuple[int, dict[str, Any]]:
@@ -134,13 +137,14 @@ class OscQueryServer:
 
     def _advertise(self) -> None:
         try:
-            from zeroconf import ServiceInfo, Zeroconf
+            from zeroconf import InterfaceChoice, ServiceInfo, Zeroconf
         except ImportError:
-            log.info("zeroconf is not installed: OSCQuery is not advertised over mDNS (pip install 'performer[oscquery]')")
+            log.info("zeroconf is not installed: OSCQuery is not advertised over mDNS "
+                     "(pip install 'performer[oscquery]')")
             return
         try:
             ip = socket.gethostbyname(self.host) if self.host not in ("0.0.0.0", "") else "127.0.0.1"
-            zc = Zeroconf(interfaces=[ip] if ip.startswith("127.") else None)
+            zc = Zeroconf(interfaces=[ip] if ip.startswith("127.") else InterfaceChoice.All)
             for kind, port in (("_oscjson._tcp.local.", self.port), ("_osc._udp.local.", self.osc_port)):
                 info = ServiceInfo(kind, f"{self.name}.{kind}", addresses=[socket.inet_aton(ip)], port=port,
                                    server=f"{socket.gethostname()}.local.")

@@ -187,8 +187,8 @@ def feedback(x: torch.Tensor, zoom: float, rotate_deg: float, tx: float, ty: flo
         if len(_grid_cache) > 64:
             _grid_cache.clear()
         _grid_cache[key] = grid
-    return F.grid_sample(x, grid, mode="bicubic", padding_mode="reflection", align_corners=False).clamp_(0, 1).contiguous(
-        memory_format=CL)
+    return F.grid_sample(x, grid, mode="bicubic", padding_mode="reflection",
+                         align_corners=False).clamp_(0, 1).contiguous(memory_format=CL)
 
 
 def to_tensor(img, size: tuple[int, int] | None, device: torch.device) -> torch.Tensor:

@@ -23,11 +23,16 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from performer.errors import DreamError, ModelError, PerformerError
+
+if TYPE_CHECKING:
+    import torch
+
+    from performer.dream.backbones import Backbone
 
 log = logging.getLogger(__name__)
 
@@ -66,15 +71,15 @@ class DreamRenderer:
         self._download = download
         self._background = background_load
         self._loader = loader
-        self.device = None
-        self.backbone = None
+        self.device: torch.device | None = None
+        self.backbone: Backbone | None = None
         self.network: str | None = None
-        self._gen = None
-        self._img = None            # the image being dreamed, full size
-        self._seed_t = None         # the current dream's seed, full size
-        self._fade_from = None      # last output before a new dream started
+        self._gen: torch.Generator | None = None
+        self._img: torch.Tensor | None = None        # the image being dreamed, full size
+        self._seed_t: torch.Tensor | None = None     # the current dream's seed, full size
+        self._fade_from: torch.Tensor | None = None  # last output before a new dream started
         self._fade_t0 = 0.0
-        self._last_out = None
+        self._last_out: torch.Tensor | None = None
         self._size: tuple[int, int] | None = None
         self._key: str | None = None
         self._started = False
@@ -129,6 +134,7 @@ class DreamRenderer:
 
         from performer.dream.backbones import load_backbone
 
+        assert self.device is not None  # set by prepare() before any network is loaded
         bb = (self._loader or load_backbone)(name, download=self._download)
         bb.to(self.device)
         bb.stages.to(memory_format=torch.channels_last)
@@ -192,6 +198,7 @@ class DreamRenderer:
         if spec == self._layers_spec and self._layers_net == self.network:
             return
         bb = self.backbone
+        assert bb is not None and self.network is not None  # both set by _install() in prepare()
         try:
             layers = parse_layers(spec, self.network)
         except DreamError as e:
@@ -211,7 +218,10 @@ class DreamRenderer:
     @property
     def layers(self) -> dict[str, float]:
         """The layer set in use (names and weights)."""
-        return {self.backbone.stage_names[i]: w for i, w in self._layers}
+        bb = self.backbone
+        if bb is None:  # not prepared: no layers resolved yet
+            return {}
+        return {bb.stage_names[i]: w for i, w in self._layers}
 
     # ------------------------------------------------------------------ per frame
 
@@ -233,6 +243,7 @@ class DreamRenderer:
     def _make_seed(self, params: Mapping[str, Any], scene: Scene, size: tuple[int, int]):
         from performer.dream.seeds import image_seed, noise_seed, spectrogram_seed
 
+        assert self.device is not None  # frame() runs only after prepare()
         kind = params["dream.seed"]
         try:
             if kind == "previous" and self._img is not None:
@@ -262,6 +273,7 @@ class DreamRenderer:
 
         with torch.no_grad():
             if self._size != size and self._img is not None:
+                assert self._seed_t is not None  # set together with self._img
                 self._img = core.resize(self._img, size)
                 self._seed_t = core.resize(self._seed_t, size)
                 if self._fade_from is not None:
@@ -285,6 +297,7 @@ class DreamRenderer:
                 self._started = True
                 self._phase = 0
 
+            assert self._img is not None  # a dream has started (just above, or on an earlier frame)
             img = core.feedback(self._img, float(params["dream.zoom"]), float(params["dream.rotate"]),
                                 float(params["dream.translate_x"]), float(params["dream.translate_y"]))
 
@@ -305,6 +318,7 @@ class DreamRenderer:
             img = x if osize == size else (img + core.resize(x - small, size)).clamp_(0, 1)
             blend = float(params["dream.blend"])
             if blend > 0:
+                assert self._seed_t is not None  # set together with self._img
                 img = torch.lerp(img, self._seed_t, blend)
             self._img = img
             out = img
@@ -340,6 +354,7 @@ class DreamRenderer:
 
         if self.backbone is None:
             raise DreamError("DreamRenderer.render() called before prepare()")
+        assert self.device is not None and self.network is not None  # set by prepare() with the backbone
         layers = parse_layers(str(params["dream.layers"] or ""), self.network)
         obj = core.Objective(tuple((self.backbone.index(n), w) for n, w in layers.items()), tuple(guide),
                              float(params["dream.guide_weight"]))

@@ -29,7 +29,7 @@ def _lut() -> np.ndarray:
             from matplotlib import colormaps
 
             _MAGMA_LUT = (colormaps["magma"](np.linspace(0, 1, 256))[:, :3]).astype(np.float32)
-        except Exception:  # noqa: BLE001 - matplotlib missing or broken: a black-to-orange ramp will do
+        except Exception:
             t = np.linspace(0, 1, 256, dtype=np.float32)[:, None]
             _MAGMA_LUT = np.concatenate([t, t**2 * 0.7, 0.3 * t * (1 - t)], axis=1).astype(np.float32)
     return _MAGMA_LUT

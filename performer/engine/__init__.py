@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from performer.engine.engine import Engine, RenderStats, Renderer
+from performer.engine.engine import Engine, Renderer, RenderStats
 
 __all__ = ["Engine", "RenderStats", "Renderer"]

@@ -21,9 +21,9 @@ from typing import Any, Protocol
 import numpy as np
 
 from performer.analysis import Analysis, Analyzer, ClassifierLike
-from performer.latest import Latest
 from performer.audio import AudioRing, AudioSource
 from performer.errors import PerformerError, PresetError
+from performer.latest import Latest
 from performer.mapping import ModMatrix
 from performer.outputs import FrameInfo, FrameOutput
 from performer.params import ParamStore, Snapshot

@@ -13,6 +13,7 @@ import torch
 
 from performer.classifier import datasets as D
 from performer.classifier import models as M
+from performer.classifier import checkpoint as C
 from performer.classifier import training as T
 from performer.classifier.inference import Classifier, default_checkpoint
 from performer.errors import FeatureError, ModelError
@@ -144,7 +145,7 @@ def test_the_fast_path_classifier_must_match_the_main_one(tmp_path):
     other = M.build_model("realtime", 2, config={"width": 8})
     meta = {"model": "realtime", "model_config": M.model_config(other), "classes": ["a", "b"],
             "features": DEFAULT_SETTINGS.to_dict(), "window_seconds": 0.25}
-    odd = T.save_checkpoint(tmp_path / "odd.pt", other, meta)
+    odd = C.save_checkpoint(tmp_path / "odd.pt", other, meta)
     with pytest.raises(ModelError, match="odd.pt.*must be the same"):
         fast_classifier_for(main, odd)
 
@@ -155,7 +156,7 @@ def _checkpoint(tmp_path, model=None):
             "features": DEFAULT_SETTINGS.to_dict(), "window_seconds": 1.0, "padding": "tile",
             "dataset": {"train_folds": [1, 2], "validation_folds": [3]}, "metrics": {"val_accuracy": 0.5},
             "versions": T.library_versions(), "history": [{"epoch": 1, "train_loss": 1.0}]}
-    return T.save_checkpoint(tmp_path / "m.pt", model.eval(), meta), model
+    return C.save_checkpoint(tmp_path / "m.pt", model.eval(), meta), model
 
 
 def test_checkpoint_round_trip(tmp_path):
@@ -164,7 +165,7 @@ def test_checkpoint_round_trip(tmp_path):
     raw = torch.load(path, weights_only=True)  # no pickled code
     assert raw["meta"]["classes"] == ["hum", "sweep", "bursts"]
     assert raw["meta"]["versions"]["torch"] == torch.__version__
-    loaded, meta = T.load_checkpoint(path)
+    loaded, meta = C.load_checkpoint(path)
     assert meta["window_seconds"] == 1.0 and meta["dataset"]["train_folds"] == [1, 2]
     x = torch.randn(4, 128, 44) * 20 - 40
     with torch.inference_mode():
@@ -270,7 +271,7 @@ def test_ensemble_checkpoint_averages_members(tmp_path):
     b = tmp_path / "b.pt"
     a.rename(b)
     a2, mb = _checkpoint(tmp_path, M.build_model("realtime", 3, config={"width": 8}))
-    out = T.ensemble_checkpoint([b, a2], tmp_path / "ens.pt")
+    out = C.ensemble_checkpoint([b, a2], tmp_path / "ens.pt")
     ens = Classifier.from_checkpoint(out, device="cpu")
     assert ens.model_name == "ensemble" and ens.classes == ["hum", "sweep", "bursts"]
     x = _sound(2, 1.0, SR, 9)

@@ -7,7 +7,7 @@ import urllib.error
 import pytest
 import torch
 
-from performer.dream import backbones
+from performer.dream import backbones, torchvision_nets
 from performer.dream.backbones import (
     class_index,
     imagenet_categories,
@@ -95,7 +95,7 @@ def test_torchvision_stage_split_reproduces_the_model(name, monkeypatch):
              "resnet50": lambda: models.resnet50(weights=None), "vgg16": lambda: models.vgg16(weights=None)}[name]
     torch.manual_seed(0)
     net = build().eval()
-    monkeypatch.setattr(backbones, "_tv_state_dict", lambda n, download: (net.state_dict(), "test"))
+    monkeypatch.setattr(torchvision_nets, "_tv_state_dict", lambda n, download: (net.state_dict(), "test"))
     bb = load_backbone(name)
     assert bb.stage_names == layer_names(name)
     x = torch.rand(1, 3, 96, 96)

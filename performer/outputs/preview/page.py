@@ -9,7 +9,8 @@ _PAGE = """<!doctype html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <style>
  body{margin:0;background:#0c0c10;color:#e6e6eb;font:14px system-ui,sans-serif}
- main{display:grid;grid-template-columns:minmax(0,3fr) minmax(260px,2fr);gap:12px;padding:12px;height:calc(100vh - 24px)}
+ main{display:grid;grid-template-columns:minmax(0,3fr) minmax(260px,2fr);gap:12px;padding:12px;
+      height:calc(100vh - 24px)}
  #dream{width:100%;height:100%;object-fit:contain;background:#000;min-height:0}
  #side{display:flex;flex-direction:column;gap:10px;min-height:0}
  #top{font-size:22px;color:#fab428;min-height:1.3em}
@@ -76,8 +77,13 @@ async function pollState() {
       rows[i].classList.toggle("top", s.classes[i] === s.top_class);
     }
     topLine.dataset.class = s.top_class || "";
-    topLine.textContent = s.top_class ? s.top_class.replace(/_/g, " ") + "  " + s.confidence.toFixed(2) : "listening...";
-    if (s.spectrogram !== null && s.spectrogram !== specKey) { specKey = s.spectrogram; spec.src = "/spectrogram.png?k=" + specKey; }
+    topLine.textContent = s.top_class
+        ? s.top_class.replace(/_/g, " ") + "  " + s.confidence.toFixed(2)
+        : "listening...";
+    if (s.spectrogram !== null && s.spectrogram !== specKey) {
+      specKey = s.spectrogram;
+      spec.src = "/spectrogram.png?k=" + specKey;
+    }
     const st = Object.assign({frame: s.frame, level_db: s.level_db}, s.status);
     statusBox.textContent = Object.entries(st).map(([k, v]) =>
         k.padEnd(22) + (typeof v === "object" && v !== null ? JSON.stringify(v) : v)).join("\\n");

@@ -27,7 +27,9 @@ from typing import Any
 import numpy as np
 
 from performer.errors import OutputError
-from performer.outputs import FrameInfo, FrameOutput, Layout, spectrogram_rgb
+from performer.outputs.base import FrameOutput
+from performer.outputs.frame_info import FrameInfo
+from performer.outputs.layout import Layout, spectrogram_rgb
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,95 @@
+"""Classifier checkpoints: ``{"format", "state_dict", "meta"}`` saved for weights-only loading, and ensembles.
+
+A checkpoint holds plain tensors and JSON-like metadata only, so ``torch.load(path, weights_only=True)`` reads it
+and a hostile file cannot run code.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from performer.classifier import models as M
+from performer.errors import ModelError
+
+CHECKPOINT_FORMAT = "performer-classifier/1"
+
+
+def _plain(meta: Any) -> Any:
+    """``meta`` as plain JSON types (what ``torch.load(weights_only=True)`` accepts)."""
+    import json
+
+    def default(o: Any) -> Any:
+        if isinstance(o, np.generic):
+            return o.item()
+        if isinstance(o, (np.ndarray,)):
+            return o.tolist()
+        if isinstance(o, Path):
+            return str(o)
+        return str(o)
+
+    return json.loads(json.dumps(meta, default=default))
+
+
+def save_checkpoint(path: Path | str, model: torch.nn.Module, meta: dict[str, Any]) -> Path:
+    """Save ``{"format", "state_dict", "meta"}``; loadable with ``torch.load(path, weights_only=True)``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    # float16 halves the file; the model runs in float32 after loading.
+    state = {k: (v.half() if v.is_floating_point() and v.numel() > 1024 else v) for k, v in state.items()}
+    payload = {"format": CHECKPOINT_FORMAT, "state_dict": state, "meta": _plain(meta)}
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save(payload, tmp)
+    tmp.replace(path)
+    return path
+
+
+def load_checkpoint(path: Path | str, device: Any = "cpu") -> tuple[torch.nn.Module, dict[str, Any]]:
+    """Rebuild the model of a checkpoint; :class:`ModelError` names the path and the reason on failure."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError(f"classifier checkpoint {path} does not exist")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:
+        raise ModelError(f"classifier checkpoint {path} is unreadable or corrupt: {e}") from e
+    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
+        found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
+        raise ModelError(f"{path} is not a Performer classifier checkpoint (format {found!r}, "
+                         f"expected {CHECKPOINT_FORMAT!r})")
+    meta = payload["meta"]
+    try:
+        model = M.build_model(meta["model"], len(meta["classes"]), pretrained=False, config=meta.get("model_config"))
+        state = {k: (v.float() if v.is_floating_point() else v) for k, v in payload["state_dict"].items()}
+        model.load_state_dict(state)
+    except ModelError:
+        raise
+    except Exception as e:
+        raise ModelError(f"classifier checkpoint {path} does not fit model {meta.get('model')!r}: {e}") from e
+    return model.to(device).eval(), meta
+
+
+def ensemble_checkpoint(paths: list[Path | str], out: Path | str) -> Path:
+    """Combine checkpoints of the same classes, features and window into one ``ensemble`` checkpoint that
+    averages their probabilities. The first checkpoint's metadata is kept; each member's is under ``members``."""
+    loaded = [load_checkpoint(p) for p in paths]
+    first = loaded[0][1]
+    for (_, meta), p in zip(loaded[1:], paths[1:]):
+        for key in ("classes", "features", "window_seconds"):
+            if meta[key] != first[key]:
+                raise ModelError(f"cannot combine {p} with {paths[0]}: their {key} differ "
+                                 f"({meta[key]!r} vs {first[key]!r})")
+    specs = [{"model": m["model"], "model_config": m.get("model_config", {})} for _, m in loaded]
+    model = M.Ensemble([mod for mod, _ in loaded], specs)
+    meta = dict(first)
+    meta["model"] = "ensemble"
+    meta["model_config"] = model.config
+    meta["members"] = [{"checkpoint": str(p), "model": m["model"], "training": m.get("training"),
+                        "metrics": m.get("metrics"), "history": m.get("history")} for p, (_, m) in zip(paths, loaded)]
+    meta["metrics"] = {"members": [m.get("metrics") for _, m in loaded],
+                       "train_seconds": sum(float(m.get("metrics", {}).get("train_seconds", 0)) for _, m in loaded)}
+    return save_checkpoint(out, model, meta)

@@ -1,0 +1,101 @@
+"""The parameter table: every parameter of every stage is declared here and nowhere else.
+
+``PARAMS`` is the only list of parameters. OSC addresses, MIDI mappings,
+preset validation, OSCQuery and the documentation's parameter table are all
+derived from it (through :data:`performer.params.registry.REGISTRY`).
+"""
+
+from __future__ import annotations
+
+from performer.params.spec import Param
+
+PARAMS: tuple[Param, ...] = (
+    # audio input
+    Param("audio.gain", "float", 0.0, "audio", "Input gain applied before analysis.", "dB",
+          -24.0, 24.0, clamp=True, slew=0.05),
+    Param("audio.gate", "float", -70.0, "audio",
+          "Level below which the input counts as silence: the classifier holds its last class.", "dBFS",
+          -120.0, 0.0, clamp=True),
+    # classifier
+    Param("classifier.enabled", "bool", True, "classifier",
+          "Run the sound classifier; when off the top class stays where it is."),
+    Param("classifier.window", "float", 1.0, "classifier",
+          "Length of the sound window each classification looks at.", "s", 0.5, 4.0, clamp=True),
+    Param("classifier.hop", "float", 0.1, "classifier",
+          "Time between two classifications of the sliding window.", "s", 0.1, 1.0, clamp=True),
+    Param("classifier.smoothing", "float", 0.3, "classifier",
+          "Time constant of the exponential smoothing of class probabilities.", "s", 0.0, 5.0, clamp=True),
+    Param("classifier.hysteresis", "float", 0.1, "classifier",
+          "How far a new class's smoothed probability must exceed the current class's before the top class changes.",
+          "", 0.0, 0.5, clamp=True),
+    Param("classifier.hold", "float", 1.0, "classifier",
+          "Minimum time the top class is kept before it may change again.", "s", 0.0, 10.0, clamp=True),
+    Param("classifier.lock", "bool", False, "classifier",
+          "Freeze the top class: the dream keeps its image whatever the sound does."),
+    Param("classifier.fast", "bool", True, "classifier",
+          "The fast path: a new sound (see classifier.novelty) is named from its first moments, without waiting "
+          "for it to fill the window, the smoothing or the hold."),
+    Param("classifier.fast_window", "float", 0.15, "classifier",
+          "How much of a new sound the fast path hears before it may name it.", "s", 0.1, 1.0, clamp=True),
+    Param("classifier.fast_confidence", "float", 0.35, "classifier",
+          "Probability the fast path's class needs before it takes over.", "",
+          0.0, 1.0, clamp=True),
+    Param("classifier.novelty", "float", 1.2, "classifier",
+          "How different the latest hop must sound from the second before it to count as a new sound for the "
+          "fast path: the mean change over mel bands, each in units of its own variation (std in dB + 3 dB).",
+          "", 0.2, 5.0, clamp=True),
+    # mapping
+    Param("mapping.enabled", "bool", True, "mapping",
+          "Apply the preset's modulation matrix (sound and glove acting on parameters)."),
+    Param("mapping.depth", "float", 1.0, "mapping",
+          "Master depth that scales every modulation route.", "", 0.0, 2.0, clamp=True, slew=0.1),
+    # dream renderer
+    Param("dream.network", "enum", "efficientnet_lite0", "dream",
+          "ImageNet network the dream climbs; all but efficientnet_lite0 need torchvision's weights in TORCH_HOME.",
+          choices=("efficientnet_lite0", "googlenet", "vgg16", "resnet50")),
+    Param("dream.layers", "string", "", "dream",
+          "Layers to dream on with weights, e.g. 'blocks.4=1,blocks.5=0.5'; empty means the network's default."),
+    Param("dream.iterations", "int", 2, "dream",
+          "Gradient-ascent steps per octave for each output frame.", "", 1, 20, clamp=True),
+    Param("dream.octaves", "int", 1, "dream", "Number of image scales dreamed per frame.", "", 1, 6, clamp=True),
+    Param("dream.octave_scale", "float", 1.4, "dream", "Size ratio between two octaves.", "", 1.1, 2.0, clamp=True),
+    Param("dream.lr", "float", 0.02, "dream", "Step size (learning rate) of each gradient-ascent step.", "",
+          0.001, 0.2, clamp=True, slew=0.2),
+    Param("dream.jitter", "int", 8, "dream", "Random shift applied before each step, against grid artefacts.", "px",
+          0, 64, clamp=True),
+    Param("dream.grad_norm", "enum", "mean_abs", "dream", "How each step's gradient is normalised.",
+          choices=("mean_abs", "std", "none")),
+    Param("dream.grad_smooth", "float", 0.5, "dream", "Gaussian blur of the gradient, for smoother patterns.", "px",
+          0.0, 4.0, clamp=True),
+    Param("dream.width", "int", 224, "dream", "Width of the dreamed image.", "px", 64, 1920, clamp=True),
+    Param("dream.height", "int", 224, "dream", "Height of the dreamed image.", "px", 64, 1080, clamp=True),
+    Param("dream.guide_weight", "float", 1.0, "dream",
+          "Weight of the push towards the current class's ImageNet targets (0 = plain Deep Dream).", "",
+          0.0, 10.0, clamp=True, slew=0.3),
+    Param("dream.seed", "enum", "class_image", "dream",
+          "Where a new dream starts: the class's image from the preset (noise when it has none), the live "
+          "spectrogram, noise, or the previous frame.",
+          choices=("class_image", "spectrogram", "noise", "previous")),
+    Param("dream.blend", "float", 0.0, "dream", "Pull of each frame back towards the seed image.", "",
+          0.0, 1.0, clamp=True, slew=0.2),
+    Param("dream.crossfade", "float", 1.0, "dream", "Cross-fade time when the class changes and a new dream starts.",
+          "s", 0.0, 10.0, clamp=True),
+    Param("dream.zoom", "float", 1.0, "dream", "Zoom applied to the image each frame (endless zoom above 1).", "x",
+          0.9, 1.2, clamp=True, slew=0.2),
+    Param("dream.rotate", "float", 0.0, "dream", "Rotation applied to the image each frame.", "deg",
+          -10.0, 10.0, clamp=True, slew=0.2),
+    Param("dream.translate_x", "float", 0.0, "dream", "Horizontal shift applied to the image each frame.", "px",
+          -32.0, 32.0, clamp=True, slew=0.2),
+    Param("dream.translate_y", "float", 0.0, "dream", "Vertical shift applied to the image each frame.", "px",
+          -32.0, 32.0, clamp=True, slew=0.2),
+    Param("dream.restart", "trigger", None, "dream", "Start the dream anew from the current class's seed."),
+    # output
+    Param("output.fps", "float", 30.0, "output", "Highest frame rate the renderer aims for.", "fps",
+          1.0, 120.0, clamp=True),
+    Param("output.layout", "enum", "dream", "output",
+          "What the outputs show: the dream alone, or the paper's composite of dream, probabilities and spectrogram.",
+          choices=("dream", "composite")),
+    # control
+    Param("control.osc_out_rate", "float", 30.0, "control", "Rate of the analysis messages sent over OSC.", "Hz",
+          1.0, 120.0, clamp=True),
+)

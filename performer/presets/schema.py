@@ -1,0 +1,281 @@
+"""The preset schema: a tiny declarative check per section, and :func:`parse_preset` built on it.
+
+Checking reports every problem at once, each with the file, the key, the value
+and what is allowed; unknown keys are problems too, so a typo never passes
+silently. Loading a bad preset raises :class:`PresetError` carrying all of them.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from performer.errors import ParamError
+from performer.mapping import CURVES, Route, allowed_sources, source_kind
+from performer.params import REGISTRY, Registry
+from performer.presets.preset import FORMAT_VERSION, MISSING, OUTPUT_TYPES, Preset, Problem
+
+Check = Callable[[Any], str | None]
+"""Returns None when the value is allowed, else the words for what is allowed."""
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_num(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def string() -> Check:
+    return lambda v: None if isinstance(v, str) else "a string"
+
+
+def boolean() -> Check:
+    return lambda v: None if isinstance(v, bool) else "true or false"
+
+
+def integer(lo: int, hi: int) -> Check:
+    return lambda v: None if _is_int(v) and lo <= v <= hi else f"an integer in [{lo}, {hi}]"
+
+
+def number(lo: float, hi: float) -> Check:
+    return lambda v: None if _is_num(v) and lo <= v <= hi else f"a number in [{lo:g}, {hi:g}]"
+
+
+def one_of(*choices: Any) -> Check:
+    return lambda v: None if v in choices else "one of " + ", ".join(map(str, choices))
+
+
+def list_of(item: Check, what: str) -> Check:
+    def check(v: Any) -> str | None:
+        if isinstance(v, list) and all(item(x) is None for x in v):
+            return None
+        return f"a list of {what}"
+
+    return check
+
+
+def param_name(numeric_only: bool = False) -> Check:
+    def check(v: Any) -> str | None:
+        if not isinstance(v, str) or v not in REGISTRY:
+            close = difflib.get_close_matches(str(v), REGISTRY.names(), n=3, cutoff=0.6)
+            hint = f" (did you mean {', '.join(close)}?)" if close else ""
+            return "the name of a parameter (see `performer params`)" + hint
+        if numeric_only and not REGISTRY.get(v).numeric:
+            return "a float or int parameter (only those can be modulated)"
+        return None
+
+    return check
+
+
+def mod_source() -> Check:
+    return lambda v: None if isinstance(v, str) and source_kind(v) else f"a modulation source: {allowed_sources()}"
+
+
+def _range_pair(v: Any) -> str | None:
+    if isinstance(v, list) and len(v) == 2 and all(_is_num(x) for x in v) and v[0] != v[1]:
+        return None
+    return "a list of two different numbers [from, to]"
+
+
+Schema = dict[str, tuple[Check, bool]]  # key -> (check, required)
+
+ROUTE: Schema = {
+    "source": (mod_source(), True),
+    "target": (param_name(numeric_only=True), True),
+    "depth": (number(-4.0, 4.0), False),
+    "curve": (one_of(*CURVES), False),
+    "range": (_range_pair, False),
+    "smoothing": (number(0.0, 30.0), False),
+}
+MIDI_CC: Schema = {
+    "param": (param_name(), True),
+    "cc": (integer(0, 127), True),
+    "channel": (integer(1, 16), False),
+    "bits": (one_of(7, 14), False),
+    "takeover": (boolean(), False),
+}
+MIDI_NOTE: Schema = {
+    "note": (integer(0, 127), True),
+    "channel": (integer(1, 16), False),
+    "preset": (string(), False),
+    "param": (param_name(), False),
+}
+MIDI_PROGRAM: Schema = {"program": (integer(0, 127), True), "preset": (string(), True)}
+MIDI: Schema = {"input": (string(), False), "output": (string(), False), "feedback": (boolean(), False)}
+GLOVE: Schema = {
+    "source": (one_of("serial", "osc"), False),
+    "port": (string(), False),
+    "baud": (integer(300, 2_000_000), False),
+    "fingers": (integer(1, 10), False),
+    "calibration": (string(), False),
+    "smoothing": (number(0.0, 5.0), False),
+}
+OSC: Schema = {
+    "host": (string(), False),
+    "port": (integer(1, 65535), False),
+    "allow": (list_of(string(), "client addresses"), False),
+    "oscquery_port": (integer(0, 65535), False),
+    "thumbnail": (integer(0, 512), False),
+}
+OSC_DEST: Schema = {"host": (string(), True), "port": (integer(1, 65535), True)}
+CLASS: Schema = {
+    "image": (string(), False),
+    "guide": (list_of(integer(0, 999), "ImageNet class indices 0..999"), False),
+}
+OUTPUT: Schema = {
+    "type": (one_of(*OUTPUT_TYPES), True),
+    "enabled": (boolean(), False),
+    "name": (string(), False),
+    "width": (integer(16, 7680), False),
+    "height": (integer(16, 4320), False),
+    "layout": (one_of("dream", "composite"), False),
+    "fit": (one_of("scale", "letterbox"), False),
+    "path": (string(), False),
+    "host": (string(), False),
+    "port": (integer(0, 65535), False),
+    "fps": (number(0.1, 240.0), False),
+}
+TOP_KEYS = ("format", "name", "description", "params", "mapping", "midi", "glove", "osc", "classes", "outputs")
+
+
+class _Checker:
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.problems: list[Problem] = []
+
+    def add(self, key: str, value: Any, allowed: str) -> None:
+        self.problems.append(Problem(self.file, key, value, allowed))
+
+    def table(self, key: str, value: Any) -> dict[str, Any] | None:
+        if isinstance(value, dict):
+            return value
+        self.add(key, value, "a table")
+        return None
+
+    def fields(self, prefix: str, data: Any, schema: Schema, extra: tuple[str, ...] = ()) -> dict[str, Any] | None:
+        table = self.table(prefix, data)
+        if table is None:
+            return None
+        ok = True
+        for key, value in table.items():
+            if key in extra:
+                continue
+            if key not in schema:
+                keys = list(schema) + list(extra)
+                close = difflib.get_close_matches(key, keys, n=2, cutoff=0.6)
+                hint = f" (did you mean {', '.join(close)}?)" if close else ""
+                self.add(f"{prefix}.{key}", value, f"no such key; allowed keys: {', '.join(keys)}{hint}")
+                ok = False
+                continue
+            allowed = schema[key][0](value)
+            if allowed:
+                self.add(f"{prefix}.{key}", value, allowed)
+                ok = False
+        for key, (_, required) in schema.items():
+            if required and key not in table:
+                self.add(f"{prefix}.{key}", MISSING, "required")
+                ok = False
+        return table if ok else None
+
+    def array(self, prefix: str, data: Any, schema: Schema) -> list[dict[str, Any]]:
+        if not isinstance(data, list):
+            self.add(prefix, data, "an array of tables ([[...]])")
+            return []
+        good = []
+        for i, item in enumerate(data):
+            checked = self.fields(f"{prefix}[{i}]", item, schema)
+            if checked is not None:
+                good.append(checked)
+        return good
+
+
+def _flatten_params(c: _Checker, data: Any, registry: Registry) -> dict[str, Any]:
+    table = c.table("params", data)
+    if table is None:
+        return {}
+    flat: dict[str, Any] = {}
+
+    def walk(prefix: str, node: dict[str, Any]) -> None:
+        for key, value in node.items():
+            name = f"{prefix}.{key}" if prefix else key
+            if isinstance(value, dict):
+                walk(name, value)
+            else:
+                flat[name] = value
+
+    walk("", table)
+    values: dict[str, Any] = {}
+    for name, value in flat.items():
+        if name not in registry:
+            close = difflib.get_close_matches(name, registry.names(), n=3, cutoff=0.6)
+            hint = f"; did you mean {', '.join(close)}?" if close else "; see `performer params`"
+            c.add(f"params.{name}", value, "no such parameter" + hint)
+            continue
+        p = registry.get(name)
+        if p.type == "trigger":
+            c.add(f"params.{name}", value, "a trigger has no value to store")
+            continue
+        try:
+            values[name] = p.validate(value, strict=True)
+        except ParamError:
+            c.add(f"params.{name}", value, p.allowed())
+    return values
+
+
+def parse_preset(
+    data: Mapping[str, Any], file: str = "<preset>", registry: Registry = REGISTRY
+) -> tuple[Preset | None, list[Problem]]:
+    """Check parsed TOML data; return the preset (None if anything is wrong) and every problem."""
+    c = _Checker(file)
+    for key, value in data.items():
+        if key not in TOP_KEYS:
+            close = difflib.get_close_matches(key, TOP_KEYS, n=2, cutoff=0.6)
+            hint = f" (did you mean {', '.join(close)}?)" if close else ""
+            c.add(key, value, f"no such section; allowed: {', '.join(TOP_KEYS)}{hint}")
+    fmt = data.get("format", FORMAT_VERSION)
+    if fmt != FORMAT_VERSION:
+        c.add("format", fmt, f"this Performer reads preset format {FORMAT_VERSION}")
+    name = data.get("name", Path(file).stem)
+    if not isinstance(name, str) or not name.strip():
+        c.add("name", name, "a non-empty string")
+    description = data.get("description", "")
+    if not isinstance(description, str):
+        c.add("description", description, "a string")
+
+    params = _flatten_params(c, data.get("params", {}), registry)
+
+    routes: list[Route] = []
+    mapping = c.fields("mapping", data.get("mapping", {}), {"routes": (lambda v: None, False)})
+    if mapping is not None:
+        for r in c.array("mapping.routes", mapping.get("routes", []), ROUTE):
+            rng = r.get("range")
+            routes.append(Route(r["source"], r["target"], float(r.get("depth", 0.5)), r.get("curve", "linear"),
+                                (float(rng[0]), float(rng[1])) if rng else None, float(r.get("smoothing", 0.0))))
+
+    midi = c.fields("midi", data.get("midi", {}), MIDI, extra=("cc", "notes", "programs"))
+    if midi is not None:
+        for key, schema in (("cc", MIDI_CC), ("notes", MIDI_NOTE), ("programs", MIDI_PROGRAM)):
+            if key in midi:
+                c.array(f"midi.{key}", midi[key], schema)
+    glove = c.fields("glove", data.get("glove", {}), GLOVE)
+    osc = c.fields("osc", data.get("osc", {}), OSC, extra=("destinations",))
+    if osc is not None and "destinations" in osc:
+        c.array("osc.destinations", osc["destinations"], OSC_DEST)
+    classes = c.table("classes", data.get("classes", {})) or {}
+    for cls, spec in classes.items():
+        c.fields(f"classes.{cls}", spec, CLASS)
+    outputs = c.table("outputs", data.get("outputs", {})) or {}
+    for out, spec in outputs.items():
+        c.fields(f"outputs.{out}", spec, OUTPUT)
+
+    if c.problems:
+        return None, c.problems
+    preset = Preset(name=name, description=description, params=params, routes=routes,
+                    midi=dict(midi or {}), glove=dict(glove or {}), osc=dict(osc or {}),
+                    classes={k: dict(v) for k, v in classes.items()}, outputs={k: dict(v) for k, v in outputs.items()},
+                    path=Path(file) if file != "<preset>" else None)
+    return preset, []
