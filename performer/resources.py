@@ -1,4 +1,4 @@
-"""Where the files that ship with Performer live: presets and trained models.
+"""Where the files that ship with Performer live (presets and trained models), and the user's preset folder.
 
 In a source checkout (and an editable install) they are the repository's
 top-level ``presets/`` and ``models/`` folders; a wheel carries copies under
@@ -34,3 +34,11 @@ def models_dir() -> Path:
 
 def default_preset_path() -> Path:
     return presets_dir() / "default.toml"
+
+
+def user_presets_dir() -> Path:
+    """The user's own preset folder: ``presets/`` in Performer's user config folder (platformdirs), e.g.
+    ``~/.config/performer/presets`` on Linux. Presets saved during a show go here; it may not exist yet."""
+    import platformdirs
+
+    return platformdirs.user_config_path("performer", appauthor=False) / "presets"

@@ -12,7 +12,16 @@ import pytest
 from jack_helpers import JackServer, jack_available
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data" / "urbansound8k"
+SHARED_DATA_ENV = "PERFORMER_SHARED_DATA"
+
+
+def shared_data_root() -> Path:
+    """The shared data folder: $PERFORMER_SHARED_DATA, else ``../shared/data`` beside the checkout."""
+    value = os.environ.get(SHARED_DATA_ENV, "").strip()
+    return Path(value).expanduser() if value else REPO.parent / "shared" / "data"
+
+
+SHARED_DATA = shared_data_root() / "urbansound8k"
 
 
 def run_cli(*args: str, timeout: float = 120, check: bool = False, **kw) -> subprocess.CompletedProcess:
@@ -53,7 +62,8 @@ def cli():
 
 def require_shared_data() -> Path:
     if not (SHARED_DATA / "metadata" / "UrbanSound8K.csv").exists():
-        pytest.skip(f"the shared UrbanSound8K clips are not at {SHARED_DATA} (only the development machines have them)")
+        pytest.skip(f"the shared UrbanSound8K clips are not at {SHARED_DATA} (only the development machines have "
+                    f"them; set {SHARED_DATA_ENV} to the folder that holds urbansound8k/)")
     return SHARED_DATA
 
 

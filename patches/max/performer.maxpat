@@ -1378,7 +1378,7 @@
       300.0,
       20.0
      ],
-     "text": "dream.width (px, 64..1920)"
+     "text": "dream.robustness (0..2)"
     }
    },
    {
@@ -1396,13 +1396,13 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /dream/width"
+     "text": "prepend /dream/robustness"
     }
    },
    {
     "box": {
      "id": "obj-78",
-     "maxclass": "number",
+     "maxclass": "flonum",
      "numinlets": 1,
      "numoutlets": 2,
      "patching_rect": [
@@ -1415,8 +1415,8 @@
       "",
       "bang"
      ],
-     "minimum": 64,
-     "maximum": 1920,
+     "minimum": 0.0,
+     "maximum": 2.0,
      "parameter_enable": 0
     }
    },
@@ -1432,7 +1432,7 @@
       300.0,
       20.0
      ],
-     "text": "dream.height (px, 64..1080)"
+     "text": "dream.freq_decay (0..2)"
     }
    },
    {
@@ -1450,13 +1450,13 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /dream/height"
+     "text": "prepend /dream/freq_decay"
     }
    },
    {
     "box": {
      "id": "obj-81",
-     "maxclass": "number",
+     "maxclass": "flonum",
      "numinlets": 1,
      "numoutlets": 2,
      "patching_rect": [
@@ -1469,8 +1469,8 @@
       "",
       "bang"
      ],
-     "minimum": 64,
-     "maximum": 1080,
+     "minimum": 0.0,
+     "maximum": 2.0,
      "parameter_enable": 0
     }
    },
@@ -1486,7 +1486,7 @@
       300.0,
       20.0
      ],
-     "text": "dream.guide_weight (0..10)"
+     "text": "dream.decorrelate"
     }
    },
    {
@@ -1504,27 +1504,24 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /dream/guide_weight"
+     "text": "prepend /dream/decorrelate"
     }
    },
    {
     "box": {
      "id": "obj-84",
-     "maxclass": "flonum",
+     "maxclass": "toggle",
      "numinlets": 1,
-     "numoutlets": 2,
+     "numoutlets": 1,
      "patching_rect": [
       340.0,
       632.0,
-      110.0,
+      22.0,
       22.0
      ],
      "outlettype": [
-      "",
-      "bang"
+      "int"
      ],
-     "minimum": 0.0,
-     "maximum": 10.0,
      "parameter_enable": 0
     }
    },
@@ -1540,7 +1537,7 @@
       300.0,
       20.0
      ],
-     "text": "dream.seed"
+     "text": "dream.width (px, 64..1920)"
     }
    },
    {
@@ -1558,35 +1555,27 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /dream/seed"
+     "text": "prepend /dream/width"
     }
    },
    {
     "box": {
      "id": "obj-87",
-     "maxclass": "umenu",
+     "maxclass": "number",
      "numinlets": 1,
-     "numoutlets": 3,
+     "numoutlets": 2,
      "patching_rect": [
       340.0,
       678.0,
-      120.0,
+      110.0,
       22.0
      ],
      "outlettype": [
-      "int",
       "",
-      ""
+      "bang"
      ],
-     "items": [
-      "class_image",
-      ",",
-      "spectrogram",
-      ",",
-      "noise",
-      ",",
-      "previous"
-     ],
+     "minimum": 64,
+     "maximum": 1920,
      "parameter_enable": 0
     }
    },
@@ -1602,7 +1591,7 @@
       300.0,
       20.0
      ],
-     "text": "dream.blend (0..1)"
+     "text": "dream.height (px, 64..1080)"
     }
    },
    {
@@ -1620,13 +1609,13 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /dream/blend"
+     "text": "prepend /dream/height"
     }
    },
    {
     "box": {
      "id": "obj-90",
-     "maxclass": "flonum",
+     "maxclass": "number",
      "numinlets": 1,
      "numoutlets": 2,
      "patching_rect": [
@@ -1639,8 +1628,8 @@
       "",
       "bang"
      ],
-     "minimum": 0.0,
-     "maximum": 1.0,
+     "minimum": 64,
+     "maximum": 1080,
      "parameter_enable": 0
     }
    },
@@ -1656,7 +1645,7 @@
       300.0,
       20.0
      ],
-     "text": "dream.crossfade (s, 0..10)"
+     "text": "dream.guide_weight (0..10)"
     }
    },
    {
@@ -1674,7 +1663,7 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /dream/crossfade"
+     "text": "prepend /dream/guide_weight"
     }
    },
    {
@@ -1710,7 +1699,7 @@
       300.0,
       20.0
      ],
-     "text": "dream.zoom (x, 0.9..1.2)"
+     "text": "dream.follow_confidence (0..1)"
     }
    },
    {
@@ -1728,7 +1717,7 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /dream/zoom"
+     "text": "prepend /dream/follow_confidence"
     }
    },
    {
@@ -1747,8 +1736,8 @@
       "",
       "bang"
      ],
-     "minimum": 0.9,
-     "maximum": 1.2,
+     "minimum": 0.0,
+     "maximum": 1.0,
      "parameter_enable": 0
     }
    },
@@ -1764,7 +1753,7 @@
       300.0,
       20.0
      ],
-     "text": "dream.rotate (deg, -10..10)"
+     "text": "dream.class_change"
     }
    },
    {
@@ -1782,27 +1771,31 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /dream/rotate"
+     "text": "prepend /dream/class_change"
     }
    },
    {
     "box": {
      "id": "obj-99",
-     "maxclass": "flonum",
+     "maxclass": "umenu",
      "numinlets": 1,
-     "numoutlets": 2,
+     "numoutlets": 3,
      "patching_rect": [
       670.0,
       218.0,
-      110.0,
+      120.0,
       22.0
      ],
      "outlettype": [
+      "int",
       "",
-      "bang"
+      ""
      ],
-     "minimum": -10.0,
-     "maximum": 10.0,
+     "items": [
+      "morph",
+      ",",
+      "restart"
+     ],
      "parameter_enable": 0
     }
    },
@@ -1818,7 +1811,7 @@
       300.0,
       20.0
      ],
-     "text": "dream.translate_x (px, -32..32)"
+     "text": "dream.portrait_pull (0..1)"
     }
    },
    {
@@ -1836,7 +1829,7 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /dream/translate_x"
+     "text": "prepend /dream/portrait_pull"
     }
    },
    {
@@ -1855,8 +1848,8 @@
       "",
       "bang"
      ],
-     "minimum": -32.0,
-     "maximum": 32.0,
+     "minimum": 0.0,
+     "maximum": 1.0,
      "parameter_enable": 0
     }
    },
@@ -1872,7 +1865,7 @@
       300.0,
       20.0
      ],
-     "text": "dream.translate_y (px, -32..32)"
+     "text": "dream.seed"
     }
    },
    {
@@ -1890,27 +1883,35 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /dream/translate_y"
+     "text": "prepend /dream/seed"
     }
    },
    {
     "box": {
      "id": "obj-105",
-     "maxclass": "flonum",
+     "maxclass": "umenu",
      "numinlets": 1,
-     "numoutlets": 2,
+     "numoutlets": 3,
      "patching_rect": [
       670.0,
       310.0,
-      110.0,
+      120.0,
       22.0
      ],
      "outlettype": [
+      "int",
       "",
-      "bang"
+      ""
      ],
-     "minimum": -32.0,
-     "maximum": 32.0,
+     "items": [
+      "class_image",
+      ",",
+      "spectrogram",
+      ",",
+      "noise",
+      ",",
+      "previous"
+     ],
      "parameter_enable": 0
     }
    },
@@ -1926,7 +1927,7 @@
       300.0,
       20.0
      ],
-     "text": "dream.restart"
+     "text": "dream.blend (0..1)"
     }
    },
    {
@@ -1944,24 +1945,27 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /dream/restart"
+     "text": "prepend /dream/blend"
     }
    },
    {
     "box": {
      "id": "obj-108",
-     "maxclass": "button",
+     "maxclass": "flonum",
      "numinlets": 1,
-     "numoutlets": 1,
+     "numoutlets": 2,
      "patching_rect": [
       670.0,
       356.0,
-      22.0,
+      110.0,
       22.0
      ],
      "outlettype": [
+      "",
       "bang"
      ],
+     "minimum": 0.0,
+     "maximum": 1.0,
      "parameter_enable": 0
     }
    },
@@ -1977,7 +1981,7 @@
       300.0,
       20.0
      ],
-     "text": "output.fps (fps, 1..120)"
+     "text": "dream.crossfade (s, 0..10)"
     }
    },
    {
@@ -1995,7 +1999,7 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /output/fps"
+     "text": "prepend /dream/crossfade"
     }
    },
    {
@@ -2014,8 +2018,8 @@
       "",
       "bang"
      ],
-     "minimum": 1.0,
-     "maximum": 120.0,
+     "minimum": 0.0,
+     "maximum": 10.0,
      "parameter_enable": 0
     }
    },
@@ -2031,7 +2035,7 @@
       300.0,
       20.0
      ],
-     "text": "output.layout"
+     "text": "dream.zoom (x, 0.9..1.2)"
     }
    },
    {
@@ -2049,31 +2053,27 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /output/layout"
+     "text": "prepend /dream/zoom"
     }
    },
    {
     "box": {
      "id": "obj-114",
-     "maxclass": "umenu",
+     "maxclass": "flonum",
      "numinlets": 1,
-     "numoutlets": 3,
+     "numoutlets": 2,
      "patching_rect": [
       670.0,
       448.0,
-      120.0,
+      110.0,
       22.0
      ],
      "outlettype": [
-      "int",
       "",
-      ""
+      "bang"
      ],
-     "items": [
-      "dream",
-      ",",
-      "composite"
-     ],
+     "minimum": 0.9,
+     "maximum": 1.2,
      "parameter_enable": 0
     }
    },
@@ -2089,7 +2089,7 @@
       300.0,
       20.0
      ],
-     "text": "control.osc_out_rate (Hz, 1..120)"
+     "text": "dream.rotate (deg, -10..10)"
     }
    },
    {
@@ -2107,7 +2107,7 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /control/osc_out_rate"
+     "text": "prepend /dream/rotate"
     }
    },
    {
@@ -2126,6 +2126,219 @@
       "",
       "bang"
      ],
+     "minimum": -10.0,
+     "maximum": 10.0,
+     "parameter_enable": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-118",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      670.0,
+      520.0,
+      300.0,
+      20.0
+     ],
+     "text": "dream.translate_x (px, -32..32)"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-119",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      800.0,
+      540.0,
+      170.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend /dream/translate_x"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-120",
+     "maxclass": "flonum",
+     "numinlets": 1,
+     "numoutlets": 2,
+     "patching_rect": [
+      670.0,
+      540.0,
+      110.0,
+      22.0
+     ],
+     "outlettype": [
+      "",
+      "bang"
+     ],
+     "minimum": -32.0,
+     "maximum": 32.0,
+     "parameter_enable": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-121",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      670.0,
+      566.0,
+      300.0,
+      20.0
+     ],
+     "text": "dream.translate_y (px, -32..32)"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-122",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      800.0,
+      586.0,
+      170.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend /dream/translate_y"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-123",
+     "maxclass": "flonum",
+     "numinlets": 1,
+     "numoutlets": 2,
+     "patching_rect": [
+      670.0,
+      586.0,
+      110.0,
+      22.0
+     ],
+     "outlettype": [
+      "",
+      "bang"
+     ],
+     "minimum": -32.0,
+     "maximum": 32.0,
+     "parameter_enable": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-124",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      670.0,
+      612.0,
+      300.0,
+      20.0
+     ],
+     "text": "dream.restart"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-125",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      800.0,
+      632.0,
+      170.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend /dream/restart"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-126",
+     "maxclass": "button",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      670.0,
+      632.0,
+      22.0,
+      22.0
+     ],
+     "outlettype": [
+      "bang"
+     ],
+     "parameter_enable": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-127",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      670.0,
+      658.0,
+      300.0,
+      20.0
+     ],
+     "text": "output.fps (fps, 1..120)"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-128",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      800.0,
+      678.0,
+      170.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend /output/fps"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-129",
+     "maxclass": "flonum",
+     "numinlets": 1,
+     "numoutlets": 2,
+     "patching_rect": [
+      670.0,
+      678.0,
+      110.0,
+      22.0
+     ],
+     "outlettype": [
+      "",
+      "bang"
+     ],
      "minimum": 1.0,
      "maximum": 120.0,
      "parameter_enable": 0
@@ -2133,7 +2346,119 @@
    },
    {
     "box": {
-     "id": "obj-118",
+     "id": "obj-130",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      1000.0,
+      60.0,
+      300.0,
+      20.0
+     ],
+     "text": "output.layout"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-131",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1130.0,
+      80.0,
+      170.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend /output/layout"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-132",
+     "maxclass": "umenu",
+     "numinlets": 1,
+     "numoutlets": 3,
+     "patching_rect": [
+      1000.0,
+      80.0,
+      120.0,
+      22.0
+     ],
+     "outlettype": [
+      "int",
+      "",
+      ""
+     ],
+     "items": [
+      "dream",
+      ",",
+      "composite"
+     ],
+     "parameter_enable": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-133",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      1000.0,
+      106.0,
+      300.0,
+      20.0
+     ],
+     "text": "control.osc_out_rate (Hz, 1..120)"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-134",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1130.0,
+      126.0,
+      170.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend /control/osc_out_rate"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-135",
+     "maxclass": "flonum",
+     "numinlets": 1,
+     "numoutlets": 2,
+     "patching_rect": [
+      1000.0,
+      126.0,
+      110.0,
+      22.0
+     ],
+     "outlettype": [
+      "",
+      "bang"
+     ],
+     "minimum": 1.0,
+     "maximum": 120.0,
+     "parameter_enable": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-136",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -2148,7 +2473,7 @@
    },
    {
     "box": {
-     "id": "obj-119",
+     "id": "obj-137",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -2166,7 +2491,7 @@
    },
    {
     "box": {
-     "id": "obj-120",
+     "id": "obj-138",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -2176,12 +2501,12 @@
       230.0,
       20.0
      ],
-     "text": "Recall a preset by shipped name or file path."
+     "text": "Recall a preset by name: from your preset folder, else the shipped presets."
     }
    },
    {
     "box": {
-     "id": "obj-121",
+     "id": "obj-139",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -2199,7 +2524,7 @@
    },
    {
     "box": {
-     "id": "obj-122",
+     "id": "obj-140",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -2209,18 +2534,51 @@
       230.0,
       20.0
      ],
-     "text": "Save the current state as a preset (a name saves into the presets folder)."
+     "text": "Save the current state as a new preset of this name in your preset folder."
     }
    },
    {
     "box": {
-     "id": "obj-123",
+     "id": "obj-141",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
      "patching_rect": [
       1000.0,
       144.0,
+      170.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "/preset/save/overwrite x"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-142",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      1175.0,
+      144.0,
+      230.0,
+      20.0
+     ],
+     "text": "Save the current state in your preset folder, replacing the preset of this name."
+    }
+   },
+   {
+    "box": {
+     "id": "obj-143",
+     "maxclass": "message",
+     "numinlets": 2,
+     "numoutlets": 1,
+     "patching_rect": [
+      1000.0,
+      174.0,
       170.0,
       22.0
      ],
@@ -2232,13 +2590,13 @@
    },
    {
     "box": {
-     "id": "obj-124",
+     "id": "obj-144",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
      "patching_rect": [
       1175.0,
-      144.0,
+      174.0,
       230.0,
       20.0
      ],
@@ -2247,13 +2605,13 @@
    },
    {
     "box": {
-     "id": "obj-125",
+     "id": "obj-145",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
      "patching_rect": [
       1000.0,
-      174.0,
+      204.0,
       170.0,
       22.0
      ],
@@ -2265,13 +2623,13 @@
    },
    {
     "box": {
-     "id": "obj-126",
+     "id": "obj-146",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
      "patching_rect": [
       1175.0,
-      174.0,
+      204.0,
       230.0,
       20.0
      ],
@@ -2280,13 +2638,13 @@
    },
    {
     "box": {
-     "id": "obj-127",
+     "id": "obj-147",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
      "patching_rect": [
       1000.0,
-      204.0,
+      234.0,
       170.0,
       22.0
      ],
@@ -2298,13 +2656,13 @@
    },
    {
     "box": {
-     "id": "obj-128",
+     "id": "obj-148",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
      "patching_rect": [
       1175.0,
-      204.0,
+      234.0,
       230.0,
       20.0
      ],
@@ -2313,13 +2671,13 @@
    },
    {
     "box": {
-     "id": "obj-129",
+     "id": "obj-149",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
      "patching_rect": [
       1000.0,
-      234.0,
+      264.0,
       170.0,
       22.0
      ],
@@ -2331,13 +2689,13 @@
    },
    {
     "box": {
-     "id": "obj-130",
+     "id": "obj-150",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
      "patching_rect": [
       1175.0,
-      234.0,
+      264.0,
       230.0,
       20.0
      ],
@@ -2346,13 +2704,13 @@
    },
    {
     "box": {
-     "id": "obj-131",
+     "id": "obj-151",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
      "patching_rect": [
       1000.0,
-      294.0,
+      324.0,
       170.0,
       22.0
      ],
@@ -2364,13 +2722,13 @@
    },
    {
     "box": {
-     "id": "obj-132",
+     "id": "obj-152",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
      "patching_rect": [
       1175.0,
-      294.0,
+      324.0,
       230.0,
       20.0
      ],
@@ -2379,7 +2737,7 @@
    },
    {
     "box": {
-     "id": "obj-133",
+     "id": "obj-153",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -2394,7 +2752,7 @@
    },
    {
     "box": {
-     "id": "obj-134",
+     "id": "obj-154",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -2412,7 +2770,7 @@
    },
    {
     "box": {
-     "id": "obj-135",
+     "id": "obj-155",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 9,
@@ -2438,7 +2796,7 @@
    },
    {
     "box": {
-     "id": "obj-136",
+     "id": "obj-156",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -2456,7 +2814,7 @@
    },
    {
     "box": {
-     "id": "obj-137",
+     "id": "obj-157",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -2473,7 +2831,7 @@
    },
    {
     "box": {
-     "id": "obj-138",
+     "id": "obj-158",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -2488,7 +2846,7 @@
    },
    {
     "box": {
-     "id": "obj-139",
+     "id": "obj-159",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -2506,7 +2864,7 @@
    },
    {
     "box": {
-     "id": "obj-140",
+     "id": "obj-160",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -2523,7 +2881,7 @@
    },
    {
     "box": {
-     "id": "obj-141",
+     "id": "obj-161",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -2538,7 +2896,7 @@
    },
    {
     "box": {
-     "id": "obj-142",
+     "id": "obj-162",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -2556,7 +2914,7 @@
    },
    {
     "box": {
-     "id": "obj-143",
+     "id": "obj-163",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -2573,7 +2931,7 @@
    },
    {
     "box": {
-     "id": "obj-144",
+     "id": "obj-164",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -2588,7 +2946,7 @@
    },
    {
     "box": {
-     "id": "obj-145",
+     "id": "obj-165",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -2606,7 +2964,7 @@
    },
    {
     "box": {
-     "id": "obj-146",
+     "id": "obj-166",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -2623,7 +2981,7 @@
    },
    {
     "box": {
-     "id": "obj-147",
+     "id": "obj-167",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -2638,7 +2996,7 @@
    },
    {
     "box": {
-     "id": "obj-148",
+     "id": "obj-168",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -2656,7 +3014,7 @@
    },
    {
     "box": {
-     "id": "obj-149",
+     "id": "obj-169",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -2673,7 +3031,7 @@
    },
    {
     "box": {
-     "id": "obj-150",
+     "id": "obj-170",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -2688,7 +3046,7 @@
    },
    {
     "box": {
-     "id": "obj-151",
+     "id": "obj-171",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -2706,7 +3064,7 @@
    },
    {
     "box": {
-     "id": "obj-152",
+     "id": "obj-172",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -2723,7 +3081,7 @@
    },
    {
     "box": {
-     "id": "obj-153",
+     "id": "obj-173",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -2738,7 +3096,7 @@
    },
    {
     "box": {
-     "id": "obj-154",
+     "id": "obj-174",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -2756,7 +3114,7 @@
    },
    {
     "box": {
-     "id": "obj-155",
+     "id": "obj-175",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -2773,7 +3131,7 @@
    },
    {
     "box": {
-     "id": "obj-156",
+     "id": "obj-176",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -2788,7 +3146,7 @@
    },
    {
     "box": {
-     "id": "obj-157",
+     "id": "obj-177",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -2806,7 +3164,7 @@
    },
    {
     "box": {
-     "id": "obj-158",
+     "id": "obj-178",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -2823,7 +3181,7 @@
    },
    {
     "box": {
-     "id": "obj-159",
+     "id": "obj-179",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -2838,10 +3196,10 @@
    },
    {
     "box": {
-     "id": "obj-160",
+     "id": "obj-180",
      "maxclass": "newobj",
      "numinlets": 1,
-     "numoutlets": 37,
+     "numoutlets": 43,
      "patching_rect": [
       1000.0,
       700.0,
@@ -2885,369 +3243,15 @@
       "",
       "",
       "",
+      "",
+      "",
+      "",
+      "",
+      "",
+      "",
       ""
      ],
-     "text": "route /audio/gain /audio/gate /classifier/enabled /classifier/window /classifier/hop /classifier/smoothing /classifier/hysteresis /classifier/hold /classifier/lock /classifier/fast /classifier/fast_window /classifier/fast_confidence /classifier/novelty /mapping/enabled /mapping/depth /dream/network /dream/iterations /dream/octaves /dream/octave_scale /dream/lr /dream/jitter /dream/grad_norm /dream/grad_smooth /dream/width /dream/height /dream/guide_weight /dream/seed /dream/blend /dream/crossfade /dream/zoom /dream/rotate /dream/translate_x /dream/translate_y /output/fps /output/layout /control/osc_out_rate"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-161",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      1000.0,
-      730.0,
-      60.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend set"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-162",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      1064.0,
-      730.0,
-      60.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend set"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-163",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      1128.0,
-      730.0,
-      60.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend set"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-164",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      1192.0,
-      730.0,
-      60.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend set"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-165",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      1256.0,
-      730.0,
-      60.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend set"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-166",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      1320.0,
-      730.0,
-      60.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend set"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-167",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      1000.0,
-      756.0,
-      60.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend set"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-168",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      1064.0,
-      756.0,
-      60.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend set"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-169",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      1128.0,
-      756.0,
-      60.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend set"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-170",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      1192.0,
-      756.0,
-      60.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend set"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-171",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      1256.0,
-      756.0,
-      60.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend set"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-172",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      1320.0,
-      756.0,
-      60.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend set"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-173",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      1000.0,
-      782.0,
-      60.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend set"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-174",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      1064.0,
-      782.0,
-      60.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend set"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-175",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      1128.0,
-      782.0,
-      60.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend set"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-176",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      1192.0,
-      782.0,
-      60.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend setsymbol"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-177",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      1256.0,
-      782.0,
-      60.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend set"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-178",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      1320.0,
-      782.0,
-      60.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend set"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-179",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      1000.0,
-      808.0,
-      60.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend set"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-180",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      1064.0,
-      808.0,
-      60.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend set"
+     "text": "route /audio/gain /audio/gate /classifier/enabled /classifier/window /classifier/hop /classifier/smoothing /classifier/hysteresis /classifier/hold /classifier/lock /classifier/fast /classifier/fast_window /classifier/fast_confidence /classifier/novelty /mapping/enabled /mapping/depth /dream/network /dream/iterations /dream/octaves /dream/octave_scale /dream/lr /dream/jitter /dream/grad_norm /dream/grad_smooth /dream/robustness /dream/freq_decay /dream/decorrelate /dream/width /dream/height /dream/guide_weight /dream/follow_confidence /dream/class_change /dream/portrait_pull /dream/seed /dream/blend /dream/crossfade /dream/zoom /dream/rotate /dream/translate_x /dream/translate_y /output/fps /output/layout /control/osc_out_rate"
     }
    },
    {
@@ -3257,8 +3261,8 @@
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1128.0,
-      808.0,
+      1000.0,
+      730.0,
       60.0,
       22.0
      ],
@@ -3275,15 +3279,15 @@
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1192.0,
-      808.0,
+      1064.0,
+      730.0,
       60.0,
       22.0
      ],
      "outlettype": [
       ""
      ],
-     "text": "prepend setsymbol"
+     "text": "prepend set"
     }
    },
    {
@@ -3293,8 +3297,8 @@
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1256.0,
-      808.0,
+      1128.0,
+      730.0,
       60.0,
       22.0
      ],
@@ -3311,8 +3315,8 @@
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1320.0,
-      808.0,
+      1192.0,
+      730.0,
       60.0,
       22.0
      ],
@@ -3329,8 +3333,8 @@
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1000.0,
-      834.0,
+      1256.0,
+      730.0,
       60.0,
       22.0
      ],
@@ -3347,8 +3351,8 @@
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1064.0,
-      834.0,
+      1320.0,
+      730.0,
       60.0,
       22.0
      ],
@@ -3365,8 +3369,170 @@
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
+      1000.0,
+      756.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend set"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-188",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1064.0,
+      756.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend set"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-189",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
       1128.0,
-      834.0,
+      756.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend set"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-190",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1192.0,
+      756.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend set"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-191",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1256.0,
+      756.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend set"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-192",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1320.0,
+      756.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend set"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-193",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1000.0,
+      782.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend set"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-194",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1064.0,
+      782.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend set"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-195",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1128.0,
+      782.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend set"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-196",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1192.0,
+      782.0,
       60.0,
       22.0
      ],
@@ -3378,7 +3544,205 @@
    },
    {
     "box": {
-     "id": "obj-188",
+     "id": "obj-197",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1256.0,
+      782.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend set"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-198",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1320.0,
+      782.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend set"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-199",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1000.0,
+      808.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend set"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-200",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1064.0,
+      808.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend set"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-201",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1128.0,
+      808.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend set"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-202",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1192.0,
+      808.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend setsymbol"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-203",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1256.0,
+      808.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend set"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-204",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1320.0,
+      808.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend set"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-205",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1000.0,
+      834.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend set"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-206",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1064.0,
+      834.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend set"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-207",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1128.0,
+      834.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend set"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-208",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -3396,7 +3760,7 @@
    },
    {
     "box": {
-     "id": "obj-189",
+     "id": "obj-209",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -3414,7 +3778,7 @@
    },
    {
     "box": {
-     "id": "obj-190",
+     "id": "obj-210",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -3432,7 +3796,7 @@
    },
    {
     "box": {
-     "id": "obj-191",
+     "id": "obj-211",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -3445,12 +3809,12 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend set"
+     "text": "prepend setsymbol"
     }
    },
    {
     "box": {
-     "id": "obj-192",
+     "id": "obj-212",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -3468,7 +3832,7 @@
    },
    {
     "box": {
-     "id": "obj-193",
+     "id": "obj-213",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -3481,12 +3845,12 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend set"
+     "text": "prepend setsymbol"
     }
    },
    {
     "box": {
-     "id": "obj-194",
+     "id": "obj-214",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -3504,7 +3868,7 @@
    },
    {
     "box": {
-     "id": "obj-195",
+     "id": "obj-215",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -3517,18 +3881,126 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend setsymbol"
+     "text": "prepend set"
     }
    },
    {
     "box": {
-     "id": "obj-196",
+     "id": "obj-216",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
       1320.0,
       860.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend set"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-217",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1000.0,
+      886.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend set"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-218",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1064.0,
+      886.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend set"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-219",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1128.0,
+      886.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend set"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-220",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1192.0,
+      886.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend set"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-221",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1256.0,
+      886.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend setsymbol"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-222",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1320.0,
+      886.0,
       60.0,
       22.0
      ],
@@ -4204,7 +4676,7 @@
     "patchline": {
      "source": [
       "obj-87",
-      1
+      0
      ],
      "destination": [
       "obj-86",
@@ -4300,7 +4772,7 @@
     "patchline": {
      "source": [
       "obj-99",
-      0
+      1
      ],
      "destination": [
       "obj-98",
@@ -4348,7 +4820,7 @@
     "patchline": {
      "source": [
       "obj-105",
-      0
+      1
      ],
      "destination": [
       "obj-104",
@@ -4420,7 +4892,7 @@
     "patchline": {
      "source": [
       "obj-114",
-      1
+      0
      ],
      "destination": [
       "obj-113",
@@ -4460,6 +4932,18 @@
      ],
      "destination": [
       "obj-2",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-120",
+      0
+     ],
+     "destination": [
+      "obj-119",
       0
      ]
     }
@@ -4479,7 +4963,19 @@
    {
     "patchline": {
      "source": [
-      "obj-121",
+      "obj-123",
+      0
+     ],
+     "destination": [
+      "obj-122",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-122",
       0
      ],
      "destination": [
@@ -4491,11 +4987,11 @@
    {
     "patchline": {
      "source": [
-      "obj-123",
+      "obj-126",
       0
      ],
      "destination": [
-      "obj-2",
+      "obj-125",
       0
      ]
     }
@@ -4515,7 +5011,19 @@
    {
     "patchline": {
      "source": [
-      "obj-127",
+      "obj-129",
+      0
+     ],
+     "destination": [
+      "obj-128",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-128",
       0
      ],
      "destination": [
@@ -4527,11 +5035,11 @@
    {
     "patchline": {
      "source": [
-      "obj-129",
-      0
+      "obj-132",
+      1
      ],
      "destination": [
-      "obj-2",
+      "obj-131",
       0
      ]
     }
@@ -4551,11 +5059,23 @@
    {
     "patchline": {
      "source": [
+      "obj-135",
+      0
+     ],
+     "destination": [
+      "obj-134",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
       "obj-134",
       0
      ],
      "destination": [
-      "obj-135",
+      "obj-2",
       0
      ]
     }
@@ -4563,35 +5083,11 @@
    {
     "patchline": {
      "source": [
-      "obj-135",
-      0
-     ],
-     "destination": [
-      "obj-136",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-136",
-      0
-     ],
-     "destination": [
       "obj-137",
       0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-135",
-      1
      ],
      "destination": [
-      "obj-139",
+      "obj-2",
       0
      ]
     }
@@ -4603,7 +5099,7 @@
       0
      ],
      "destination": [
-      "obj-140",
+      "obj-2",
       0
      ]
     }
@@ -4611,11 +5107,11 @@
    {
     "patchline": {
      "source": [
-      "obj-135",
-      2
+      "obj-141",
+      0
      ],
      "destination": [
-      "obj-142",
+      "obj-2",
       0
      ]
     }
@@ -4623,23 +5119,11 @@
    {
     "patchline": {
      "source": [
-      "obj-142",
-      0
-     ],
-     "destination": [
       "obj-143",
       0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-135",
-      3
      ],
      "destination": [
-      "obj-145",
+      "obj-2",
       0
      ]
     }
@@ -4651,7 +5135,7 @@
       0
      ],
      "destination": [
-      "obj-146",
+      "obj-2",
       0
      ]
     }
@@ -4659,11 +5143,11 @@
    {
     "patchline": {
      "source": [
-      "obj-135",
-      4
+      "obj-147",
+      0
      ],
      "destination": [
-      "obj-148",
+      "obj-2",
       0
      ]
     }
@@ -4671,23 +5155,11 @@
    {
     "patchline": {
      "source": [
-      "obj-148",
-      0
-     ],
-     "destination": [
       "obj-149",
       0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-135",
-      5
      ],
      "destination": [
-      "obj-151",
+      "obj-2",
       0
      ]
     }
@@ -4699,19 +5171,7 @@
       0
      ],
      "destination": [
-      "obj-152",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-135",
-      6
-     ],
-     "destination": [
-      "obj-154",
+      "obj-2",
       0
      ]
     }
@@ -4731,11 +5191,179 @@
    {
     "patchline": {
      "source": [
-      "obj-135",
+      "obj-155",
+      0
+     ],
+     "destination": [
+      "obj-156",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-156",
+      0
+     ],
+     "destination": [
+      "obj-157",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-155",
+      1
+     ],
+     "destination": [
+      "obj-159",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-159",
+      0
+     ],
+     "destination": [
+      "obj-160",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-155",
+      2
+     ],
+     "destination": [
+      "obj-162",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-162",
+      0
+     ],
+     "destination": [
+      "obj-163",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-155",
+      3
+     ],
+     "destination": [
+      "obj-165",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-165",
+      0
+     ],
+     "destination": [
+      "obj-166",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-155",
+      4
+     ],
+     "destination": [
+      "obj-168",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-168",
+      0
+     ],
+     "destination": [
+      "obj-169",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-155",
+      5
+     ],
+     "destination": [
+      "obj-171",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-171",
+      0
+     ],
+     "destination": [
+      "obj-172",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-155",
+      6
+     ],
+     "destination": [
+      "obj-174",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-174",
+      0
+     ],
+     "destination": [
+      "obj-175",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-155",
       7
      ],
      "destination": [
-      "obj-157",
+      "obj-177",
       0
      ]
     }
@@ -4743,11 +5371,11 @@
    {
     "patchline": {
      "source": [
-      "obj-157",
+      "obj-177",
       0
      ],
      "destination": [
-      "obj-158",
+      "obj-178",
       0
      ]
     }
@@ -4755,11 +5383,11 @@
    {
     "patchline": {
      "source": [
-      "obj-135",
+      "obj-155",
       8
      ],
      "destination": [
-      "obj-160",
+      "obj-180",
       0
      ]
     }
@@ -4767,11 +5395,11 @@
    {
     "patchline": {
      "source": [
-      "obj-160",
+      "obj-180",
       0
      ],
      "destination": [
-      "obj-161",
+      "obj-181",
       0
      ]
     }
@@ -4779,7 +5407,7 @@
    {
     "patchline": {
      "source": [
-      "obj-161",
+      "obj-181",
       0
      ],
      "destination": [
@@ -4791,11 +5419,11 @@
    {
     "patchline": {
      "source": [
-      "obj-160",
+      "obj-180",
       1
      ],
      "destination": [
-      "obj-162",
+      "obj-182",
       0
      ]
     }
@@ -4803,7 +5431,7 @@
    {
     "patchline": {
      "source": [
-      "obj-162",
+      "obj-182",
       0
      ],
      "destination": [
@@ -4815,11 +5443,11 @@
    {
     "patchline": {
      "source": [
-      "obj-160",
+      "obj-180",
       2
      ],
      "destination": [
-      "obj-163",
+      "obj-183",
       0
      ]
     }
@@ -4827,7 +5455,7 @@
    {
     "patchline": {
      "source": [
-      "obj-163",
+      "obj-183",
       0
      ],
      "destination": [
@@ -4839,11 +5467,11 @@
    {
     "patchline": {
      "source": [
-      "obj-160",
+      "obj-180",
       3
      ],
      "destination": [
-      "obj-164",
+      "obj-184",
       0
      ]
     }
@@ -4851,7 +5479,7 @@
    {
     "patchline": {
      "source": [
-      "obj-164",
+      "obj-184",
       0
      ],
      "destination": [
@@ -4863,11 +5491,11 @@
    {
     "patchline": {
      "source": [
-      "obj-160",
+      "obj-180",
       4
      ],
      "destination": [
-      "obj-165",
+      "obj-185",
       0
      ]
     }
@@ -4875,7 +5503,7 @@
    {
     "patchline": {
      "source": [
-      "obj-165",
+      "obj-185",
       0
      ],
      "destination": [
@@ -4887,11 +5515,11 @@
    {
     "patchline": {
      "source": [
-      "obj-160",
+      "obj-180",
       5
      ],
      "destination": [
-      "obj-166",
+      "obj-186",
       0
      ]
     }
@@ -4899,7 +5527,7 @@
    {
     "patchline": {
      "source": [
-      "obj-166",
+      "obj-186",
       0
      ],
      "destination": [
@@ -4911,11 +5539,11 @@
    {
     "patchline": {
      "source": [
-      "obj-160",
+      "obj-180",
       6
      ],
      "destination": [
-      "obj-167",
+      "obj-187",
       0
      ]
     }
@@ -4923,7 +5551,7 @@
    {
     "patchline": {
      "source": [
-      "obj-167",
+      "obj-187",
       0
      ],
      "destination": [
@@ -4935,11 +5563,11 @@
    {
     "patchline": {
      "source": [
-      "obj-160",
+      "obj-180",
       7
      ],
      "destination": [
-      "obj-168",
+      "obj-188",
       0
      ]
     }
@@ -4947,7 +5575,7 @@
    {
     "patchline": {
      "source": [
-      "obj-168",
+      "obj-188",
       0
      ],
      "destination": [
@@ -4959,11 +5587,11 @@
    {
     "patchline": {
      "source": [
-      "obj-160",
+      "obj-180",
       8
      ],
      "destination": [
-      "obj-169",
+      "obj-189",
       0
      ]
     }
@@ -4971,7 +5599,7 @@
    {
     "patchline": {
      "source": [
-      "obj-169",
+      "obj-189",
       0
      ],
      "destination": [
@@ -4983,11 +5611,11 @@
    {
     "patchline": {
      "source": [
-      "obj-160",
+      "obj-180",
       9
      ],
      "destination": [
-      "obj-170",
+      "obj-190",
       0
      ]
     }
@@ -4995,7 +5623,7 @@
    {
     "patchline": {
      "source": [
-      "obj-170",
+      "obj-190",
       0
      ],
      "destination": [
@@ -5007,11 +5635,11 @@
    {
     "patchline": {
      "source": [
-      "obj-160",
+      "obj-180",
       10
      ],
      "destination": [
-      "obj-171",
+      "obj-191",
       0
      ]
     }
@@ -5019,7 +5647,7 @@
    {
     "patchline": {
      "source": [
-      "obj-171",
+      "obj-191",
       0
      ],
      "destination": [
@@ -5031,11 +5659,11 @@
    {
     "patchline": {
      "source": [
-      "obj-160",
+      "obj-180",
       11
      ],
      "destination": [
-      "obj-172",
+      "obj-192",
       0
      ]
     }
@@ -5043,7 +5671,7 @@
    {
     "patchline": {
      "source": [
-      "obj-172",
+      "obj-192",
       0
      ],
      "destination": [
@@ -5055,11 +5683,11 @@
    {
     "patchline": {
      "source": [
-      "obj-160",
+      "obj-180",
       12
      ],
      "destination": [
-      "obj-173",
+      "obj-193",
       0
      ]
     }
@@ -5067,7 +5695,7 @@
    {
     "patchline": {
      "source": [
-      "obj-173",
+      "obj-193",
       0
      ],
      "destination": [
@@ -5079,11 +5707,11 @@
    {
     "patchline": {
      "source": [
-      "obj-160",
+      "obj-180",
       13
      ],
      "destination": [
-      "obj-174",
+      "obj-194",
       0
      ]
     }
@@ -5091,7 +5719,7 @@
    {
     "patchline": {
      "source": [
-      "obj-174",
+      "obj-194",
       0
      ],
      "destination": [
@@ -5103,11 +5731,11 @@
    {
     "patchline": {
      "source": [
-      "obj-160",
+      "obj-180",
       14
      ],
      "destination": [
-      "obj-175",
+      "obj-195",
       0
      ]
     }
@@ -5115,7 +5743,7 @@
    {
     "patchline": {
      "source": [
-      "obj-175",
+      "obj-195",
       0
      ],
      "destination": [
@@ -5127,11 +5755,11 @@
    {
     "patchline": {
      "source": [
-      "obj-160",
+      "obj-180",
       15
      ],
      "destination": [
-      "obj-176",
+      "obj-196",
       0
      ]
     }
@@ -5139,7 +5767,7 @@
    {
     "patchline": {
      "source": [
-      "obj-176",
+      "obj-196",
       0
      ],
      "destination": [
@@ -5151,11 +5779,11 @@
    {
     "patchline": {
      "source": [
-      "obj-160",
+      "obj-180",
       16
      ],
      "destination": [
-      "obj-177",
+      "obj-197",
       0
      ]
     }
@@ -5163,7 +5791,7 @@
    {
     "patchline": {
      "source": [
-      "obj-177",
+      "obj-197",
       0
      ],
      "destination": [
@@ -5175,11 +5803,11 @@
    {
     "patchline": {
      "source": [
-      "obj-160",
+      "obj-180",
       17
      ],
      "destination": [
-      "obj-178",
+      "obj-198",
       0
      ]
     }
@@ -5187,7 +5815,7 @@
    {
     "patchline": {
      "source": [
-      "obj-178",
+      "obj-198",
       0
      ],
      "destination": [
@@ -5199,11 +5827,11 @@
    {
     "patchline": {
      "source": [
-      "obj-160",
+      "obj-180",
       18
      ],
      "destination": [
-      "obj-179",
+      "obj-199",
       0
      ]
     }
@@ -5211,7 +5839,7 @@
    {
     "patchline": {
      "source": [
-      "obj-179",
+      "obj-199",
       0
      ],
      "destination": [
@@ -5223,11 +5851,11 @@
    {
     "patchline": {
      "source": [
-      "obj-160",
+      "obj-180",
       19
      ],
      "destination": [
-      "obj-180",
+      "obj-200",
       0
      ]
     }
@@ -5235,7 +5863,7 @@
    {
     "patchline": {
      "source": [
-      "obj-180",
+      "obj-200",
       0
      ],
      "destination": [
@@ -5247,11 +5875,11 @@
    {
     "patchline": {
      "source": [
-      "obj-160",
+      "obj-180",
       20
      ],
      "destination": [
-      "obj-181",
+      "obj-201",
       0
      ]
     }
@@ -5259,7 +5887,7 @@
    {
     "patchline": {
      "source": [
-      "obj-181",
+      "obj-201",
       0
      ],
      "destination": [
@@ -5271,11 +5899,11 @@
    {
     "patchline": {
      "source": [
-      "obj-160",
+      "obj-180",
       21
      ],
      "destination": [
-      "obj-182",
+      "obj-202",
       0
      ]
     }
@@ -5283,7 +5911,7 @@
    {
     "patchline": {
      "source": [
-      "obj-182",
+      "obj-202",
       0
      ],
      "destination": [
@@ -5295,11 +5923,11 @@
    {
     "patchline": {
      "source": [
-      "obj-160",
+      "obj-180",
       22
      ],
      "destination": [
-      "obj-183",
+      "obj-203",
       0
      ]
     }
@@ -5307,7 +5935,7 @@
    {
     "patchline": {
      "source": [
-      "obj-183",
+      "obj-203",
       0
      ],
      "destination": [
@@ -5319,11 +5947,11 @@
    {
     "patchline": {
      "source": [
-      "obj-160",
+      "obj-180",
       23
      ],
      "destination": [
-      "obj-184",
+      "obj-204",
       0
      ]
     }
@@ -5331,7 +5959,7 @@
    {
     "patchline": {
      "source": [
-      "obj-184",
+      "obj-204",
       0
      ],
      "destination": [
@@ -5343,11 +5971,11 @@
    {
     "patchline": {
      "source": [
-      "obj-160",
+      "obj-180",
       24
      ],
      "destination": [
-      "obj-185",
+      "obj-205",
       0
      ]
     }
@@ -5355,7 +5983,7 @@
    {
     "patchline": {
      "source": [
-      "obj-185",
+      "obj-205",
       0
      ],
      "destination": [
@@ -5367,11 +5995,11 @@
    {
     "patchline": {
      "source": [
-      "obj-160",
+      "obj-180",
       25
      ],
      "destination": [
-      "obj-186",
+      "obj-206",
       0
      ]
     }
@@ -5379,7 +6007,7 @@
    {
     "patchline": {
      "source": [
-      "obj-186",
+      "obj-206",
       0
      ],
      "destination": [
@@ -5391,11 +6019,11 @@
    {
     "patchline": {
      "source": [
-      "obj-160",
+      "obj-180",
       26
      ],
      "destination": [
-      "obj-187",
+      "obj-207",
       0
      ]
     }
@@ -5403,7 +6031,7 @@
    {
     "patchline": {
      "source": [
-      "obj-187",
+      "obj-207",
       0
      ],
      "destination": [
@@ -5415,11 +6043,11 @@
    {
     "patchline": {
      "source": [
-      "obj-160",
+      "obj-180",
       27
      ],
      "destination": [
-      "obj-188",
+      "obj-208",
       0
      ]
     }
@@ -5427,7 +6055,7 @@
    {
     "patchline": {
      "source": [
-      "obj-188",
+      "obj-208",
       0
      ],
      "destination": [
@@ -5439,11 +6067,11 @@
    {
     "patchline": {
      "source": [
-      "obj-160",
+      "obj-180",
       28
      ],
      "destination": [
-      "obj-189",
+      "obj-209",
       0
      ]
     }
@@ -5451,7 +6079,7 @@
    {
     "patchline": {
      "source": [
-      "obj-189",
+      "obj-209",
       0
      ],
      "destination": [
@@ -5463,11 +6091,11 @@
    {
     "patchline": {
      "source": [
-      "obj-160",
+      "obj-180",
       29
      ],
      "destination": [
-      "obj-190",
+      "obj-210",
       0
      ]
     }
@@ -5475,7 +6103,7 @@
    {
     "patchline": {
      "source": [
-      "obj-190",
+      "obj-210",
       0
      ],
      "destination": [
@@ -5487,11 +6115,11 @@
    {
     "patchline": {
      "source": [
-      "obj-160",
+      "obj-180",
       30
      ],
      "destination": [
-      "obj-191",
+      "obj-211",
       0
      ]
     }
@@ -5499,7 +6127,7 @@
    {
     "patchline": {
      "source": [
-      "obj-191",
+      "obj-211",
       0
      ],
      "destination": [
@@ -5511,11 +6139,11 @@
    {
     "patchline": {
      "source": [
-      "obj-160",
+      "obj-180",
       31
      ],
      "destination": [
-      "obj-192",
+      "obj-212",
       0
      ]
     }
@@ -5523,7 +6151,7 @@
    {
     "patchline": {
      "source": [
-      "obj-192",
+      "obj-212",
       0
      ],
      "destination": [
@@ -5535,11 +6163,11 @@
    {
     "patchline": {
      "source": [
-      "obj-160",
+      "obj-180",
       32
      ],
      "destination": [
-      "obj-193",
+      "obj-213",
       0
      ]
     }
@@ -5547,7 +6175,7 @@
    {
     "patchline": {
      "source": [
-      "obj-193",
+      "obj-213",
       0
      ],
      "destination": [
@@ -5559,11 +6187,11 @@
    {
     "patchline": {
      "source": [
-      "obj-160",
+      "obj-180",
       33
      ],
      "destination": [
-      "obj-194",
+      "obj-214",
       0
      ]
     }
@@ -5571,7 +6199,31 @@
    {
     "patchline": {
      "source": [
-      "obj-194",
+      "obj-214",
+      0
+     ],
+     "destination": [
+      "obj-108",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-180",
+      34
+     ],
+     "destination": [
+      "obj-215",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-215",
       0
      ],
      "destination": [
@@ -5583,11 +6235,11 @@
    {
     "patchline": {
      "source": [
-      "obj-160",
-      34
+      "obj-180",
+      35
      ],
      "destination": [
-      "obj-195",
+      "obj-216",
       0
      ]
     }
@@ -5595,7 +6247,7 @@
    {
     "patchline": {
      "source": [
-      "obj-195",
+      "obj-216",
       0
      ],
      "destination": [
@@ -5607,11 +6259,11 @@
    {
     "patchline": {
      "source": [
-      "obj-160",
-      35
+      "obj-180",
+      36
      ],
      "destination": [
-      "obj-196",
+      "obj-217",
       0
      ]
     }
@@ -5619,11 +6271,131 @@
    {
     "patchline": {
      "source": [
-      "obj-196",
+      "obj-217",
       0
      ],
      "destination": [
       "obj-117",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-180",
+      37
+     ],
+     "destination": [
+      "obj-218",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-218",
+      0
+     ],
+     "destination": [
+      "obj-120",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-180",
+      38
+     ],
+     "destination": [
+      "obj-219",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-219",
+      0
+     ],
+     "destination": [
+      "obj-123",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-180",
+      39
+     ],
+     "destination": [
+      "obj-220",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-220",
+      0
+     ],
+     "destination": [
+      "obj-129",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-180",
+      40
+     ],
+     "destination": [
+      "obj-221",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-221",
+      0
+     ],
+     "destination": [
+      "obj-132",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-180",
+      41
+     ],
+     "destination": [
+      "obj-222",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-222",
+      0
+     ],
+     "destination": [
+      "obj-135",
       0
      ]
     }

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from performer.analysis.features import log_mel_numpy
 from performer.analysis.novelty import novelty
 from performer.audio import AudioRing
 from performer.latest import Latest
@@ -134,6 +135,21 @@ class Analyzer:
         """Recent top-class changes as (wall time, sample position, class name), oldest first."""
 
     # --- thread ------------------------------------------------------------------
+    def warm_up(self) -> None:
+        """Run every step of a hop once on made-up sound (models, FFT plans, filter banks), so the first real
+        sound is classified at full speed. The engine calls it before it reports running."""
+        sr = int(self.clf.sample_rate)
+        t = np.arange(int(MAX_WINDOW * sr), dtype=np.float32) / sr
+        audio = (0.1 * np.sin(2 * np.pi * 440.0 * t)).astype(np.float32)
+        self.clf.predict(audio[-int(float(getattr(self.clf, "window_seconds", 1.0)) * sr):])
+        if self.fast_clf is not self.clf:
+            self.fast_clf.predict(audio[-int(float(getattr(self.fast_clf, "window_seconds", 0.25)) * sr):])
+        log_mel_numpy(audio[-sr:], sr)
+        novelty(audio[-2 * sr:], sr, 0.1)
+        self._spectral(audio, sr)
+        self._prev_spectrum = None
+        self._onset_peak = 1e-3
+
     def start(self) -> None:
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, name="analysis", daemon=True)
@@ -200,8 +216,6 @@ class Analyzer:
         onset, centroid = self._spectral(recent, sr)
         silent = level < p["audio.gate"]
 
-        from performer.analysis.features import log_mel
-
         raw = self._smoothed
         forced = None
         if p["classifier.enabled"] and not silent:
@@ -215,7 +229,7 @@ class Analyzer:
                 self._smoothed = (1.0 - a) * self._smoothed + a * raw
             else:
                 raw = self._smoothed
-        spec = log_mel(audio, sr)
+        spec = log_mel_numpy(audio, sr)
         self._last_position = position
         probs = self._smoothed
         audio_time = position / rate

@@ -133,6 +133,31 @@ def log_mel(audio: Any, sr: int = SAMPLE_RATE, settings: FeatureSettings = DEFAU
     return librosa.power_to_db(mel, ref=1.0, amin=settings.amin, top_db=settings.top_db).astype(np.float32)
 
 
+def log_mel_numpy(audio: Any, sr: int = SAMPLE_RATE, settings: FeatureSettings = DEFAULT_SETTINGS) -> np.ndarray:
+    """:func:`log_mel` computed with numpy's FFT: the same numbers, without librosa's STFT.
+
+    The live analyser uses this one: librosa's STFT is compiled by numba on first use, which takes half a
+    minute on a fresh install -- too long for a show to wait for its first class."""
+    a = _pad_short(prepare_audio(audio, sr, settings.sample_rate), settings.n_fft).astype(np.float32, copy=False)
+    n_fft, hop = settings.n_fft, settings.hop_length
+    a = np.pad(a, n_fft // 2)  # centred frames, zero padding (librosa's default)
+    frames = np.lib.stride_tricks.sliding_window_view(a, n_fft)[::hop]
+    power = np.abs(np.fft.rfft(frames * _hann(n_fft), axis=1)) ** 2
+    mel = mel_filters(settings) @ power.T.astype(np.float32)
+    db = 10.0 * np.log10(np.maximum(settings.amin, mel))
+    return np.maximum(db, db.max() - settings.top_db).astype(np.float32)
+
+
+_HANN: dict[int, np.ndarray] = {}
+
+
+def _hann(n: int) -> np.ndarray:
+    """The periodic Hann window librosa's STFT uses."""
+    if n not in _HANN:
+        _HANN[n] = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n) / n)).astype(np.float32)
+    return _HANN[n]
+
+
 _MEL_CACHE: dict[tuple, np.ndarray] = {}
 
 

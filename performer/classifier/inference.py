@@ -64,6 +64,7 @@ class Classifier:
         from performer.classifier.checkpoint import load_checkpoint
         from performer.device import choose_device
 
+        check_checkpoint_file(path)
         try:
             dev = choose_device(device)
         except (RuntimeError, ValueError) as e:
@@ -157,6 +158,21 @@ class Classifier:
                 "mean": [round(float(v), 4) for v in mean], "top": self.classes[int(np.argmax(mean))]}
 
 
+def check_checkpoint_file(path: Path | str) -> None:
+    """:class:`ModelError` naming the file unless it exists and is a ``torch.save`` archive (what ``performer
+    train`` writes); the cheap check before torch is asked to unpickle it."""
+    import zipfile
+
+    path = Path(path)
+    if path.is_dir():
+        raise ModelError(f"classifier checkpoint {path} is a folder, not a checkpoint file")
+    if not path.is_file():
+        raise ModelError(f"classifier checkpoint {path} does not exist")
+    if not zipfile.is_zipfile(path):
+        raise ModelError(f"classifier checkpoint {path} is not a PyTorch checkpoint (a .pt file written by "
+                         "`performer train`); it may be another kind of file or damaged")
+
+
 def default_checkpoint() -> Path:
     """The shipped real-time UrbanSound8K model, ``models/urbansound8k_realtime.pt``."""
     from performer.resources import models_dir
@@ -187,6 +203,12 @@ def fast_classifier_for(main: Classifier, path: Path | str | None = None, device
 
 
 def classify_file_from_args(args) -> dict[str, Any]:
+    from performer.audio.files import probe_audio_file
+
+    frames, rate = probe_audio_file(args.file)  # a missing or non-audio file is reported before the model loads
+    if frames / rate < MIN_SAMPLES / features.SAMPLE_RATE:
+        raise FeatureError(f"audio file {args.file} lasts {1000 * frames / rate:.2f} ms; classifying needs at least "
+                           f"{1000 * MIN_SAMPLES / features.SAMPLE_RATE:.2f} ms")
     path = Path(args.model) if args.model else default_checkpoint()
     clf = Classifier.from_checkpoint(path, device=args.device)
     audio = features.load_audio(args.file, clf.sample_rate)

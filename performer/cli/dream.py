@@ -1,10 +1,12 @@
-"""``performer dream``: one-off Deep Dream renders, and the list of layers one can dream on."""
+"""``performer dream``: one-off Deep Dream renders and the list of layers; ``performer portraits``: the class
+portraits live dreams start from."""
 
 from __future__ import annotations
 
 import argparse
 import logging
 import sys
+from pathlib import Path
 
 log = logging.getLogger(__name__)
 
@@ -14,8 +16,10 @@ def register(subparsers) -> None:
         "dream",
         help="dream an image once (or list a network's layers)",
         description="Render one classic Deep Dream of IMAGE (or of noise: IMAGE 'noise') with the renderer of "
-        "the live show. Every octave, small to large, gets --iterations gradient steps. Options left out take "
-        "the dream.* parameter defaults (see 'performer params').",
+        "the live show. Every octave, small to large, gets --iterations gradient steps (default "
+        f"{ONE_OFF_DEFAULTS['iterations']} steps over {ONE_OFF_DEFAULTS['octaves']} octaves). Other options left out "
+        "take the dream.* parameter defaults (see 'performer params'); a value outside a parameter's range is an "
+        "error.",
         epilog="Examples: performer dream photo.jpg --out dream.png --guide 'golden retriever' --guide-weight 2; "
         "performer dream noise --out dogs.png --sound dog_bark --octaves 3; performer dream --list-layers vgg16",
     )
@@ -40,11 +44,44 @@ def register(subparsers) -> None:
                    help="ImageNet class name or index to push towards (repeatable)")
     p.add_argument("--sound", metavar="SOUND_CLASS",
                    help="guide towards a sound class's default ImageNet targets, e.g. dog_bark")
-    p.add_argument("--guide-weight", type=float, help="weight of the class guidance (default 1 when guided)")
+    p.add_argument("--guide-weight", type=float, help="weight of the class guidance (default: dream.guide_weight)")
     p.add_argument("--random-seed", type=int, default=0, help="seed for jitter and noise")
     p.add_argument("--device", default="auto", choices=("auto", "cuda", "mps", "cpu"))
     p.add_argument("--threads", type=int, help="torch CPU threads")
     p.set_defaults(func=handler)
+
+    q = subparsers.add_parser(
+        "portraits",
+        help="render the class portraits that live dreams start from",
+        description="Render the idle portrait and one portrait per sound class from the class guides into the "
+        "package's portraits folder (or --out). Run it after changing the guides or the dream network.",
+    )
+    q.add_argument("--out", type=Path, help="folder to write into (default: the package's portraits folder)")
+    q.add_argument("--device", default="auto", choices=("auto", "cuda", "mps", "cpu"), help="torch device")
+    q.add_argument("--threads", type=int, help="torch CPU threads")
+    q.set_defaults(func=portraits_handler)
+
+
+ONE_OFF_DEFAULTS = {"iterations": 20, "octaves": 4}
+"""A one-off render is a classic Deep Dream, not one live frame's worth of steps."""
+
+
+def portraits_handler(args: argparse.Namespace) -> int:
+    import torch
+
+    from performer.dream.guides import DEFAULT_CLASS_GUIDES
+    from performer.dream.portraits import PORTRAIT_DIR, write_portraits
+    from performer.errors import PerformerError
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    try:
+        written = write_portraits(DEFAULT_CLASS_GUIDES, args.out or PORTRAIT_DIR, device=args.device)
+    except (PerformerError, OSError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    print(f"{len(written)} portraits written to {written[0].parent}")
+    return 0
 
 
 _OPTS = {
@@ -93,7 +130,9 @@ def handler(args: argparse.Namespace) -> int:
             print(f"error: cannot read image {args.image}: {e}", file=sys.stderr)
             return 2
         if args.width is None and args.height is None:
-            args.height, args.width = image.shape[:2]
+            h, w = image.shape[:2]
+            k = min(1.0, 1920 / w, 1080 / h)  # the image's size, scaled down into the allowed range
+            args.height, args.width = max(64, round(h * k)), max(64, round(w * k))
         elif args.width is None:
             args.width = round(image.shape[1] * args.height / image.shape[0])
         elif args.height is None:
@@ -109,15 +148,20 @@ def handler(args: argparse.Namespace) -> int:
             return 2
         guide = guide + DEFAULT_CLASS_GUIDES[args.sound]
     store = ParamStore()
+    for opt, v in ONE_OFF_DEFAULTS.items():
+        if getattr(args, opt) is None:
+            setattr(args, opt, v)
     try:
-        if guide and args.guide_weight is None:
-            store.set("dream.guide_weight", 1.0, glide=False)
         for opt, name in _OPTS.items():
             v = getattr(args, opt)
-            if v is not None:
-                got = store.set(name, v, glide=False)
-                if got != v and store.registry.get(name).numeric:
-                    log.warning("%s %s is out of range; using %s", name, v, got)
+            if v is None:
+                continue
+            spec = store.registry.get(name)
+            if spec.numeric and spec.min is not None and spec.max is not None and not spec.min <= v <= spec.max:
+                print(f"error: --{opt.replace('_', '-')} {v} is out of range: {name} takes {spec.min:g}..{spec.max:g}",
+                      file=sys.stderr)
+                return 2
+            store.set(name, v, glide=False)
     except ParamError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -4,6 +4,12 @@ Each stage owns its commands: a module with ``register(subparsers)`` that adds
 its sub-commands, each with ``set_defaults(func=handler)`` where
 ``handler(args) -> int`` returns the exit status. Heavy imports (torch,
 librosa) happen inside handlers, so ``performer --help`` stays quick.
+
+Options are checked while parsing (see :mod:`performer.cli.types`), before any
+model loads. A :class:`~performer.errors.PerformerError` or an ``OSError`` that
+reaches here is printed as one line (the traceback too with debug logging), exit 1.
+Commands log warnings only, unless they set ``log_level`` (``serve`` and
+``train`` log INFO); ``-v`` and ``-q``, before or after the command, move it.
 """
 
 from __future__ import annotations
@@ -12,10 +18,12 @@ import argparse
 import importlib
 import logging
 import os
+import sys
 from collections.abc import Sequence
 
 from performer import __version__
 from performer.cli.log import setup_logging
+from performer.errors import PerformerError
 
 log = logging.getLogger("performer")
 
@@ -39,13 +47,33 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Run 'performer COMMAND --help' for a command's options.",
     )
     parser.add_argument("--version", action="version", version=f"performer {__version__}")
-    verbosity = parser.add_mutually_exclusive_group()
-    verbosity.add_argument("-v", "--verbose", action="count", default=0, help="more log output (debug)")
-    verbosity.add_argument("-q", "--quiet", action="count", default=0, help="less log output (-q warnings, -qq errors)")
+    _add_verbosity(parser, default=0)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(sub)
+    for leaf in _leaf_parsers(sub):
+        _add_verbosity(leaf, default=argparse.SUPPRESS)  # `performer classify x.wav -v` works too
     return parser
+
+
+def _add_verbosity(parser: argparse.ArgumentParser, default) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("-v", "--verbose", action="count", default=default,
+                       help="more log output, a step per -v: info, then debug (serve and train log info already)")
+    group.add_argument("-q", "--quiet", action="count", default=default,
+                       help="less log output, a step per -q: warnings, then errors only")
+
+
+def _leaf_parsers(sub: argparse._SubParsersAction) -> list[argparse.ArgumentParser]:
+    leaves = []
+    for parser in dict.fromkeys(sub.choices.values()):  # aliases map to the same parser
+        nested = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        if nested:
+            for n in nested:
+                leaves += _leaf_parsers(n)
+        else:
+            leaves.append(parser)
+    return leaves
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -54,7 +82,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     parser = build_parser()
     args = parser.parse_args(argv)
-    setup_logging(args.verbose, args.quiet)
+    setup_logging(args.verbose, args.quiet, getattr(args, "log_level", logging.WARNING))
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
@@ -65,3 +93,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:  # e.g. `performer params | head`
         return 0
+    except (PerformerError, OSError) as e:
+        # A missing or unreadable file, a bad checkpoint, a data set that is not one: one line, no traceback.
+        log.debug("the error in full:", exc_info=True)
+        message = str(e) if isinstance(e, PerformerError) else _os_error(e)
+        first, *rest = [line for line in message.splitlines() if line.strip()] or [type(e).__name__]
+        if rest:
+            log.debug("the rest of the message: %s", " ".join(rest))
+        print(f"performer {args.command}: error: {first}", file=sys.stderr)
+        return 1
+
+
+def _os_error(e: OSError) -> str:
+    if e.filename is not None and e.strerror:
+        return f"{e.filename}: {e.strerror}"
+    return str(e) or type(e).__name__

@@ -26,16 +26,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     c = psub.add_parser("check", help="report every problem in preset files (exit 1 if any)")
     c.add_argument("files", nargs="+", metavar="FILE")
     c.set_defaults(func=cmd_check)
-    s = psub.add_parser("show", help="print a preset's resolved parameter values")
-    s.add_argument("preset", nargs="?", default="default", help="file or shipped preset name (default: default)")
+    s = psub.add_parser("show", help="print a preset as TOML, every parameter resolved (defaults marked)")
+    s.add_argument("preset", nargs="?", default="default",
+                   help="file, or the name of one of your presets or a shipped one (default: default)")
     s.set_defaults(func=cmd_show)
     d = psub.add_parser("diff", help="print what differs between two presets")
     d.add_argument("a")
     d.add_argument("b")
     d.set_defaults(func=cmd_diff)
-    ls = psub.add_parser("list", help="list the shipped presets")
+    ls = psub.add_parser("list", help="list your presets and the shipped ones")
     ls.set_defaults(func=cmd_list)
-    n = psub.add_parser("new", help="write a new preset holding every parameter at its default (or a copy of --from)")
+    n = psub.add_parser("new", help="write a new preset holding every parameter at its default and the sound "
+                        "classes' guides (or a copy of --from)")
     n.add_argument("out", type=Path)
     n.add_argument("--name", help="preset name (default: the file name)")
     n.add_argument("--from", dest="base", help="start from this preset instead of the defaults")
@@ -91,6 +93,23 @@ def _load(name: str):
     return load_preset(find_preset(name))
 
 
+def preset_toml(preset) -> str:
+    """A preset as TOML with every parameter resolved (under ``[params]`` as dotted keys), defaults marked."""
+    import tomli_w
+
+    data = preset.to_toml_data()
+    del data["format"]
+    data.pop("params", None)
+    head = {"format": 1, "name": data.pop("name"), **({"description": data.pop("description")}
+                                                      if "description" in data else {})}
+    lines = [tomli_w.dumps(head), "[params]"]
+    for name, value in preset.values().items():
+        line = tomli_w.dumps({"v": value}).strip()[len("v = "):]
+        lines.append(f"{name} = {line}" + ("" if name in preset.params else "  # default"))
+    text = "\n".join(lines) + "\n"
+    return text + ("\n" + tomli_w.dumps(data) if data else "")
+
+
 def cmd_show(args: argparse.Namespace) -> int:
     from performer.errors import PresetError
 
@@ -99,12 +118,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     except PresetError as e:
         print(e, file=sys.stderr)
         return 1
-    print(f"# {preset.name}: {preset.description}".rstrip(": "))
-    for name, value in preset.values().items():
-        mark = "" if name in preset.params else "   (default)"
-        print(f"{name} = {value!r}{mark}")
-    for r in preset.routes:
-        print(f"route {r.source} -> {r.target} depth {r.depth:g} {r.curve}")
+    sys.stdout.write(preset_toml(preset))
     return 0
 
 
@@ -124,36 +138,44 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from performer.presets import check_preset, load_preset
-    from performer.resources import presets_dir
+    from performer.errors import PresetError
+    from performer.presets import PresetFolders, load_preset
 
-    for path in sorted(presets_dir().glob("*.toml")):
-        if check_preset(path):
-            print(f"{path.stem:<16} (invalid: run `performer preset check {path}`)")
-            continue
-        print(f"{path.stem:<16} {load_preset(path).description}")
+    folders = PresetFolders.default()
+    for title, folder in (("yours", folders.user), ("shipped", folders.shipped)):
+        try:
+            paths = sorted(p for p in folder.glob("*.toml") if p.is_file())
+        except OSError:
+            paths = []
+        print(f"{title} ({folder}):" + ("" if paths else " none"))
+        for path in paths:
+            try:
+                description = load_preset(path).description
+            except PresetError:
+                description = f"(invalid: run `performer preset check {path}`)"
+            print(f"  {path.stem:<20} {description}")
     return 0
 
 
 def cmd_new(args: argparse.Namespace) -> int:
+    from performer.dream.guides import DEFAULT_CLASS_GUIDES
     from performer.errors import PresetError
     from performer.params import REGISTRY
     from performer.presets import Preset, save_preset
+    from performer.presets.preset import copy_preset
 
     name = args.name or args.out.stem
     try:
         if args.base:
             base = _load(args.base)
-            preset = Preset(name=name, description=base.description, params=base.values(), routes=base.routes,
-                            midi=base.midi, glove=base.glove, osc=base.osc, classes=base.classes, outputs=base.outputs)
+            preset = copy_preset(base, name)
         else:
-            preset = Preset(name=name, params={p.name: p.default for p in REGISTRY if p.type != "trigger"})
-        if args.out.exists():
-            print(f"{args.out} exists; not overwriting it", file=sys.stderr)
-            return 1
-        save_preset(preset, args.out)
+            preset = Preset(name=name, params={p.name: p.default for p in REGISTRY if p.type != "trigger"},
+                            classes={c: {"guide": list(g)} for c, g in DEFAULT_CLASS_GUIDES.items()})
+        save_preset(preset, args.out, overwrite=False)
     except PresetError as e:
         print(e, file=sys.stderr)
         return 1
     print(f"wrote {args.out}")
     return 0
+

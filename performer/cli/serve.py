@@ -11,6 +11,21 @@ import threading
 import time
 from pathlib import Path
 
+from performer.cli.log import STATUS
+from performer.cli.status import live_status, stats_document, status_line, terminal_width, write_json
+from performer.cli.types import (
+    existing_file,
+    host,
+    host_port,
+    ip_address,
+    nonempty,
+    port_or_any,
+    port_or_off,
+    positive_float,
+    positive_int,
+    writable_dir,
+    writable_file,
+)
 from performer.device import DEVICE_CHOICES
 
 log = logging.getLogger("performer.serve")
@@ -20,40 +35,54 @@ def register(sub: argparse._SubParsersAction) -> None:
     s = sub.add_parser(
         "serve", help="run the live engine: listen, classify, dream, send frames",
         description="Listen to an input, classify the sound continuously, let it drive the Deep Dream and send "
-        "the frames out. Stops cleanly on Ctrl-C or SIGTERM.",
+        "the frames out. Stops cleanly on Ctrl-C or SIGTERM, or when a file input ends.",
         epilog="Inputs: 'demo' (built-in synthetic soundscape, needs no sound card), a sound file, or an audio "
         "device by index or name (see `performer devices`). Without --input the system's default input is used.")
-    s.add_argument("--preset", default="default", help="preset file or shipped preset name (default: default)")
-    s.add_argument("--input", dest="input", metavar="DEVICE|FILE|demo",
+    s.set_defaults(log_level=logging.INFO)  # a live run reports what it does; -q quietens it
+    s.add_argument("--preset", default="default", type=nonempty,
+                   help="preset file or shipped preset name (default: default)")
+    s.add_argument("--input", dest="input", metavar="DEVICE|FILE|demo", type=nonempty,
                    help="audio input: 'demo', a sound file, or a device index or name (default: the default input)")
     s.add_argument("--loop", action="store_true", help="loop a file input")
     s.add_argument("--fast", action="store_true", help="read a file input as fast as possible instead of in real time")
-    s.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="torch device (default: auto)")
-    s.add_argument("--model", type=Path, help="classifier checkpoint (default: the shipped real-time model)")
-    s.add_argument("--fast-model", type=Path, metavar="CKPT",
+    s.add_argument("--device", choices=DEVICE_CHOICES, default="auto",
+                   help="torch device: auto picks cuda, then mps, then cpu (default: auto)")
+    s.add_argument("--model", type=existing_file, metavar="CKPT",
+                   help="classifier checkpoint (default: the shipped real-time model)")
+    s.add_argument("--fast-model", type=existing_file, metavar="CKPT",
                    help="classifier for the fast path, trained on short windows, same classes as --model "
                    "(default: the shipped short-window model with the shipped model, else --model itself)")
-    s.add_argument("--threads", type=int, metavar="N", help="torch CPU threads (default: cores - 1, at least 1)")
-    s.add_argument("--frames", type=Path, metavar="DIR", help="also write every frame as a JPEG into DIR")
-    s.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
-    s.add_argument("--stats", type=Path, metavar="FILE",
-                   help="keep a JSON file of engine statistics, updated each second")
+    s.add_argument("--threads", type=positive_int, metavar="N",
+                   help="torch CPU threads (default: cores - 1, at least 1)")
+    s.add_argument("--preset-dir", type=Path, metavar="DIR",
+                   help="your preset folder: /preset/save writes here, /preset/load looks here first "
+                   "(default: the user config folder, e.g. ~/.config/performer/presets)")
+    s.add_argument("--frames", type=writable_dir, metavar="DIR",
+                   help="also write every output frame into DIR (1280x720 JPEG files numbered without gaps)")
+    s.add_argument("--duration", type=positive_float, metavar="S", help="stop after S seconds")
+    s.add_argument("--stats", type=writable_file, metavar="FILE",
+                   help="keep a JSON file of engine and controller statistics, updated each second")
     s.add_argument("--no-status", action="store_true", help="no status line on the terminal")
     c = s.add_argument_group("control")
-    c.add_argument("--osc-host", default=None, help="address OSC listens on (default: the preset's, else 127.0.0.1)")
-    c.add_argument("--osc-port", type=int, default=None, help="OSC port (default: the preset's, else 9000)")
+    c.add_argument("--osc-host", default=None, type=host, metavar="HOST",
+                   help="address OSC listens on (default: the preset's, else 127.0.0.1)")
+    c.add_argument("--osc-port", type=port_or_any, default=None, metavar="PORT",
+                   help="OSC port, 0 for any free port (default: the preset's, else 9000)")
     c.add_argument("--no-osc", action="store_true", help="no OSC in, out or OSCQuery")
-    c.add_argument("--osc-out", action="append", default=[], metavar="HOST:PORT",
+    c.add_argument("--osc-out", action="append", default=[], type=host_port, metavar="HOST:PORT",
                    help="send analysis, frames, parameter changes and status here (repeatable)")
-    c.add_argument("--oscquery-port", type=int, default=None, help="OSCQuery HTTP port (default: OSC port + 1; 0: off)")
-    c.add_argument("--allow", action="append", default=[], metavar="IP",
+    c.add_argument("--oscquery-port", type=port_or_off, default=None, metavar="PORT",
+                   help="OSCQuery HTTP port (default: OSC port + 1; 0: off)")
+    c.add_argument("--allow", action="append", default=[], type=ip_address, metavar="IP",
                    help="when OSC listens beyond loopback, accept only these client addresses (repeatable)")
-    c.add_argument("--midi", metavar="NAME", help="MIDI input port name substring (overrides the preset's midi.input)")
-    c.add_argument("--glove", metavar="PORT", help="glove serial port (overrides the preset's glove.port)")
+    c.add_argument("--midi", metavar="NAME", type=nonempty,
+                   help="MIDI input port name substring (overrides the preset's midi.input)")
+    c.add_argument("--glove", metavar="PORT", type=nonempty,
+                   help="glove serial port (overrides the preset's glove.port)")
     s.set_defaults(func=cmd_serve)
 
     d = sub.add_parser("devices", help="list audio input devices (index, name, host API, channels, rate)")
-    d.add_argument("--json", action="store_true")
+    d.add_argument("--json", action="store_true", help="print the list as JSON")
     d.set_defaults(func=cmd_devices)
 
 
@@ -85,14 +114,23 @@ def build_engine(args: argparse.Namespace):
     from performer.device import choose_device, configure_threads
     from performer.dream import DreamRenderer
     from performer.engine import Engine
-    from performer.outputs import FolderOutput, build_outputs
-    from performer.presets import find_preset, load_preset
+    from performer.errors import PerformerError
+    from performer.outputs import FolderOutput, Layout, build_outputs
+    from performer.outputs.layout import DEFAULT_SIZE
+    from performer.presets import PresetFolders, checkpoint_classes, find_preset, load_preset
 
     # Cheap checks first: a typo in a preset or a device name should not wait for a model to load.
-    preset = load_preset(find_preset(args.preset))
-    device = choose_device(args.device)
+    classes = checkpoint_classes(args.model) if args.model else None  # a custom model's presets name its classes
+    preset = load_preset(find_preset(args.preset, PresetFolders.default(args.preset_dir)), classes=classes)
+    try:
+        device = choose_device(args.device)
+    except (RuntimeError, ValueError) as e:
+        raise PerformerError(f"--device {args.device}: {e}") from None
     configure_threads(args.threads)
-    source = open_source(args.input, loop=args.loop, realtime=not args.fast)
+    values = preset.values()
+    # A file shorter than one analysis window would never be analysed (nor end): it is followed by silence.
+    min_seconds = max(float(values["classifier.window"]), float(values["classifier.hop"]))
+    source = open_source(args.input, loop=args.loop, realtime=not args.fast, min_seconds=min_seconds)
     try:
         clf = Classifier.from_checkpoint(args.model or default_checkpoint(), device=str(device))
         fast = fast_classifier_for(clf, args.fast_model, device=str(device))
@@ -100,7 +138,9 @@ def build_engine(args: argparse.Namespace):
         source.stop()
         raise
     renderer = DreamRenderer(device=str(device))
-    outputs = build_outputs(preset) + ([FolderOutput(args.frames, name="--frames")] if args.frames else [])
+    frames = [FolderOutput(args.frames, name="--frames", layout=Layout("dream", *DEFAULT_SIZE, follow=True))
+              ] if args.frames else []
+    outputs = build_outputs(preset) + frames
     return Engine(source=source, classifier=clf, renderer=renderer, outputs=outputs, preset=preset,
                   fast_classifier=fast)
 
@@ -108,19 +148,13 @@ def build_engine(args: argparse.Namespace):
 def build_controls(engine, args: argparse.Namespace):
     """OSC, OSCQuery, MIDI and the glove, as the preset and the options ask."""
     from performer.control import ControlOptions, Controls
-    from performer.errors import ControlError
 
     osc_cfg = engine.preset.osc
-    outs = []
-    for spec in args.osc_out:
-        host, _, port = spec.rpartition(":")
-        if not host or not port.isdigit():
-            raise ControlError(f"--osc-out {spec!r} is not HOST:PORT (e.g. 127.0.0.1:7000)")
-        outs.append((host, int(port)))
     options = ControlOptions(
         osc_host=args.osc_host or osc_cfg.get("host", "127.0.0.1"),
         osc_port=None if args.no_osc else (args.osc_port if args.osc_port is not None else osc_cfg.get("port", 9000)),
-        osc_out=outs, oscquery_port=args.oscquery_port, allow=args.allow, midi=args.midi, glove=args.glove)
+        osc_out=list(args.osc_out), oscquery_port=args.oscquery_port, allow=args.allow, midi=args.midi,
+        glove=args.glove, preset_dir=args.preset_dir)
     return Controls(engine, options)
 
 
@@ -129,13 +163,24 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     if args.input is None:
         log.info("no --input given: using the default audio input (try --input demo without a sound card)")
+    engine = controls = None
     try:
         engine = build_engine(args)
         controls = build_controls(engine, args)
+        if sys.stderr.isatty() and not args.no_status:
+            STATUS.show("warming up: loading the network, the classifier and the portraits...", terminal_width())
+        else:
+            log.info("warming up: loading the network, the classifier and the portraits")
         engine.start()
         controls.start()
     except PerformerError as e:
         log.error("%s", e)
+        for part in (controls, engine):  # e.g. the OSC port is taken: stop the input and threads already going
+            try:
+                if part is not None:
+                    part.stop()
+            except Exception as stop_error:
+                log.debug("stopping %s after the error: %s", type(part).__name__, stop_error)
         return 1
 
     stop = threading.Event()
@@ -149,37 +194,80 @@ def cmd_serve(args: argparse.Namespace) -> int:
     tty = sys.stderr.isatty() and not args.no_status
     started = time.monotonic()
     last_log = 0.0
-    while not stop.wait(0.25):
-        now = time.monotonic()
-        if args.duration is not None and now - started >= args.duration:
-            log.info("duration of %.1f s reached", args.duration)
-            break
-        if _file_done(engine):
-            log.info("input %s finished", engine.source.describe())
-            break
-        if args.stats:
-            engine.write_stats(args.stats)
-        if tty:
-            sys.stderr.write("\r" + engine.status_line()[:150].ljust(150))
-            sys.stderr.flush()
-        elif not args.no_status and now - last_log >= 5.0:
-            log.info("%s", engine.status_line())
-            last_log = now
-    if tty:
-        sys.stderr.write("\n")
+    ending = FileEnd()
+    stats = StatsWriter(args.stats)
+    try:
+        while not stop.wait(0.25):
+            now = time.monotonic()
+            if args.duration is not None and now - started >= args.duration:
+                log.info("duration of %.1f s reached", args.duration)
+                break
+            if ending.done(engine, now):
+                log.info("input %s finished", engine.source.describe())
+                break
+            stats.write(engine, controls)
+            if tty:
+                width = terminal_width()
+                STATUS.show(status_line(live_status(engine, controls), width), width)
+            elif not args.no_status and now - last_log >= 5.0:
+                log.info("%s", status_line(live_status(engine, controls)))
+                last_log = now
+    finally:
+        STATUS.close()
     controls.stop()
     engine.stop()
-    if args.stats:
-        engine.write_stats(args.stats)
-    log.info("stopped after %.1f s: %d frames, %d class changes", time.monotonic() - started,
-             engine.render_stats.frames, engine.analyzer.stats.class_changes)
+    stats.write(engine, controls)
+    log.info("stopped after %.1f s: %d frames out, %d dreamed, %d class changes", time.monotonic() - started,
+             engine.presenter.stats.frames, engine.render_stats.frames, engine.analyzer.stats.class_changes)
     return 0
 
 
-def _file_done(engine) -> bool:
-    """A finite input has been delivered and analysed to its end."""
-    if not engine.source.finished.is_set():
+class StatsWriter:
+    """Writes the ``--stats`` file; a file that cannot be written is reported once and never stops the show."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self.failed = False
+
+    def write(self, engine, controls) -> None:
+        if self.path is None:
+            return
+        try:
+            write_json(self.path, stats_document(engine, controls))
+            self.failed = False
+        except OSError as e:
+            if not self.failed:
+                log.error("--stats %s cannot be written (%s); the engine goes on", self.path, e.strerror or e)
+            self.failed = True
+
+
+class FileEnd:
+    """Decides when a finite input is over: delivered and analysed to its end.
+
+    The analysis covers the end when less than a hop of the input is left unanalysed. Should the analysis stop
+    advancing after the input has ended (it waits for a position that will never come, e.g. when the hop was
+    shortened live after the analyser planned its next look past the end), the input also counts as over once
+    :attr:`patience` seconds (plus two hops) pass without a new analysis.
+    """
+
+    def __init__(self, patience: float = 3.0) -> None:
+        self.patience = patience
+        self._position: int | None = None
+        self._since = 0.0
+
+    def done(self, engine, now: float) -> bool:
+        if not engine.source.finished.is_set():
+            return False
+        hop = int(engine.store.get("classifier.hop") * engine.ring.rate)
+        last = engine.analysis.peek()
+        position = last.position if last is not None else None
+        if position is not None and engine.ring.total - position < hop:
+            return True
+        if position != self._position or not self._since:
+            self._position, self._since = position, now
+            return False
+        if now - self._since >= self.patience + 2 * engine.store.get("classifier.hop"):
+            log.warning("the analysis stopped %.2f s before the end of %s; ending", (
+                engine.ring.total - (position or 0)) / engine.ring.rate, engine.source.describe())
+            return True
         return False
-    hop = int(engine.store.get("classifier.hop") * engine.ring.rate)
-    last = engine.analysis.peek()
-    return last is not None and engine.ring.total - last.position < hop

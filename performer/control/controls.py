@@ -4,24 +4,36 @@ Every controller writes into the engine's one :class:`~performer.params.ParamSto
 :class:`Controls` builds the controllers a preset (and the command line) asks
 for around a running engine and wires the commands they share: preset
 recall and save, MIDI learn, glove input, status queries.
+
+Preset commands name presets, never paths: a name is looked up in the user's
+preset folder, then the shipped presets, and saved only into the user's folder
+(:class:`~performer.presets.PresetFolders`). Recalls and saves run one at a
+time on a worker thread, so the OSC thread answers the next message at once;
+each one's outcome goes back to its sender (``/preset/loaded``,
+``/preset/saved`` or ``/performer/error <address> <message>``).
 """
 
 from __future__ import annotations
 
 import io
 import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from performer.errors import ControlError, PerformerError
+from performer.control.osc import ERROR_ADDRESS
+from performer.errors import ControlError, PerformerError, PresetError
 
 log = logging.getLogger(__name__)
 
 # (address, OSC type tags, description) of the commands, for OSCQuery and the docs.
 COMMANDS: tuple[tuple[str, str, str], ...] = (
-    ("/preset/load", "s", "Recall a preset by shipped name or file path."),
-    ("/preset/save", "s", "Save the current state as a preset (a name saves into the presets folder)."),
+    ("/preset/load", "s", "Recall a preset by name: from your preset folder, else the shipped presets."),
+    ("/preset/save", "s", "Save the current state as a new preset of this name in your preset folder."),
+    ("/preset/save/overwrite", "s", "Save the current state in your preset folder, replacing the preset of this name."),
     ("/preset/next", "", "Recall the next preset in the current preset's folder."),
     ("/preset/prev", "", "Recall the previous preset in the current preset's folder."),
     ("/midi/learn", "s", "Arm MIDI learn for a parameter (name or address); the next control moved is mapped."),
@@ -46,6 +58,14 @@ class ControlOptions:
     """Input port name substring; overrides the preset's midi.input."""
     glove: str | None = None
     """Serial port; overrides the preset's glove.port."""
+    preset_dir: Path | None = None
+    """Your preset folder: /preset/save writes there, /preset/load looks there first (None: platformdirs' user
+    config folder, see :func:`performer.resources.user_presets_dir`)."""
+
+
+MAX_PENDING_PRESET_COMMANDS = 8
+"""Preset commands waiting for the worker; more are refused (answered with an error) until it catches up."""
+MAX_REPLY_CHARS = 1000
 
 
 class Controls:
@@ -53,7 +73,14 @@ class Controls:
 
     def __init__(self, engine: Any, options: ControlOptions) -> None:
         from performer.control.glove import Calibration, Glove
+        from performer.presets import PresetFolders
 
+        self.folders = PresetFolders.default(options.preset_dir)
+        self.preset_errors = 0
+        """Preset commands that failed (bad name, bad file, full queue, a save that could not be written)."""
+        self._jobs = ThreadPoolExecutor(max_workers=1, thread_name_prefix="preset-commands")
+        self._pending = 0
+        self._pending_lock = threading.Lock()
         self.engine = engine
         self.store = engine.store
         preset = engine.preset
@@ -79,11 +106,11 @@ class Controls:
             from performer.control.osc import OscSender, OscServer
 
             host = options.osc_host
-            self.osc = OscServer(self.store, host=host, port=port, allow=options.allow or osc_cfg.get("allow", []),
-                                 handlers=self._handlers())
+            allow = options.allow or osc_cfg.get("allow", [])
+            self.osc = OscServer(self.store, host=host, port=port, allow=allow, handlers=self._handlers())
             destinations = [(d["host"], int(d["port"])) for d in osc_cfg.get("destinations", [])] + options.osc_out
             self.sender = OscSender(self.store, destinations, analysis=self._analysis_messages,
-                                    status=self._status_messages)
+                                    status=self._status_messages, allow=allow)
             engine.frame_listeners.append(self._on_frame)
             self.thumbnail = int(osc_cfg.get("thumbnail", 0))
             qport = (options.oscquery_port if options.oscquery_port is not None
@@ -116,6 +143,7 @@ class Controls:
                 part.start()
 
     def stop(self) -> None:
+        self._jobs.shutdown(wait=False, cancel_futures=True)
         for part in (self.serial_glove, self.midi, self.oscquery, self.sender, self.osc):
             if part is not None:
                 try:
@@ -134,18 +162,38 @@ class Controls:
                 raise ControlError(f"{address} takes {', '.join(words[t] for t in types) or 'no arguments'}, "
                                    f"got {args!r}")
 
-        def load(args, reply):
-            need(args, "s", "/preset/load")
-            self._recall(args[0], reply)
+        def named(address: str, args) -> str:
+            """The preset name a command carries, checked before anything touches a file."""
+            from performer.presets import name_problem
+            from performer.presets.folders import short
 
-        def save(args, reply):
-            need(args, "s", "/preset/save")
-            path = self.save_preset(args[0])
-            reply("/preset/saved", [str(path)])
+            if address == "/preset/save" and len(args) == 2:
+                raise ControlError("/preset/save never replaces a preset; "
+                                   "send /preset/save/overwrite NAME to replace one")
+            need(args, "s", address)
+            allowed = name_problem(args[0])
+            if allowed is not None:
+                raise ControlError(f"{address} {short(args[0])}: takes {allowed}")
+            return args[0]
+
+        def load(args, reply):
+            name = named("/preset/load", args)
+            self._submit("/preset/load", lambda: self.recall(name), reply, "/preset/loaded")
+
+        def save(overwrite: bool):
+            address = "/preset/save/overwrite" if overwrite else "/preset/save"
+
+            def handler(args, reply):
+                name = named(address, args)
+                self._submit(address, lambda: str(self.save_preset(name, overwrite=overwrite)), reply,
+                             "/preset/saved")
+            return handler
 
         def step(delta):
+            address = "/preset/next" if delta > 0 else "/preset/prev"
+
             def handler(args, reply):
-                self._recall(str(self._neighbour(delta)), reply)
+                self._submit(address, lambda: self.recall_path(self._neighbour(delta)), reply, "/preset/loaded")
             return handler
 
         def learn(args, reply):
@@ -170,35 +218,93 @@ class Controls:
                 reply(address, values)
 
         def dest(add: bool):
+            address = "/osc/destination/add" if add else "/osc/destination/remove"
+
             def handler(args, reply):
-                need(args, "si", "/osc/destination/add" if add else "/osc/destination/remove")
-                assert self.sender is not None
-                (self.sender.add_destination if add else self.sender.remove_destination)(args[0], args[1])
+                from performer.presets.folders import short
+
+                need(args, "si", address)
+                if self.sender is None:
+                    raise ControlError(f"{address}: OSC out is off")
+                try:
+                    (self.sender.add_destination if add else self.sender.remove_destination)(args[0], args[1])
+                except ControlError:
+                    raise
+                except Exception as e:  # whatever the sender refuses with goes back to the client, one line
+                    raise ControlError(f"{address} {short(args[0])} {args[1]}: {e}") from None
             return handler
 
-        return {"/preset/load": load, "/preset/save": save, "/preset/next": step(1), "/preset/prev": step(-1),
+        return {"/preset/load": load, "/preset/save": save(False), "/preset/save/overwrite": save(True),
+                "/preset/next": step(1), "/preset/prev": step(-1),
                 "/midi/learn": learn, "/midi/learn/cancel": cancel, "/glove/flex": flex,
                 "/performer/status": status, "/osc/destination/add": dest(True), "/osc/destination/remove": dest(False)}
 
-    def _recall(self, name: str, reply=None) -> None:
-        """Recall a preset by name or path; ``next`` and ``prev`` step through the current preset's folder."""
-        from performer.presets import find_preset
+    def _submit(self, address: str, job: Callable[[], str], reply: Any, done: str) -> None:
+        """Run a preset command on the worker; its sender hears ``done <result>`` or the error."""
+        with self._pending_lock:
+            if self._pending >= MAX_PENDING_PRESET_COMMANDS:
+                self.preset_errors += 1
+                raise ControlError(f"{address}: {self._pending} preset commands are still waiting; "
+                                   "this one was dropped, send it again")
+            self._pending += 1
+
+        def run() -> None:
+            try:
+                result = job()
+            except Exception as e:  # PerformerError, OSError, and whatever else a file could provoke
+                with self._pending_lock:
+                    self.preset_errors += 1
+                message = _one_line(e)
+                if isinstance(e, (PerformerError, OSError)):
+                    log.error("%s failed: %s", address, message)
+                else:
+                    log.exception("%s failed", address)
+                if reply is not None:
+                    reply(ERROR_ADDRESS, [address, message])
+            else:
+                if reply is not None:
+                    reply(done, [result])
+            finally:
+                with self._pending_lock:
+                    self._pending -= 1
 
         try:
-            path = self._neighbour(1 if name == "next" else -1) if name in ("next", "prev") else find_preset(name)
-        except PerformerError as e:
-            raise ControlError(str(e)) from None
+            self._jobs.submit(run)
+        except RuntimeError:  # stopped
+            with self._pending_lock:
+                self._pending -= 1
+            raise ControlError(f"{address}: the server is stopping") from None
+
+    def _recall(self, name: str) -> None:
+        """Queue a recall by preset name; ``next`` and ``prev`` step through the current preset's folder
+        (what a MIDI note or program change naming a preset does). Failures are logged."""
+        try:
+            if name in ("next", "prev"):
+                delta = 1 if name == "next" else -1
+                self._submit(f"/preset/{name}", lambda: self.recall_path(self._neighbour(delta)), None, "")
+            else:
+                self._submit("/preset/load", lambda: self.recall(name), None, "")
+        except ControlError as e:
+            log.error("preset %r not recalled: %s", name, e)
+
+    def recall(self, name: str) -> str:
+        """Recall the preset called ``name`` (your folder first, then the shipped presets), now; its name."""
+        return self.recall_path(self.folders.find(name))
+
+    def recall_path(self, path: Path) -> str:
+        """Recall a preset file, now; PresetError with every problem (and the current state kept) if it has any."""
+        from performer.presets import load_preset
+
+        load_preset(path)  # for the reasons a bad preset is refused; the engine reads the checked file again
         if not self.engine.load_preset(path):
-            raise ControlError(f"preset {name!r} was not loaded (see the server log); the current state is kept")
-        if reply is not None:
-            reply("/preset/loaded", [self.engine.preset.name])
+            raise ControlError(f"preset {path} was refused by the engine (see the server log); "
+                               f"keeping {self.engine.preset.name!r}")
+        return str(self.engine.preset.name)
 
     def _neighbour(self, delta: int) -> Path:
-        from performer.resources import presets_dir
-
         current = self.engine.preset.path
-        folder = current.parent if current is not None else presets_dir()
-        paths = sorted(folder.glob("*.toml"))
+        folder = current.parent if current is not None else self.folders.shipped
+        paths = sorted(p for p in folder.glob("*.toml") if p.is_file())
         if not paths:
             raise ControlError(f"no presets in {folder}")
         try:
@@ -207,17 +313,19 @@ class Controls:
             i = -1
         return paths[(i + delta) % len(paths)]
 
-    def save_preset(self, name_or_path: str) -> Path:
+    def save_preset(self, name: str, *, overwrite: bool = False) -> Path:
+        """Save the current state as preset ``name`` in your preset folder; replaces one only with ``overwrite``."""
         from performer.presets import preset_from_store, save_preset
-        from performer.resources import presets_dir
 
-        path = Path(name_or_path)
-        if path.suffix != ".toml":
-            path = presets_dir() / f"{name_or_path}.toml"
+        try:
+            path = self.folders.save_path(name, overwrite=overwrite)
+        except PresetError as e:
+            hint = " (send /preset/save/overwrite NAME)" if "overwrite" in str(e) else ""
+            raise PresetError(f"{e}{hint}") from None
         preset = preset_from_store(self.store, path.stem, base=self.engine.preset)
         if self.midi is not None:
             preset.midi = {**preset.midi, "cc": [m.to_dict() for m in self.midi.maps]}
-        save_preset(preset, path)
+        save_preset(preset, path, overwrite=overwrite)
         log.info("preset saved to %s", path)
         return path
 
@@ -250,7 +358,8 @@ class Controls:
                 ("/performer/status/drops",
                  [int(s["dropped_audio_blocks"]), int(s["skipped_hops"]), int(dropped_frames)]),
                 ("/performer/status/input_lost", [bool(s["input_lost"])]),
-                ("/performer/status/osc_errors", [int(sum(self.osc.errors.values())) if self.osc else 0])]
+                ("/performer/status/osc_errors",
+                 [int(sum(self.osc.errors.values())) + self.preset_errors if self.osc else self.preset_errors])]
 
     def _on_frame(self, frame, info) -> None:
         if self.sender is None:
@@ -265,3 +374,14 @@ class Controls:
             buf = io.BytesIO()
             im.save(buf, format="JPEG", quality=70)
             self.sender.event("/performer/thumbnail", [buf.getvalue()])
+
+
+def _one_line(e: BaseException) -> str:
+    """An error as one line for an OSC reply: a preset's problems joined, cut to MAX_REPLY_CHARS."""
+    problems = getattr(e, "problems", None)
+    if problems and "\n" in str(e):  # load_preset's "preset X has N problem(s):" and one line each
+        head = str(e).splitlines()[0].rstrip(":")
+        text = f"{head}: " + "; ".join(str(p) for p in problems)
+    else:
+        text = " ".join(str(e).split())
+    return text if len(text) <= MAX_REPLY_CHARS else text[:MAX_REPLY_CHARS - 3] + "..."

@@ -91,6 +91,7 @@ class Glove:
         self._state: list[float] | None = None
         self._last = 0.0
         self.raw: list[float] = []
+        """The latest raw readings, one per finger, before calibration."""
 
     def feed(self, raw: Sequence[float]) -> None:
         """One sample of raw readings (from serial or OSC)."""
@@ -115,6 +116,22 @@ class Glove:
             self.bad_lines += 1
             return
         self.feed(values)
+
+    def values(self) -> dict[str, float]:
+        """The published sources: ``glove.1`` .. ``glove.N`` (0 open .. 1 bent) and ``glove.fist``; empty until
+        the first reading."""
+        state = self._state
+        if state is None:
+            return {}
+        out = {f"glove.{i}": round(float(v), 4) for i, v in enumerate(state, start=1)}
+        out["glove.fist"] = round(sum(state) / len(state), 4)
+        return out
+
+    def stats(self) -> dict[str, object]:
+        """Counters and the latest readings, for ``--stats``, status queries and OSC out."""
+        age = round(time.monotonic() - self._last, 3) if self._state is not None else None
+        return {"fingers": self.fingers, "samples": self.samples, "bad_lines": self.bad_lines,
+                "last_sample_age_s": age, "raw": [round(float(r), 2) for r in self.raw], "values": self.values()}
 
 
 class SerialGlove:
@@ -167,20 +184,45 @@ class SerialGlove:
                 self._stop.wait(self.retry)
 
 
-def calibrate(read_sample: Callable[[], list[float] | None], *, seconds: float = 3.0,
+def calibrate(read_sample: Callable[[], list[float] | None], *, seconds: float = 3.0, pause: float = 2.0,
               say: Callable[[str], None] = print) -> Calibration:
-    """Record the open hand, then the fist, averaging the readings of each phase."""
+    """Record the open hand, then the fist, averaging the readings of each phase.
+
+    Before each phase the hand gets ``pause`` seconds to get there, counted down;
+    the readings of that time (the hand moving) are read and thrown away, so the
+    averages hold only the held pose.
+    """
     phases = []
-    for what in ("Hold your hand open and relaxed", "Now close it into a tight fist"):
-        say(f"{what} ({seconds:g} s)...")
-        readings = []
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            sample = read_sample()
-            if sample is not None:
-                readings.append(sample)
+    for what, pose in (("Open your hand and relax it", "open hand"), ("Now close your hand into a tight fist", "fist")):
+        if pause > 0:
+            say(f"{what}; recording starts in {pause:g} s...")
+            _discard(read_sample, pause, say)
+        say(f"Recording the {pose}: hold it ({seconds:g} s)...")
+        readings = _record(read_sample, seconds)
         if not readings:
             raise ValueError(f"no glove readings arrived in {seconds:g} s; check the port and the baud rate")
         n = len(readings[0])
         phases.append([sum(r[i] for r in readings) / len(readings) for i in range(n)])
+    say("Done.")
     return Calibration(phases[0], phases[1])
+
+
+def _record(read_sample: Callable[[], list[float] | None], seconds: float) -> list[list[float]]:
+    readings = []
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        sample = read_sample()
+        if sample is not None:
+            readings.append(sample)
+    return readings
+
+
+def _discard(read_sample: Callable[[], list[float] | None], seconds: float, say: Callable[[str], None]) -> None:
+    """Read (and drop) samples for ``seconds``, counting down the whole seconds left."""
+    end = time.monotonic() + seconds
+    announced = math.ceil(seconds)
+    while (left := end - time.monotonic()) > 0:
+        if math.ceil(left) < announced:
+            announced = math.ceil(left)
+            say(f"{announced}...")
+        read_sample()

@@ -9,8 +9,9 @@ parameter; the next control moved is mapped to it. Notes and program changes
 recall presets. Parameter changes from elsewhere are echoed as CCs on the
 output port for controllers with LEDs or motor faders.
 
-The rtmidi API follows mido's ``MIDO_BACKEND`` (e.g.
-``mido.backends.rtmidi/UNIX_JACK`` for JACK MIDI).
+The MIDI system is chosen by :mod:`~performer.control.midi_backend`: the ALSA
+sequencer, else JACK MIDI when a JACK server runs, or what ``MIDO_BACKEND``
+names (e.g. ``mido.backends.rtmidi/UNIX_JACK``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from performer.errors import ControlError
 from performer.params import Change, ParamStore
 
 log = logging.getLogger(__name__)
@@ -65,6 +67,8 @@ class MidiStats:
     unmapped: int = 0
     errors: int = 0
     ports: list[str] = field(default_factory=list)
+    backend: str = ""
+    """The MIDI system in use (e.g. "ALSA sequencer"); empty while there is none."""
 
 
 class MidiController:
@@ -122,15 +126,23 @@ class MidiController:
         """Open input (and output) ports that match and are not open yet; forget ports that vanished."""
         import mido
 
+        from performer.control.midi_backend import choose_backend
+
         try:
+            backend = choose_backend()  # before rtmidi is asked: a missing MIDI system is named, not spilled
             names = mido.get_input_names()
             out_names = mido.get_output_names() if self.output_match else []
         except Exception as e:  # no MIDI system (e.g. JACK not running): report once, keep trying
             if not self._reported_backend:
-                log.error("MIDI is unavailable (%s); retrying every %.0f s", e, self.poll)
+                log.error("%s; retrying every %.0f s", e if isinstance(e, ControlError) else
+                          f"MIDI is unavailable ({e})", self.poll)
                 self._reported_backend = True
+            self.stats.backend = ""
             return
+        if self._reported_backend or backend.description != self.stats.backend:
+            log.info("MIDI through %s", backend.description)
         self._reported_backend = False
+        self.stats.backend = backend.description
         with self._lock:
             for gone in [n for n in self._inputs if n not in names]:
                 log.warning("MIDI input %r disappeared", gone)

@@ -32,10 +32,19 @@ class Objective:
     layers: tuple[tuple[int, float], ...]
     guide: tuple[int, ...] = ()
     guide_weight: float = 0.0
+    mix: tuple[tuple[tuple[int, ...], float], ...] = ()
+    """Weighted target groups (ImageNet indices, weight); when set it replaces ``guide``: the guide term is the
+    weighted sum of each group's log-probability, so guidance can move smoothly from one class to another."""
+
+    @property
+    def groups(self) -> tuple[tuple[tuple[int, ...], float], ...]:
+        if self.mix:
+            return tuple((g, w) for g, w in self.mix if g and w > 0)
+        return ((self.guide, 1.0),) if self.guide else ()
 
     @property
     def guided(self) -> bool:
-        return bool(self.guide) and self.guide_weight > 0
+        return bool(self.groups) and self.guide_weight > 0
 
     def depth(self, backbone: Backbone) -> int:
         """Index of the last stage that must run."""
@@ -60,10 +69,15 @@ def evaluate(backbone: Backbone, x: torch.Tensor, obj: Objective) -> tuple[torch
         total = total + w * torch.log(energy + 1e-8)
     if obj.guided:
         logits = backbone.head(out).float()
-        idx = torch.as_tensor(obj.guide, device=logits.device)
-        logp = torch.logsumexp(logits[:, idx], dim=1) - torch.logsumexp(logits, dim=1)
-        parts["guide_logp"] = logp.detach().mean()
-        total = total + obj.guide_weight * logp.mean()
+        norm = torch.logsumexp(logits, dim=1)
+        groups = obj.groups
+        weights = sum(w for _, w in groups)
+        logp = logits.new_zeros(())
+        for targets, w in groups:
+            idx = torch.as_tensor(targets, device=logits.device)
+            logp = logp + (w / weights) * (torch.logsumexp(logits[:, idx], dim=1) - norm).mean()
+        parts["guide_logp"] = logp.detach()
+        total = total + obj.guide_weight * logp
     return total, parts
 
 
@@ -100,29 +114,99 @@ def normalize_grad(g: torch.Tensor, mode: str) -> torch.Tensor:
     return g
 
 
+# ImageNet's colour correlation (the square root of its covariance, as feature-visualisation work uses it):
+# a gradient step taken in this decorrelated colour space moves colours the way natural images vary.
+_COLOR_SQRT = torch.tensor([[0.26, 0.09, 0.02], [0.27, 0.00, -0.05], [0.27, -0.09, 0.03]])
+_COLOR_SQRT = _COLOR_SQRT / _COLOR_SQRT.norm(dim=0).max()
+_COLOR_PRECOND = _COLOR_SQRT @ _COLOR_SQRT.T
+
+
+def decorrelate_colour(g: torch.Tensor) -> torch.Tensor:
+    """The gradient as a step in the decorrelated colour space would move the image (``C C^T g`` per pixel)."""
+    m = _COLOR_PRECOND.to(device=g.device, dtype=g.dtype)
+    return torch.einsum("ij,bjhw->bihw", m, g)
+
+
+_spectra: dict[tuple[int, int, float, str, torch.dtype], torch.Tensor] = {}
+
+
+def frequency_scale(g: torch.Tensor, decay: float) -> torch.Tensor:
+    """The gradient filtered by ``1 / f**decay``: the step a frequency-scaled image parameterisation takes.
+
+    High spatial frequencies, where class gradients put speckle, are damped; large shapes get the steps."""
+    if decay <= 0:
+        return g
+    h, w = g.shape[-2:]
+    key = (h, w, round(decay, 3), str(g.device), g.dtype)
+    scale = _spectra.get(key)
+    if scale is None:
+        fy = torch.fft.fftfreq(h, device=g.device).abs().view(-1, 1)
+        fx = torch.fft.rfftfreq(w, device=g.device).view(1, -1)
+        f = torch.sqrt(fy ** 2 + fx ** 2).clamp_min(1.0 / max(h, w))
+        scale = f.pow(-decay)
+        scale = (scale / scale.mean()).to(g.dtype)
+        if len(_spectra) > 16:
+            _spectra.clear()
+        _spectra[key] = scale
+    spec = torch.fft.rfft2(g.float(), norm="ortho") * scale
+    return torch.fft.irfft2(spec, s=(h, w), norm="ortho").to(g.dtype)
+
+
 @dataclass
 class StepSettings:
     lr: float = 0.02
     jitter: int = 8
     grad_norm: str = "mean_abs"
     grad_smooth: float = 0.5
+    robustness: float = 0.0
+    """Random scale (up to 8 %) and rotation (up to 8 degrees) times this, applied before each step, so only
+    patterns that survive small transforms grow."""
+    freq_decay: float = 0.0
+    """Exponent of the 1/f gradient filter (0 off); see :func:`frequency_scale`."""
+    decorrelate: bool = False
+    """Take steps in ImageNet's decorrelated colour space."""
+
+
+def _random_view(x: torch.Tensor, s: StepSettings, j: int, gen: torch.Generator | None) -> torch.Tensor:
+    """``x`` randomly shifted (``j`` px), scaled and rotated (``s.robustness``), differentiably."""
+    r = torch.rand(4, generator=gen).tolist()
+    scale = 1.0 + 0.08 * s.robustness * (2 * r[0] - 1)
+    angle = math.radians(8.0 * s.robustness * (2 * r[1] - 1))
+    _, _, h, w = x.shape
+    tx, ty = (2 * r[2] - 1) * 2 * j / w, (2 * r[3] - 1) * 2 * j / h
+    c, si = math.cos(angle) / scale, math.sin(angle) / scale
+    theta = torch.tensor([[c, -si * h / w, tx], [si * w / h, c, ty]], dtype=x.dtype, device=x.device).unsqueeze(0)
+    grid = F.affine_grid(theta, [1, 3, h, w], align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
 
 
 def step(backbone: Backbone, x: torch.Tensor, obj: Objective, s: StepSettings,
          gen: torch.Generator | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """One gradient-ascent step on ``x``; returns the new image (clamped to [0, 1]) and the objective parts."""
     j = min(int(s.jitter), max(0, min(x.shape[-2:]) // 4))
-    if j > 0:
-        dy, dx = (int(v) for v in torch.randint(-j, j + 1, (2,), generator=gen))
-    else:
+    if s.robustness > 0:
+        # The transform is part of the graph: the gradient arrives in the image's own coordinates.
+        xg = x.detach().contiguous(memory_format=CL).requires_grad_(True)
+        total, parts = evaluate(backbone, _random_view(xg, s, j, gen).contiguous(memory_format=CL), obj)
+        (g,) = torch.autograd.grad(total, xg)
         dy = dx = 0
-    xs = torch.roll(x, (dy, dx), (2, 3)) if (dx or dy) else x
-    xs = xs.detach().contiguous(memory_format=CL).requires_grad_(True)
-    total, parts = evaluate(backbone, xs, obj)
-    (g,) = torch.autograd.grad(total, xs)
+    else:
+        if j > 0:
+            dy, dx = (int(v) for v in torch.randint(-j, j + 1, (2,), generator=gen))
+        else:
+            dy = dx = 0
+        xs = torch.roll(x, (dy, dx), (2, 3)) if (dx or dy) else x
+        xs = xs.detach().contiguous(memory_format=CL).requires_grad_(True)
+        total, parts = evaluate(backbone, xs, obj)
+        (g,) = torch.autograd.grad(total, xs)
     parts["objective"] = total.detach()
     with torch.no_grad():
-        g = normalize_grad(gaussian_blur(g, s.grad_smooth), s.grad_norm)
+        g = gaussian_blur(g, s.grad_smooth)
+        if s.freq_decay > 0:
+            g = frequency_scale(g, s.freq_decay)
+        if s.decorrelate:
+            g = decorrelate_colour(g)
+        g = normalize_grad(g, s.grad_norm)
         if dx or dy:
             g = torch.roll(g, (-dy, -dx), (2, 3))
         x = (x + s.lr * g).clamp_(0.0, 1.0).contiguous(memory_format=CL)

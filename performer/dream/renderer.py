@@ -4,9 +4,13 @@
 :meth:`DreamRenderer.frame` is the per-frame path. Each frame costs a bounded
 amount of work: ``dream.iterations`` gradient steps at *one* octave (octaves
 take turns from frame to frame), so the frame rate stays steady whatever the
-settings. While the scene's ``key`` (the top sound class) holds, the image is
-kept and dreamed further; when it changes, a new dream starts from the seed and
-the output cross-fades from the old image over ``dream.crossfade`` seconds.
+settings. The image is kept and dreamed further frame after frame: a change of
+the scene's ``key`` (the top sound class) *morphs* it -- the guidance glides to
+the new class's targets over ``dream.crossfade`` seconds (:mod:`guidance`) and
+the image is pulled part of the way towards the class's portrait
+(``dream.portrait_pull``). A new dream starts from a seed only on the first
+frame, on ``dream.restart``, or on a class change when ``dream.class_change``
+is ``restart``; the output then cross-fades from the old image.
 
 Every control is read from the parameter snapshot at each frame, so a change
 takes effect at the next step. A network change loads in a background thread
@@ -27,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from performer.dream.guidance import GuideMix, Mix
 from performer.errors import DreamError, ModelError, PerformerError
 
 if TYPE_CHECKING:
@@ -42,13 +47,19 @@ class Scene:
     """What the engine tells the renderer each frame."""
 
     key: str | None = None
-    """E.g. the top class name; a change starts a new dream from the seed and cross-fades."""
+    """The top class name; a change morphs the dream (or restarts it, see dream.class_change). None: no change."""
     guide: tuple[int, ...] = ()
-    """ImageNet class indices to push towards, with weight ``dream.guide_weight``."""
+    """ImageNet class indices to push towards, with weight ``dream.guide_weight`` (when ``mix`` is empty)."""
+    mix: Mix = ()
+    """(class, ImageNet targets, probability) the guidance glides towards; empty keeps the current guidance."""
     seed_image: np.ndarray | None = None
     """HxWx3 uint8 image for seed 'class_image' (resized as needed); None means noise."""
+    portrait: np.ndarray | None = None
+    """HxWx3 uint8 image a class change pulls the picture towards (dream.portrait_pull)."""
     spectrogram: np.ndarray | None = None
     """2-D float array (mels x frames, any scale) for seed 'spectrogram'."""
+    feedback_frames: float = 1.0
+    """How many output frames of feedback (zoom, rotate, translate) to apply before this frame's steps."""
 
 
 class DreamRenderer:
@@ -97,6 +108,10 @@ class DreamRenderer:
         self.frames = 0
         self.frame_ms_ema = 0.0
         self._parts: dict[str, Any] = {}
+        self.mix = GuideMix()
+        self._pull: tuple[torch.Tensor, float] | None = None  # portrait being pulled towards, since when
+        self._last_t: float | None = None
+        self._interrupted = threading.Event()
 
     # ------------------------------------------------------------------ setup
 
@@ -128,6 +143,9 @@ class DreamRenderer:
         self._fade_from = None
         self._last_out = None
         self._key = None
+        self.mix = GuideMix()
+        self._pull = None
+        self._last_t = None
 
     def _load(self, name: str):
         import torch
@@ -145,6 +163,10 @@ class DreamRenderer:
         self.backbone = bb
         self.network = name
         log.info("dreaming with %s", name)
+
+    def interrupt(self) -> None:
+        """Make the frame being dreamed (and every later one) stop after its current step: for shutting down."""
+        self._interrupted.set()
 
     def close(self) -> None:
         if self._pool is not None:
@@ -256,6 +278,12 @@ class DreamRenderer:
             log.error("dream.seed %s: unusable seed (%s); starting from noise", kind, e)
         return noise_seed(size, self.device, self._gen)
 
+    def _portrait(self, image: np.ndarray, size: tuple[int, int]) -> torch.Tensor:
+        from performer.dream.seeds import image_seed
+
+        assert self.device is not None
+        return image_seed(image, size, self.device)
+
     def frame(self, params: Mapping[str, Any], scene: Scene | None = None) -> np.ndarray:
         """Dream one output frame; returns HxWx3 uint8 RGB of size dream.height x dream.width."""
         import torch
@@ -285,25 +313,38 @@ class DreamRenderer:
             restart = params["dream.restart"]
             restarted = restart != self._restart_count
             self._restart_count = restart
-            if not self._started or scene.key != self._key or restarted:
+            dt = 0.0 if self._last_t is None else max(0.0, now - self._last_t)
+            self._last_t = now
+            crossfade = float(params["dream.crossfade"])
+            changed = self._started and scene.key is not None and scene.key != self._key
+            if not self._started or restarted or (changed and params["dream.class_change"] == "restart"):
                 seed = self._make_seed(params, scene, size)
-                if self._last_out is not None and float(params["dream.crossfade"]) > 0:
+                if self._last_out is not None and crossfade > 0:
                     self._fade_from, self._fade_t0 = self._last_out, now
                 else:
                     self._fade_from = None
                 self._img = seed.clone()
                 self._seed_t = seed
-                self._key = scene.key
                 self._started = True
                 self._phase = 0
+                self._pull = None
+                self.mix.jump(scene.mix)
+            elif changed and scene.portrait is not None:
+                # the new class's portrait: pulled towards over the crossfade, and what dream.blend holds to
+                self._seed_t = self._portrait(scene.portrait, size)
+                if float(params["dream.portrait_pull"]) > 0:
+                    self._pull = (self._seed_t, now)
+            if scene.key is not None:
+                self._key = scene.key
+            self.mix.update(scene.mix, dt, crossfade)
+            assert self._img is not None and self._seed_t is not None
+            k = max(0.0, float(scene.feedback_frames))
+            img = core.feedback(self._img, float(params["dream.zoom"]) ** k, float(params["dream.rotate"]) * k,
+                                float(params["dream.translate_x"]) * k, float(params["dream.translate_y"]) * k)
 
-            assert self._img is not None  # a dream has started (just above, or on an earlier frame)
-            img = core.feedback(self._img, float(params["dream.zoom"]), float(params["dream.rotate"]),
-                                float(params["dream.translate_x"]), float(params["dream.translate_y"]))
-
-        obj = core.Objective(self._layers, self._valid_guide(scene.guide), float(params["dream.guide_weight"]))
-        s = core.StepSettings(float(params["dream.lr"]), int(params["dream.jitter"]), str(params["dream.grad_norm"]),
-                              float(params["dream.grad_smooth"]))
+        obj = core.Objective(self._layers, self._valid_guide(scene.guide), float(params["dream.guide_weight"]),
+                             mix=self.mix.groups())
+        s = step_settings(params)
         octaves = max(1, int(params["dream.octaves"]))
         sizes = core.octave_sizes(size[0], size[1], octaves, float(params["dream.octave_scale"]))
         # Octaves take turns: frame n dreams at sizes[n % len], so each frame costs the same few steps.
@@ -313,6 +354,8 @@ class DreamRenderer:
         x = small
         parts: dict[str, Any] = {}
         for _ in range(max(1, int(params["dream.iterations"]))):
+            if self._interrupted.is_set():
+                break
             x, parts = core.step(self.backbone, x, obj, s, self._gen)
         with torch.no_grad():
             img = x if osize == size else (img + core.resize(x - small, size)).clamp_(0, 1)
@@ -320,6 +363,13 @@ class DreamRenderer:
             if blend > 0:
                 assert self._seed_t is not None  # set together with self._img
                 img = torch.lerp(img, self._seed_t, blend)
+            if self._pull is not None:
+                target, since = self._pull
+                pull = float(params["dream.portrait_pull"])
+                if crossfade <= 0 or now - since > crossfade or target.shape[-2:] != img.shape[-2:]:
+                    self._pull = None
+                else:  # a share per frame such that the whole crossfade covers ``pull`` of the way
+                    img = torch.lerp(img, target, 1.0 - (1.0 - min(pull, 0.999)) ** (dt / crossfade))
             self._img = img
             out = img
             if self._fade_from is not None:
@@ -358,8 +408,7 @@ class DreamRenderer:
         layers = parse_layers(str(params["dream.layers"] or ""), self.network)
         obj = core.Objective(tuple((self.backbone.index(n), w) for n, w in layers.items()), tuple(guide),
                              float(params["dream.guide_weight"]))
-        s = core.StepSettings(float(params["dream.lr"]), int(params["dream.jitter"]), str(params["dream.grad_norm"]),
-                              float(params["dream.grad_smooth"]))
+        s = step_settings(params)
         size = (int(params["dream.height"]), int(params["dream.width"]))
         with torch.no_grad():
             base = noise_seed(size, self.device, self._gen) if image is None else image_seed(image, size, self.device)
@@ -375,3 +424,12 @@ class DreamRenderer:
     def stats(self) -> dict[str, Any]:
         return {"network": self.network, "frames": self.frames, "frame_ms_ema": round(self.frame_ms_ema, 2),
                 "layers": self.layers if self.backbone is not None else {}, **self.last_parts}
+
+
+def step_settings(params: Mapping[str, Any]) -> Any:
+    """The step's settings (:class:`~performer.dream.core.StepSettings`) from the parameters."""
+    from performer.dream import core
+
+    return core.StepSettings(float(params["dream.lr"]), int(params["dream.jitter"]), str(params["dream.grad_norm"]),
+                             float(params["dream.grad_smooth"]), float(params["dream.robustness"]),
+                             float(params["dream.freq_decay"]), bool(params["dream.decorrelate"]))

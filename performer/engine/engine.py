@@ -1,10 +1,15 @@
 """The live engine: sound in, classify continuously, map, dream, frames out.
 
 Threads: the audio source (or PortAudio's callback plus a pump), the
-analyser, the render loop and one per output. Hand-offs keep only the latest
-value and count what they drop. Control changes land in the
+analyser, the render loop, the output clock (:mod:`present`) and one per
+output. The render loop dreams as fast as it can; the output clock sends
+frames at ``output.fps``, interpolated between dreamed frames. Hand-offs keep
+only the latest value and count what they drop. Control changes land in the
 :class:`~performer.params.ParamStore` from any thread; the render loop takes a
 snapshot between frames, so the renderer never waits on control input.
+Everything that loads or compiles (models, the network, portraits) happens in
+:meth:`Engine.start` before it reports running; until then ``state`` is
+``warming up``.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ import numpy as np
 
 from performer.analysis import Analysis, Analyzer, ClassifierLike
 from performer.audio import AudioRing, AudioSource
+from performer.dream.portraits import IDLE, load_portrait
+from performer.engine.present import Dreamed, Presenter
 from performer.errors import PerformerError, PresetError
 from performer.latest import Latest
 from performer.mapping import ModMatrix
@@ -78,20 +85,28 @@ class Engine:
         self.preset: Preset = preset or Preset(name="built-in defaults")
         self.matrix = ModMatrix(self.preset.routes, self.store.registry)
         self.class_images: dict[str, np.ndarray] = {}
+        self.class_guides: dict[str, tuple[int, ...]] = {}
         self._install(self.preset)
+        self.presenter = Presenter(self._present, lambda: self.effective or self.store.snapshot())
+        self.state = "stopped"
+        """``warming up`` while models load and compile, then ``running``; ``stopped`` before and after."""
+        self.warmup_seconds = 0.0
+        self._status: dict[str, Any] = {}
+        self._status_at = -1.0
 
     # --- presets -------------------------------------------------------------------
     def _install(self, preset: Preset) -> None:
         matrix = ModMatrix(preset.routes, self.store.registry)
         images = _load_class_images(preset)
+        guides = _class_guides(preset, self.classifier.classes)
         apply_preset(self.store, preset)
         with self._preset_lock:
-            self.preset, self.matrix, self.class_images = preset, matrix, images
+            self.preset, self.matrix, self.class_images, self.class_guides = preset, matrix, images, guides
 
     def load_preset(self, path: str | Path) -> bool:
         """Recall a preset file at run time; on any problem keep the current state and report why."""
         try:
-            preset = load_preset(path)
+            preset = load_preset(path, classes=list(self.classifier.classes))
             self._install(preset)
         except (PresetError, PerformerError, ValueError) as e:
             log.error("preset %s not loaded, keeping %r: %s", path, self.preset.name, e)
@@ -100,43 +115,80 @@ class Engine:
         return True
 
     # --- life cycle ------------------------------------------------------------------
+    @property
+    def started_at(self) -> float:
+        """Monotonic time :meth:`start` began: frame times (``FrameInfo.time``) count from it."""
+        return self._t0
+
     def start(self) -> None:
         self._t0 = time.monotonic()
+        self.state = "warming up"
         self.renderer.prepare(self.store.snapshot())
+        self.analyzer.warm_up()
+        for name in (*self.classifier.classes, IDLE):
+            load_portrait(name)
         for out in self.outputs:
             out.open()
+        self.warmup_seconds = time.monotonic() - self._t0
         self.source.start(self.ring)
         self.analyzer.start()
         self._stop.clear()
         t = threading.Thread(target=self._render_loop, name="render", daemon=True)
         t.start()
         self._threads = [t]
-        log.info("engine running: input %s, classes %s", self.source.describe(), ", ".join(self.classifier.classes))
+        self.presenter.start()
+        self.state = "running"
+        log.info("engine running after %.1f s of warm-up: input %s, classes %s", self.warmup_seconds,
+                 self.source.describe(), ", ".join(self.classifier.classes))
 
     def stop(self, timeout: float = 1.5) -> None:
         """Stop every thread; returns within about ``timeout`` plus the outputs' closing."""
         self._stop.set()
+        interrupt = getattr(self.renderer, "interrupt", None)
+        if callable(interrupt):
+            interrupt()  # a long frame ends after its current step
+        self.presenter.stop()
         self.ring.close()
         self.source.stop()
         self.analyzer.stop()
-        deadline = time.monotonic() + timeout
+        # Wait for the render thread whatever it is doing: a process that exits while a thread is inside torch
+        # aborts ("terminate called without an active exception").
+        deadline = time.monotonic() + max(timeout, 30.0)
         for t in self._threads:
             t.join(timeout=max(0.05, deadline - time.monotonic()))
             if t.is_alive():
-                log.warning("render thread still busy with a frame at shutdown; leaving it (daemon)")
+                log.warning("render thread still busy with a frame after %.0f s at shutdown", max(timeout, 30.0))
         for out in self.outputs:
             out.close()
+        self.state = "stopped"
 
     # --- rendering ---------------------------------------------------------------------
-    def scene_for(self, a: Analysis | None) -> Any:
+    def scene_for(self, a: Analysis | None, params: Any = None, feedback_frames: float = 1.0) -> Any:
+        """What the renderer is told: the class to follow (None: keep the picture), the guidance mix, seeds."""
         from performer.dream import Scene
 
-        if a is None:
-            return Scene()
+        follow = float(params["dream.follow_confidence"]) if params is not None else 0.0
         with self._preset_lock:
-            spec = self.preset.classes.get(a.top_name, {})
-            image = self.class_images.get(a.top_name)
-        return Scene(key=a.top_name, guide=tuple(spec.get("guide", ())), seed_image=image, spectrogram=a.spectrogram)
+            images, guides = self.class_images, self.class_guides
+        key = None
+        mix: tuple[tuple[str, tuple[int, ...], float], ...] = ()
+        if a is not None and not a.silent and a.confidence >= follow and a.top_name in guides:
+            key = a.top_name
+            mix = tuple((c, guides[c], float(p)) for c, p in zip(a.classes, a.probs)
+                        if c in guides and (p >= 0.1 or c == key))
+        elif a is not None and not a.silent and a.confidence >= follow:
+            key = a.top_name  # a class without targets still moves to its own seed and portrait
+        image = self._class_image(key, images)
+        return Scene(key=key, guide=(), mix=mix, seed_image=image, portrait=image if key else None,
+                     spectrogram=a.spectrogram if a is not None else None, feedback_frames=feedback_frames)
+
+    @staticmethod
+    def _class_image(key: str | None, images: dict[str, np.ndarray]) -> np.ndarray | None:
+        """The preset's image for the class, else its built-in portrait, else the idle portrait."""
+        if key is not None and key in images:
+            return images[key]
+        portrait = load_portrait(key) if key else None
+        return portrait if portrait is not None else load_portrait(IDLE)
 
     def modulated(self, snap: Snapshot, a: Analysis | None, dt: float) -> Snapshot:
         """The snapshot with the mod matrix applied (sources: the analysis and the controllers)."""
@@ -152,10 +204,9 @@ class Engine:
     def _render_loop(self) -> None:
         st = self.render_stats
         last = time.monotonic()
+        warped_at: float | None = None
         times: list[float] = []
         error_logged_at = 0.0
-        status: dict[str, Any] = {}
-        status_at = -1.0
         while not self._stop.is_set():
             start = time.monotonic()
             dt, last = start - last, start
@@ -163,8 +214,10 @@ class Engine:
             a = self.analysis.peek()
             params = self.modulated(snap, a, dt)
             self.effective = dict(params)
+            fps = float(params["output.fps"])
+            k = 1.0 if warped_at is None else (start - warped_at) * fps
             try:
-                frame = self.renderer.frame(params, self.scene_for(a))
+                frame = self.renderer.frame(params, self.scene_for(a, params, k))
             except Exception as e:  # a bad frame must not stop the show: keep the last one
                 st.errors += 1
                 st.last_error = f"{type(e).__name__}: {e}"
@@ -173,30 +226,42 @@ class Engine:
                     error_logged_at = start
                 self._stop.wait(0.05)
                 continue
-            self.last_frame = frame
-            st.frames += 1
-            if start - status_at >= 0.5:
-                status, status_at = self.status(), start
-            info = self._frame_info(st.frames, start, a, status, params["output.layout"])
-            for out in self.outputs:
-                try:
-                    out.send(frame, info)
-                except Exception as e:
-                    out.stats.errors += 1
-                    out.stats.last_error = str(e)
-            for listener in self.frame_listeners:
-                try:
-                    listener(frame, info)
-                except Exception:
-                    log.exception("frame listener failed")
+            warped_at = start
             end = time.monotonic()
+            self.last_frame = frame
+            self.presenter.put(Dreamed(frame, start, end))
+            st.frames += 1
             st.frame_ms = 1000.0 * (end - start)
             times = [t for t in times if end - t < 2.0] + [end]
             if len(times) > 1:
                 st.fps = (len(times) - 1) / (times[-1] - times[0])
-            budget = 1.0 / params["output.fps"] - (end - start)
+            budget = 1.0 / fps - (end - start)  # no need to dream faster than frames go out
             if budget > 0:
                 self._stop.wait(budget)
+
+    def _present(self, frame: np.ndarray, now: float) -> None:
+        """One output frame from the clock: to every output and frame listener."""
+        a = self.analysis.peek()
+        params = self.effective or self.store.snapshot()
+        number = self.presenter.stats.frames + 1
+        status = self._status_cache(now)
+        info = self._frame_info(number, now, a, status, params["output.layout"])
+        for out in self.outputs:
+            try:
+                out.send(frame, info)
+            except Exception as e:
+                out.stats.errors += 1
+                out.stats.last_error = str(e)
+        for listener in self.frame_listeners:
+            try:
+                listener(frame, info)
+            except Exception:
+                log.exception("frame listener failed")
+
+    def _status_cache(self, now: float) -> dict[str, Any]:
+        if now - self._status_at >= 0.5:
+            self._status, self._status_at = self.status(), now
+        return self._status
 
     def _frame_info(self, number: int, now: float, a: Analysis | None, status: dict[str, Any],
                     layout: str) -> FrameInfo:
@@ -210,16 +275,24 @@ class Engine:
         a = self.analysis.peek()
         an = self.analyzer.stats
         src = self.source.stats
+        clock = self.presenter.stats
         return {
+            "state": self.state,
             "uptime_s": round(time.monotonic() - self._t0, 2),
+            "warmup_s": round(self.warmup_seconds, 2),
             "preset": self.preset.name,
             "input": self.source.describe(),
             "input_lost": src.lost,
             "input_error": src.error,
             "audio_blocks": src.blocks,
             "dropped_audio_blocks": src.overflows,
-            "fps": round(self.render_stats.fps, 2),
-            "frames": self.render_stats.frames,
+            "fps": round(clock.fps, 2),
+            "fps_p5": round(clock.p5_fps, 2),
+            "frames": clock.frames,
+            "late_ticks": clock.late,
+            "dream_fps": round(self.render_stats.fps, 2),
+            "dream_size": [int(self.effective.get("dream.width", 0)), int(self.effective.get("dream.height", 0))],
+            "dream_frames": self.render_stats.frames,
             "frame_ms": round(self.render_stats.frame_ms, 1),
             "render_errors": self.render_stats.errors,
             "classify_ms": round(an.classify_ms, 2),
@@ -238,22 +311,29 @@ class Engine:
                                  "error": o.stats.last_error} for o in self.outputs},
         }
 
-    def status_line(self) -> str:
-        s = self.status()
-        cls = f"{s['top_class']} {s['confidence']:.2f}" if s["top_class"] else "-"
-        level = f"{s['level_db']:.0f} dB" if s["level_db"] is not None else "-"
-        lost = " INPUT LOST" if s["input_lost"] else ""
-        return (f"{s['fps']:5.1f} fps | {cls} | {level} | classify {s['classify_ms']:.0f} ms | "
-                f"drops audio {s['dropped_audio_blocks']} hops {s['skipped_hops']}{lost}")
-
     def write_stats(self, path: Path) -> None:
         tmp = path.with_suffix(path.suffix + ".tmp")
         tmp.write_text(json.dumps(self.status(), indent=2))
         tmp.replace(path)
 
 
+def _class_guides(preset: Preset, classes: Sequence[str]) -> dict[str, tuple[int, ...]]:
+    """ImageNet targets per class: the preset's ``guide``, else the built-in guide of a known sound class."""
+    from performer.dream.guides import DEFAULT_CLASS_GUIDES, resolve_guides
+
+    guides = {c: DEFAULT_CLASS_GUIDES[c] for c in classes if c in DEFAULT_CLASS_GUIDES}
+    for cls, spec in preset.classes.items():
+        if "guide" in spec:
+            try:
+                guides[cls] = resolve_guides(spec["guide"])
+            except ValueError as e:
+                log.error("preset %s: class %s guide: %s; that class keeps its built-in guide", preset.name, cls, e)
+    return {c: g for c, g in guides.items() if g}
+
+
 def _load_class_images(preset: Preset) -> dict[str, np.ndarray]:
-    """Load the per-class seed images a preset names; a missing file is reported, and that class seeds from noise."""
+    """Load the per-class seed images a preset names; a missing file is reported, and that class seeds from its
+    built-in portrait."""
     from PIL import Image
 
     images = {}
@@ -265,6 +345,6 @@ def _load_class_images(preset: Preset) -> dict[str, np.ndarray]:
             with Image.open(path) as im:
                 images[cls] = np.asarray(im.convert("RGB"))
         except (OSError, ValueError) as e:
-            log.error("preset %s: class %s image %s cannot be read (%s); that class starts from noise",
+            log.error("preset %s: class %s image %s cannot be read (%s); that class starts from its portrait",
                       preset.name, cls, path, e)
     return images

@@ -47,10 +47,12 @@ def to_rgba(frame: np.ndarray, out: np.ndarray | None = None, *, flip: bool = Fa
 
 
 def resize(img: np.ndarray, width: int, height: int) -> np.ndarray:
-    """``img`` (HxWx3 uint8) scaled to ``width`` x ``height`` (bilinear); the array itself when it has that size."""
+    """``img`` (HxWx3 uint8) scaled to ``width`` x ``height``: bicubic when enlarging (a dream is usually smaller
+    than the projector), antialiased bilinear when shrinking; the array itself when it has that size."""
     from PIL import Image
 
     if img.shape[1] == width and img.shape[0] == height:
         return img
-    gap = 2.0 if width < img.shape[1] and height < img.shape[0] else None  # fast reduction first when shrinking
-    return np.asarray(Image.fromarray(img).resize((width, height), Image.Resampling.BILINEAR, reducing_gap=gap))
+    if width < img.shape[1] and height < img.shape[0]:  # a fast reduction first, then a smooth one
+        return np.asarray(Image.fromarray(img).resize((width, height), Image.Resampling.BILINEAR, reducing_gap=2.0))
+    return np.asarray(Image.fromarray(img).resize((width, height), Image.Resampling.BICUBIC))

@@ -17,7 +17,7 @@ from typing import Any
 from performer.errors import OutputError
 from performer.outputs.base import FrameOutput
 from performer.outputs.folder import FolderOutput
-from performer.outputs.layout import Layout
+from performer.outputs.layout import DEFAULT_SIZE, Layout
 from performer.outputs.ndi import NDIOutput
 from performer.outputs.record import RecordOutput
 from performer.outputs.spout import SpoutOutput
@@ -32,14 +32,18 @@ def make_output(key: str, spec: dict[str, Any], *, base: Path | None = None, fra
                 default_layout: str = "dream", default_fps: float = 30.0,
                 resolve: Callable[[str], Path] | None = None, stamp: str | None = None) -> FrameOutput:
     """One output from its preset table ``[outputs.<key>]`` (type, name, width, height, layout, fit, path, host,
-    port, fps). Raises OutputError naming the key and the value when the table cannot make an output.
+    port, fps); without width and height it is 1280x720. Raises OutputError naming the key and the value when
+    the table cannot make an output.
 
     A table without ``layout`` starts with ``default_layout`` and then follows the live ``output.layout``
     parameter (``FrameInfo.layout``) whenever the engine supplies it; one without ``fps`` takes ``default_fps``
     (the preset's ``output.fps``, the renderer's target rate)."""
     kind = spec.get("type")
-    layout = Layout(spec.get("layout", default_layout), spec.get("width"), spec.get("height"),
-                    spec.get("fit", "letterbox"), follow="layout" not in spec)
+    width, height = spec.get("width"), spec.get("height")
+    if width is None and height is None:
+        width, height = DEFAULT_SIZE
+    layout = Layout(spec.get("layout", default_layout), width, height, spec.get("fit", "letterbox"),
+                    follow="layout" not in spec)
     fps = float(spec.get("fps", default_fps))
     label = spec.get("name") or ("Performer" if key == kind else f"Performer {key}")
     resolve = resolve or (lambda p: Path(p).expanduser())

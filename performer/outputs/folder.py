@@ -7,6 +7,7 @@ frame to ``index.csv`` (frame number, render time, wall time, file, top class, c
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,8 @@ class FolderOutput(FrameOutput):
         self.fmt = fmt
         self.quality = quality
         self._index: Any = None
+        self.written = 0
+        """Files written: file N is the N-th frame written, with no gaps where frames were dropped."""
 
     def _open(self) -> None:
         try:
@@ -42,7 +45,11 @@ class FolderOutput(FrameOutput):
             raise OutputError(f"{self.kind} output {self.name!r}: cannot write to {self.folder}: "
                               f"{e.strerror}") from None
         if self._index.tell() == 0:
-            self._index.write("frame,time,wall_time,file,top_class,confidence\n")
+            self._index.write("frame,time,wall_time,file,top_class,confidence,engine_frame\n")
+        # A folder used again goes on after its last file, so numbers stay unique and without gaps.
+        numbers = [int(m.group(1)) for f in self.folder.glob(f"frame-*.{self.fmt}")
+                   if (m := re.fullmatch(rf"frame-(\d+)\.{self.fmt}", f.name))]
+        self.written = max(numbers, default=0)
 
     def _write_image(self, frame: np.ndarray, path: Path) -> None:
         from PIL import Image
@@ -53,11 +60,13 @@ class FolderOutput(FrameOutput):
             Image.fromarray(frame).save(path, quality=self.quality)
 
     def _send(self, frame: np.ndarray, info: FrameInfo) -> bool | None:
-        file = f"frame-{info.number:06d}.{self.fmt}"
+        number = self.written + 1
+        file = f"frame-{number:06d}.{self.fmt}"
         self._write_image(frame, self.folder / file)
+        self.written = number
         assert self._index is not None
-        self._index.write(f"{info.number},{info.time:.3f},{time.time():.3f},{file},{info.top_class or ''},"
-                          f"{info.confidence:.3f}\n")
+        self._index.write(f"{number},{info.time:.3f},{time.time():.3f},{file},{info.top_class or ''},"
+                          f"{info.confidence:.3f},{info.number}\n")
         return None
 
     def _close(self) -> None:

@@ -22,9 +22,11 @@ if TYPE_CHECKING:
     from PIL import ImageFont
 
 LayoutKind = Literal["dream", "composite"]
-Fit = Literal["scale", "letterbox"]
+Fit = Literal["scale", "letterbox", "crop"]
 LAYOUTS: tuple[str, ...] = ("dream", "composite")
-FITS: tuple[str, ...] = ("scale", "letterbox")
+FITS: tuple[str, ...] = ("scale", "letterbox", "crop")
+DEFAULT_SIZE: tuple[int, int] = (1280, 720)
+"""(width, height) of an output whose preset names no size: what a projector or a VJ tool expects."""
 
 _BG = (12, 12, 16)
 _BAR_BG = (40, 40, 48)
@@ -60,10 +62,16 @@ def spectrogram_rgb(spec_db: np.ndarray, range_db: float = 80.0) -> np.ndarray:
 def fit_into(frame: np.ndarray, width: int, height: int, fit: str) -> tuple[np.ndarray, int, int]:
     """``frame`` resized for a ``width`` x ``height`` box: (image, x offset, y offset).
 
-    ``scale`` stretches to the box; ``letterbox`` keeps the aspect and centres the image (the rest is bars)."""
+    ``scale`` stretches to the box; ``letterbox`` keeps the aspect and centres the image (the rest is bars);
+    ``crop`` keeps the aspect and fills the box, cutting what overflows."""
     if fit == "scale":
         return resize(frame, width, height), 0, 0
     h, w = frame.shape[:2]
+    if fit == "crop":
+        k = max(width / w, height / h)
+        cw, ch = min(w, max(1, round(width / k))), min(h, max(1, round(height / k)))
+        x0, y0 = (w - cw) // 2, (h - ch) // 2
+        return resize(np.ascontiguousarray(frame[y0:y0 + ch, x0:x0 + cw]), width, height), 0, 0
     k = min(width / w, height / h)
     nw, nh = max(1, min(width, round(w * k))), max(1, min(height, round(h * k)))
     return resize(frame, nw, nh), (width - nw) // 2, (height - nh) // 2
@@ -83,8 +91,9 @@ class Layout:
     """What an output shows and at which size: the dream alone, or the paper's composite.
 
     ``width``/``height`` of None take the render resolution (for the composite, 16:9 at the render height);
-    one of them alone keeps the source aspect. ``fit`` places the dream in its box: ``scale`` stretches,
-    ``letterbox`` keeps its aspect. Calling a layout returns a new HxWx3 uint8 array (or the frame itself when
+    one of them alone keeps the source aspect (outputs built from a preset default to :data:`DEFAULT_SIZE`).
+    ``fit`` places the dream in its box: ``scale`` stretches, ``letterbox`` keeps its aspect, ``crop`` fills.
+    Calling a layout returns a new HxWx3 uint8 array (or the frame itself when
     nothing changes)."""
 
     def __init__(self, kind: str = "dream", width: int | None = None, height: int | None = None,

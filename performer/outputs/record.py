@@ -93,7 +93,7 @@ class RecordOutput(FolderOutput):
             super()._send(frame, info)
         elif self._index is not None:
             self._index.write(f"{info.number},{info.time:.3f},{time.time():.3f},,{info.top_class or ''},"
-                              f"{info.confidence:.3f}\n")
+                              f"{info.confidence:.3f},{info.number}\n")
         if self._ffmpeg_exe is None:
             return None
         if self._ffmpeg is None:

@@ -23,6 +23,7 @@ presets and recalls one into a store.
 from __future__ import annotations
 
 import logging
+import reprlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,14 @@ OUTPUT_TYPES = ("ndi", "syphon", "spout", "preview", "record", "frames")
 MISSING = object()
 """The value a :class:`Problem` reports for a required key that is absent."""
 
+_REPR = reprlib.Repr()
+_REPR.maxstring, _REPR.maxother, _REPR.maxlevel, _REPR.maxlist, _REPR.maxdict = 80, 80, 3, 8, 6
+
+
+def cut_middle(text: str, limit: int = 160) -> str:
+    """``text``, its middle replaced by ... when longer than ``limit`` (a path someone typed, say)."""
+    return text if len(text) <= limit else f"{text[:limit // 2 - 2]}...{text[-(limit // 2 - 2):]}"
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -49,8 +58,10 @@ class Problem:
     allowed: str
 
     def __str__(self) -> str:
-        value = "(missing)" if self.value is MISSING else repr(self.value)
-        return f"{self.file}: {self.key} = {value}: {self.allowed}"
+        """One line: file, key, value (shortened: a preset may hold anything) and what is allowed."""
+        value = "(missing)" if self.value is MISSING else _REPR.repr(self.value)
+        line = f"{cut_middle(self.file)}: {cut_middle(self.key)} = {value}: {self.allowed}"
+        return "".join(ch if ch.isprintable() else "?" for ch in line)
 
 
 @dataclass
@@ -114,9 +125,25 @@ def preset_from_store(store: ParamStore, name: str, base: Preset | None = None) 
     params = {p.name: store.target(p.name) for p in store.registry if p.type != "trigger"}
     if base is None:
         return Preset(name=name, params=params)
-    return Preset(name=name, description=base.description, params=params, routes=list(base.routes),
-                  midi=dict(base.midi), glove=dict(base.glove), osc=dict(base.osc),
-                  classes=dict(base.classes), outputs=dict(base.outputs))
+    return copy_preset(base, name, params)
+
+
+def copy_preset(base: Preset, name: str, params: dict[str, Any] | None = None) -> Preset:
+    """``base`` under another name (with ``params``, default every value of ``base``), for saving elsewhere:
+    the files it names (class images, glove calibration) are made absolute, so the copy still finds them."""
+    return Preset(name=name, description=base.description,
+                  params=dict(params) if params is not None else base.values(), routes=list(base.routes),
+                  midi=dict(base.midi), glove=_absolute(base, base.glove, "calibration"), osc=dict(base.osc),
+                  classes={c: _absolute(base, spec, "image") for c, spec in base.classes.items()},
+                  outputs=dict(base.outputs))
+
+
+def _absolute(base: Preset, table: dict[str, Any], key: str) -> dict[str, Any]:
+    """``table`` with its file ``key`` made absolute, so a copy saved in another folder still finds the file."""
+    table = dict(table)
+    if isinstance(table.get(key), str):
+        table[key] = str(base.resolve(table[key]).absolute())
+    return table
 
 
 def diff_presets(a: Preset, b: Preset, registry: Registry = REGISTRY) -> list[tuple[str, Any, Any]]:

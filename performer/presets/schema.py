@@ -1,21 +1,33 @@
 """The preset schema: a tiny declarative check per section, and :func:`parse_preset` built on it.
 
-Checking reports every problem at once, each with the file, the key, the value
-and what is allowed; unknown keys are problems too, so a typo never passes
-silently. Loading a bad preset raises :class:`PresetError` carrying all of them.
+Checking reports every problem at once (up to :data:`MAX_PROBLEMS`), each with the
+file, the key, the value and what is allowed; unknown keys, sound classes the
+classifier does not know and ImageNet guides that do not exist are problems too, so
+a typo never passes silently. Loading a bad preset raises :class:`PresetError`
+carrying all of them.
 """
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Mapping
+import math
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from performer.errors import ParamError
 from performer.mapping import CURVES, Route, allowed_sources, source_kind
+from performer.outputs.layout import FITS
 from performer.params import REGISTRY, Registry
+from performer.presets.folders import name_problem
 from performer.presets.preset import FORMAT_VERSION, MISSING, OUTPUT_TYPES, Preset, Problem
+
+MAX_PROBLEMS = 50
+"""Problems listed per preset; the rest are counted in one last line (a preset may hold thousands of typos)."""
+MAX_NAME_CHARS = 100
+MAX_DESCRIPTION_CHARS = 2000
+MAX_KEY_CHARS = 64
+MAX_GUIDES = 100
 
 Check = Callable[[Any], str | None]
 """Returns None when the value is allowed, else the words for what is allowed."""
@@ -76,9 +88,39 @@ def mod_source() -> Check:
 
 
 def _range_pair(v: Any) -> str | None:
-    if isinstance(v, list) and len(v) == 2 and all(_is_num(x) for x in v) and v[0] != v[1]:
+    if isinstance(v, list) and len(v) == 2 and all(_is_num(x) and math.isfinite(x) for x in v) and v[0] != v[1]:
         return None
-    return "a list of two different numbers [from, to]"
+    return "a list of two different finite numbers [from, to]"
+
+
+def preset_ref(v: Any) -> str | None:
+    """A preset a MIDI note or program recalls: a preset name, or next / prev."""
+    if v in ("next", "prev"):
+        return None
+    allowed = name_problem(v)
+    return None if allowed is None else f"next, prev or {allowed}"
+
+
+GUIDE_WORDS = "a list of ImageNet classes: indices 0..999 or names, as `performer dream --guide` takes them"
+
+
+def resolve_guide(v: Any) -> tuple[list[int] | None, str | None]:
+    """A class's ``guide`` as ImageNet indices, or None and what is allowed."""
+    if not isinstance(v, list) or len(v) > MAX_GUIDES or not all(_is_int(x) or isinstance(x, str) for x in v):
+        return None, f"{GUIDE_WORDS} (at most {MAX_GUIDES})"
+    bad = [x for x in v if _is_int(x) and not 0 <= x <= 999]
+    if bad:
+        return None, f"{GUIDE_WORDS}; {bad[0]} is outside 0..999"
+    names = [x for x in v if isinstance(x, str)]
+    if not names:
+        return list(v), None
+    from performer.dream.guides import resolve_guides  # imports torchvision's class list: only for names
+
+    try:
+        resolved = iter(resolve_guides(names))
+    except ValueError as e:
+        return None, f"{GUIDE_WORDS}; {e}"
+    return [x if _is_int(x) else next(resolved) for x in v], None
 
 
 Schema = dict[str, tuple[Check, bool]]  # key -> (check, required)
@@ -86,7 +128,7 @@ Schema = dict[str, tuple[Check, bool]]  # key -> (check, required)
 ROUTE: Schema = {
     "source": (mod_source(), True),
     "target": (param_name(numeric_only=True), True),
-    "depth": (number(-4.0, 4.0), False),
+    "depth": (number(-1.0, 1.0), False),
     "curve": (one_of(*CURVES), False),
     "range": (_range_pair, False),
     "smoothing": (number(0.0, 30.0), False),
@@ -101,10 +143,10 @@ MIDI_CC: Schema = {
 MIDI_NOTE: Schema = {
     "note": (integer(0, 127), True),
     "channel": (integer(1, 16), False),
-    "preset": (string(), False),
+    "preset": (preset_ref, False),
     "param": (param_name(), False),
 }
-MIDI_PROGRAM: Schema = {"program": (integer(0, 127), True), "preset": (string(), True)}
+MIDI_PROGRAM: Schema = {"program": (integer(0, 127), True), "preset": (preset_ref, True)}
 MIDI: Schema = {"input": (string(), False), "output": (string(), False), "feedback": (boolean(), False)}
 GLOVE: Schema = {
     "source": (one_of("serial", "osc"), False),
@@ -124,7 +166,7 @@ OSC: Schema = {
 OSC_DEST: Schema = {"host": (string(), True), "port": (integer(1, 65535), True)}
 CLASS: Schema = {
     "image": (string(), False),
-    "guide": (list_of(integer(0, 999), "ImageNet class indices 0..999"), False),
+    "guide": (lambda v: resolve_guide(v)[1], False),
 }
 OUTPUT: Schema = {
     "type": (one_of(*OUTPUT_TYPES), True),
@@ -133,7 +175,7 @@ OUTPUT: Schema = {
     "width": (integer(16, 7680), False),
     "height": (integer(16, 4320), False),
     "layout": (one_of("dream", "composite"), False),
-    "fit": (one_of("scale", "letterbox"), False),
+    "fit": (one_of(*FITS), False),
     "path": (string(), False),
     "host": (string(), False),
     "port": (integer(0, 65535), False),
@@ -146,9 +188,30 @@ class _Checker:
     def __init__(self, file: str) -> None:
         self.file = file
         self.problems: list[Problem] = []
+        self.unlisted = 0
+
+    @property
+    def full(self) -> bool:
+        return len(self.problems) >= MAX_PROBLEMS
 
     def add(self, key: str, value: Any, allowed: str) -> None:
-        self.problems.append(Problem(self.file, key, value, allowed))
+        if self.full:
+            self.unlisted += 1
+        else:
+            self.problems.append(Problem(self.file, key, value, allowed))
+
+    def hint(self, word: Any, choices: Sequence[str], words: str = " (did you mean {}?)") -> str:
+        """A did-you-mean suggestion; none once the problem list is full (suggesting is the slow part)."""
+        if self.full or not isinstance(word, str):
+            return ""
+        close = difflib.get_close_matches(word[:MAX_KEY_CHARS], choices, n=3, cutoff=0.6)
+        return words.format(", ".join(close)) if close else ""
+
+    def all_problems(self) -> list[Problem]:
+        if not self.unlisted:
+            return self.problems
+        return self.problems + [Problem(self.file, "(more)", self.unlisted,
+                                        "further problems not listed; fix the ones above first")]
 
     def table(self, key: str, value: Any) -> dict[str, Any] | None:
         if isinstance(value, dict):
@@ -166,8 +229,7 @@ class _Checker:
                 continue
             if key not in schema:
                 keys = list(schema) + list(extra)
-                close = difflib.get_close_matches(key, keys, n=2, cutoff=0.6)
-                hint = f" (did you mean {', '.join(close)}?)" if close else ""
+                hint = self.hint(key, keys)
                 self.add(f"{prefix}.{key}", value, f"no such key; allowed keys: {', '.join(keys)}{hint}")
                 ok = False
                 continue
@@ -198,21 +260,22 @@ def _flatten_params(c: _Checker, data: Any, registry: Registry) -> dict[str, Any
     if table is None:
         return {}
     flat: dict[str, Any] = {}
+    levels = max(name.count(".") for name in registry.names()) + 1 if len(registry) else 1
 
-    def walk(prefix: str, node: dict[str, Any]) -> None:
+    def walk(prefix: str, node: dict[str, Any], level: int) -> None:
+        # Parameter names have `levels` parts (dream.lr): deeper tables are not walked, only reported.
         for key, value in node.items():
             name = f"{prefix}.{key}" if prefix else key
-            if isinstance(value, dict):
-                walk(name, value)
+            if isinstance(value, dict) and level < levels:
+                walk(name, value, level + 1)
             else:
                 flat[name] = value
 
-    walk("", table)
+    walk("", table, 1)
     values: dict[str, Any] = {}
     for name, value in flat.items():
         if name not in registry:
-            close = difflib.get_close_matches(name, registry.names(), n=3, cutoff=0.6)
-            hint = f"; did you mean {', '.join(close)}?" if close else "; see `performer params`"
+            hint = c.hint(name, registry.names(), "; did you mean {}?") or "; see `performer params`"
             c.add(f"params.{name}", value, "no such parameter" + hint)
             continue
         p = registry.get(name)
@@ -227,30 +290,37 @@ def _flatten_params(c: _Checker, data: Any, registry: Registry) -> dict[str, Any
 
 
 def parse_preset(
-    data: Mapping[str, Any], file: str = "<preset>", registry: Registry = REGISTRY
+    data: Mapping[str, Any], file: str = "<preset>", registry: Registry = REGISTRY,
+    classes: Sequence[str] | None = None,
 ) -> tuple[Preset | None, list[Problem]]:
-    """Check parsed TOML data; return the preset (None if anything is wrong) and every problem."""
+    """Check parsed TOML data; return the preset (None if anything is wrong) and every problem.
+
+    ``classes``: the sound classes ``[classes.*]`` and ``prob.*`` may name (default: the shipped classifier's).
+    """
+    if classes is None:
+        from performer.presets.classes import shipped_classes
+
+        classes = shipped_classes()
     c = _Checker(file)
     for key, value in data.items():
         if key not in TOP_KEYS:
-            close = difflib.get_close_matches(key, TOP_KEYS, n=2, cutoff=0.6)
-            hint = f" (did you mean {', '.join(close)}?)" if close else ""
-            c.add(key, value, f"no such section; allowed: {', '.join(TOP_KEYS)}{hint}")
+            c.add(key, value, f"no such section; allowed: {', '.join(TOP_KEYS)}{c.hint(key, TOP_KEYS)}")
     fmt = data.get("format", FORMAT_VERSION)
     if fmt != FORMAT_VERSION:
         c.add("format", fmt, f"this Performer reads preset format {FORMAT_VERSION}")
-    name = data.get("name", Path(file).stem)
-    if not isinstance(name, str) or not name.strip():
-        c.add("name", name, "a non-empty string")
+    name = data.get("name", Path(file).stem[:MAX_NAME_CHARS])
+    if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME_CHARS:
+        c.add("name", name, f"a non-empty string of at most {MAX_NAME_CHARS} characters")
     description = data.get("description", "")
-    if not isinstance(description, str):
-        c.add("description", description, "a string")
+    if not isinstance(description, str) or len(description) > MAX_DESCRIPTION_CHARS:
+        c.add("description", description, f"a string of at most {MAX_DESCRIPTION_CHARS} characters")
 
     params = _flatten_params(c, data.get("params", {}), registry)
 
     routes: list[Route] = []
     mapping = c.fields("mapping", data.get("mapping", {}), {"routes": (lambda v: None, False)})
     if mapping is not None:
+        _check_prob_sources(c, mapping.get("routes"), classes)
         for r in c.array("mapping.routes", mapping.get("routes", []), ROUTE):
             rng = r.get("range")
             routes.append(Route(r["source"], r["target"], float(r.get("depth", 0.5)), r.get("curve", "linear"),
@@ -265,17 +335,44 @@ def parse_preset(
     osc = c.fields("osc", data.get("osc", {}), OSC, extra=("destinations",))
     if osc is not None and "destinations" in osc:
         c.array("osc.destinations", osc["destinations"], OSC_DEST)
-    classes = c.table("classes", data.get("classes", {})) or {}
-    for cls, spec in classes.items():
-        c.fields(f"classes.{cls}", spec, CLASS)
+    sound = c.table("classes", data.get("classes", {})) or {}
+    for cls, spec in sound.items():
+        if cls not in classes:
+            c.add(f"classes.{cls}", cls, f"a sound class the classifier knows{c.hint(cls, classes)}: "
+                  + ", ".join(classes))
+        else:
+            c.fields(f"classes.{cls}", spec, CLASS)
     outputs = c.table("outputs", data.get("outputs", {})) or {}
     for out, spec in outputs.items():
-        c.fields(f"outputs.{out}", spec, OUTPUT)
+        if len(out) > MAX_KEY_CHARS:
+            c.add(f"outputs.{out}", out, f"an output name of at most {MAX_KEY_CHARS} characters")
+        else:
+            c.fields(f"outputs.{out}", spec, OUTPUT)
 
     if c.problems:
-        return None, c.problems
+        return None, c.all_problems()
     preset = Preset(name=name, description=description, params=params, routes=routes,
                     midi=dict(midi or {}), glove=dict(glove or {}), osc=dict(osc or {}),
-                    classes={k: dict(v) for k, v in classes.items()}, outputs={k: dict(v) for k, v in outputs.items()},
+                    classes={k: _class_spec(v) for k, v in sound.items()},
+                    outputs={k: dict(v) for k, v in outputs.items()},
                     path=Path(file) if file != "<preset>" else None)
     return preset, []
+
+
+def _class_spec(spec: dict[str, Any]) -> dict[str, Any]:
+    """A checked ``[classes.*]`` table with its guide as ImageNet indices (names resolved)."""
+    out = dict(spec)
+    if "guide" in out:
+        out["guide"] = resolve_guide(out["guide"])[0]
+    return out
+
+
+def _check_prob_sources(c: _Checker, routes: Any, classes: Sequence[str]) -> None:
+    """``prob.<class>`` sources must name a class the classifier knows (else they silently read 0)."""
+    if not isinstance(routes, list):
+        return
+    for i, r in enumerate(routes):
+        source = r.get("source") if isinstance(r, dict) else None
+        if isinstance(source, str) and source.startswith("prob.") and source[5:] not in classes:
+            c.add(f"mapping.routes[{i}].source", source,
+                  f"prob.<class> of a class the classifier knows{c.hint(source[5:], classes)}: " + ", ".join(classes))

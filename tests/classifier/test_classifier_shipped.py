@@ -9,9 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import SHARED_DATA, SHARED_DATA_ENV
 
 REPO = Path(__file__).resolve().parents[2]
-US8K = REPO.parent / "shared" / "data" / "urbansound8k"
+US8K = SHARED_DATA  # $PERFORMER_SHARED_DATA/urbansound8k, else ../shared/data/urbansound8k
 CHECKPOINT = REPO / "models" / "urbansound8k_realtime.pt"
 
 # Measured on all 387 fold-3 clips through this audio path (see models/urbansound8k_realtime.md): clip accuracy
@@ -25,7 +26,7 @@ WINDOW_ACCURACY_FLOOR = 0.50
 def _fold3(every: int):
     """Every ``every``-th fold-3 clip of the shared data (the test skips where the data is absent)."""
     if not (US8K / "metadata" / "UrbanSound8K.csv").is_file():
-        pytest.skip(f"the shared UrbanSound8K clips are not at {US8K}")
+        pytest.skip(f"the shared UrbanSound8K clips are not at {US8K} (set {SHARED_DATA_ENV})")
     from performer.classifier import datasets
 
     ds = datasets.load_urbansound8k(US8K, folds=[3], check_readable=False)

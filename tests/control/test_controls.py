@@ -1,11 +1,17 @@
-"""The controls around a running engine: OSC commands, OSC out, presets, the glove over OSC."""
+"""The controls around a running engine: OSC commands, OSC out, presets, the glove over OSC.
+
+Probed as a client on loopback would: nothing it sends reaches a file outside the preset folders or stalls OSC.
+"""
 
 from __future__ import annotations
 
+import os
 import socket
+import threading
 import time
 
 import pytest
+from conftest import wait_until
 from pythonosc.osc_packet import OscPacket
 from sounds import ToneClassifier, tone
 from small import small_preset
@@ -48,7 +54,7 @@ def rig(tmp_path):
                     renderer=DreamRenderer(device="cpu"), outputs=[NullOutput()], preset=load_preset(a.path))
     listener = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     listener.bind(("127.0.0.1", 0))
-    controls = Controls(engine, ControlOptions(osc_port=0, oscquery_port=0,
+    controls = Controls(engine, ControlOptions(osc_port=0, oscquery_port=0, preset_dir=tmp_path,
                                                osc_out=[("127.0.0.1", listener.getsockname()[1])]))
     engine.start()
     controls.start()
@@ -89,18 +95,18 @@ def test_osc_out_reports_class_probabilities_frames_status_and_changes(rig):
 
 def test_preset_commands_glove_status_and_errors(rig):
     engine, controls, send, reply, _, tmp_path = rig
-    send("/preset/load", str(tmp_path / "b.toml"))
+    send("/preset/load", "b")
     assert reply() == ("/preset/loaded", ["b"])
     assert engine.store.get("dream.octaves") == 2
     send("/preset/next")  # b -> a (sorted, wrapping)
     assert reply() == ("/preset/loaded", ["a"])
     controls._recall("prev")  # what a MIDI note or program change naming preset "prev" does
-    assert engine.preset.name == "b"
+    assert wait_until(lambda: engine.preset.name == "b")
     controls._recall("next")
-    assert engine.preset.name == "a"
-    send("/preset/load", str(tmp_path / "missing.toml"))
+    assert wait_until(lambda: engine.preset.name == "a")
+    send("/preset/load", "missing")
     address, (where, message) = reply()
-    assert address == "/performer/error" and where == "/preset/load" and "missing.toml" in message
+    assert address == "/performer/error" and where == "/preset/load" and "no preset named 'missing'" in message
     assert engine.preset.name == "a"  # kept
     send("/glove/flex", 1023.0, 1023.0, 1023.0, 1023.0, 1023.0)
     deadline = time.monotonic() + 3
@@ -116,7 +122,102 @@ def test_preset_commands_glove_status_and_errors(rig):
     addresses = {reply()[0] for _ in range(6)}
     assert "/performer/status/fps" in addresses
     send("/dream/iterations", 7)
-    send("/preset/save", str(tmp_path / "saved.toml"))
+    send("/preset/save", "saved")
     assert reply() == ("/preset/saved", [str(tmp_path / "saved.toml")])
     assert check_preset(tmp_path / "saved.toml") == []
     assert "iterations = 7" in (tmp_path / "saved.toml").read_text()
+
+
+def error_for(reply, address: str) -> str:
+    got, args = reply()
+    assert got == "/performer/error" and args[0] == address, (got, args)
+    return args[1]
+
+
+def answers_queries(send, reply) -> bool:
+    send("/dream/iterations")
+    return reply()[0] == "/dream/iterations"
+
+
+def test_preset_commands_reach_no_file_outside_the_preset_folders(rig, tmp_path_factory):
+    engine, controls, send, reply, _, presets = rig
+    outside = tmp_path_factory.mktemp("outside")
+    before = sorted(presets.iterdir())
+    for name in (str(outside / "x.toml"), str(outside / "x"), f"../{outside.name}/x", "sub/../../x"):
+        send("/preset/save", name)
+        assert "preset name" in error_for(reply, "/preset/save")
+    send("/preset/save", "new/dir/x")  # saving makes no folders
+    assert "has no '/'" in error_for(reply, "/preset/save")
+    assert list(outside.iterdir()) == [] and sorted(presets.iterdir()) == before
+    send("/preset/save", "default")  # shipped presets are read-only
+    assert "read-only" in error_for(reply, "/preset/save")
+    send("/preset/save", "b")  # an existing preset is replaced only when asked
+    assert "/preset/save/overwrite" in error_for(reply, "/preset/save")
+    send("/preset/save", "b", 1)
+    assert "/preset/save/overwrite" in error_for(reply, "/preset/save")
+    engine.store.set("dream.iterations", 5)
+    send("/preset/save/overwrite", "b")
+    assert reply() == ("/preset/saved", [str(presets / "b.toml")])
+    assert "iterations = 5" in (presets / "b.toml").read_text()
+    for path in ("/dev/zero", "/dev/stdin", "/etc/passwd", "../../etc/passwd"):
+        send("/preset/load", path)
+        assert "preset name" in error_for(reply, "/preset/load")
+    assert answers_queries(send, reply)
+    assert engine.preset.name == "a"
+
+
+def test_a_refused_preset_tells_the_sender_why(rig):
+    engine, controls, send, reply, _, presets = rig
+    (presets / "bad.toml").write_text("[params.dream]\niterations = 99\n")
+    send("/preset/load", "bad")
+    message = error_for(reply, "/preset/load")
+    assert "params.dream.iterations = 99" in message and "[1, 20]" in message and "server log" not in message
+    (presets / "huge.toml").write_text("[params.dream]\n" + "".join(f"k{i} = 1\n" for i in range(200_000)))
+    send("/preset/load", "huge")  # 3 MB of unknown keys: refused by its size, unread
+    assert "larger than" in error_for(reply, "/preset/load")
+    if hasattr(os, "mkfifo"):
+        os.mkfifo(presets / "pipe.toml")
+        send("/preset/load", "pipe")
+        assert "not a preset" in error_for(reply, "/preset/load")
+    assert engine.preset.name == "a" and answers_queries(send, reply)
+
+
+def test_recalls_run_off_the_osc_thread(rig, monkeypatch):
+    engine, controls, send, reply, _, _ = rig
+    release = threading.Event()
+    started = threading.Event()
+    real = engine.load_preset
+
+    def slow(path):
+        started.set()
+        release.wait(20)
+        return real(path)
+
+    monkeypatch.setattr(engine, "load_preset", slow)
+    try:
+        send("/preset/load", "b")
+        assert started.wait(10)
+        assert answers_queries(send, reply)  # OSC answers while the recall waits
+        for _ in range(10):  # one running, 7 waiting, the rest refused
+            send("/preset/next")
+        refused = [error_for(reply, "/preset/next") for _ in range(3)]
+        assert all("still waiting" in m for m in refused)
+    finally:
+        release.set()
+    assert reply() == ("/preset/loaded", ["b"])
+    assert controls.preset_errors == 3
+
+
+def test_destination_errors_reach_the_sender(rig, monkeypatch):
+    _, controls, send, reply, _, _ = rig
+    send("/osc/destination/add", "127.0.0.1", 0)
+    assert "0" in error_for(reply, "/osc/destination/add")
+
+    def refuse(host, port):
+        raise OSError(f"cannot send to {host}")
+
+    monkeypatch.setattr(controls.sender, "add_destination", refuse)
+    send("/osc/destination/add", "example.invalid", 7000)
+    assert "cannot send to example.invalid" in error_for(reply, "/osc/destination/add")
+    send("/osc/destination/add", "127.0.0.1")
+    assert "takes a string, an int" in error_for(reply, "/osc/destination/add")

@@ -95,39 +95,75 @@ def test_frame_shape_and_type(renderer_and_clock):
     assert f.shape == (96, 160, 3) and f.dtype == np.uint8
 
 
-def test_continues_while_key_holds_and_restarts_on_change(renderer_and_clock):
+def test_continues_while_key_holds_and_restarts_from_the_seed_on_the_trigger(renderer_and_clock):
     r, _ = renderer_and_clock
-    p = store(crossfade=0.0, iterations=1, lr=0.02, jitter=0).snapshot()
+    s = store(crossfade=0.0, iterations=1, lr=0.02, jitter=0)
     red, blue = solid((200, 40, 40)), solid((40, 40, 200))
-    f1 = r.frame(p, Scene(key="siren", seed_image=red)).astype(float)
+    s.fire("dream.restart")
+    f1 = r.frame(s.snapshot(), Scene(key="siren", seed_image=red)).astype(float)
     assert abs(f1[..., 0].mean() - 200) < 30 and abs(f1[..., 2].mean() - 40) < 30  # started from the red seed
     frames = [f1]
     for _ in range(4):
-        frames.append(r.frame(p, Scene(key="siren", seed_image=blue)).astype(float))  # same key: seed ignored
+        frames.append(r.frame(s.snapshot(), Scene(key="siren", seed_image=blue)).astype(float))  # seed ignored
     # Continuation: each frame is a small change of the last, and the dream drifts away from its seed.
     for a, b in itertools.pairwise(frames):
         assert np.abs(b - a).mean() < 12
     assert np.abs(frames[-1] - red).mean() > np.abs(frames[1] - red).mean()
     assert frames[-1][..., 0].mean() > frames[-1][..., 2].mean() + 60  # still the red dream, not the blue seed
-    # A new key restarts from the new seed.
-    g = r.frame(p, Scene(key="dog_bark", seed_image=blue)).astype(float)
-    assert g[..., 2].mean() > g[..., 0].mean() + 100
-    # The restart trigger restarts too, with the same key.
-    s = store(crossfade=0.0, iterations=1, lr=0.02, jitter=0)
-    r.frame(s.snapshot(), Scene(key="dog_bark", seed_image=red))
-    for _ in range(3):
-        r.frame(s.snapshot(), Scene(key="dog_bark", seed_image=red))
-    drifted = r.frame(s.snapshot(), Scene(key="dog_bark", seed_image=red)).astype(float)
+    # The restart trigger starts again from the seed, with the same key.
+    drifted = frames[-1]
     s.fire("dream.restart")
-    fresh = r.frame(s.snapshot(), Scene(key="dog_bark", seed_image=red)).astype(float)
+    fresh = r.frame(s.snapshot(), Scene(key="siren", seed_image=red)).astype(float)
     assert np.abs(fresh - red).mean() < np.abs(drifted - red).mean()
+
+
+def test_a_class_change_morphs_the_picture_instead_of_cutting(renderer_and_clock):
+    r, clock = renderer_and_clock
+    s = store(crossfade=0.0, iterations=1, lr=0.02, jitter=0, portrait_pull=0.8, class_change="morph")
+    red, blue = solid((200, 40, 40)), solid((40, 40, 200))
+    dogs, sirens = DEFAULT_CLASS_GUIDES["dog_bark"], DEFAULT_CLASS_GUIDES["siren"]
+    s.fire("dream.restart")
+    before = r.frame(s.snapshot(), Scene(key="dog_bark", mix=(("dog_bark", dogs, 0.9),), seed_image=red,
+                                        portrait=red)).astype(float)
+    s.update({"dream.crossfade": 2.0}, glide=False)
+    assert r.mix.weights == {"dog_bark": 1.0}
+    frames = [before]
+    for _ in range(3):  # the class changes: the guidance glides, the picture moves a little each frame
+        clock.t += 0.5
+        frames.append(r.frame(s.snapshot(), Scene(key="siren", mix=(("siren", sirens, 0.9),), seed_image=blue,
+                                                  portrait=blue)).astype(float))
+    for a, b in itertools.pairwise(frames):
+        assert np.abs(b - a).mean() < 40  # no cut to the new seed
+    assert 0.2 < r.mix.weights.get("siren", 0) < 1.0 and r.mix.weights.get("dog_bark", 0) > 0  # halfway through
+    # ... and is pulled towards the new class's portrait: bluer than it was, not the blue seed at once.
+    assert frames[1][..., 2].mean() < 150
+    assert frames[-1][..., 2].mean() - frames[-1][..., 0].mean() > before[..., 2].mean() - before[..., 0].mean() + 40
+    clock.t += 2.0
+    r.frame(s.snapshot(), Scene(key="siren", mix=(("siren", sirens, 0.9),), portrait=blue))
+    assert r.mix.weights == {"siren": 1.0}
+    # No class (silence, an unsure classifier): the guidance and the picture stay.
+    kept = dict(r.mix.weights)
+    r.frame(s.snapshot(), Scene(key=None, mix=()))
+    assert r.mix.weights == kept
+
+
+def test_restart_mode_starts_a_new_dream_on_a_class_change(renderer_and_clock):
+    r, _ = renderer_and_clock
+    s = store(crossfade=0.0, iterations=1, lr=0.02, jitter=0, class_change="restart")
+    red, blue = solid((200, 40, 40)), solid((40, 40, 200))
+    s.fire("dream.restart")
+    r.frame(s.snapshot(), Scene(key="dog_bark", seed_image=red))
+    g = r.frame(s.snapshot(), Scene(key="siren", seed_image=blue)).astype(float)
+    assert g[..., 2].mean() > g[..., 0].mean() + 100
 
 
 def test_crossfade_follows_the_wall_clock(renderer_and_clock):
     r, clock = renderer_and_clock
-    p = store(crossfade=2.0, iterations=1, lr=0.001, jitter=0, grad_norm="none").snapshot()
+    s = store(crossfade=0.0, iterations=1, lr=0.001, jitter=0, grad_norm="none", class_change="restart")
     red, blue = solid((220, 30, 30)), solid((30, 30, 220))
-    r.frame(p, Scene(key="a", seed_image=red))
+    r.frame(s.snapshot(), Scene(key="a", seed_image=red))
+    s.update({"dream.crossfade": 2.0}, glide=False)
+    p = s.snapshot()
     r.frame(p, Scene(key="a", seed_image=red))
     clock.t += 0.0
     start = r.frame(p, Scene(key="b", seed_image=blue)).astype(float)
@@ -224,11 +260,11 @@ def test_spectrogram_and_noise_seeds(renderer_and_clock):
     r, _ = renderer_and_clock
     spec = np.zeros((64, 40), np.float32)
     spec[:8] = 1.0  # energy in the lowest mel bands
-    p = store(seed="spectrogram", iterations=1, lr=0.001, crossfade=0.0).snapshot()
+    p = store(seed="spectrogram", iterations=1, lr=0.001, crossfade=0.0, class_change="restart").snapshot()
     f = r.frame(p, Scene(key="spec", spectrogram=spec)).astype(float)
     # Low frequencies are drawn at the bottom, brightly.
     assert f[-10:].mean() > f[:SIZE // 2].mean() + 50
-    n = r.frame(store(seed="noise", crossfade=0.0).snapshot(), Scene(key="noise")).astype(float)
+    n = r.frame(store(seed="noise", crossfade=0.0, class_change="restart").snapshot(), Scene(key="noise")).astype(float)
     assert n.std() > 5
 
 

@@ -125,8 +125,8 @@ def test_composite_without_analysis_yet_still_draws():
 def test_layout_and_fit_are_checked_with_what_is_allowed():
     with pytest.raises(OutputError, match="'mosaic' is not one of dream, composite"):
         Layout("mosaic")
-    with pytest.raises(OutputError, match="fit 'crop' is not one of scale, letterbox"):
-        Layout(fit="crop")
+    with pytest.raises(OutputError, match="fit 'stretch' is not one of scale, letterbox, crop"):
+        Layout(fit="stretch")
     with pytest.raises(OutputError, match="width 4 "):
         Layout(width=4)
 
@@ -484,7 +484,8 @@ def test_recording_keeps_to_its_rate_by_render_time(tmp_path):
             assert wait_until(lambda n=n: out.stats.sent + out.stats.skipped == n + 1, 5)
     assert out.stats.skipped == 18 and len(list((tmp_path / "rec").glob("frame-*.png"))) == 3
     rows = list(csv.DictReader(open(tmp_path / "rec" / "index.csv")))
-    assert [r["frame"] for r in rows] == ["1", "9", "19"]  # times 0.0, 0.08 (>= 0.1 - 0.025), 0.18
+    assert [r["engine_frame"] for r in rows] == ["1", "9", "19"]  # times 0.0, 0.08 (>= 0.1 - 0.025), 0.18
+    assert [r["frame"] for r in rows] == ["1", "2", "3"]  # the files are numbered without gaps
 
 
 def test_video_that_requires_ffmpeg_says_so(tmp_path, monkeypatch):
@@ -548,10 +549,10 @@ def test_an_output_table_that_cannot_make_an_output_is_left_out_and_logged(tmp_p
 
 def test_engine_runs_all_outputs_at_once_and_a_broken_one_stops_nothing(tmp_path, ndi_available):
     preset = preset_from(tmp_path, {
-        "ndi": {"type": "ndi", "name": "Performer engine test"},
+        "ndi": {"type": "ndi", "name": "Performer engine test", "width": 320, "height": 180},
         "mac": {"type": "syphon"},  # cannot open on Linux
         "web": {"type": "preview", "port": 0, "layout": "composite", "width": 320, "height": 180},
-        "rec": {"type": "record", "path": "rec", "fps": 20},
+        "rec": {"type": "record", "path": "rec", "fps": 20, "width": 160, "height": 90},
         "stills": {"type": "frames", "path": "stills", "layout": "composite"},
     })
     outs = build_outputs(preset)
@@ -576,4 +577,4 @@ def test_engine_runs_all_outputs_at_once_and_a_broken_one_stops_nothing(tmp_path
     stills = sorted((tmp_path / "stills").glob("frame-*.jpg"))
     from PIL import Image
 
-    assert Image.open(stills[-1]).size == (114, 64)  # the composite, 16:9 at the render height
+    assert Image.open(stills[-1]).size == (1280, 720)  # an output naming no size is 1280x720

@@ -40,6 +40,9 @@ def test_round_trip_keeps_everything(tmp_path):
         classes={"dog_bark": {"image": "dog.jpg", "guide": [207, 208]}},
         outputs={"main": {"type": "ndi", "name": "Performer", "layout": "composite"}},
     )
+    from PIL import Image
+
+    Image.new("RGB", (4, 4)).save(tmp_path / "dog.jpg")  # a class image must exist
     path = save_preset(preset, tmp_path / "club.toml")
     loaded = load_preset(path)
     assert loaded.params == preset.params

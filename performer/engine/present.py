@@ -1,0 +1,153 @@
+"""The output clock: frames to the outputs at ``output.fps``, whatever the dream's own rate.
+
+The renderer dreams as fast as it can (a few frames a second at 2 CPU cores, hundreds on a GPU) and hands each
+dreamed frame over with two times: when its feedback transform was applied and when it was done. The
+:class:`Presenter` ticks on a steady clock; each tick it shows the latest dreamed frame faded in over the
+previous one across one dream interval, and moves both by the feedback transform (zoom, rotate, translate) for
+the time since it was applied -- so an endless zoom glides at the output rate instead of jumping at the dream's.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Dreamed:
+    """One frame from the renderer: HxWx3 uint8, when its feedback was applied and when it was done."""
+
+    frame: np.ndarray
+    warped_at: float
+    done_at: float
+
+
+@dataclass
+class ClockStats:
+    frames: int = 0
+    fps: float = 0.0
+    late: int = 0
+    """Ticks skipped because the clock fell behind (a busy machine)."""
+    p5_fps: float = 0.0
+    """5th percentile of the instantaneous rate over the last few seconds."""
+
+
+class Presenter:
+    """Composes output frames from the last two dreamed frames on a steady clock; see the module docstring."""
+
+    def __init__(self, emit: Callable[[np.ndarray, float], None], params: Callable[[], Mapping[str, Any]],
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._emit = emit
+        self._params = params
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._prev: Dreamed | None = None
+        self._cur: Dreamed | None = None
+        self._interval = 0.1
+        self.stats = ClockStats()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._times: list[float] = []
+
+    def put(self, d: Dreamed) -> None:
+        """A newly dreamed frame (from the render thread)."""
+        with self._lock:
+            if self._cur is not None:
+                gap = max(1e-3, d.done_at - self._cur.done_at)
+                self._interval = 0.8 * self._interval + 0.2 * gap
+            self._prev, self._cur = self._cur, d
+
+    def compose(self, now: float, p: Mapping[str, Any]) -> np.ndarray | None:
+        """The output frame at time ``now``: the latest dream faded in over the previous one, both moved by the
+        feedback transform for the time since it was applied."""
+        with self._lock:
+            prev, cur, interval = self._prev, self._cur, self._interval
+        if cur is None:
+            return None
+        fps = float(p["output.fps"])
+        a = 1.0 if prev is None else min(1.0, max(0.0, (now - cur.done_at) / max(interval, 1.0 / fps)))
+        out = _warp(cur, now, fps, p)
+        if a < 1.0 and prev is not None and prev.frame.shape == cur.frame.shape:
+            out = out + (1.0 - a) * (_warp(prev, now, fps, p) - out)
+        return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+    # --- the clock ---------------------------------------------------------------------
+    def start(self) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="present", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 1.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        next_t = self._clock()
+        while not self._stop.is_set():
+            p = self._params()
+            period = 1.0 / max(1.0, float(p["output.fps"]))
+            now = self._clock()
+            if now < next_t:
+                self._stop.wait(next_t - now)
+                continue
+            behind = int((now - next_t) / period)
+            if behind:  # fell behind: skip the ticks that are past rather than rushing them out
+                self.stats.late += behind
+                next_t += behind * period
+            next_t += period
+            frame = self.compose(now, p)
+            if frame is None:
+                continue
+            self._emit(frame, now)
+            self._count(self._clock())
+
+    def _count(self, t: float) -> None:
+        st = self.stats
+        st.frames += 1
+        self._times = [x for x in self._times if t - x < 3.0] + [t]
+        if len(self._times) > 2:
+            span = self._times[-1] - self._times[0]
+            st.fps = (len(self._times) - 1) / span if span > 0 else 0.0
+            rates = sorted(1.0 / max(1e-6, b - a) for a, b in zip(self._times, self._times[1:]))
+            st.p5_fps = rates[int(0.05 * (len(rates) - 1))]
+
+
+def _warp(d: Dreamed, now: float, fps: float, p: Mapping[str, Any]) -> np.ndarray:
+    """``d``'s frame as float32, moved by the feedback transform for the output frames since it was applied."""
+    k = max(0.0, (now - d.warped_at) * fps)
+    zoom = float(p["dream.zoom"]) ** k
+    rot = float(p["dream.rotate"]) * k
+    tx, ty = float(p["dream.translate_x"]) * k, float(p["dream.translate_y"]) * k
+    if abs(zoom - 1.0) < 1e-4 and abs(rot) < 1e-3 and abs(tx) < 1e-2 and abs(ty) < 1e-2:
+        return d.frame.astype(np.float32)
+    return _affine(d.frame, zoom, rot, tx, ty).astype(np.float32)
+
+
+PAD = 24
+"""Pixels of reflected border around a frame before it is moved, so its edges never pull in black."""
+
+
+def _affine(img: np.ndarray, zoom: float, rotate_deg: float, tx: float, ty: float) -> np.ndarray:
+    """Zoom about the centre, rotate and translate (pixels) an HxWx3 uint8 image, with reflected edges.
+
+    The same transform as :func:`performer.dream.core.feedback`, done with Pillow on the output thread so the
+    clock never waits for the renderer's torch threads."""
+    from PIL import Image
+
+    h, w = img.shape[:2]
+    padded = np.pad(img, ((PAD, PAD), (PAD, PAD), (0, 0)), mode="reflect")
+    a = math.radians(rotate_deg)
+    c, s = math.cos(a) / zoom, math.sin(a) / zoom
+    cx, cy = w / 2.0 + PAD, h / 2.0 + PAD
+    # output pixel (x, y) samples the input at R @ (x - cx, y - cy) + (cx - tx, cy - ty)
+    coeffs = (c, -s, cx - tx - c * cx + s * cy, s, c, cy - ty - s * cx - c * cy)
+    moved = Image.fromarray(padded).transform(padded.shape[1::-1], Image.Transform.AFFINE, coeffs,
+                                              resample=Image.Resampling.BILINEAR)
+    return np.asarray(moved)[PAD:PAD + h, PAD:PAD + w]
