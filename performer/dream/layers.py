@@ -7,16 +7,24 @@ import math
 from performer.dream.backbones import DEFAULT_LAYERS, layer_names
 from performer.errors import DreamError
 
+MAX_WEIGHT = 100.0
+"""Largest layer weight allowed (either sign): weights are relative, and the step is normalised."""
+MAX_SPEC = 1000
+"""Longest ``dream.layers`` string accepted, in characters."""
+
 
 def parse_layers(spec: str, network: str) -> dict[str, float]:
     """Return ``{layer: weight}`` for ``spec`` on ``network``; an empty spec gives the network's default.
 
-    Items are separated by commas; each is ``NAME`` (weight 1) or ``NAME=WEIGHT``. Raises
-    :class:`DreamError` naming the bad item and the layers that exist.
+    Items are separated by commas; each is ``NAME`` (weight 1) or ``NAME=WEIGHT`` with ``|WEIGHT| <= 100``.
+    Raises :class:`DreamError` naming the bad item and the layers that exist.
     """
     spec = (spec or "").strip()
     if not spec:
         return dict(DEFAULT_LAYERS[network])
+    if len(spec) > MAX_SPEC:
+        raise DreamError(f"dream.layers: {spec[:40]!r}... is {len(spec)} characters long; at most {MAX_SPEC} "
+                         "are allowed")
     known = layer_names(network)
     out: dict[str, float] = {}
     for item in spec.split(","):
@@ -33,8 +41,9 @@ def parse_layers(spec: str, network: str) -> dict[str, float]:
             weight = float(w) if w.strip() else 1.0
         except ValueError:
             raise DreamError(f"dream.layers: weight {w.strip()!r} of layer {name} is not a number") from None
-        if not math.isfinite(weight):
-            raise DreamError(f"dream.layers: weight of layer {name} must be finite, got {weight}")
+        if not math.isfinite(weight) or abs(weight) > MAX_WEIGHT:
+            raise DreamError(f"dream.layers: weight {w.strip()[:20]!r} of layer {name} is out of range: "
+                             f"-{MAX_WEIGHT:g}..{MAX_WEIGHT:g}")
         out[name] = out.get(name, 0.0) + weight
     if not out or all(w == 0 for w in out.values()):
         raise DreamError(f"dream.layers: {spec!r} names no layer with a non-zero weight")

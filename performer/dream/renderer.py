@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -99,7 +100,7 @@ class DreamRenderer:
         self._layers: tuple[tuple[int, float], ...] = ()
         self._layers_net: str | None = None
         self._phase = 0
-        self._bad_specs: set[tuple[str, str]] = set()
+        self._bad_specs: OrderedDict[tuple[str, str], None] = OrderedDict()  # logged once each; the last 32
         self._failed_networks: set[str] = set()
         self._bad_guides: set[str] = set()
         self._pending: tuple[str, Future] | None = None
@@ -112,6 +113,10 @@ class DreamRenderer:
         self._pull: tuple[torch.Tensor, float] | None = None  # portrait being pulled towards, since when
         self._last_t: float | None = None
         self._interrupted = threading.Event()
+        self.failures: deque[tuple[str, str, str]] = deque(maxlen=16)
+        """Live changes that could not take effect: (parameter, value asked for, why); the engine takes them."""
+        self.layers_in_effect = ""
+        """The dream.layers string the layers in use come from ("" is the network's default)."""
 
     # ------------------------------------------------------------------ setup
 
@@ -147,13 +152,13 @@ class DreamRenderer:
         self._pull = None
         self._last_t = None
 
-    def _load(self, name: str):
+    def _load(self, name: str, download: bool | None = None):
         import torch
 
         from performer.dream.backbones import load_backbone
 
         assert self.device is not None  # set by prepare() before any network is loaded
-        bb = (self._loader or load_backbone)(name, download=self._download)
+        bb = (self._loader or load_backbone)(name, download=self._download if download is None else download)
         bb.to(self.device)
         bb.stages.to(memory_format=torch.channels_last)
         bb.head.to(memory_format=torch.channels_last)
@@ -186,10 +191,10 @@ class DreamRenderer:
                     self._failed_networks.discard(name)
                 except PerformerError as e:
                     log.error("dream.network %s could not be loaded, keeping %s: %s", name, self.network, e)
-                    self._failed_networks.add(name)
-                except Exception:  # a failed load must not stop the show
+                    self._failed(name, f"{e}; keeping {self.network}")
+                except Exception as e:  # a failed load must not stop the show
                     log.exception("dream.network %s failed to load, keeping %s", name, self.network)
-                    self._failed_networks.add(name)
+                    self._failed(name, f"{type(e).__name__}: {e}; keeping {self.network}")
             return
         if want == self.network:
             self._failed_networks.clear()
@@ -200,13 +205,18 @@ class DreamRenderer:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dream-load")
             log.info("loading dream.network %s in the background; %s keeps rendering", want, self.network)
-            self._pending = (want, self._pool.submit(self._load, want))
+            # A network chosen live is never downloaded: a client must not start a download.
+            self._pending = (want, self._pool.submit(self._load, want, False))
         else:
             try:
-                self._install(want, self._load(want))
+                self._install(want, self._load(want, False))
             except ModelError as e:
                 log.error("dream.network %s could not be loaded, keeping %s: %s", want, self.network, e)
-                self._failed_networks.add(want)
+                self._failed(want, f"{e}; keeping {self.network}")
+
+    def _failed(self, network: str, why: str) -> None:
+        self._failed_networks.add(network)
+        self.failures.append(("dream.network", network, why))
 
     def wait_for_network(self, timeout: float | None = None) -> None:
         """Block until a background network load has finished (for tests and tools)."""
@@ -221,21 +231,27 @@ class DreamRenderer:
             return
         bb = self.backbone
         assert bb is not None and self.network is not None  # both set by _install() in prepare()
+        effective = spec
         try:
             layers = parse_layers(spec, self.network)
         except DreamError as e:
             keep = self._layers_net == self.network and self._layers
             if (self.network, spec) not in self._bad_specs:
-                self._bad_specs.add((self.network, spec))
+                self._bad_specs[(self.network, spec)] = None
+                while len(self._bad_specs) > 32:
+                    self._bad_specs.popitem(last=False)
                 log.error("%s; keeping %s", e, "the previous layers" if keep else "the network's default layers")
+            self.failures.append(("dream.layers", spec,
+                                  f"{e}; keeping {'the previous layers' if keep else 'the default layers'}"))
             if not keep:
-                layers = parse_layers("", self.network)
+                layers, effective = parse_layers("", self.network), ""
             else:
                 self._layers_spec = spec
                 return
         self._layers = tuple((bb.index(n), float(w)) for n, w in layers.items())
         self._layers_spec = spec
         self._layers_net = self.network
+        self.layers_in_effect = effective
 
     @property
     def layers(self) -> dict[str, float]:

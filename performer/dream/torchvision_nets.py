@@ -4,6 +4,7 @@ cache under ``$TORCH_HOME`` or are downloaded there.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -23,27 +24,57 @@ def _tv_weights(name: str):
     }[name]
 
 
+def _hash_prefix(fname: str) -> str:
+    """The SHA-256 prefix torchvision writes into its weight file names (``resnet50-0676ba61.pth``)."""
+    stem = fname.rsplit(".", 1)[0]
+    prefix = stem.rsplit("-", 1)[-1] if "-" in stem else ""
+    return prefix if len(prefix) >= 8 and all(c in "0123456789abcdef" for c in prefix) else ""
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 def _tv_state_dict(name: str, download: bool) -> tuple[dict, str]:
+    """The network's ImageNet weights: checked against the hash in their file name, then loaded weights-only.
+
+    A file planted in the torch cache under the expected name fails the hash check and is never unpickled;
+    torch's loader itself is run with ``weights_only=True``, so even a file that passed could not run code."""
+    import torch
     import torch.hub
 
     weights = _tv_weights(name)
     ckpt_dir = Path(torch.hub.get_dir()) / "checkpoints"
     fname = weights.url.rsplit("/", 1)[-1]
     path = ckpt_dir / fname
-    if not path.is_file() and not download:
-        raise ModelError(
-            f"{name} needs torchvision's ImageNet weights {fname}, not found in {ckpt_dir} (TORCH_HOME="
-            f"{os.environ.get('TORCH_HOME', 'unset')}); download {weights.url} there, or use dream.network "
-            "efficientnet_lite0 which needs no download"
-        )
+    prefix = _hash_prefix(fname)
+    if not path.is_file():
+        if not download:
+            raise ModelError(
+                f"{name} needs torchvision's ImageNet weights {fname}, not found in {ckpt_dir} (TORCH_HOME="
+                f"{os.environ.get('TORCH_HOME', 'unset')}); download {weights.url} there, or use dream.network "
+                "efficientnet_lite0 which needs no download"
+            )
+        try:
+            ckpt_dir.mkdir(parents=True, exist_ok=True)
+            torch.hub.download_url_to_file(weights.url, str(path), hash_prefix=prefix or None, progress=False)
+        except Exception as e:  # network errors come in many classes
+            raise ModelError(
+                f"{name} needs torchvision's ImageNet weights {fname}: not in {ckpt_dir} and the download from "
+                f"{weights.url} failed ({type(e).__name__}: {e}); put the file there by hand, or use "
+                "dream.network efficientnet_lite0 which needs no download"
+            ) from e
+    if prefix and not _sha256(path).startswith(prefix):
+        raise ModelError(f"{name} weights {path} do not match their published hash ({prefix}...): the file is "
+                         "damaged or not torchvision's; delete it and download it again")
     try:
-        sd = weights.get_state_dict(progress=False, check_hash=True)
-    except Exception as e:  # network errors come in many classes
-        raise ModelError(
-            f"{name} needs torchvision's ImageNet weights {fname}: not in {ckpt_dir} and the download from "
-            f"{weights.url} failed ({type(e).__name__}: {e}); put the file there by hand, or use dream.network "
-            "efficientnet_lite0 which needs no download"
-        ) from e
+        sd = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:
+        raise ModelError(f"{name} weights {path} could not be read as plain weights: {e}") from e
     return sd, str(path)
 
 

@@ -78,6 +78,8 @@ class Engine:
         """The parameter values the last frame was rendered with (base plus modulation)."""
         self.last_frame: np.ndarray | None = None
         self.frame_listeners: list[Callable[[np.ndarray, FrameInfo], None]] = []
+        self.error_listeners: list[Callable[[str, Any, str], None]] = []
+        """Called with (parameter, value, why) when a live change could not take effect and was reverted."""
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._t0 = time.monotonic()
@@ -227,6 +229,7 @@ class Engine:
                 self._stop.wait(0.05)
                 continue
             warped_at = start
+            self._revert_failures()
             end = time.monotonic()
             self.last_frame = frame
             self.presenter.put(Dreamed(frame, start, end))
@@ -238,6 +241,23 @@ class Engine:
             budget = 1.0 / fps - (end - start)  # no need to dream faster than frames go out
             if budget > 0:
                 self._stop.wait(budget)
+
+    def _revert_failures(self) -> None:
+        """A live change the renderer could not make (a network without weights, a bad layer string) is set back
+        to what is in effect, so every client reads what renders; the listeners tell whoever asked why."""
+        failures = getattr(self.renderer, "failures", None)
+        while failures:
+            name, value, why = failures.popleft()
+            in_effect = {"dream.network": getattr(self.renderer, "network", None),
+                         "dream.layers": getattr(self.renderer, "layers_in_effect", None)}.get(name)
+            if in_effect is not None and self.store.get(name) == value and value != in_effect:
+                self.store.set(name, in_effect, source="engine", glide=False)
+                log.warning("%s %r did not take effect (%s); set back to %r", name, value, why, in_effect)
+            for listener in self.error_listeners:
+                try:
+                    listener(name, value, why)
+                except Exception:
+                    log.exception("error listener failed")
 
     def _present(self, frame: np.ndarray, now: float) -> None:
         """One output frame from the clock: to every output and frame listener."""

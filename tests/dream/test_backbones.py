@@ -117,15 +117,40 @@ def test_missing_torchvision_weights_is_a_model_error(tmp_path, monkeypatch):
 
 
 def test_failed_download_is_a_model_error_never_a_random_start(tmp_path, monkeypatch):
-    from torchvision.models._api import WeightsEnum
+    import torch.hub
 
-    def offline(self, *a, **kw):
+    def offline(*a, **kw):
         raise urllib.error.URLError("no route to host")
 
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
-    monkeypatch.setattr(WeightsEnum, "get_state_dict", offline)
+    monkeypatch.setattr(torch.hub, "download_url_to_file", offline)
     with pytest.raises(ModelError, match="resnet50.*download.*failed.*no route to host"):
         load_backbone("resnet50", download=True)
+
+
+def test_a_planted_weights_file_is_never_unpickled(tmp_path, monkeypatch):
+    """A file in the torch cache under torchvision's name that would run code when unpickled: refused by the
+    hash in its name before torch ever opens it (and torch would open it weights-only)."""
+    import pickle
+
+    marker = tmp_path / "ran"
+
+    class Payload:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    fname = torchvision_nets._tv_weights("googlenet").url.rsplit("/", 1)[-1]
+    (tmp_path / "hub" / "checkpoints").mkdir(parents=True)
+    (tmp_path / "hub" / "checkpoints" / fname).write_bytes(pickle.dumps(Payload()))
+    with pytest.raises(ModelError, match="do not match their published hash"):
+        load_backbone("googlenet", download=False)
+    assert not marker.exists()
+    # Even a file whose hash matched would be loaded weights-only: torch refuses the payload.
+    monkeypatch.setattr(torchvision_nets, "_hash_prefix", lambda fname: "")
+    with pytest.raises(ModelError, match="could not be read as plain weights"):
+        load_backbone("googlenet", download=False)
+    assert not marker.exists()
 
 
 def test_unknown_network():
