@@ -112,6 +112,7 @@ class Controls:
             self.sender = OscSender(self.store, destinations, analysis=self._analysis_messages,
                                     status=self._status_messages, allow=allow)
             engine.frame_listeners.append(self._on_frame)
+            engine.error_listeners.append(self._engine_error)
             self.thumbnail = int(osc_cfg.get("thumbnail", 0))
             qport = (options.oscquery_port if options.oscquery_port is not None
                      else osc_cfg.get("oscquery_port", self.osc.port + 1))
@@ -346,7 +347,11 @@ class Controls:
                     ("/performer/level", [float(a.level_db)]), ("/performer/peak", [float(a.peak_db)]),
                     ("/performer/onset", [float(a.onset)]), ("/performer/centroid", [float(a.centroid)])]
         if self.glove.samples:
-            out.append(("/performer/glove/fist", [float(self.engine.extra_sources.get("glove.fist", 0.0))]))
+            values = self.glove.values()
+            out.append(("/performer/glove/fist", [float(values.get("glove.fist", 0.0))]))
+            out.append(("/performer/glove", [float(values[f"glove.{i}"])
+                                             for i in range(1, self.glove.fingers + 1) if f"glove.{i}" in values]))
+            out.append(("/performer/glove/raw", [float(r) for r in self.glove.raw]))
         return out
 
     def _status_messages(self) -> list[tuple[str, list[Any]]]:
@@ -359,7 +364,15 @@ class Controls:
                  [int(s["dropped_audio_blocks"]), int(s["skipped_hops"]), int(dropped_frames)]),
                 ("/performer/status/input_lost", [bool(s["input_lost"])]),
                 ("/performer/status/osc_errors",
-                 [int(sum(self.osc.errors.values())) + self.preset_errors if self.osc else self.preset_errors])]
+                 [int(sum(self.osc.errors.values())) + self.preset_errors if self.osc else self.preset_errors]),
+                ("/performer/status/glove", [int(self.glove.samples), int(self.glove.bad_lines)])]
+
+    def _engine_error(self, name: str, value: Any, why: str) -> None:
+        """A live change the engine set back (a network without weights, a bad layer string): told over OSC."""
+        if self.sender is not None:
+            address = self.store.registry.get(name).address
+            message = f"{name} {str(value)[:60]!r} did not take effect: {why}"
+            self.sender.event(ERROR_ADDRESS, [address, message[:300]])
 
     def _on_frame(self, frame, info) -> None:
         if self.sender is None:

@@ -89,6 +89,8 @@ class Engine:
         self.class_images: dict[str, np.ndarray] = {}
         self.class_guides: dict[str, tuple[int, ...]] = {}
         self._install(self.preset)
+        self._started_with = self.preset
+        """The preset the engine was built with: its outputs and controllers run for the whole show."""
         self.presenter = Presenter(self._present, lambda: self.effective or self.store.snapshot())
         self.state = "stopped"
         """``warming up`` while models load and compile, then ``running``; ``stopped`` before and after."""
@@ -114,6 +116,11 @@ class Engine:
             log.error("preset %s not loaded, keeping %r: %s", path, self.preset.name, e)
             return False
         log.info("preset %r loaded from %s", preset.name, path)
+        kept = [section for section in ("outputs", "midi", "glove", "osc")
+                if getattr(preset, section) != getattr(self._started_with, section)]
+        if kept:
+            log.info("preset %r: its %s sections apply when a show starts with it; the running show keeps those of "
+                     "%r", preset.name, ", ".join(kept), self._started_with.name)
         return True
 
     # --- life cycle ------------------------------------------------------------------

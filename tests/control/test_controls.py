@@ -221,3 +221,24 @@ def test_destination_errors_reach_the_sender(rig, monkeypatch):
     assert "cannot send to example.invalid" in error_for(reply, "/osc/destination/add")
     send("/osc/destination/add", "127.0.0.1")
     assert "takes a string, an int" in error_for(reply, "/osc/destination/add")
+
+
+def test_glove_values_and_engine_errors_go_out_over_osc(rig, monkeypatch):
+    engine, controls, send, reply, listener, tmp_path = rig
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))  # no googlenet weights here: the change cannot take effect
+    send("/glove/flex", 0.0, 256.0, 512.0, 768.0, 1023.0)
+    assert wait_until(lambda: controls.glove.samples > 0, 5)
+    send("/dream/network", "googlenet")
+    got: list[tuple[str, list]] = []
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not any(address == "/performer/error" for address, _ in got):
+        got += receive_all(listener, 0.5)
+    got += receive_all(listener, 0.5)
+    by_address = {address: args for address, args in got}
+    fingers = by_address["/performer/glove"]
+    assert len(fingers) == 5 and fingers[0] < fingers[-1]
+    assert by_address["/performer/glove/raw"] == [0.0, 256.0, 512.0, 768.0, 1023.0]
+    errors = [args for address, args in got if address == "/performer/error"]
+    assert any(args[0] == "/dream/network" and "googlenet" in args[1] for args in errors), errors
+    assert ("/dream/network", ["efficientnet_lite0"]) in got  # the set-back value is echoed, so clients follow
+    assert engine.store.get("dream.network") == engine.renderer.network == "efficientnet_lite0"
