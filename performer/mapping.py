@@ -32,6 +32,10 @@ SOURCES: dict[str, tuple[tuple[float, float], str]] = {
     "prob.<class>": ((0.0, 1.0), "smoothed probability of one class, e.g. prob.dog_bark"),
     "glove.fist": ((0.0, 1.0), "how closed the gloved hand is, 0 open .. 1 fist"),
     "glove.<n>": ((0.0, 1.0), "one calibrated finger, glove.1 (thumb) .. glove.10"),
+    "beat_phase": ((0.0, 1.0), "position within the beat of tempo.source, 0 on the beat .. 1 (a range of [1, 0] "
+                   "makes a pulse that falls from each beat)"),
+    "bar_phase": ((0.0, 1.0), "position within the 4-beat bar of tempo.source, 0 on its first beat .. 1"),
+    "bpm": ((60.0, 200.0), "tempo of tempo.source, BPM (0 while none is known)"),
 }
 _PATTERNS = (
     (re.compile(r"prob\.[A-Za-z0-9_\-]+"), "prob.<class>"),

@@ -63,6 +63,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--stats", type=writable_file, metavar="FILE",
                    help="keep a JSON file of engine and controller statistics, updated each second")
     s.add_argument("--no-status", action="store_true", help="no status line on the terminal")
+    s.add_argument("--video", metavar="SPEC", type=video_spec,
+                   help="live video the dream works on with video.weight (overrides the preset's [video] source): "
+                   "ndi:NAME, camera:INDEX, camera:/dev/videoN or a video file")
     c = s.add_argument_group("control")
     c.add_argument("--osc-host", default=None, type=host, metavar="HOST",
                    help="address OSC listens on (default: the preset's, else 127.0.0.1)")
@@ -84,6 +87,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     d = sub.add_parser("devices", help="list audio input devices (index, name, host API, channels, rate)")
     d.add_argument("--json", action="store_true", help="print the list as JSON")
     d.set_defaults(func=cmd_devices)
+
+
+def video_spec(text: str) -> str:
+    """``--video``: a video source's spec of the right form (a file must exist)."""
+    from performer.video import VideoError, parse_spec
+
+    try:
+        kind, target = parse_spec(text)
+    except VideoError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    if kind == "file" and not Path(str(target)).expanduser().is_file():
+        raise argparse.ArgumentTypeError(f"video file {text!r}: no such file; allowed: ndi:NAME, camera:INDEX, "
+                                         "camera:/dev/videoN or a video file")
+    return text
 
 
 def cmd_devices(args: argparse.Namespace) -> int:
@@ -118,10 +135,12 @@ def build_engine(args: argparse.Namespace):
     from performer.outputs import FolderOutput, Layout, build_outputs
     from performer.outputs.layout import DEFAULT_SIZE
     from performer.presets import PresetFolders, checkpoint_classes, find_preset, load_preset
+    from performer.video import video_from_preset
 
     # Cheap checks first: a typo in a preset or a device name should not wait for a model to load.
     classes = checkpoint_classes(args.model) if args.model else None  # a custom model's presets name its classes
     preset = load_preset(find_preset(args.preset, PresetFolders.default(args.preset_dir)), classes=classes)
+    video = video_from_preset(preset, args.video) if args.video else None  # else the engine builds the preset's
     try:
         device = choose_device(args.device)
     except (RuntimeError, ValueError) as e:
@@ -142,7 +161,7 @@ def build_engine(args: argparse.Namespace):
               ] if args.frames else []
     outputs = build_outputs(preset) + frames
     return Engine(source=source, classifier=clf, renderer=renderer, outputs=outputs, preset=preset,
-                  fast_classifier=fast)
+                  fast_classifier=fast, video=video)
 
 
 def build_controls(engine, args: argparse.Namespace):

@@ -26,14 +26,15 @@ import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from performer.dream.guidance import GuideMix, Mix
-from performer.errors import DreamError, ModelError, PerformerError
+from performer.dream.networks import NetworkSlot
+from performer.errors import DreamError
+from performer.video.mix import VideoMix
 
 if TYPE_CHECKING:
     import torch
@@ -61,6 +62,8 @@ class Scene:
     """2-D float array (mels x frames, any scale) for seed 'spectrogram'."""
     feedback_frames: float = 1.0
     """How many output frames of feedback (zoom, rotate, translate) to apply before this frame's steps."""
+    video: np.ndarray | None = None
+    """HxWx3 uint8: the live video's newest frame, mixed in by video.weight as video.mode says; None: no video."""
 
 
 class DreamRenderer:
@@ -80,12 +83,7 @@ class DreamRenderer:
         self._threads = threads
         self._seed = seed
         self._clock = clock
-        self._download = download
-        self._background = background_load
-        self._loader = loader
         self.device: torch.device | None = None
-        self.backbone: Backbone | None = None
-        self.network: str | None = None
         self._gen: torch.Generator | None = None
         self._img: torch.Tensor | None = None        # the image being dreamed, full size
         self._seed_t: torch.Tensor | None = None     # the current dream's seed, full size
@@ -101,10 +99,7 @@ class DreamRenderer:
         self._layers_net: str | None = None
         self._phase = 0
         self._bad_specs: OrderedDict[tuple[str, str], None] = OrderedDict()  # logged once each; the last 32
-        self._failed_networks: set[str] = set()
         self._bad_guides: set[str] = set()
-        self._pending: tuple[str, Future] | None = None
-        self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
         self.frames = 0
         self.frame_ms_ema = 0.0
@@ -112,9 +107,11 @@ class DreamRenderer:
         self.mix = GuideMix()
         self._pull: tuple[torch.Tensor, float] | None = None  # portrait being pulled towards, since when
         self._last_t: float | None = None
+        self._video = VideoMix()  # the live video (the VJ's own content), converted once per video frame
         self._interrupted = threading.Event()
         self.failures: deque[tuple[str, str, str]] = deque(maxlen=16)
         """Live changes that could not take effect: (parameter, value asked for, why); the engine takes them."""
+        self._net = NetworkSlot(loader, download=download, background=background_load, failures=self.failures)
         self.layers_in_effect = ""
         """The dream.layers string the layers in use come from ("" is the network's default)."""
 
@@ -135,8 +132,7 @@ class DreamRenderer:
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True  # the frame size rarely changes: let cuDNN pick its fastest kernels
         self._gen = torch.Generator().manual_seed(self._seed)
-        name = params["dream.network"]
-        self._install(name, self._load(name))
+        self._net.load_now(params["dream.network"], self.device)
         self._resolve_layers(params)
         self._restart_count = params["dream.restart"]
         # Warm-up: a couple of real steps at the configured size (allocator, kernels, oneDNN primitives).
@@ -152,76 +148,27 @@ class DreamRenderer:
         self._pull = None
         self._last_t = None
 
-    def _load(self, name: str, download: bool | None = None):
-        import torch
-
-        from performer.dream.backbones import load_backbone
-
-        assert self.device is not None  # set by prepare() before any network is loaded
-        bb = (self._loader or load_backbone)(name, download=self._download if download is None else download)
-        bb.to(self.device)
-        bb.stages.to(memory_format=torch.channels_last)
-        bb.head.to(memory_format=torch.channels_last)
-        return bb
-
-    def _install(self, name: str, bb) -> None:
-        self.backbone = bb
-        self.network = name
-        log.info("dreaming with %s", name)
-
     def interrupt(self) -> None:
         """Make the frame being dreamed (and every later one) stop after its current step: for shutting down."""
         self._interrupted.set()
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
+        self._net.close()
 
-    # ------------------------------------------------------------------ live changes
+    @property
+    def backbone(self) -> Backbone | None:
+        """The network being dreamed with."""
+        return self._net.backbone
 
-    def _check_network(self, params: Mapping[str, Any]) -> None:
-        want = params["dream.network"]
-        if self._pending is not None:
-            name, fut = self._pending
-            if fut.done():
-                self._pending = None
-                try:
-                    self._install(name, fut.result())
-                    self._failed_networks.discard(name)
-                except PerformerError as e:
-                    log.error("dream.network %s could not be loaded, keeping %s: %s", name, self.network, e)
-                    self._failed(name, f"{e}; keeping {self.network}")
-                except Exception as e:  # a failed load must not stop the show
-                    log.exception("dream.network %s failed to load, keeping %s", name, self.network)
-                    self._failed(name, f"{type(e).__name__}: {e}; keeping {self.network}")
-            return
-        if want == self.network:
-            self._failed_networks.clear()
-            return
-        if want in self._failed_networks:
-            return
-        if self._background:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dream-load")
-            log.info("loading dream.network %s in the background; %s keeps rendering", want, self.network)
-            # A network chosen live is never downloaded: a client must not start a download.
-            self._pending = (want, self._pool.submit(self._load, want, False))
-        else:
-            try:
-                self._install(want, self._load(want, False))
-            except ModelError as e:
-                log.error("dream.network %s could not be loaded, keeping %s: %s", want, self.network, e)
-                self._failed(want, f"{e}; keeping {self.network}")
-
-    def _failed(self, network: str, why: str) -> None:
-        self._failed_networks.add(network)
-        self.failures.append(("dream.network", network, why))
+    @property
+    def network(self) -> str | None:
+        return self._net.network
 
     def wait_for_network(self, timeout: float | None = None) -> None:
         """Block until a background network load has finished (for tests and tools)."""
-        if self._pending is not None:
-            self._pending[1].exception(timeout)  # an error is reported by the next frame
+        self._net.wait(timeout)
+
+    # ------------------------------------------------------------------ live changes
 
     def _resolve_layers(self, params: Mapping[str, Any]) -> None:
         from performer.dream.layers import parse_layers
@@ -230,7 +177,7 @@ class DreamRenderer:
         if spec == self._layers_spec and self._layers_net == self.network:
             return
         bb = self.backbone
-        assert bb is not None and self.network is not None  # both set by _install() in prepare()
+        assert bb is not None and self.network is not None  # both loaded by prepare()
         effective = spec
         try:
             layers = parse_layers(spec, self.network)
@@ -310,7 +257,7 @@ class DreamRenderer:
             raise DreamError("DreamRenderer.frame() called before prepare()")
         t0 = time.perf_counter()
         scene = scene or Scene()
-        self._check_network(params)
+        self._net.check(params["dream.network"])
         self._resolve_layers(params)
         size = (int(params["dream.height"]), int(params["dream.width"]))
         now = self._clock()
@@ -335,6 +282,7 @@ class DreamRenderer:
             changed = self._started and scene.key is not None and scene.key != self._key
             if not self._started or restarted or (changed and params["dream.class_change"] == "restart"):
                 seed = self._make_seed(params, scene, size)
+                seed = self._video.apply(seed, params, scene.video, "restart")
                 if self._last_out is not None and crossfade > 0:
                     self._fade_from, self._fade_t0 = self._last_out, now
                 else:
@@ -379,6 +327,7 @@ class DreamRenderer:
             if blend > 0:
                 assert self._seed_t is not None  # set together with self._img
                 img = torch.lerp(img, self._seed_t, blend)
+            img = self._video.apply(img, params, scene.video, "blend")
             if self._pull is not None:
                 target, since = self._pull
                 pull = float(params["dream.portrait_pull"])

@@ -35,6 +35,7 @@ from performer.mapping import ModMatrix
 from performer.outputs import FrameInfo, FrameOutput
 from performer.params import ParamStore, Snapshot
 from performer.presets import Preset, apply_preset, load_preset
+from performer.video import VideoError, VideoSource, video_from_preset
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +62,8 @@ class Engine:
 
     def __init__(self, *, source: AudioSource, classifier: ClassifierLike, renderer: Renderer,
                  outputs: Sequence[FrameOutput] = (), preset: Preset | None = None,
-                 store: ParamStore | None = None, fast_classifier: ClassifierLike | None = None) -> None:
+                 store: ParamStore | None = None, fast_classifier: ClassifierLike | None = None,
+                 video: VideoSource | None = None) -> None:
         self.store = store or ParamStore()
         self.source = source
         self.classifier = classifier
@@ -91,6 +93,8 @@ class Engine:
         self._install(self.preset)
         self._started_with = self.preset
         """The preset the engine was built with: its outputs and controllers run for the whole show."""
+        self.video = video if video is not None else _preset_video(self.preset)
+        """The live video (the VJ's own content) the dream works on by video.weight; None without one."""
         self.presenter = Presenter(self._present, lambda: self.effective or self.store.snapshot())
         self.state = "stopped"
         """``warming up`` while models load and compile, then ``running``; ``stopped`` before and after."""
@@ -116,7 +120,7 @@ class Engine:
             log.error("preset %s not loaded, keeping %r: %s", path, self.preset.name, e)
             return False
         log.info("preset %r loaded from %s", preset.name, path)
-        kept = [section for section in ("outputs", "midi", "glove", "osc")
+        kept = [section for section in ("outputs", "midi", "glove", "osc", "video")
                 if getattr(preset, section) != getattr(self._started_with, section)]
         if kept:
             log.info("preset %r: its %s sections apply when a show starts with it; the running show keeps those of "
@@ -138,6 +142,11 @@ class Engine:
             load_portrait(name)
         for out in self.outputs:
             out.open()
+        if self.video is not None:
+            try:
+                self.video.start()
+            except VideoError as e:  # the show goes on without it; status() shows why
+                log.error("%s; dreaming without video", e)
         self.warmup_seconds = time.monotonic() - self._t0
         self.source.start(self.ring)
         self.analyzer.start()
@@ -169,6 +178,8 @@ class Engine:
                 log.warning("render thread still busy with a frame after %.0f s at shutdown", max(timeout, 30.0))
         for out in self.outputs:
             out.close()
+        if self.video is not None:
+            self.video.stop()
         self.state = "stopped"
 
     # --- rendering ---------------------------------------------------------------------
@@ -188,8 +199,10 @@ class Engine:
         elif a is not None and not a.silent and a.confidence >= follow:
             key = a.top_name  # a class without targets still moves to its own seed and portrait
         image = self._class_image(key, images)
+        fit = (int(params["dream.height"]), int(params["dream.width"])) if params is not None else None
         return Scene(key=key, guide=(), mix=mix, seed_image=image, portrait=image if key else None,
-                     spectrogram=a.spectrogram if a is not None else None, feedback_frames=feedback_frames)
+                     spectrogram=a.spectrogram if a is not None else None, feedback_frames=feedback_frames,
+                     video=self.video.latest(fit) if self.video is not None else None)
 
     @staticmethod
     def _class_image(key: str | None, images: dict[str, np.ndarray]) -> np.ndarray | None:
@@ -336,12 +349,22 @@ class Engine:
             "outputs": {o.name: {"state": o.stats.state, "sent": o.stats.sent, "dropped": o.stats.dropped,
                                  "skipped": o.stats.skipped, "errors": o.stats.errors, "fps": round(o.stats.fps, 2),
                                  "error": o.stats.last_error} for o in self.outputs},
+            "video": self.video.status() if self.video is not None else None,
         }
 
     def write_stats(self, path: Path) -> None:
         tmp = path.with_suffix(path.suffix + ".tmp")
         tmp.write_text(json.dumps(self.status(), indent=2))
         tmp.replace(path)
+
+
+def _preset_video(preset: Preset) -> VideoSource | None:
+    """The video source the preset's ``[video]`` table names; one it cannot make is reported and left out."""
+    try:
+        return video_from_preset(preset)
+    except VideoError as e:
+        log.error("preset %s: %s; dreaming without video", preset.name, e)
+        return None
 
 
 def _class_guides(preset: Preset, classes: Sequence[str]) -> dict[str, tuple[int, ...]]:

@@ -111,6 +111,16 @@ PARAMS: tuple[Param, ...] = (
     Param("dream.translate_y", "float", 0.0, "dream", "Vertical shift applied to the image each output frame.",
           "px", -32.0, 32.0, clamp=True, slew=0.2),
     Param("dream.restart", "trigger", None, "dream", "Start the dream anew from the current class's seed."),
+    # video
+    Param("video.weight", "float", 0.0, "dream",
+          "How much of the live video (the preset's [video] source or serve --video: NDI, a camera, a file) goes "
+          "into the picture: 0 off; in blend mode each dreamed frame moves this share of the way to the video's "
+          "newest frame, so the dream keeps growing on it.", "", 0.0, 1.0, clamp=True, slew=0.2),
+    Param("video.mode", "enum", "blend", "dream",
+          "How the live video acts: blend pulls every dreamed frame towards it; restart mixes it (by video.weight) "
+          "only into the seed of each new dream (on dream.restart, or a class change when dream.class_change is "
+          "restart).",
+          choices=("blend", "restart")),
     # output
     Param("output.fps", "float", 30.0, "output",
           "Rate at which the outputs get frames, whatever the dream's own rate (frames in between are "
@@ -121,4 +131,25 @@ PARAMS: tuple[Param, ...] = (
     # control
     Param("control.osc_out_rate", "float", 30.0, "control", "Rate of the analysis messages sent over OSC.", "Hz",
           1.0, 120.0, clamp=True),
+    # tempo
+    Param("tempo.source", "enum", "audio", "control",
+          "Where the beat comes from: the input's own beat (tracked from the sound), tap tempo (tempo.tap, or "
+          "tempo.bpm set by hand), MIDI clock in (tempo.midi_input), or an Ableton Link session.",
+          choices=("audio", "tap", "midi", "link")),
+    Param("tempo.quantize", "enum", "off", "control",
+          "Hold preset recalls, restarts and class changes until the next beat or the next bar of the tempo.",
+          choices=("off", "beat", "bar")),
+    Param("tempo.tap", "trigger", None, "control",
+          "Tap tempo (tempo.source = tap): each tap is a beat; the first after a 2-s pause begins a bar, "
+          "two or more set tempo.bpm."),
+    Param("tempo.bpm", "float", 120.0, "control",
+          "The tempo of tempo.source = tap, set by tapping or by hand (the phase goes on).", "BPM",
+          40.0, 240.0, clamp=True),
+    Param("tempo.downbeat", "trigger", None, "control",
+          "The beat nearest now begins a bar: the bar phase restarts there, whatever the tempo source."),
+    Param("tempo.latency", "float", 0.0, "control",
+          "How far ahead of the source the beat runs, to make up for the input's and the video's delay.", "ms",
+          -200.0, 500.0, clamp=True),
+    Param("tempo.midi_input", "string", "", "control",
+          "MIDI input ports whose clock tempo.source = midi follows: a part of the port name (empty: any port)."),
 )

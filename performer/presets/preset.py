@@ -13,6 +13,8 @@ A preset has these top-level keys, every one optional::
     image = "images/dog.jpg"; guide = [207, 208]
     [outputs.main]                  # frame outputs
     type = "ndi"
+    [video]                         # the live video the dream works on (video.weight): NDI, a camera, a file
+    source = "ndi:Resolume"
 
 A :class:`Preset` is the parsed, valid form; :mod:`performer.presets.schema`
 checks and parses the data, :mod:`performer.presets.files` reads and writes the
@@ -28,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from performer.errors import PerformerError
 from performer.mapping import Route
 from performer.params import REGISTRY, ParamStore, Registry
 
@@ -78,6 +81,8 @@ class Preset:
     osc: dict[str, Any] = field(default_factory=dict)
     classes: dict[str, dict[str, Any]] = field(default_factory=dict)
     outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    video: dict[str, Any] = field(default_factory=dict)
+    """The ``[video]`` table: source (ndi:NAME, camera:N, a file), extra_ips, bandwidth."""
     path: Path | None = None
 
     def resolve(self, relative: str) -> Path:
@@ -105,7 +110,7 @@ class Preset:
             data["params"] = nested
         if self.routes:
             data["mapping"] = {"routes": [_route_to_dict(r) for r in self.routes]}
-        for section in ("midi", "glove", "osc", "classes", "outputs"):
+        for section in ("midi", "glove", "osc", "classes", "outputs", "video"):
             if getattr(self, section):
                 data[section] = getattr(self, section)
         return data
@@ -135,7 +140,7 @@ def copy_preset(base: Preset, name: str, params: dict[str, Any] | None = None) -
                   params=dict(params) if params is not None else base.values(), routes=list(base.routes),
                   midi=dict(base.midi), glove=_absolute(base, base.glove, "calibration"), osc=dict(base.osc),
                   classes={c: _absolute(base, spec, "image") for c, spec in base.classes.items()},
-                  outputs=dict(base.outputs))
+                  outputs=dict(base.outputs), video=_video_absolute(base))
 
 
 def _absolute(base: Preset, table: dict[str, Any], key: str) -> dict[str, Any]:
@@ -143,6 +148,20 @@ def _absolute(base: Preset, table: dict[str, Any], key: str) -> dict[str, Any]:
     table = dict(table)
     if isinstance(table.get(key), str):
         table[key] = str(base.resolve(table[key]).absolute())
+    return table
+
+
+def _video_absolute(base: Preset) -> dict[str, Any]:
+    """``base.video`` with a video file it names made absolute (NDI sources and cameras stay as they are)."""
+    from performer.video import parse_spec
+
+    table = dict(base.video)
+    try:
+        kind, target = parse_spec(table.get("source"))
+    except PerformerError:
+        return table
+    if kind == "file":
+        table["source"] = "file:" + str(base.resolve(str(target)).absolute())
     return table
 
 
@@ -155,7 +174,7 @@ def diff_presets(a: Preset, b: Preset, registry: Registry = REGISTRY) -> list[tu
 def _flat(p: Preset, registry: Registry) -> dict[str, Any]:
     out: dict[str, Any] = {f"params.{k}": v for k, v in p.values(registry).items()}
     data = p.to_toml_data()
-    for section in ("mapping", "midi", "glove", "osc", "classes", "outputs", "description"):
+    for section in ("mapping", "midi", "glove", "osc", "classes", "outputs", "video", "description"):
         if section not in data:
             continue
 

@@ -21,6 +21,8 @@ from performer.outputs.layout import FITS
 from performer.params import REGISTRY, Registry
 from performer.presets.folders import name_problem
 from performer.presets.preset import FORMAT_VERSION, MISSING, OUTPUT_TYPES, Preset, Problem
+from performer.video.factory import spec_problem
+from performer.video.ndi import BANDWIDTHS
 
 MAX_PROBLEMS = 50
 """Problems listed per preset; the rest are counted in one last line (a preset may hold thousands of typos)."""
@@ -181,7 +183,13 @@ OUTPUT: Schema = {
     "port": (integer(0, 65535), False),
     "fps": (number(0.1, 240.0), False),
 }
-TOP_KEYS = ("format", "name", "description", "params", "mapping", "midi", "glove", "osc", "classes", "outputs")
+VIDEO: Schema = {
+    "source": (spec_problem, False),
+    "extra_ips": (list_of(string(), "IP addresses or host names NDI asks for sources besides mDNS"), False),
+    "bandwidth": (one_of(*BANDWIDTHS), False),
+}
+TOP_KEYS = ("format", "name", "description", "params", "mapping", "midi", "glove", "osc", "classes", "outputs",
+            "video")
 
 
 class _Checker:
@@ -348,13 +356,14 @@ def parse_preset(
             c.add(f"outputs.{out}", out, f"an output name of at most {MAX_KEY_CHARS} characters")
         else:
             c.fields(f"outputs.{out}", spec, OUTPUT)
+    video = c.fields("video", data.get("video", {}), VIDEO)
 
     if c.problems:
         return None, c.all_problems()
     preset = Preset(name=name, description=description, params=params, routes=routes,
                     midi=dict(midi or {}), glove=dict(glove or {}), osc=dict(osc or {}),
                     classes={k: _class_spec(v) for k, v in sound.items()},
-                    outputs={k: dict(v) for k, v in outputs.items()},
+                    outputs={k: dict(v) for k, v in outputs.items()}, video=dict(video or {}),
                     path=Path(file) if file != "<preset>" else None)
     return preset, []
 

@@ -21,7 +21,7 @@ def test_dream_an_image_with_guidance(cli, tmp_path):
     rng = np.random.default_rng(0)
     Image.fromarray((100 + rng.integers(0, 60, (90, 120, 3))).astype(np.uint8)).save(src)
     out = tmp_path / "out.jpg"
-    proc = cli("dream", str(src), "--out", str(out), "--iterations", "2", "--octaves", "2", "--guide",
+    proc = cli("-v", "dream", str(src), "--out", str(out), "--iterations", "2", "--octaves", "2", "--guide",
                "golden retriever", "--guide", "254", "--threads", "1")
     assert proc.returncode == 0, proc.stderr
     assert "golden retriever, pug" in proc.stderr

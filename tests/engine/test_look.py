@@ -108,7 +108,8 @@ def test_the_output_clock_holds_its_rate_with_a_slow_renderer_and_interpolates()
     finally:
         engine.stop()
     rate = (n1 - n0) / (t1 - t0)
-    assert rate > 3 * renderer.n / (t1 - engine.started_at) and rate > 12, rate  # ~20 frames/s out, ~4 dreamed
+    # ~20 frames/s out against ~4 dreamed (the bounds leave room for a busy machine: this is no speed test)
+    assert rate > 2 * renderer.n / (t1 - engine.started_at) and rate > 8, rate
     # Between two dreamed frames the output fades from one to the next: there are in-between values.
     values = {int(f[0, 0, 0]) for _, f in keep.frames}
     dreamed = {(k * 40) % 256 for k in range(1, renderer.n + 1)}
