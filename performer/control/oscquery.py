@@ -5,8 +5,14 @@ FULL_PATH, CONTENTS, TYPE, RANGE, VALUE, DESCRIPTION, ACCESS, UNIT),
 ``GET /dream/iterations`` one node, ``GET /dream/iterations?VALUE`` one
 attribute, ``GET /?HOST_INFO`` the server's OSC port and the extensions it
 supports. Advertised over mDNS as ``_oscjson._tcp`` and ``_osc._udp`` when
-zeroconf is installed. Values are read from the live store on each request.
-LISTEN over WebSocket is not implemented (HOST_INFO says so); clients poll.
+zeroconf is installed and OSC listens beyond loopback (on that address's
+interface, or on every interface for ``0.0.0.0``); on loopback nothing is
+advertised and no multicast socket is opened. Values are read from the live
+store on each request. LISTEN over WebSocket is not implemented (HOST_INFO
+says so); clients poll. The HTTP side is a :class:`~performer.httpd.GuardedHTTPServer`
+(64 clients at once, a 128-deep backlog, idle clients closed after 15 s, ``Host``
+checked, at most 200 requests a second: each builds the tree, about 0.3 ms here,
+in the renderer's process).
 """
 
 from __future__ import annotations
@@ -16,11 +22,11 @@ import logging
 import socket
 import threading
 from collections.abc import Sequence
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from performer.errors import ControlError
+from performer.httpd import GuardedHandler, GuardedHTTPServer, is_loopback, is_wildcard
 from performer.params import Param, ParamStore
 
 if TYPE_CHECKING:
@@ -79,11 +85,24 @@ def find_node(tree: dict[str, Any], path: str) -> dict[str, Any] | None:
     return node
 
 
+def mdns_plan(host: str) -> tuple[str, list[str]] | None:
+    """Where to advertise for an OSC host: None on loopback (nothing to find from elsewhere), else
+    ``("all", [])`` for every interface (``0.0.0.0``, ``::``) or ``("one", [ip])`` for that address."""
+    if is_wildcard(host):
+        return "all", []
+    try:
+        ip = socket.getaddrinfo(host, None)[0][4][0] if not is_loopback(host) else "127.0.0.1"
+    except OSError:
+        return None  # a name that does not resolve: the server could not have bound it either
+    return None if is_loopback(str(ip)) else ("one", [str(ip)])
+
+
 class OscQueryServer:
     """Serves the tree over HTTP and advertises it over mDNS."""
 
     def __init__(self, store: ParamStore, *, osc_port: int, host: str = "127.0.0.1", port: int = 0,
-                 name: str = "Performer", commands: Sequence[tuple[str, str, str]] = ()) -> None:
+                 name: str = "Performer", commands: Sequence[tuple[str, str, str]] = (), max_clients: int = 64,
+                 idle_timeout: float = 15.0, max_rate: float | None = 200.0) -> None:
         self.store = store
         self.osc_port = osc_port
         self.host = host
@@ -91,34 +110,41 @@ class OscQueryServer:
         self.commands = list(commands)
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                status, body = server.respond(self.path)
+        class Handler(GuardedHandler):
+            def do_GET(self) -> None:  # noqa: N802
+                status, body = server.respond(self.path, local_ip=str(self.connection.getsockname()[0]))
                 data = json.dumps(body).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
-                self.wfile.write(data)
+                if self.command != "HEAD":
+                    self.wfile.write(data)
+
+            def do_HEAD(self) -> None:  # noqa: N802
+                self.do_GET()
 
             def log_message(self, format: str, *args: Any) -> None:
                 log.debug("OSCQuery %s", format % args)
 
         try:
-            self.httpd = ThreadingHTTPServer((host, port), Handler)
+            self.httpd = GuardedHTTPServer((host, port), Handler, label="OSCQuery", max_clients=max_clients,
+                                           idle_timeout=idle_timeout, max_rate=max_rate)
         except OSError as e:
-            raise ControlError(f"OSCQuery cannot listen on {host}:{port}: {e.strerror}") from None
-        self.httpd.daemon_threads = True
+            raise ControlError(f"OSCQuery cannot listen on {host}:{port}: {e.strerror or e}") from None
         self.port = self.httpd.server_address[1]
         self._thread: threading.Thread | None = None
         self._zeroconf: Zeroconf | None = None
         self._services: list[Any] = []
 
-    def respond(self, raw_path: str) -> tuple[int, dict[str, Any]]:
+    def respond(self, raw_path: str, local_ip: str | None = None) -> tuple[int, dict[str, Any]]:
+        """(status, JSON body) for a request path; ``local_ip``: the address the client reached (the OSC_IP
+        reported when OSC listens on every interface)."""
         parts = urlsplit(raw_path)
         path, query = unquote(parts.path), parts.query
         if query == "HOST_INFO":
-            return 200, {"NAME": self.name, "OSC_IP": self.host, "OSC_PORT": self.osc_port, "OSC_TRANSPORT": "UDP",
+            osc_ip = local_ip if is_wildcard(self.host) and local_ip else self.host
+            return 200, {"NAME": self.name, "OSC_IP": osc_ip, "OSC_PORT": self.osc_port, "OSC_TRANSPORT": "UDP",
                          "EXTENSIONS": EXTENSIONS}
         node = find_node(build_tree(self.store, self.commands), path)
         if node is None:
@@ -136,21 +162,31 @@ class OscQueryServer:
         self._advertise()
 
     def _advertise(self) -> None:
+        plan = mdns_plan(self.host)
+        if plan is None:
+            log.info("OSC listens on %s (this machine only): not advertised over mDNS; listen on 0.0.0.0 or a "
+                     "network address to be found by other machines", self.host)
+            return
         try:
-            from zeroconf import InterfaceChoice, ServiceInfo, Zeroconf
+            from zeroconf import InterfaceChoice, ServiceInfo, Zeroconf, get_all_addresses
         except ImportError:
             log.info("zeroconf is not installed: OSCQuery is not advertised over mDNS "
                      "(pip install 'performer[oscquery]')")
             return
         try:
-            ip = socket.gethostbyname(self.host) if self.host not in ("0.0.0.0", "") else "127.0.0.1"
-            zc = Zeroconf(interfaces=[ip] if ip.startswith("127.") else InterfaceChoice.All)
+            how, ips = plan
+            if how == "all":
+                ips = [ip for ip in get_all_addresses() if not is_loopback(ip)]
+                if not ips:
+                    log.info("no network address on this machine: OSCQuery is not advertised over mDNS")
+                    return
+            zc = Zeroconf(interfaces=InterfaceChoice.All if how == "all" else ips)
+            self._zeroconf = zc
             for kind, port in (("_oscjson._tcp.local.", self.port), ("_osc._udp.local.", self.osc_port)):
-                info = ServiceInfo(kind, f"{self.name}.{kind}", addresses=[socket.inet_aton(ip)], port=port,
+                info = ServiceInfo(kind, f"{self.name}.{kind}", parsed_addresses=ips, port=port,
                                    server=f"{socket.gethostname()}.local.")
                 zc.register_service(info, allow_name_change=True)
                 self._services.append(info)
-            self._zeroconf = zc
             log.info("OSCQuery advertised over mDNS (_oscjson._tcp, _osc._udp)")
         except Exception as e:  # no multicast on this network: the HTTP tree still works
             log.warning("mDNS advertisement failed (%s); clients can still use http://%s:%d/", e, self.host, self.port)
@@ -163,5 +199,8 @@ class OscQueryServer:
                 self._zeroconf.close()
             except Exception as e:
                 log.debug("zeroconf close: %s", e)
-        self.httpd.shutdown()
+            self._zeroconf, self._services = None, []
+        if self._thread is not None:  # shutdown() waits for serve_forever, which never ran if start() did not
+            self.httpd.shutdown()
+            self._thread = None
         self.httpd.server_close()

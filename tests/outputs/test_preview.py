@@ -18,7 +18,6 @@ from urllib.parse import urlparse
 
 import numpy as np
 import pytest
-from sounds import ToneClassifier, tone
 from test_outputs import ColourRenderer, info, pattern, wait_until
 
 from performer.audio import ArraySource
@@ -26,6 +25,7 @@ from performer.engine import Engine
 from performer.errors import OutputError
 from performer.outputs import Layout
 from performer.outputs.preview import PreviewOutput
+from sounds import ToneClassifier, tone
 
 
 def get(url: str, timeout: float = 5.0):
@@ -83,7 +83,7 @@ def test_mjpeg_stream_delivers_new_frames(preview):
     try:
         u = urlparse(preview.url)
         with socket.create_connection((u.hostname, u.port), timeout=5) as s:
-            s.sendall(b"GET /stream.mjpg HTTP/1.1\r\nHost: x\r\n\r\n")
+            s.sendall(b"GET /stream.mjpg HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
             data, deadline = b"", time.monotonic() + 10
             while data.count(b"X-Frame-Number: ") < 4 and time.monotonic() < deadline:
                 data += s.recv(65536)
@@ -123,7 +123,8 @@ class DevTools:
         self.sock = socket.create_connection((u.hostname, u.port), timeout=20)
         key = base64.b64encode(os.urandom(16)).decode()
         self.sock.sendall(f"GET {u.path} HTTP/1.1\r\nHost: {u.hostname}:{u.port}\r\nUpgrade: websocket\r\n"
-                          f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode())
+                          f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+                          f"Sec-WebSocket-Version: 13\r\n\r\n".encode())
         head = b""
         while b"\r\n\r\n" not in head:
             chunk = self.sock.recv(4096)
@@ -232,6 +233,7 @@ def open_page(port: int, url: str) -> DevTools:
 
 
 PAGE_STATE = """(() => {
+  const texts = r => [...r.cells].map(c => c.textContent);
   const img = document.getElementById('dream');
   if (!img) return {seen: 0};
   let mean = null;
@@ -247,7 +249,10 @@ PAGE_STATE = """(() => {
           highlighted: [...document.querySelectorAll('#bars .row.top')].map(r => r.dataset.class),
           bars: [...document.querySelectorAll('#bars .bar')].map(b => parseFloat(b.style.width)),
           spec: document.getElementById('spec').naturalWidth,
-          status: document.getElementById('status').textContent, mean};
+          status: document.getElementById('status').innerText,
+          panel: [...document.querySelectorAll('#status table.engine tr')].map(texts),
+          outputs: [...document.querySelectorAll('#status table.outputs tr')].map(texts),
+          mean};
 })()"""
 
 
@@ -289,7 +294,15 @@ def test_page_in_chromium_shows_live_frames_and_the_engines_top_class(browser, t
     assert max(abs(a - b) for a, b in zip(later["mean"], first["mean"])) > 2  # the picture itself changed
     assert later["top"] == engine_top == "high" and later["highlighted"] == ["high"]
     assert later["bars"][1] > 90 > later["bars"][0]  # the bars follow the probabilities (high ~1, low ~0)
-    assert "fps" in later["status"] and "top_class" in later["status"]
+    # the engine panel reads as text: labelled rows and a table of outputs by name, no JSON
+    assert "{" not in later["status"] and "}" not in later["status"] and '":' not in later["status"]
+    panel = dict(later["panel"])
+    assert panel["Engine"].startswith("running") and "fps" in panel["Frames"] and "high" in panel["Sound"]
+    assert panel["Errors"] == "none" and "audio blocks" in panel["Drops"]
+    head, *rows = later["outputs"]
+    assert head == ["Output", "State", "fps", "Sent", "Dropped", "Skipped", "Errors"]
+    web = next(r for r in rows if r[0] == "web")
+    assert web[1] == "open" and int(web[3]) > 0 and web[6] == "0"
     from PIL import Image
 
     screen = np.asarray(Image.open(io.BytesIO(shot)).convert("RGB"))

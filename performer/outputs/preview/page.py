@@ -19,7 +19,14 @@ _PAGE = """<!doctype html>
  .row.top .bar{background:#fab428}.row.top .name{color:#fab428}
  .p{text-align:right;font-variant-numeric:tabular-nums}
  #spec{width:100%;height:140px;image-rendering:pixelated;background:#000}
- #status{font:12px ui-monospace,monospace;white-space:pre;overflow:auto;flex:1;background:#14141a;padding:6px}
+ #status{font:13px system-ui,sans-serif;overflow:auto;flex:1;background:#14141a;padding:6px 8px}
+ #status table{border-collapse:collapse;width:100%;margin-bottom:6px}
+ #status th{text-align:left;color:#8a8a96;font-weight:normal;padding:1px 10px 1px 0;white-space:nowrap;
+            vertical-align:top}
+ #status td{padding:1px 8px 1px 0;font-variant-numeric:tabular-nums}
+ #status .outputs th{border-bottom:1px solid #30303a}
+ #status .outputs .n{text-align:right}
+ #status tr.warn th,#status tr.warn td{color:#ff7a6b}
  h2{font-size:12px;text-transform:uppercase;color:#8a8a96;margin:0}
 </style></head>
 <body><main>
@@ -37,7 +44,7 @@ const FPS = __FPS__;
 const img = document.getElementById("dream"), bars = document.getElementById("bars"),
       topLine = document.getElementById("top"), spec = document.getElementById("spec"),
       statusBox = document.getElementById("status");
-let seen = 0, lastFrame = null, classesKey = "", specKey = null;
+let seen = 0, lastFrame = null, classesKey = "", specKey = null, panelKey = "";
 async function pollFrame() {
   const started = performance.now();
   try {
@@ -64,6 +71,37 @@ function buildBars(classes) {
     bars.appendChild(row);
   }
 }
+function cell(tag, text, cls) {
+  const c = document.createElement(tag); c.textContent = text; if (cls) c.className = cls; return c;
+}
+function showPanel(p) {  // rows of label and value, then the outputs by name; text only, never HTML from the server
+  const key = JSON.stringify(p);
+  if (key === panelKey) return;
+  panelKey = key;
+  const rows = document.createElement("table"); rows.className = "engine";
+  for (const r of p.rows) {
+    const tr = document.createElement("tr"); tr.dataset.label = r.label; if (r.warn) tr.className = "warn";
+    tr.append(cell("th", r.label), cell("td", r.value)); rows.append(tr);
+  }
+  const parts = [rows];
+  if (p.outputs.length) {
+    const outs = document.createElement("table"); outs.className = "outputs";
+    const head = document.createElement("tr");
+    p.headers.forEach((c, i) => head.append(cell("th", c, i > 1 ? "n" : "")));
+    outs.append(head);
+    for (const o of p.outputs) {
+      const tr = document.createElement("tr"); tr.dataset.output = o.output; if (o.warn) tr.className = "warn";
+      p.columns.forEach((c, i) => tr.append(cell("td", o[c], i > 1 ? "n" : "")));
+      outs.append(tr);
+      if (o.error) {
+        const er = document.createElement("tr"); er.className = "warn";
+        const td = cell("td", "last error: " + o.error); td.colSpan = p.columns.length; er.append(td); outs.append(er);
+      }
+    }
+    parts.push(outs);
+  }
+  statusBox.replaceChildren(...parts);
+}
 async function pollState() {
   try {
     const s = await (await fetch("/state.json", {cache: "no-store"})).json();
@@ -84,9 +122,7 @@ async function pollState() {
       specKey = s.spectrogram;
       spec.src = "/spectrogram.png?k=" + specKey;
     }
-    const st = Object.assign({frame: s.frame, level_db: s.level_db}, s.status);
-    statusBox.textContent = Object.entries(st).map(([k, v]) =>
-        k.padEnd(22) + (typeof v === "object" && v !== null ? JSON.stringify(v) : v)).join("\\n");
+    showPanel(s.panel);
     document.body.dataset.state = "live";
   } catch (e) { document.body.dataset.state = "offline"; }
   setTimeout(pollState, 100);

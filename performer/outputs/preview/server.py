@@ -6,11 +6,13 @@ Endpoints (all on ``http://host:port``):
 - ``/``                 the page (polls the two endpoints below; no external scripts or fonts)
 - ``/frame.jpg``        the latest frame as JPEG; header ``X-Frame-Number``
 - ``/stream.mjpg``      the frames as an MJPEG stream (for VLC, OBS, an ``<img>`` tag)
-- ``/state.json``       frame number, top class, confidence, classes, probabilities, level, engine status
+- ``/state.json``       frame number, top class, confidence, classes, probabilities, level, engine status, and the
+                        engine panel as readable rows (``panel``)
 - ``/spectrogram.png``  the latest analysis window's log-mel spectrogram, coloured
 
-Frames are encoded on request (and cached per frame), so the renderer pays nothing when nobody watches and
-the output's thread only keeps a reference to the newest frame.
+Frames are encoded on request (once per frame, by one thread, then cached), so the renderer pays nothing when
+nobody watches and the output's thread only keeps a reference to the newest frame. The server is a
+:class:`~performer.httpd.GuardedHTTPServer`: bounded client threads, idle clients timed out, ``Host`` checked.
 """
 
 from __future__ import annotations
@@ -21,12 +23,12 @@ import logging
 import math
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import numpy as np
 
 from performer.errors import OutputError
+from performer.httpd import GuardedHandler, GuardedHTTPServer
 from performer.outputs.base import FrameOutput
 from performer.outputs.frame_info import FrameInfo
 from performer.outputs.layout import Layout, spectrogram_rgb
@@ -56,20 +58,32 @@ class PreviewOutput(FrameOutput):
 
     def __init__(self, name: str = "preview", *, host: str = "127.0.0.1", port: int = 8765, fps: float = 30.0,
                  quality: int = 80, layout: Layout | None = None, title: str = "Performer",
-                 required: bool = True) -> None:
+                 required: bool = True, max_clients: int = 32, idle_timeout: float = 15.0,
+                 max_rate: float = 120.0) -> None:
         super().__init__(name, layout=layout, required=required)
         if not isinstance(port, int) or not 0 <= port <= 65535:
             raise OutputError(f"preview output {name!r}: port {port!r} is not in 0..65535")
         if not 1 <= quality <= 100:
             raise OutputError(f"preview output {name!r}: JPEG quality {quality!r} is not in 1..100")
+        if not isinstance(max_clients, int) or max_clients < 1:
+            raise OutputError(f"preview output {name!r}: max_clients {max_clients!r} is not a whole number >= 1")
+        if not isinstance(idle_timeout, (int, float)) or not 0 < idle_timeout <= 3600:
+            raise OutputError(f"preview output {name!r}: idle_timeout {idle_timeout!r} is not in (0, 3600] seconds")
         self.host, self.port, self.fps, self.quality, self.title = host, port, float(fps), quality, title
-        self._server: ThreadingHTTPServer | None = None
+        if not isinstance(max_rate, (int, float)) or not 1 <= max_rate <= 10_000:
+            raise OutputError(f"preview output {name!r}: max_rate {max_rate!r} is not in 1..10000 requests a second")
+        self.max_clients, self.idle_timeout, self.max_rate = max_clients, float(idle_timeout), float(max_rate)
+        self._server: GuardedHTTPServer | None = None
         self._serve_thread: threading.Thread | None = None
         self._cond = threading.Condition()
         self._frame: np.ndarray | None = None
         self._info: FrameInfo | None = None
         self._jpeg: tuple[int, bytes] | None = None
         self._spec_png: tuple[int, bytes] | None = None
+        self._spec_src: object | None = None  # the spectrogram array last seen, to number new ones
+        self._spec_version = 0
+        self._state_json: tuple[int, bytes] | None = None  # (frame number, /state.json body): built once a frame
+        self._encode = threading.Lock()  # one encoder at a time: a frame is encoded once, however many ask
         self._closing = False
         self.requests = 0
         self.encode_ms = 0.0
@@ -84,11 +98,12 @@ class PreviewOutput(FrameOutput):
     def _open(self) -> None:
         handler = type("Handler", (_Handler,), {"output": self})
         try:
-            server = ThreadingHTTPServer((self.host, self.port), handler)
+            server = GuardedHTTPServer((self.host, self.port), handler, label=f"preview {self.name!r}",
+                                       max_clients=self.max_clients, idle_timeout=self.idle_timeout,
+                                       max_rate=self.max_rate)
         except OSError as e:
             raise OutputError(f"preview output {self.name!r}: cannot listen on {self.host}:{self.port}: "
                               f"{e.strerror or e}; choose another port (outputs.{self.name}.port)") from None
-        server.daemon_threads = True
         self._server, self._closing = server, False
         self.port = server.server_address[1]
         self._serve_thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2},
@@ -100,6 +115,8 @@ class PreviewOutput(FrameOutput):
         frame = frame.copy()  # the renderer may reuse its buffer; served later, on request
         with self._cond:
             self._frame, self._info = frame, info
+            if info.spectrogram is not None and info.spectrogram is not self._spec_src:
+                self._spec_src, self._spec_version = info.spectrogram, self._spec_version + 1
             self._cond.notify_all()
 
     def _close(self) -> None:
@@ -122,47 +139,65 @@ class PreviewOutput(FrameOutput):
             return cached
         from PIL import Image
 
-        t0 = time.perf_counter()
-        buf = io.BytesIO()
-        Image.fromarray(frame).save(buf, format="JPEG", quality=self.quality)
-        self.encode_ms = 1000.0 * (time.perf_counter() - t0)
-        item = (info.number, buf.getvalue())
-        with self._cond:
-            if self._jpeg is None or self._jpeg[0] < item[0]:
-                self._jpeg = item
+        with self._encode:
+            cached = self._jpeg  # another request may have encoded this frame while this one waited
+            if cached is not None and cached[0] >= info.number:
+                return cached
+            t0 = time.perf_counter()
+            buf = io.BytesIO()
+            Image.fromarray(frame).save(buf, format="JPEG", quality=self.quality)
+            self.encode_ms = 1000.0 * (time.perf_counter() - t0)
+            item = (info.number, buf.getvalue())
+            with self._cond:
+                if self._jpeg is None or self._jpeg[0] < item[0]:
+                    self._jpeg = item
         return item
 
     def state(self) -> dict[str, Any]:
+        from performer.outputs.preview.panel import engine_panel
+
         with self._cond:
-            frame, info = self._frame, self._info
+            frame, info, spec_version = self._frame, self._info, self._spec_version
         if info is None:
             return {"frame": None, "title": self.title, "top_class": None, "classes": [], "probs": [],
-                    "status": {}, "output": self.name}
+                    "status": {}, "output": self.name, "spectrogram": None, "panel": engine_panel({})}
+        level = None if info.level_db is None else round(float(info.level_db), 1)
         probs = [] if info.probs is None else [round(float(p), 4) for p in np.asarray(info.probs).ravel()]
         return _plain({
             "title": self.title, "output": self.name, "frame": info.number, "time": round(info.time, 3),
             "top_class": info.top_class, "confidence": round(float(info.confidence), 4),
             "classes": list(info.classes), "probs": probs,
-            "level_db": None if info.level_db is None else round(float(info.level_db), 1),
-            "spectrogram": None if info.spectrogram is None else id(info.spectrogram),
+            "level_db": level, "spectrogram": None if info.spectrogram is None else spec_version,
             "size": None if frame is None else [int(frame.shape[1]), int(frame.shape[0])],
-            "status": info.status, "fps": self.fps,
+            "status": info.status, "fps": self.fps, "panel": engine_panel(_plain(info.status), info.number, level),
         })
+
+    def state_json(self) -> bytes:
+        """The ``/state.json`` body, built once per frame however often it is asked for."""
+        with self._cond:
+            info, cached = self._info, self._state_json
+        if info is not None and cached is not None and cached[0] == info.number:
+            return cached[1]
+        body = json.dumps(self.state()).encode()
+        if info is not None:
+            self._state_json = (info.number, body)
+        return body
 
     def spectrogram_png(self) -> bytes | None:
         with self._cond:
-            info, cached = self._info, self._spec_png
+            info, version = self._info, self._spec_version
         if info is None or info.spectrogram is None:
             return None
-        key = id(info.spectrogram)
-        if cached is not None and cached[0] == key:
-            return cached[1]
         from PIL import Image
 
-        buf = io.BytesIO()
-        Image.fromarray(spectrogram_rgb(info.spectrogram)).save(buf, format="PNG")
-        self._spec_png = (key, buf.getvalue())
-        return self._spec_png[1]
+        with self._encode:
+            cached = self._spec_png
+            if cached is not None and cached[0] == version:
+                return cached[1]
+            buf = io.BytesIO()
+            Image.fromarray(spectrogram_rgb(info.spectrogram)).save(buf, format="PNG")
+            self._spec_png = (version, buf.getvalue())
+            return self._spec_png[1]
 
     def wait_newer(self, number: int, timeout: float) -> bool:
         """Wait until a frame newer than ``number`` arrives (False on timeout or close)."""
@@ -172,7 +207,7 @@ class PreviewOutput(FrameOutput):
             return not self._closing and self._info is not None and self._info.number > number
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(GuardedHandler):
     output: PreviewOutput
     protocol_version = "HTTP/1.1"
 
@@ -190,10 +225,10 @@ class _Handler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(body)
 
-    def do_HEAD(self) -> None:
+    def do_HEAD(self) -> None:  # noqa: N802
         self.do_GET()
 
-    def do_GET(self) -> None:
+    def do_GET(self) -> None:  # noqa: N802
         out = self.output
         out.requests += 1
         path = self.path.split("?", 1)[0]
@@ -209,7 +244,7 @@ class _Handler(BaseHTTPRequestHandler):
                 else:
                     self._reply(200, "image/jpeg", item[1], {"X-Frame-Number": str(item[0])})
             elif path == "/state.json":
-                self._reply(200, "application/json", json.dumps(out.state()).encode())
+                self._reply(200, "application/json", out.state_json())
             elif path == "/spectrogram.png":
                 png = out.spectrogram_png()
                 if png is None:
@@ -221,8 +256,9 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 self._reply(404, "text/plain", f"no such page: {path}; try / /frame.jpg /stream.mjpg "
                                                f"/state.json /spectrogram.png\n".encode())
-        except (BrokenPipeError, ConnectionResetError):
-            pass
+        except OSError as e:  # the client went away, or stopped reading for idle_timeout seconds
+            self.close_connection = True
+            log.debug("preview %s: %s", self.address_string(), e)
 
     def _stream(self) -> None:
         out = self.output
@@ -232,12 +268,15 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Connection", "close")
         self.end_headers()
         self.close_connection = True
+        if self.command == "HEAD":
+            return
         last, period = -1, 1.0 / max(0.1, out.fps)
         while True:
             if not out.wait_newer(last, 1.0):
                 if out._closing:
                     return
                 continue
+            self.server.pace()  # a stream's frames count against max_rate like requests
             item = out.jpeg()
             if item is None:
                 continue
