@@ -30,6 +30,10 @@ SOURCES: dict[str, tuple[tuple[float, float], str]] = {
     "centroid": ((0.0, 8000.0), "spectral centroid, Hz"),
     "confidence": ((0.0, 1.0), "smoothed probability of the top class, 0..1"),
     "prob.<class>": ((0.0, 1.0), "smoothed probability of one class, e.g. prob.dog_bark"),
+    "band.low": ((-60.0, 0.0), "level of the input below 250 Hz, dBFS"),
+    "band.mid": ((-60.0, 0.0), "level of the input between 250 Hz and 4 kHz, dBFS"),
+    "band.high": ((-60.0, 0.0), "level of the input above 4 kHz, dBFS"),
+    "band.<n>": ((-60.0, 0.0), "level of one of the analysis.bands log-spaced bands, band.1 (lowest) .. band.32, dBFS"),
     "glove.fist": ((0.0, 1.0), "how closed the gloved hand is, 0 open .. 1 fist"),
     "glove.<n>": ((0.0, 1.0), "one calibrated finger, glove.1 (thumb) .. glove.10"),
     "beat_phase": ((0.0, 1.0), "position within the beat of tempo.source, 0 on the beat .. 1 (a range of [1, 0] "
@@ -40,6 +44,7 @@ SOURCES: dict[str, tuple[tuple[float, float], str]] = {
 _PATTERNS = (
     (re.compile(r"prob\.[A-Za-z0-9_\-]+"), "prob.<class>"),
     (re.compile(r"glove\.(10|[1-9])"), "glove.<n>"),
+    (re.compile(r"band\.(3[0-2]|[12][0-9]|[1-9])"), "band.<n>"),
 )
 
 

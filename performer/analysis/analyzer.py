@@ -1,7 +1,7 @@
 """Streaming analysis: a sliding window over the input, classified every hop, in its own thread.
 
 Each hop the analyser reads the latest window from the ring, measures the
-sound (RMS and peak level, onset strength, spectral centroid), classifies it,
+sound (RMS and peak level, onset strength, spectral centroid, spectrum bands), classifies it,
 smooths the class probabilities over time and decides the top class with
 hysteresis and a minimum hold, so the image does not flicker between two
 classes. The result is an immutable :class:`Analysis` handed over through a
@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from performer.analysis.bands import FLOOR_DB, BandMeter
 from performer.analysis.features import log_mel_numpy
 from performer.analysis.novelty import novelty
 from performer.audio import AudioRing
@@ -64,11 +65,17 @@ class Analysis:
     spectrogram: np.ndarray = field(repr=False)
     """Log-mel spectrogram of the window, dB (mels x frames)."""
     classify_ms: float
+    low_mid_high: tuple[float, float, float] = (FLOOR_DB, FLOOR_DB, FLOOR_DB)
+    """Levels (dBFS) of the latest hop below 250 Hz, 250-4000 Hz and above 4 kHz (performer.analysis.bands)."""
+    bands: tuple[float, ...] = ()
+    """Levels (dBFS) of the latest hop in ``analysis.bands`` log-spaced bands, lowest first."""
 
     def sources(self) -> dict[str, float]:
         """The modulation sources this analysis provides (see performer.mapping.SOURCES)."""
         out = {"level": self.level_db, "peak": self.peak_db, "onset": self.onset, "centroid": self.centroid,
                "confidence": self.confidence}
+        out.update(zip(("band.low", "band.mid", "band.high"), self.low_mid_high))
+        out.update((f"band.{i}", v) for i, v in enumerate(self.bands, 1))
         for name, p in zip(self.classes, self.probs):
             out[f"prob.{name}"] = float(p)
         return out
@@ -125,6 +132,7 @@ class Analyzer:
         self._top_since = -math.inf  # audio time of the last change
         self._prev_spectrum: np.ndarray | None = None
         self._onset_peak = 1e-3
+        self._bands = BandMeter()
         self._event_start: float | None = None  # audio time the current new sound began (fast path)
         self._event_confidence = 0.0  # confidence of the fast path's latest choice in this event
         self._event_named = False  # the fast path has named the event's sound (switched, or confirmed the class)
@@ -147,6 +155,7 @@ class Analyzer:
         log_mel_numpy(audio[-sr:], sr)
         novelty(audio[-2 * sr:], sr, 0.1)
         self._spectral(audio, sr)
+        self._bands.measure(audio, self.ring.rate, int(self.store.get("analysis.bands")), self.ring.rate // 10)
         self._prev_spectrum = None
         self._onset_peak = 1e-3
 
@@ -204,6 +213,7 @@ class Analyzer:
         gain = 10.0 ** (p["audio.gain"] / 20.0)
         if gain != 1.0:
             audio = audio * np.float32(gain)
+        low_mid_high, bands = self._bands.measure(audio, rate, int(p["analysis.bands"]), int(hop_s * rate))
         sr = int(self.clf.sample_rate)
         if rate != sr:
             import soxr
@@ -246,7 +256,7 @@ class Analyzer:
                         probs=probs.copy(), raw_probs=np.array(raw, dtype=np.float32), top=top,
                         top_name=self.classes[top], confidence=float(probs[top]), changed=changed,
                         level_db=level, peak_db=peak, onset=onset, centroid=centroid, silent=silent,
-                        spectrogram=spec, classify_ms=ms)
+                        spectrogram=spec, classify_ms=ms, low_mid_high=low_mid_high, bands=bands)
 
     def _fast_path(self, audio: np.ndarray, sr: int, now: float, p: Mapping[str, Any]) -> int | None:
         """The fast path: name a new sound from its first fraction of a second.

@@ -121,7 +121,7 @@ class Controls:
 
                 try:
                     self.oscquery = OscQueryServer(self.store, osc_port=self.osc.port, host=host, port=qport,
-                                                   commands=COMMANDS)
+                                                   commands=COMMANDS, analysis=self._analysis_messages)
                 except ControlError as e:
                     log.error("%s; going on without OSCQuery", e)
         midi_cfg = dict(preset.midi)
@@ -345,7 +345,8 @@ class Controls:
             out += [("/performer/class", [a.top_name, int(a.top), float(a.confidence)]),
                     ("/performer/probs", [float(p) for p in a.probs]),
                     ("/performer/level", [float(a.level_db)]), ("/performer/peak", [float(a.peak_db)]),
-                    ("/performer/onset", [float(a.onset)]), ("/performer/centroid", [float(a.centroid)])]
+                    ("/performer/onset", [float(a.onset)]), ("/performer/centroid", [float(a.centroid)]),
+                    ("/performer/bands", [float(v) for v in (*a.low_mid_high, *a.bands)])]
         if self.glove.samples:
             values = self.glove.values()
             out.append(("/performer/glove/fist", [float(values.get("glove.fist", 0.0))]))

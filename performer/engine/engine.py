@@ -95,7 +95,8 @@ class Engine:
         """The preset the engine was built with: its outputs and controllers run for the whole show."""
         self.video = video if video is not None else _preset_video(self.preset)
         """The live video (the VJ's own content) the dream works on by video.weight; None without one."""
-        self.presenter = Presenter(self._present, lambda: self.effective or self.store.snapshot())
+        self.presenter = Presenter(self._present, lambda: self.effective or self.store.snapshot(),
+                                   live=self.store.snapshot)
         self.state = "stopped"
         """``warming up`` while models load and compile, then ``running``; ``stopped`` before and after."""
         self.warmup_seconds = 0.0
@@ -107,7 +108,7 @@ class Engine:
         matrix = ModMatrix(preset.routes, self.store.registry)
         images = _load_class_images(preset)
         guides = _class_guides(preset, self.classifier.classes)
-        apply_preset(self.store, preset)
+        apply_preset(self.store, preset, bpm=lambda: float(self.extra_sources.get("bpm", 0.0)))
         with self._preset_lock:
             self.preset, self.matrix, self.class_images, self.class_guides = preset, matrix, images, guides
 

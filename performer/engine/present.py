@@ -5,6 +5,7 @@ dreamed frame over with two times: when its feedback transform was applied and w
 :class:`Presenter` ticks on a steady clock; each tick it shows the latest dreamed frame faded in over the
 previous one across one dream interval, and moves both by the feedback transform (zoom, rotate, translate) for
 the time since it was applied -- so an endless zoom glides at the output rate instead of jumping at the dream's.
+Last, every frame goes through the master section (:mod:`performer.engine.master`): colour, fade, blackout, freeze.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from performer.engine.master import SWITCHES, Master, blacked_out
 
 
 @dataclass(frozen=True)
@@ -42,10 +45,16 @@ class Presenter:
     """Composes output frames from the last two dreamed frames on a steady clock; see the module docstring."""
 
     def __init__(self, emit: Callable[[np.ndarray, float], None], params: Callable[[], Mapping[str, Any]],
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 live: Callable[[], Mapping[str, Any]] | None = None) -> None:
+        """``params``: the values each tick composes with (the engine's: those of the last dreamed frame, with
+        modulation); ``live``: the store's own snapshot, whose master switches (freeze, blackout) then act on
+        the next tick rather than with the next dreamed frame, however long that takes."""
         self._emit = emit
         self._params = params
+        self._live = live
         self._clock = clock
+        self.master = Master()
         self._lock = threading.Lock()
         self._prev: Dreamed | None = None
         self._cur: Dreamed | None = None
@@ -65,17 +74,30 @@ class Presenter:
 
     def compose(self, now: float, p: Mapping[str, Any]) -> np.ndarray | None:
         """The output frame at time ``now``: the latest dream faded in over the previous one, both moved by the
-        feedback transform for the time since it was applied."""
+        feedback transform for the time since it was applied, then through the master section."""
         with self._lock:
             prev, cur, interval = self._prev, self._cur, self._interval
         if cur is None:
             return None
-        fps = float(p["output.fps"])
-        a = 1.0 if prev is None else min(1.0, max(0.0, (now - cur.done_at) / max(interval, 1.0 / fps)))
-        out = _warp(cur, now, fps, p)
-        if a < 1.0 and prev is not None and prev.frame.shape == cur.frame.shape:
-            out = out + (1.0 - a) * (_warp(prev, now, fps, p) - out)
-        return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+        if blacked_out(p):
+            return np.zeros(cur.frame.shape, dtype=np.uint8)
+        out = self.master.held(p)
+        if out is None:
+            fps = float(p["output.fps"])
+            a = 1.0 if prev is None else min(1.0, max(0.0, (now - cur.done_at) / max(interval, 1.0 / fps)))
+            out = _warp(cur, now, fps, p)
+            if a < 1.0 and prev is not None and prev.frame.shape == cur.frame.shape:
+                out = out + (1.0 - a) * (_warp(prev, now, fps, p) - out)
+            self.master.hold(p, out)
+        return self.master.finish(out, p)
+
+    def params(self) -> Mapping[str, Any]:
+        """What the next tick composes with: ``params()``, its master switches read live when ``live`` is set."""
+        p = self._params()
+        if self._live is None:
+            return p
+        live = self._live()
+        return {**p, **{name: live[name] for name in SWITCHES}}
 
     # --- the clock ---------------------------------------------------------------------
     def start(self) -> None:
@@ -91,7 +113,7 @@ class Presenter:
     def _run(self) -> None:
         next_t = self._clock()
         while not self._stop.is_set():
-            p = self._params()
+            p = self.params()
             period = 1.0 / max(1.0, float(p["output.fps"]))
             now = self._clock()
             if now < next_t:

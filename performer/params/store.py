@@ -115,15 +115,23 @@ class ParamStore:
         p = self.registry.get(name)
         return self.set(name, p.denormalize(x), source=source, glide=glide)
 
-    def update(self, values: Mapping[str, Any], *, source: str = "api", glide: bool = True) -> dict[str, Any]:
-        """Set several parameters at once: all are validated first, and none is set if one fails."""
+    def update(self, values: Mapping[str, Any], *, source: str = "api", glide: bool = True,
+               durations: Mapping[str, float] | None = None) -> dict[str, Any]:
+        """Set several parameters at once: all are validated first, and none is set if one fails.
+
+        ``durations``: seconds over which the named numeric parameters glide from their current value to the
+        new one (a preset's morph), instead of their own slew; the others move as ``glide`` says.
+        """
         checked: dict[str, Any] = {}
         for name, value in values.items():
             p = self.registry.get(name)
             if p.type == "trigger":
                 raise ParamTypeError(f"{name} is a trigger; fire it instead of setting it")
             checked[name] = p.validate(value)
-        self._notify(self._commit(checked, source, glide))
+        for name in durations or {}:
+            if not self.registry.get(name).numeric:
+                raise ParamTypeError(f"{name} is a {self.registry.get(name).type}; only numbers can glide")
+        self._notify(self._commit(checked, source, glide, durations or {}))
         return checked
 
     def fire(self, name: str, *, source: str = "api") -> int:
@@ -142,7 +150,8 @@ class ParamStore:
         """Return every parameter (but triggers) to its declared default, without gliding."""
         self.update({p.name: p.default for p in self.registry if p.type != "trigger"}, source=source, glide=False)
 
-    def _commit(self, values: dict[str, Any], source: str, glide: bool) -> list[Change]:
+    def _commit(self, values: dict[str, Any], source: str, glide: bool,
+                durations: Mapping[str, float] | None = None) -> list[Change]:
         changes = []
         with self._lock:
             now = self._clock()
@@ -151,9 +160,10 @@ class ParamStore:
                 if previous == v:
                     continue
                 p = self.registry.get(name)
-                if glide and p.slew > 0:
+                seconds = durations.get(name, 0.0) if durations else 0.0
+                if seconds > 0 or (glide and p.slew > 0):
                     current = self._current(name, now)
-                    self._ramps[name] = _Ramp(float(current), float(v), now, p.slew)
+                    self._ramps[name] = _Ramp(float(current), float(v), now, seconds if seconds > 0 else p.slew)
                 else:
                     self._ramps.pop(name, None)
                 self._targets[name] = v

@@ -44,6 +44,11 @@ PARAMS: tuple[Param, ...] = (
           "How different the latest hop must sound from the second before it to count as a new sound for the "
           "fast path: the mean change over mel bands, each in units of its own variation (std in dB + 3 dB).",
           "", 0.2, 5.0, clamp=True),
+    # analysis: spectrum bands
+    Param("analysis.bands", "int", 3, "classifier",
+          "Number of log-spaced spectrum bands (30 Hz to 16 kHz) the analyser measures besides low, mid and high: "
+          "modulation sources band.1 .. band.N and the tail of /performer/bands, each in dBFS.", "", 1, 32,
+          clamp=True),
     # mapping
     Param("mapping.enabled", "bool", True, "mapping",
           "Apply the preset's modulation matrix (sound and glove acting on parameters)."),
@@ -128,6 +133,24 @@ PARAMS: tuple[Param, ...] = (
     Param("output.layout", "enum", "dream", "output",
           "What the outputs show: the dream alone, or the paper's composite of dream, probabilities and spectrogram.",
           choices=("dream", "composite")),
+    # master
+    Param("master.brightness", "float", 0.0, "output",
+          "Brightness added to the output after the dream: -1 black .. 1 white, as a share of full scale.", "",
+          -1.0, 1.0, clamp=True, slew=0.1),
+    Param("master.contrast", "float", 1.0, "output",
+          "Contrast of the output about mid grey: 0 flat grey, 1 unchanged, 2 double.", "x", 0.0, 2.0,
+          clamp=True, slew=0.1),
+    Param("master.saturation", "float", 1.0, "output",
+          "Colour saturation of the output: 0 grey, 1 unchanged, 2 double.", "x", 0.0, 2.0, clamp=True, slew=0.1),
+    Param("master.hue", "float", 0.0, "output", "Hue rotation of the output's colours.", "deg", -180.0, 180.0,
+          clamp=True, slew=0.1),
+    Param("master.fade", "float", 0.0, "output",
+          "Fade to black: 0 full picture .. 1 black; a jump glides over a second.", "", 0.0, 1.0, clamp=True,
+          slew=1.0),
+    Param("master.freeze", "bool", False, "output",
+          "Hold the output on the frame it shows now, while the dream goes on underneath; off cuts back to it."),
+    Param("master.blackout", "trigger", None, "output",
+          "Black at once; fire again to bring the picture back (an odd number of fires is black)."),
     # control
     Param("control.osc_out_rate", "float", 30.0, "control", "Rate of the analysis messages sent over OSC.", "Hz",
           1.0, 120.0, clamp=True),

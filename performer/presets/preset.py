@@ -4,6 +4,7 @@ A preset has these top-level keys, every one optional::
 
     name = "club"                   # defaults to the file name
     description = "..."
+    morph = 4.0                     # a recall glides over 4 s (or "8 beats", "2 bars"); see presets.morph
     [params.dream]                  # parameter values, nested by the registry's dotted names
     iterations = 3
     [[mapping.routes]]              # the modulation matrix (performer.mapping)
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import reprlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +35,7 @@ from typing import Any
 from performer.errors import PerformerError
 from performer.mapping import Route
 from performer.params import REGISTRY, ParamStore, Registry
+from performer.presets.morph import Morph, morph_durations, morph_seconds
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +86,8 @@ class Preset:
     outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
     video: dict[str, Any] = field(default_factory=dict)
     """The ``[video]`` table: source (ndi:NAME, camera:N, a file), extra_ips, bandwidth."""
+    morph: Morph | None = None
+    """How long a recall glides (None: values jump, or glide over their own slew)."""
     path: Path | None = None
 
     def resolve(self, relative: str) -> Path:
@@ -102,6 +107,8 @@ class Preset:
         data: dict[str, Any] = {"format": FORMAT_VERSION, "name": self.name}
         if self.description:
             data["description"] = self.description
+        if self.morph is not None:
+            data["morph"] = self.morph.to_toml()
         if self.params:
             nested: dict[str, Any] = {}
             for name, value in self.params.items():
@@ -140,7 +147,7 @@ def copy_preset(base: Preset, name: str, params: dict[str, Any] | None = None) -
                   params=dict(params) if params is not None else base.values(), routes=list(base.routes),
                   midi=dict(base.midi), glove=_absolute(base, base.glove, "calibration"), osc=dict(base.osc),
                   classes={c: _absolute(base, spec, "image") for c, spec in base.classes.items()},
-                  outputs=dict(base.outputs), video=_video_absolute(base))
+                  outputs=dict(base.outputs), video=_video_absolute(base), morph=base.morph)
 
 
 def _absolute(base: Preset, table: dict[str, Any], key: str) -> dict[str, Any]:
@@ -174,7 +181,7 @@ def diff_presets(a: Preset, b: Preset, registry: Registry = REGISTRY) -> list[tu
 def _flat(p: Preset, registry: Registry) -> dict[str, Any]:
     out: dict[str, Any] = {f"params.{k}": v for k, v in p.values(registry).items()}
     data = p.to_toml_data()
-    for section in ("mapping", "midi", "glove", "osc", "classes", "outputs", "video", "description"):
+    for section in ("mapping", "midi", "glove", "osc", "classes", "outputs", "video", "description", "morph"):
         if section not in data:
             continue
 
@@ -192,12 +199,17 @@ def _flat(p: Preset, registry: Registry) -> dict[str, Any]:
     return out
 
 
-def apply_preset(store: ParamStore, preset: Preset, *, source: str = "preset") -> None:
-    """Recall a preset's parameters: all of them at once, gliding where parameters slew.
+def apply_preset(store: ParamStore, preset: Preset, *, source: str = "preset",
+                 bpm: Callable[[], float] | None = None) -> None:
+    """Recall a preset's parameters: all of them at once, gliding where parameters slew, or over the preset's
+    ``morph`` (:mod:`performer.presets.morph`; ``bpm`` gives the live tempo a morph in beats or bars counts by).
 
     Parameters the preset does not name return to their defaults, so a recall
     always gives the same state. Raises a ParamError and changes nothing if a
     value is invalid for this registry.
     """
-    store.update(preset.values(store.registry), source=source)
-    log.info("preset %s recalled (%d parameter values)", preset.name, len(preset.params))
+    values = preset.values(store.registry)
+    seconds = morph_seconds(preset.morph, store.get, store.registry, bpm) if preset.morph is not None else 0.0
+    store.update(values, source=source, durations=morph_durations(values, store.registry, seconds))
+    log.info("preset %s recalled (%d parameter values%s)", preset.name, len(preset.params),
+             f", morphing over {seconds:.2f} s" if seconds > 0 else "")

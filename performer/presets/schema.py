@@ -20,6 +20,7 @@ from performer.mapping import CURVES, Route, allowed_sources, source_kind
 from performer.outputs.layout import FITS
 from performer.params import REGISTRY, Registry
 from performer.presets.folders import name_problem
+from performer.presets.morph import parse_morph
 from performer.presets.preset import FORMAT_VERSION, MISSING, OUTPUT_TYPES, Preset, Problem
 from performer.video.factory import spec_problem
 from performer.video.ndi import BANDWIDTHS
@@ -188,8 +189,8 @@ VIDEO: Schema = {
     "extra_ips": (list_of(string(), "IP addresses or host names NDI asks for sources besides mDNS"), False),
     "bandwidth": (one_of(*BANDWIDTHS), False),
 }
-TOP_KEYS = ("format", "name", "description", "params", "mapping", "midi", "glove", "osc", "classes", "outputs",
-            "video")
+TOP_KEYS = ("format", "name", "description", "morph", "params", "mapping", "midi", "glove", "osc", "classes",
+            "outputs", "video")
 
 
 class _Checker:
@@ -322,6 +323,9 @@ def parse_preset(
     description = data.get("description", "")
     if not isinstance(description, str) or len(description) > MAX_DESCRIPTION_CHARS:
         c.add("description", description, f"a string of at most {MAX_DESCRIPTION_CHARS} characters")
+    morph, allowed = parse_morph(data["morph"]) if "morph" in data else (None, None)
+    if allowed:
+        c.add("morph", data["morph"], allowed)
 
     params = _flatten_params(c, data.get("params", {}), registry)
 
@@ -363,7 +367,7 @@ def parse_preset(
     preset = Preset(name=name, description=description, params=params, routes=routes,
                     midi=dict(midi or {}), glove=dict(glove or {}), osc=dict(osc or {}),
                     classes={k: _class_spec(v) for k, v in sound.items()},
-                    outputs={k: dict(v) for k, v in outputs.items()}, video=dict(video or {}),
+                    outputs={k: dict(v) for k, v in outputs.items()}, video=dict(video or {}), morph=morph,
                     path=Path(file) if file != "<preset>" else None)
     return preset, []
 

@@ -119,7 +119,7 @@ def test_preset_commands_glove_status_and_errors(rig):
     address, (where, message) = reply()
     assert where == "/midi/learn" and "MIDI input" in message
     send("/performer/status")
-    addresses = {reply()[0] for _ in range(6)}
+    addresses = {reply()[0] for _ in range(len(controls._status_messages()))}
     assert "/performer/status/fps" in addresses
     send("/dream/iterations", 7)
     send("/preset/save", "saved")
