@@ -186,6 +186,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     try:
         engine = build_engine(args)
         controls = build_controls(engine, args)
+        from performer.outputs.preview.controls_link import attach_control_pages
+
+        attach_control_pages(engine, controls)  # the preview's /control page: the store, presets, MIDI learn
         if sys.stderr.isatty() and not args.no_status:
             STATUS.show("warming up: loading the network, the classifier and the portraits...", terminal_width())
         else:

@@ -4,15 +4,23 @@ Follows the OSCQuery proposal: ``GET /`` is the whole tree (nodes with
 FULL_PATH, CONTENTS, TYPE, RANGE, VALUE, DESCRIPTION, ACCESS, UNIT),
 ``GET /dream/iterations`` one node, ``GET /dream/iterations?VALUE`` one
 attribute, ``GET /?HOST_INFO`` the server's OSC port and the extensions it
-supports. Advertised over mDNS as ``_oscjson._tcp`` and ``_osc._udp`` when
-zeroconf is installed and OSC listens beyond loopback (on that address's
-interface, or on every interface for ``0.0.0.0``); on loopback nothing is
-advertised and no multicast socket is opened. Values are read from the live
-store on each request. LISTEN over WebSocket is not implemented (HOST_INFO
-says so); clients poll. The HTTP side is a :class:`~performer.httpd.GuardedHTTPServer`
+supports. The analysis values (class, probabilities, levels, bands, tempo,
+glove: whatever OSC out sends, :mod:`performer.control.oscquery_nodes`) are
+read-only nodes (ACCESS 1) with types and ranges. A WebSocket upgrade on the
+same port gives LISTEN / IGNORE with values pushed as binary OSC, and
+PATH_CHANGED when analysis nodes come and go (:mod:`performer.control.oscquery_ws`).
+Every answer carries ``Access-Control-Allow-Origin: *`` so browser clients can
+read the tree (it is read-only; nothing is set over HTTP).
+
+Advertised over mDNS as ``_oscjson._tcp`` and ``_osc._udp`` when zeroconf is
+installed and OSC listens beyond loopback (on that address's interface, or on
+every interface for ``0.0.0.0``); on loopback nothing is advertised and no
+multicast socket is opened. Values are read from the live
+store on each request. The HTTP side is a :class:`~performer.httpd.GuardedHTTPServer`
 (64 clients at once, a 128-deep backlog, idle clients closed after 15 s, ``Host``
 checked, at most 200 requests a second: each builds the tree, about 0.3 ms here,
-in the renderer's process).
+in the renderer's process). A WebSocket client keeps its connection's thread (at
+most 16 of them at once) and is dropped when it stops answering pings or reading.
 """
 
 from __future__ import annotations
@@ -21,10 +29,12 @@ import json
 import logging
 import socket
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
+from performer.control.oscquery_nodes import ANALYSIS, Messages, analysis_leaves, shape
+from performer.control.oscquery_ws import ListenHub
 from performer.errors import ControlError
 from performer.httpd import GuardedHandler, GuardedHTTPServer, is_loopback, is_wildcard
 from performer.params import Param, ParamStore
@@ -37,7 +47,9 @@ log = logging.getLogger(__name__)
 ACCESS_NONE, ACCESS_READ, ACCESS_WRITE, ACCESS_RW = 0, 1, 2, 3
 _TYPE = {"float": "f", "int": "i", "bool": "T", "enum": "s", "string": "s", "trigger": "N"}
 EXTENSIONS = {"ACCESS": True, "VALUE": True, "RANGE": True, "DESCRIPTION": True, "TAGS": False, "CLIPMODE": True,
-              "UNIT": True, "CRITICAL": False, "LISTEN": False, "PATH_CHANGED": False}
+              "UNIT": True, "CRITICAL": False, "LISTEN": True, "PATH_CHANGED": True, "PATH_ADDED": False,
+              "PATH_REMOVED": False, "PATH_RENAMED": False, "HTML": False}
+CORS = {"Access-Control-Allow-Origin": "*"}
 
 
 def param_node(p: Param, value: Any) -> dict[str, Any]:
@@ -55,8 +67,10 @@ def param_node(p: Param, value: Any) -> dict[str, Any]:
     return node
 
 
-def build_tree(store: ParamStore, commands: Sequence[tuple[str, str, str]] = ()) -> dict[str, Any]:
-    """The whole OSCQuery tree: every parameter, plus ``commands`` as (address, type tags, description)."""
+def build_tree(store: ParamStore, commands: Sequence[tuple[str, str, str]] = (),
+               analysis: Messages = ()) -> dict[str, Any]:
+    """The whole OSCQuery tree: every parameter, ``commands`` as (address, type tags, description), and the
+    ``analysis`` messages (address, args) as read-only nodes."""
     root: dict[str, Any] = {"FULL_PATH": "/", "ACCESS": ACCESS_NONE, "DESCRIPTION": "Performer", "CONTENTS": {}}
     snap = store.snapshot()
     leaves = [(p.address, param_node(p, snap[p.name])) for p in store.registry]
@@ -65,6 +79,7 @@ def build_tree(store: ParamStore, commands: Sequence[tuple[str, str, str]] = ())
         if types:
             node["TYPE"] = types
         leaves.append((address, node))
+    leaves += analysis_leaves(analysis)
     for address, node in leaves:
         parts = address.strip("/").split("/")
         parent = root
@@ -72,6 +87,8 @@ def build_tree(store: ParamStore, commands: Sequence[tuple[str, str, str]] = ())
             parent = parent["CONTENTS"].setdefault(
                 part, {"FULL_PATH": "/" + "/".join(parts[: i + 1]), "ACCESS": ACCESS_NONE, "CONTENTS": {}})
             parent.setdefault("CONTENTS", {})
+        if "CONTENTS" in parent["CONTENTS"].get(parts[-1], {}):  # a node that holds others, e.g. /performer/glove
+            node = {**node, "CONTENTS": parent["CONTENTS"][parts[-1]]["CONTENTS"]}
         parent["CONTENTS"][parts[-1]] = node
     return root
 
@@ -102,8 +119,11 @@ class OscQueryServer:
 
     def __init__(self, store: ParamStore, *, osc_port: int, host: str = "127.0.0.1", port: int = 0,
                  name: str = "Performer", commands: Sequence[tuple[str, str, str]] = (), max_clients: int = 64,
-                 idle_timeout: float = 15.0, max_rate: float | None = 200.0) -> None:
+                 idle_timeout: float = 15.0, max_rate: float | None = 200.0,
+                 analysis: Callable[[], Messages] | None = None, max_listeners: int = 16) -> None:
+        """``analysis()``: the analysis messages (address, args), as OSC out sends them (``Controls``)."""
         self.store = store
+        self.analysis = analysis
         self.osc_port = osc_port
         self.host = host
         self.name = name
@@ -112,9 +132,17 @@ class OscQueryServer:
 
         class Handler(GuardedHandler):
             def do_GET(self) -> None:  # noqa: N802
+                if self.command == "GET" and "websocket" in self.headers.get("Upgrade", "").lower():
+                    lines = [self.requestline, *(f"{k}: {v}" for k, v in self.headers.items()), "", ""]
+                    raw = "\r\n".join(lines).encode("latin-1", "replace")
+                    self.close_connection = True
+                    server.hub.serve(self.connection, raw, self.client_address)
+                    return
                 status, body = server.respond(self.path, local_ip=str(self.connection.getsockname()[0]))
                 data = json.dumps(body).encode()
                 self.send_response(status)
+                for k, v in CORS.items():
+                    self.send_header(k, v)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
@@ -123,6 +151,15 @@ class OscQueryServer:
 
             def do_HEAD(self) -> None:  # noqa: N802
                 self.do_GET()
+
+            def do_OPTIONS(self) -> None:  # noqa: N802  (a browser's CORS preflight)
+                self.send_response(204)
+                for k, v in CORS.items():
+                    self.send_header(k, v)
+                self.send_header("Access-Control-Allow-Methods", "GET, HEAD, OPTIONS")
+                self.send_header("Access-Control-Allow-Headers", "*")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
 
             def log_message(self, format: str, *args: Any) -> None:
                 log.debug("OSCQuery %s", format % args)
@@ -133,6 +170,9 @@ class OscQueryServer:
         except OSError as e:
             raise ControlError(f"OSCQuery cannot listen on {host}:{port}: {e.strerror or e}") from None
         self.port = self.httpd.server_address[1]
+        self.hub = ListenHub(store, is_node=self.is_listenable, analysis=analysis,
+                             shape=lambda messages: shape(analysis_leaves(messages)), pace=self.httpd.pace,
+                             max_clients=max_listeners, idle_timeout=idle_timeout)
         self._thread: threading.Thread | None = None
         self._zeroconf: Zeroconf | None = None
         self._services: list[Any] = []
@@ -146,7 +186,7 @@ class OscQueryServer:
             osc_ip = local_ip if is_wildcard(self.host) and local_ip else self.host
             return 200, {"NAME": self.name, "OSC_IP": osc_ip, "OSC_PORT": self.osc_port, "OSC_TRANSPORT": "UDP",
                          "EXTENSIONS": EXTENSIONS}
-        node = find_node(build_tree(self.store, self.commands), path)
+        node = find_node(build_tree(self.store, self.commands, self._analysis()), path)
         if node is None:
             return 404, {"error": f"no node at {path}"}
         if query:
@@ -154,6 +194,22 @@ class OscQueryServer:
                 return 404 if query not in EXTENSIONS else 204, {"error": f"{path} has no attribute {query}"}
             return 200, {query: node[query]}
         return 200, node
+
+    def _analysis(self) -> Messages:
+        if self.analysis is None:
+            return ()
+        try:
+            return self.analysis()
+        except Exception as e:  # the engine mid-restart: the parameters are still served
+            log.debug("OSCQuery: analysis not available: %s", e)
+            return ()
+
+    def is_listenable(self, path: str) -> bool:
+        """Whether a WebSocket client may LISTEN to ``path``: a parameter, or an analysis value (also one that
+        appears later, such as the glove's before it sends)."""
+        if path in ANALYSIS or any(p.address == path for p in self.store.registry):
+            return True
+        return any(address == path for address, _ in self._analysis())
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self.httpd.serve_forever, name="oscquery", daemon=True)
@@ -192,6 +248,7 @@ class OscQueryServer:
             log.warning("mDNS advertisement failed (%s); clients can still use http://%s:%d/", e, self.host, self.port)
 
     def stop(self) -> None:
+        self.hub.stop()
         if self._zeroconf is not None:
             try:
                 for info in self._services:

@@ -9,6 +9,8 @@ Endpoints (all on ``http://host:port``):
 - ``/state.json``       frame number, top class, confidence, classes, probabilities, level, engine status, and the
                         engine panel as readable rows (``panel``)
 - ``/spectrogram.png``  the latest analysis window's log-mel spectrogram, coloured
+- ``/control``          the control page (every parameter, the presets, MIDI learn), once :meth:`attach` gave the
+                        server the engine's store; ``/control/ws`` is its WebSocket (see ``preview/hub.py``)
 
 Frames are encoded on request (once per frame, by one thread, then cached), so the renderer pays nothing when
 nobody watches and the output's thread only keeps a reference to the newest frame. The server is a
@@ -23,7 +25,7 @@ import logging
 import math
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -32,6 +34,10 @@ from performer.httpd import GuardedHandler, GuardedHTTPServer
 from performer.outputs.base import FrameOutput
 from performer.outputs.frame_info import FrameInfo
 from performer.outputs.layout import Layout, spectrogram_rgb
+
+if TYPE_CHECKING:
+    from performer.outputs.preview.hub import ControlHub, PageControl
+    from performer.params import ParamStore
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +93,24 @@ class PreviewOutput(FrameOutput):
         self._closing = False
         self.requests = 0
         self.encode_ms = 0.0
+        self.hub: ControlHub | None = None
+
+    def attach(self, store: ParamStore, control: PageControl | None = None) -> None:
+        """Serve the control page for ``store`` (and ``control``: presets, MIDI learn, tempo) at ``/control``."""
+        from performer.outputs.preview.hub import ControlHub
+
+        if self.hub is not None:
+            self.hub.close()
+        self.hub = ControlHub(store, control, self._frame_analysis)
+
+    def _frame_analysis(self) -> dict[str, Any]:
+        with self._cond:
+            info = self._info
+        if info is None:
+            return {}
+        probs = [] if info.probs is None else [round(float(p), 3) for p in np.asarray(info.probs).ravel()]
+        return _plain({"classes": list(info.classes), "probs": probs, "top_class": info.top_class,
+                       "confidence": round(float(info.confidence), 3)})
 
     @property
     def url(self) -> str:
@@ -253,8 +277,12 @@ class _Handler(GuardedHandler):
                     self._reply(200, "image/png", png)
             elif path == "/stream.mjpg":
                 self._stream()
+            elif path in ("/control", "/control/ws"):
+                from performer.outputs.preview.control_session import serve_control
+
+                serve_control(self, out.hub, out.title, path == "/control/ws", self._reply, lambda: out._closing)
             else:
-                self._reply(404, "text/plain", f"no such page: {path}; try / /frame.jpg /stream.mjpg "
+                self._reply(404, "text/plain", f"no such page: {path}; try / /control /frame.jpg /stream.mjpg "
                                                f"/state.json /spectrogram.png\n".encode())
         except OSError as e:  # the client went away, or stopped reading for idle_timeout seconds
             self.close_connection = True
