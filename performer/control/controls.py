@@ -347,6 +347,13 @@ class Controls:
                     ("/performer/level", [float(a.level_db)]), ("/performer/peak", [float(a.peak_db)]),
                     ("/performer/onset", [float(a.onset)]), ("/performer/centroid", [float(a.centroid)]),
                     ("/performer/bands", [float(v) for v in (*a.low_mid_high, *a.bands)])]
+        tempo = getattr(self.engine, "tempo", None)
+        if tempo is not None:
+            t = tempo.values()
+            if t.get("bpm"):
+                out += [("/performer/tempo/bpm", [float(t["bpm"])]),
+                        ("/performer/tempo/beat_phase", [float(t["beat_phase"])]),
+                        ("/performer/tempo/bar_phase", [float(t["bar_phase"])])]
         if self.glove.samples:
             values = self.glove.values()
             out.append(("/performer/glove/fist", [float(values.get("glove.fist", 0.0))]))

@@ -14,6 +14,7 @@ Everything that loads or compiles (models, the network, portraits) happens in
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import threading
@@ -28,6 +29,7 @@ import numpy as np
 from performer.analysis import Analysis, Analyzer, ClassifierLike
 from performer.audio import AudioRing, AudioSource
 from performer.dream.portraits import IDLE, load_portrait
+from performer.engine.classes import class_guides, load_class_images
 from performer.engine.present import Dreamed, Presenter
 from performer.errors import PerformerError, PresetError
 from performer.latest import Latest
@@ -35,9 +37,12 @@ from performer.mapping import ModMatrix
 from performer.outputs import FrameInfo, FrameOutput
 from performer.params import ParamStore, Snapshot
 from performer.presets import Preset, apply_preset, load_preset
+from performer.tempo import attach as attach_tempo
 from performer.video import VideoError, VideoSource, video_from_preset
 
 log = logging.getLogger(__name__)
+
+_UNSET = object()
 
 
 class Renderer(Protocol):
@@ -97,6 +102,12 @@ class Engine:
         """The live video (the VJ's own content) the dream works on by video.weight; None without one."""
         self.presenter = Presenter(self._present, lambda: self.effective or self.store.snapshot(),
                                    live=self.store.snapshot)
+        self.tempo = attach_tempo(self)
+        """The beat grid (tempo.source): beat_phase, bar_phase and bpm as sources; tempo.quantize holds recalls,
+        restarts and class changes until the next beat or bar."""
+        self._shown_key: str | None = None
+        self._shown_restart: Any = _UNSET
+        self._release_at: float | None = None
         self.state = "stopped"
         """``warming up`` while models load and compile, then ``running``; ``stopped`` before and after."""
         self.warmup_seconds = 0.0
@@ -106,8 +117,8 @@ class Engine:
     # --- presets -------------------------------------------------------------------
     def _install(self, preset: Preset) -> None:
         matrix = ModMatrix(preset.routes, self.store.registry)
-        images = _load_class_images(preset)
-        guides = _class_guides(preset, self.classifier.classes)
+        images = load_class_images(preset)
+        guides = class_guides(preset, self.classifier.classes)
         apply_preset(self.store, preset, bpm=lambda: float(self.extra_sources.get("bpm", 0.0)))
         with self._preset_lock:
             self.preset, self.matrix, self.class_images, self.class_guides = preset, matrix, images, guides
@@ -116,6 +127,9 @@ class Engine:
         """Recall a preset file at run time; on any problem keep the current state and report why."""
         try:
             preset = load_preset(path, classes=list(self.classifier.classes))
+            delay = self.tempo.quantize_delay()
+            if delay > 0:  # tempo.quantize: the recall lands on the next beat or bar
+                time.sleep(min(delay, 10.0))
             self._install(preset)
         except (PresetError, PerformerError, ValueError) as e:
             log.error("preset %s not loaded, keeping %r: %s", path, self.preset.name, e)
@@ -151,6 +165,7 @@ class Engine:
         self.warmup_seconds = time.monotonic() - self._t0
         self.source.start(self.ring)
         self.analyzer.start()
+        self.tempo.start()
         self._stop.clear()
         t = threading.Thread(target=self._render_loop, name="render", daemon=True)
         t.start()
@@ -167,6 +182,7 @@ class Engine:
         if callable(interrupt):
             interrupt()  # a long frame ends after its current step
         self.presenter.stop()
+        self.tempo.stop()
         self.ring.close()
         self.source.stop()
         self.analyzer.stop()
@@ -239,8 +255,10 @@ class Engine:
             self.effective = dict(params)
             fps = float(params["output.fps"])
             k = 1.0 if warped_at is None else (start - warped_at) * fps
+            scene = self.scene_for(a, params, k)
+            params, scene = self._quantised(params, scene, start)
             try:
-                frame = self.renderer.frame(params, self.scene_for(a, params, k))
+                frame = self.renderer.frame(params, scene)
             except Exception as e:  # a bad frame must not stop the show: keep the last one
                 st.errors += 1
                 st.last_error = f"{type(e).__name__}: {e}"
@@ -262,6 +280,27 @@ class Engine:
             budget = 1.0 / fps - (end - start)  # no need to dream faster than frames go out
             if budget > 0:
                 self._stop.wait(budget)
+
+    def _quantised(self, params: Any, scene: Any, now: float) -> tuple[Any, Any]:
+        """With tempo.quantize, a class change or a restart waits for the next beat or bar: until then the
+        renderer is told nothing changed."""
+        restart = params["dream.restart"]
+        if self._shown_restart is _UNSET:
+            self._shown_restart = restart
+        changed = (scene.key is not None and self._shown_key is not None and scene.key != self._shown_key
+                   or restart != self._shown_restart)
+        if changed and params["tempo.quantize"] != "off":
+            if self._release_at is None:
+                self._release_at = self.tempo.quantize_at(now)
+            if now < self._release_at:
+                held = dict(params)
+                held["dream.restart"] = self._shown_restart
+                return held, dataclasses.replace(scene, key=None, mix=())
+        self._release_at = None
+        if scene.key is not None:
+            self._shown_key = scene.key
+        self._shown_restart = restart
+        return params, scene
 
     def _revert_failures(self) -> None:
         """A live change the renderer could not make (a network without weights, a bad layer string) is set back
@@ -331,6 +370,7 @@ class Engine:
             "fps_p5": round(clock.p5_fps, 2),
             "frames": clock.frames,
             "late_ticks": clock.late,
+            "tempo": self.tempo.status(),
             "dream_fps": round(self.render_stats.fps, 2),
             "dream_size": [int(self.effective.get("dream.width", 0)), int(self.effective.get("dream.height", 0))],
             "dream_frames": self.render_stats.frames,
@@ -366,36 +406,3 @@ def _preset_video(preset: Preset) -> VideoSource | None:
     except VideoError as e:
         log.error("preset %s: %s; dreaming without video", preset.name, e)
         return None
-
-
-def _class_guides(preset: Preset, classes: Sequence[str]) -> dict[str, tuple[int, ...]]:
-    """ImageNet targets per class: the preset's ``guide``, else the built-in guide of a known sound class."""
-    from performer.dream.guides import DEFAULT_CLASS_GUIDES, resolve_guides
-
-    guides = {c: DEFAULT_CLASS_GUIDES[c] for c in classes if c in DEFAULT_CLASS_GUIDES}
-    for cls, spec in preset.classes.items():
-        if "guide" in spec:
-            try:
-                guides[cls] = resolve_guides(spec["guide"])
-            except ValueError as e:
-                log.error("preset %s: class %s guide: %s; that class keeps its built-in guide", preset.name, cls, e)
-    return {c: g for c, g in guides.items() if g}
-
-
-def _load_class_images(preset: Preset) -> dict[str, np.ndarray]:
-    """Load the per-class seed images a preset names; a missing file is reported, and that class seeds from its
-    built-in portrait."""
-    from PIL import Image
-
-    images = {}
-    for cls, spec in preset.classes.items():
-        if "image" not in spec:
-            continue
-        path = preset.resolve(spec["image"])
-        try:
-            with Image.open(path) as im:
-                images[cls] = np.asarray(im.convert("RGB"))
-        except (OSError, ValueError) as e:
-            log.error("preset %s: class %s image %s cannot be read (%s); that class starts from its portrait",
-                      preset.name, cls, path, e)
-    return images

@@ -1,0 +1,45 @@
+"""What each sound class dreams towards: its ImageNet targets and its seed image, from the preset and the defaults."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import numpy as np
+
+from performer.presets import Preset
+
+log = logging.getLogger(__name__)
+
+
+def class_guides(preset: Preset, classes: Sequence[str]) -> dict[str, tuple[int, ...]]:
+    """ImageNet targets per class: the preset's ``guide``, else the built-in guide of a known sound class."""
+    from performer.dream.guides import DEFAULT_CLASS_GUIDES, resolve_guides
+
+    guides = {c: DEFAULT_CLASS_GUIDES[c] for c in classes if c in DEFAULT_CLASS_GUIDES}
+    for cls, spec in preset.classes.items():
+        if "guide" in spec:
+            try:
+                guides[cls] = resolve_guides(spec["guide"])
+            except ValueError as e:
+                log.error("preset %s: class %s guide: %s; that class keeps its built-in guide", preset.name, cls, e)
+    return {c: g for c, g in guides.items() if g}
+
+
+def load_class_images(preset: Preset) -> dict[str, np.ndarray]:
+    """Load the per-class seed images a preset names; a missing file is reported, and that class seeds from its
+    built-in portrait."""
+    from PIL import Image
+
+    images = {}
+    for cls, spec in preset.classes.items():
+        if "image" not in spec:
+            continue
+        path = preset.resolve(spec["image"])
+        try:
+            with Image.open(path) as im:
+                images[cls] = np.asarray(im.convert("RGB"))
+        except (OSError, ValueError) as e:
+            log.error("preset %s: class %s image %s cannot be read (%s); that class starts from its portrait",
+                      preset.name, cls, path, e)
+    return images
