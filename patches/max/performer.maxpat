@@ -754,7 +754,7 @@
       300.0,
       20.0
      ],
-     "text": "mapping.enabled"
+     "text": "analysis.bands (1..32)"
     }
    },
    {
@@ -772,24 +772,27 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /mapping/enabled"
+     "text": "prepend /analysis/bands"
     }
    },
    {
     "box": {
      "id": "obj-44",
-     "maxclass": "toggle",
+     "maxclass": "number",
      "numinlets": 1,
-     "numoutlets": 1,
+     "numoutlets": 2,
      "patching_rect": [
       10.0,
       678.0,
-      22.0,
+      110.0,
       22.0
      ],
      "outlettype": [
-      "int"
+      "",
+      "bang"
      ],
+     "minimum": 1,
+     "maximum": 32,
      "parameter_enable": 0
     }
    },
@@ -805,7 +808,7 @@
       300.0,
       20.0
      ],
-     "text": "mapping.depth (0..2)"
+     "text": "mapping.enabled"
     }
    },
    {
@@ -823,27 +826,24 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /mapping/depth"
+     "text": "prepend /mapping/enabled"
     }
    },
    {
     "box": {
      "id": "obj-47",
-     "maxclass": "flonum",
+     "maxclass": "toggle",
      "numinlets": 1,
-     "numoutlets": 2,
+     "numoutlets": 1,
      "patching_rect": [
       340.0,
       80.0,
-      110.0,
+      22.0,
       22.0
      ],
      "outlettype": [
-      "",
-      "bang"
+      "int"
      ],
-     "minimum": 0.0,
-     "maximum": 2.0,
      "parameter_enable": 0
     }
    },
@@ -859,7 +859,7 @@
       300.0,
       20.0
      ],
-     "text": "dream.network"
+     "text": "mapping.depth (0..2)"
     }
    },
    {
@@ -877,18 +877,72 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /dream/network"
+     "text": "prepend /mapping/depth"
     }
    },
    {
     "box": {
      "id": "obj-50",
+     "maxclass": "flonum",
+     "numinlets": 1,
+     "numoutlets": 2,
+     "patching_rect": [
+      340.0,
+      126.0,
+      110.0,
+      22.0
+     ],
+     "outlettype": [
+      "",
+      "bang"
+     ],
+     "minimum": 0.0,
+     "maximum": 2.0,
+     "parameter_enable": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-51",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      340.0,
+      152.0,
+      300.0,
+      20.0
+     ],
+     "text": "dream.network"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-52",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      470.0,
+      172.0,
+      170.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend /dream/network"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-53",
      "maxclass": "umenu",
      "numinlets": 1,
      "numoutlets": 3,
      "patching_rect": [
       340.0,
-      126.0,
+      172.0,
       120.0,
       22.0
      ],
@@ -911,13 +965,13 @@
    },
    {
     "box": {
-     "id": "obj-51",
+     "id": "obj-54",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
      "patching_rect": [
       340.0,
-      152.0,
+      198.0,
       300.0,
       20.0
      ],
@@ -926,13 +980,13 @@
    },
    {
     "box": {
-     "id": "obj-52",
+     "id": "obj-55",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
       470.0,
-      172.0,
+      218.0,
       170.0,
       22.0
      ],
@@ -944,13 +998,13 @@
    },
    {
     "box": {
-     "id": "obj-53",
+     "id": "obj-56",
      "maxclass": "textedit",
      "numinlets": 1,
      "numoutlets": 4,
      "patching_rect": [
       340.0,
-      172.0,
+      218.0,
       120.0,
       22.0
      ],
@@ -965,13 +1019,13 @@
    },
    {
     "box": {
-     "id": "obj-54",
+     "id": "obj-57",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 2,
      "patching_rect": [
       470.0,
-      196.0,
+      242.0,
       60.0,
       22.0
      ],
@@ -980,60 +1034,6 @@
       ""
      ],
      "text": "route text"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-55",
-     "maxclass": "comment",
-     "numinlets": 1,
-     "numoutlets": 0,
-     "patching_rect": [
-      340.0,
-      198.0,
-      300.0,
-      20.0
-     ],
-     "text": "dream.iterations (1..20)"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-56",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      470.0,
-      218.0,
-      170.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend /dream/iterations"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-57",
-     "maxclass": "number",
-     "numinlets": 1,
-     "numoutlets": 2,
-     "patching_rect": [
-      340.0,
-      218.0,
-      110.0,
-      22.0
-     ],
-     "outlettype": [
-      "",
-      "bang"
-     ],
-     "minimum": 1,
-     "maximum": 20,
-     "parameter_enable": 0
     }
    },
    {
@@ -1048,7 +1048,7 @@
       300.0,
       20.0
      ],
-     "text": "dream.octaves (1..6)"
+     "text": "dream.iterations (1..20)"
     }
    },
    {
@@ -1066,7 +1066,7 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /dream/octaves"
+     "text": "prepend /dream/iterations"
     }
    },
    {
@@ -1086,7 +1086,7 @@
       "bang"
      ],
      "minimum": 1,
-     "maximum": 6,
+     "maximum": 20,
      "parameter_enable": 0
     }
    },
@@ -1102,7 +1102,7 @@
       300.0,
       20.0
      ],
-     "text": "dream.octave_scale (1.1..2)"
+     "text": "dream.octaves (1..6)"
     }
    },
    {
@@ -1120,13 +1120,13 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /dream/octave_scale"
+     "text": "prepend /dream/octaves"
     }
    },
    {
     "box": {
      "id": "obj-63",
-     "maxclass": "flonum",
+     "maxclass": "number",
      "numinlets": 1,
      "numoutlets": 2,
      "patching_rect": [
@@ -1139,8 +1139,8 @@
       "",
       "bang"
      ],
-     "minimum": 1.1,
-     "maximum": 2.0,
+     "minimum": 1,
+     "maximum": 6,
      "parameter_enable": 0
     }
    },
@@ -1156,7 +1156,7 @@
       300.0,
       20.0
      ],
-     "text": "dream.lr (0.001..0.2)"
+     "text": "dream.octave_scale (1.1..2)"
     }
    },
    {
@@ -1174,7 +1174,7 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /dream/lr"
+     "text": "prepend /dream/octave_scale"
     }
    },
    {
@@ -1193,8 +1193,8 @@
       "",
       "bang"
      ],
-     "minimum": 0.001,
-     "maximum": 0.2,
+     "minimum": 1.1,
+     "maximum": 2.0,
      "parameter_enable": 0
     }
    },
@@ -1210,7 +1210,7 @@
       300.0,
       20.0
      ],
-     "text": "dream.jitter (px, 0..64)"
+     "text": "dream.lr (0.001..0.2)"
     }
    },
    {
@@ -1228,13 +1228,13 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /dream/jitter"
+     "text": "prepend /dream/lr"
     }
    },
    {
     "box": {
      "id": "obj-69",
-     "maxclass": "number",
+     "maxclass": "flonum",
      "numinlets": 1,
      "numoutlets": 2,
      "patching_rect": [
@@ -1247,8 +1247,8 @@
       "",
       "bang"
      ],
-     "minimum": 0,
-     "maximum": 64,
+     "minimum": 0.001,
+     "maximum": 0.2,
      "parameter_enable": 0
     }
    },
@@ -1264,7 +1264,7 @@
       300.0,
       20.0
      ],
-     "text": "dream.grad_norm"
+     "text": "dream.jitter (px, 0..64)"
     }
    },
    {
@@ -1282,18 +1282,72 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /dream/grad_norm"
+     "text": "prepend /dream/jitter"
     }
    },
    {
     "box": {
      "id": "obj-72",
+     "maxclass": "number",
+     "numinlets": 1,
+     "numoutlets": 2,
+     "patching_rect": [
+      340.0,
+      448.0,
+      110.0,
+      22.0
+     ],
+     "outlettype": [
+      "",
+      "bang"
+     ],
+     "minimum": 0,
+     "maximum": 64,
+     "parameter_enable": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-73",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      340.0,
+      474.0,
+      300.0,
+      20.0
+     ],
+     "text": "dream.grad_norm"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-74",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      470.0,
+      494.0,
+      170.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend /dream/grad_norm"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-75",
      "maxclass": "umenu",
      "numinlets": 1,
      "numoutlets": 3,
      "patching_rect": [
       340.0,
-      448.0,
+      494.0,
       120.0,
       22.0
      ],
@@ -1314,60 +1368,6 @@
    },
    {
     "box": {
-     "id": "obj-73",
-     "maxclass": "comment",
-     "numinlets": 1,
-     "numoutlets": 0,
-     "patching_rect": [
-      340.0,
-      474.0,
-      300.0,
-      20.0
-     ],
-     "text": "dream.grad_smooth (px, 0..4)"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-74",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      470.0,
-      494.0,
-      170.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend /dream/grad_smooth"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-75",
-     "maxclass": "flonum",
-     "numinlets": 1,
-     "numoutlets": 2,
-     "patching_rect": [
-      340.0,
-      494.0,
-      110.0,
-      22.0
-     ],
-     "outlettype": [
-      "",
-      "bang"
-     ],
-     "minimum": 0.0,
-     "maximum": 4.0,
-     "parameter_enable": 0
-    }
-   },
-   {
-    "box": {
      "id": "obj-76",
      "maxclass": "comment",
      "numinlets": 1,
@@ -1378,7 +1378,7 @@
       300.0,
       20.0
      ],
-     "text": "dream.robustness (0..2)"
+     "text": "dream.grad_smooth (px, 0..4)"
     }
    },
    {
@@ -1396,7 +1396,7 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /dream/robustness"
+     "text": "prepend /dream/grad_smooth"
     }
    },
    {
@@ -1416,7 +1416,7 @@
       "bang"
      ],
      "minimum": 0.0,
-     "maximum": 2.0,
+     "maximum": 4.0,
      "parameter_enable": 0
     }
    },
@@ -1432,7 +1432,7 @@
       300.0,
       20.0
      ],
-     "text": "dream.freq_decay (0..2)"
+     "text": "dream.robustness (0..2)"
     }
    },
    {
@@ -1450,7 +1450,7 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /dream/freq_decay"
+     "text": "prepend /dream/robustness"
     }
    },
    {
@@ -1486,7 +1486,7 @@
       300.0,
       20.0
      ],
-     "text": "dream.decorrelate"
+     "text": "dream.freq_decay (0..2)"
     }
    },
    {
@@ -1504,24 +1504,27 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /dream/decorrelate"
+     "text": "prepend /dream/freq_decay"
     }
    },
    {
     "box": {
      "id": "obj-84",
-     "maxclass": "toggle",
+     "maxclass": "flonum",
      "numinlets": 1,
-     "numoutlets": 1,
+     "numoutlets": 2,
      "patching_rect": [
       340.0,
       632.0,
-      22.0,
+      110.0,
       22.0
      ],
      "outlettype": [
-      "int"
+      "",
+      "bang"
      ],
+     "minimum": 0.0,
+     "maximum": 2.0,
      "parameter_enable": 0
     }
    },
@@ -1537,7 +1540,7 @@
       300.0,
       20.0
      ],
-     "text": "dream.width (px, 64..1920)"
+     "text": "dream.decorrelate"
     }
    },
    {
@@ -1555,27 +1558,24 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /dream/width"
+     "text": "prepend /dream/decorrelate"
     }
    },
    {
     "box": {
      "id": "obj-87",
-     "maxclass": "number",
+     "maxclass": "toggle",
      "numinlets": 1,
-     "numoutlets": 2,
+     "numoutlets": 1,
      "patching_rect": [
       340.0,
       678.0,
-      110.0,
+      22.0,
       22.0
      ],
      "outlettype": [
-      "",
-      "bang"
+      "int"
      ],
-     "minimum": 64,
-     "maximum": 1920,
      "parameter_enable": 0
     }
    },
@@ -1591,7 +1591,7 @@
       300.0,
       20.0
      ],
-     "text": "dream.height (px, 64..1080)"
+     "text": "dream.width (px, 64..1920)"
     }
    },
    {
@@ -1609,7 +1609,7 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /dream/height"
+     "text": "prepend /dream/width"
     }
    },
    {
@@ -1629,7 +1629,7 @@
       "bang"
      ],
      "minimum": 64,
-     "maximum": 1080,
+     "maximum": 1920,
      "parameter_enable": 0
     }
    },
@@ -1645,7 +1645,7 @@
       300.0,
       20.0
      ],
-     "text": "dream.guide_weight (0..10)"
+     "text": "dream.height (px, 64..1080)"
     }
    },
    {
@@ -1663,13 +1663,13 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /dream/guide_weight"
+     "text": "prepend /dream/height"
     }
    },
    {
     "box": {
      "id": "obj-93",
-     "maxclass": "flonum",
+     "maxclass": "number",
      "numinlets": 1,
      "numoutlets": 2,
      "patching_rect": [
@@ -1682,8 +1682,8 @@
       "",
       "bang"
      ],
-     "minimum": 0.0,
-     "maximum": 10.0,
+     "minimum": 64,
+     "maximum": 1080,
      "parameter_enable": 0
     }
    },
@@ -1699,7 +1699,7 @@
       300.0,
       20.0
      ],
-     "text": "dream.follow_confidence (0..1)"
+     "text": "dream.guide_weight (0..10)"
     }
    },
    {
@@ -1717,7 +1717,7 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /dream/follow_confidence"
+     "text": "prepend /dream/guide_weight"
     }
    },
    {
@@ -1737,7 +1737,7 @@
       "bang"
      ],
      "minimum": 0.0,
-     "maximum": 1.0,
+     "maximum": 10.0,
      "parameter_enable": 0
     }
    },
@@ -1753,7 +1753,7 @@
       300.0,
       20.0
      ],
-     "text": "dream.class_change"
+     "text": "dream.follow_confidence (0..1)"
     }
    },
    {
@@ -1771,18 +1771,72 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /dream/class_change"
+     "text": "prepend /dream/follow_confidence"
     }
    },
    {
     "box": {
      "id": "obj-99",
+     "maxclass": "flonum",
+     "numinlets": 1,
+     "numoutlets": 2,
+     "patching_rect": [
+      670.0,
+      218.0,
+      110.0,
+      22.0
+     ],
+     "outlettype": [
+      "",
+      "bang"
+     ],
+     "minimum": 0.0,
+     "maximum": 1.0,
+     "parameter_enable": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-100",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      670.0,
+      244.0,
+      300.0,
+      20.0
+     ],
+     "text": "dream.class_change"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-101",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      800.0,
+      264.0,
+      170.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend /dream/class_change"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-102",
      "maxclass": "umenu",
      "numinlets": 1,
      "numoutlets": 3,
      "patching_rect": [
       670.0,
-      218.0,
+      264.0,
       120.0,
       22.0
      ],
@@ -1801,60 +1855,6 @@
    },
    {
     "box": {
-     "id": "obj-100",
-     "maxclass": "comment",
-     "numinlets": 1,
-     "numoutlets": 0,
-     "patching_rect": [
-      670.0,
-      244.0,
-      300.0,
-      20.0
-     ],
-     "text": "dream.portrait_pull (0..1)"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-101",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      800.0,
-      264.0,
-      170.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend /dream/portrait_pull"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-102",
-     "maxclass": "flonum",
-     "numinlets": 1,
-     "numoutlets": 2,
-     "patching_rect": [
-      670.0,
-      264.0,
-      110.0,
-      22.0
-     ],
-     "outlettype": [
-      "",
-      "bang"
-     ],
-     "minimum": 0.0,
-     "maximum": 1.0,
-     "parameter_enable": 0
-    }
-   },
-   {
-    "box": {
      "id": "obj-103",
      "maxclass": "comment",
      "numinlets": 1,
@@ -1865,7 +1865,7 @@
       300.0,
       20.0
      ],
-     "text": "dream.seed"
+     "text": "dream.portrait_pull (0..1)"
     }
    },
    {
@@ -1883,18 +1883,72 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /dream/seed"
+     "text": "prepend /dream/portrait_pull"
     }
    },
    {
     "box": {
      "id": "obj-105",
+     "maxclass": "flonum",
+     "numinlets": 1,
+     "numoutlets": 2,
+     "patching_rect": [
+      670.0,
+      310.0,
+      110.0,
+      22.0
+     ],
+     "outlettype": [
+      "",
+      "bang"
+     ],
+     "minimum": 0.0,
+     "maximum": 1.0,
+     "parameter_enable": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-106",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      670.0,
+      336.0,
+      300.0,
+      20.0
+     ],
+     "text": "dream.seed"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-107",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      800.0,
+      356.0,
+      170.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend /dream/seed"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-108",
      "maxclass": "umenu",
      "numinlets": 1,
      "numoutlets": 3,
      "patching_rect": [
       670.0,
-      310.0,
+      356.0,
       120.0,
       22.0
      ],
@@ -1917,60 +1971,6 @@
    },
    {
     "box": {
-     "id": "obj-106",
-     "maxclass": "comment",
-     "numinlets": 1,
-     "numoutlets": 0,
-     "patching_rect": [
-      670.0,
-      336.0,
-      300.0,
-      20.0
-     ],
-     "text": "dream.blend (0..1)"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-107",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      800.0,
-      356.0,
-      170.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend /dream/blend"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-108",
-     "maxclass": "flonum",
-     "numinlets": 1,
-     "numoutlets": 2,
-     "patching_rect": [
-      670.0,
-      356.0,
-      110.0,
-      22.0
-     ],
-     "outlettype": [
-      "",
-      "bang"
-     ],
-     "minimum": 0.0,
-     "maximum": 1.0,
-     "parameter_enable": 0
-    }
-   },
-   {
-    "box": {
      "id": "obj-109",
      "maxclass": "comment",
      "numinlets": 1,
@@ -1981,7 +1981,7 @@
       300.0,
       20.0
      ],
-     "text": "dream.crossfade (s, 0..10)"
+     "text": "dream.blend (0..1)"
     }
    },
    {
@@ -1999,7 +1999,7 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /dream/crossfade"
+     "text": "prepend /dream/blend"
     }
    },
    {
@@ -2019,7 +2019,7 @@
       "bang"
      ],
      "minimum": 0.0,
-     "maximum": 10.0,
+     "maximum": 1.0,
      "parameter_enable": 0
     }
    },
@@ -2035,7 +2035,7 @@
       300.0,
       20.0
      ],
-     "text": "dream.zoom (x, 0.9..1.2)"
+     "text": "dream.crossfade (s, 0..10)"
     }
    },
    {
@@ -2053,7 +2053,7 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /dream/zoom"
+     "text": "prepend /dream/crossfade"
     }
    },
    {
@@ -2072,8 +2072,8 @@
       "",
       "bang"
      ],
-     "minimum": 0.9,
-     "maximum": 1.2,
+     "minimum": 0.0,
+     "maximum": 10.0,
      "parameter_enable": 0
     }
    },
@@ -2089,7 +2089,7 @@
       300.0,
       20.0
      ],
-     "text": "dream.rotate (deg, -10..10)"
+     "text": "dream.zoom (x, 0.9..1.2)"
     }
    },
    {
@@ -2107,7 +2107,7 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /dream/rotate"
+     "text": "prepend /dream/zoom"
     }
    },
    {
@@ -2126,8 +2126,8 @@
       "",
       "bang"
      ],
-     "minimum": -10.0,
-     "maximum": 10.0,
+     "minimum": 0.9,
+     "maximum": 1.2,
      "parameter_enable": 0
     }
    },
@@ -2143,7 +2143,7 @@
       300.0,
       20.0
      ],
-     "text": "dream.translate_x (px, -32..32)"
+     "text": "dream.rotate (deg, -10..10)"
     }
    },
    {
@@ -2161,7 +2161,7 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /dream/translate_x"
+     "text": "prepend /dream/rotate"
     }
    },
    {
@@ -2180,8 +2180,8 @@
       "",
       "bang"
      ],
-     "minimum": -32.0,
-     "maximum": 32.0,
+     "minimum": -10.0,
+     "maximum": 10.0,
      "parameter_enable": 0
     }
    },
@@ -2197,7 +2197,7 @@
       300.0,
       20.0
      ],
-     "text": "dream.translate_y (px, -32..32)"
+     "text": "dream.translate_x (px, -32..32)"
     }
    },
    {
@@ -2215,7 +2215,7 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /dream/translate_y"
+     "text": "prepend /dream/translate_x"
     }
    },
    {
@@ -2251,7 +2251,7 @@
       300.0,
       20.0
      ],
-     "text": "dream.restart"
+     "text": "dream.translate_y (px, -32..32)"
     }
    },
    {
@@ -2269,24 +2269,27 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /dream/restart"
+     "text": "prepend /dream/translate_y"
     }
    },
    {
     "box": {
      "id": "obj-126",
-     "maxclass": "button",
+     "maxclass": "flonum",
      "numinlets": 1,
-     "numoutlets": 1,
+     "numoutlets": 2,
      "patching_rect": [
       670.0,
       632.0,
-      22.0,
+      110.0,
       22.0
      ],
      "outlettype": [
+      "",
       "bang"
      ],
+     "minimum": -32.0,
+     "maximum": 32.0,
      "parameter_enable": 0
     }
    },
@@ -2302,7 +2305,7 @@
       300.0,
       20.0
      ],
-     "text": "output.fps (fps, 1..120)"
+     "text": "dream.restart"
     }
    },
    {
@@ -2320,27 +2323,24 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /output/fps"
+     "text": "prepend /dream/restart"
     }
    },
    {
     "box": {
      "id": "obj-129",
-     "maxclass": "flonum",
+     "maxclass": "button",
      "numinlets": 1,
-     "numoutlets": 2,
+     "numoutlets": 1,
      "patching_rect": [
       670.0,
       678.0,
-      110.0,
+      22.0,
       22.0
      ],
      "outlettype": [
-      "",
       "bang"
      ],
-     "minimum": 1.0,
-     "maximum": 120.0,
      "parameter_enable": 0
     }
    },
@@ -2356,7 +2356,7 @@
       300.0,
       20.0
      ],
-     "text": "output.layout"
+     "text": "video.weight (0..1)"
     }
    },
    {
@@ -2374,18 +2374,184 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /output/layout"
+     "text": "prepend /video/weight"
     }
    },
    {
     "box": {
      "id": "obj-132",
+     "maxclass": "flonum",
+     "numinlets": 1,
+     "numoutlets": 2,
+     "patching_rect": [
+      1000.0,
+      80.0,
+      110.0,
+      22.0
+     ],
+     "outlettype": [
+      "",
+      "bang"
+     ],
+     "minimum": 0.0,
+     "maximum": 1.0,
+     "parameter_enable": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-133",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      1000.0,
+      106.0,
+      300.0,
+      20.0
+     ],
+     "text": "video.mode"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-134",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1130.0,
+      126.0,
+      170.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend /video/mode"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-135",
      "maxclass": "umenu",
      "numinlets": 1,
      "numoutlets": 3,
      "patching_rect": [
       1000.0,
-      80.0,
+      126.0,
+      120.0,
+      22.0
+     ],
+     "outlettype": [
+      "int",
+      "",
+      ""
+     ],
+     "items": [
+      "blend",
+      ",",
+      "restart"
+     ],
+     "parameter_enable": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-136",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      1000.0,
+      152.0,
+      300.0,
+      20.0
+     ],
+     "text": "output.fps (fps, 1..120)"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-137",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1130.0,
+      172.0,
+      170.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend /output/fps"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-138",
+     "maxclass": "flonum",
+     "numinlets": 1,
+     "numoutlets": 2,
+     "patching_rect": [
+      1000.0,
+      172.0,
+      110.0,
+      22.0
+     ],
+     "outlettype": [
+      "",
+      "bang"
+     ],
+     "minimum": 1.0,
+     "maximum": 120.0,
+     "parameter_enable": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-139",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      1000.0,
+      198.0,
+      300.0,
+      20.0
+     ],
+     "text": "output.layout"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-140",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1130.0,
+      218.0,
+      170.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend /output/layout"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-141",
+     "maxclass": "umenu",
+     "numinlets": 1,
+     "numoutlets": 3,
+     "patching_rect": [
+      1000.0,
+      218.0,
       120.0,
       22.0
      ],
@@ -2404,13 +2570,385 @@
    },
    {
     "box": {
-     "id": "obj-133",
+     "id": "obj-142",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
      "patching_rect": [
       1000.0,
-      106.0,
+      244.0,
+      300.0,
+      20.0
+     ],
+     "text": "master.brightness (-1..1)"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-143",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1130.0,
+      264.0,
+      170.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend /master/brightness"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-144",
+     "maxclass": "flonum",
+     "numinlets": 1,
+     "numoutlets": 2,
+     "patching_rect": [
+      1000.0,
+      264.0,
+      110.0,
+      22.0
+     ],
+     "outlettype": [
+      "",
+      "bang"
+     ],
+     "minimum": -1.0,
+     "maximum": 1.0,
+     "parameter_enable": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-145",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      1000.0,
+      290.0,
+      300.0,
+      20.0
+     ],
+     "text": "master.contrast (x, 0..2)"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-146",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1130.0,
+      310.0,
+      170.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend /master/contrast"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-147",
+     "maxclass": "flonum",
+     "numinlets": 1,
+     "numoutlets": 2,
+     "patching_rect": [
+      1000.0,
+      310.0,
+      110.0,
+      22.0
+     ],
+     "outlettype": [
+      "",
+      "bang"
+     ],
+     "minimum": 0.0,
+     "maximum": 2.0,
+     "parameter_enable": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-148",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      1000.0,
+      336.0,
+      300.0,
+      20.0
+     ],
+     "text": "master.saturation (x, 0..2)"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-149",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1130.0,
+      356.0,
+      170.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend /master/saturation"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-150",
+     "maxclass": "flonum",
+     "numinlets": 1,
+     "numoutlets": 2,
+     "patching_rect": [
+      1000.0,
+      356.0,
+      110.0,
+      22.0
+     ],
+     "outlettype": [
+      "",
+      "bang"
+     ],
+     "minimum": 0.0,
+     "maximum": 2.0,
+     "parameter_enable": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-151",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      1000.0,
+      382.0,
+      300.0,
+      20.0
+     ],
+     "text": "master.hue (deg, -180..180)"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-152",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1130.0,
+      402.0,
+      170.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend /master/hue"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-153",
+     "maxclass": "flonum",
+     "numinlets": 1,
+     "numoutlets": 2,
+     "patching_rect": [
+      1000.0,
+      402.0,
+      110.0,
+      22.0
+     ],
+     "outlettype": [
+      "",
+      "bang"
+     ],
+     "minimum": -180.0,
+     "maximum": 180.0,
+     "parameter_enable": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-154",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      1000.0,
+      428.0,
+      300.0,
+      20.0
+     ],
+     "text": "master.fade (0..1)"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-155",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1130.0,
+      448.0,
+      170.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend /master/fade"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-156",
+     "maxclass": "flonum",
+     "numinlets": 1,
+     "numoutlets": 2,
+     "patching_rect": [
+      1000.0,
+      448.0,
+      110.0,
+      22.0
+     ],
+     "outlettype": [
+      "",
+      "bang"
+     ],
+     "minimum": 0.0,
+     "maximum": 1.0,
+     "parameter_enable": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-157",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      1000.0,
+      474.0,
+      300.0,
+      20.0
+     ],
+     "text": "master.freeze"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-158",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1130.0,
+      494.0,
+      170.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend /master/freeze"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-159",
+     "maxclass": "toggle",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1000.0,
+      494.0,
+      22.0,
+      22.0
+     ],
+     "outlettype": [
+      "int"
+     ],
+     "parameter_enable": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-160",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      1000.0,
+      520.0,
+      300.0,
+      20.0
+     ],
+     "text": "master.blackout"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-161",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1130.0,
+      540.0,
+      170.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend /master/blackout"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-162",
+     "maxclass": "button",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1000.0,
+      540.0,
+      22.0,
+      22.0
+     ],
+     "outlettype": [
+      "bang"
+     ],
+     "parameter_enable": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-163",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      1000.0,
+      566.0,
       300.0,
       20.0
      ],
@@ -2419,13 +2957,13 @@
    },
    {
     "box": {
-     "id": "obj-134",
+     "id": "obj-164",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
       1130.0,
-      126.0,
+      586.0,
       170.0,
       22.0
      ],
@@ -2437,13 +2975,13 @@
    },
    {
     "box": {
-     "id": "obj-135",
+     "id": "obj-165",
      "maxclass": "flonum",
      "numinlets": 1,
      "numoutlets": 2,
      "patching_rect": [
       1000.0,
-      126.0,
+      586.0,
       110.0,
       22.0
      ],
@@ -2458,7 +2996,412 @@
    },
    {
     "box": {
-     "id": "obj-136",
+     "id": "obj-166",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      1000.0,
+      612.0,
+      300.0,
+      20.0
+     ],
+     "text": "tempo.source"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-167",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1130.0,
+      632.0,
+      170.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend /tempo/source"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-168",
+     "maxclass": "umenu",
+     "numinlets": 1,
+     "numoutlets": 3,
+     "patching_rect": [
+      1000.0,
+      632.0,
+      120.0,
+      22.0
+     ],
+     "outlettype": [
+      "int",
+      "",
+      ""
+     ],
+     "items": [
+      "audio",
+      ",",
+      "tap",
+      ",",
+      "midi",
+      ",",
+      "link"
+     ],
+     "parameter_enable": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-169",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      1000.0,
+      658.0,
+      300.0,
+      20.0
+     ],
+     "text": "tempo.quantize"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-170",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1130.0,
+      678.0,
+      170.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend /tempo/quantize"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-171",
+     "maxclass": "umenu",
+     "numinlets": 1,
+     "numoutlets": 3,
+     "patching_rect": [
+      1000.0,
+      678.0,
+      120.0,
+      22.0
+     ],
+     "outlettype": [
+      "int",
+      "",
+      ""
+     ],
+     "items": [
+      "off",
+      ",",
+      "beat",
+      ",",
+      "bar"
+     ],
+     "parameter_enable": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-172",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      1330.0,
+      60.0,
+      300.0,
+      20.0
+     ],
+     "text": "tempo.tap"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-173",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1460.0,
+      80.0,
+      170.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend /tempo/tap"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-174",
+     "maxclass": "button",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1330.0,
+      80.0,
+      22.0,
+      22.0
+     ],
+     "outlettype": [
+      "bang"
+     ],
+     "parameter_enable": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-175",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      1330.0,
+      106.0,
+      300.0,
+      20.0
+     ],
+     "text": "tempo.bpm (BPM, 40..240)"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-176",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1460.0,
+      126.0,
+      170.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend /tempo/bpm"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-177",
+     "maxclass": "flonum",
+     "numinlets": 1,
+     "numoutlets": 2,
+     "patching_rect": [
+      1330.0,
+      126.0,
+      110.0,
+      22.0
+     ],
+     "outlettype": [
+      "",
+      "bang"
+     ],
+     "minimum": 40.0,
+     "maximum": 240.0,
+     "parameter_enable": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-178",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      1330.0,
+      152.0,
+      300.0,
+      20.0
+     ],
+     "text": "tempo.downbeat"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-179",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1460.0,
+      172.0,
+      170.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend /tempo/downbeat"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-180",
+     "maxclass": "button",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1330.0,
+      172.0,
+      22.0,
+      22.0
+     ],
+     "outlettype": [
+      "bang"
+     ],
+     "parameter_enable": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-181",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      1330.0,
+      198.0,
+      300.0,
+      20.0
+     ],
+     "text": "tempo.latency (ms, -200..500)"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-182",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1460.0,
+      218.0,
+      170.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend /tempo/latency"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-183",
+     "maxclass": "flonum",
+     "numinlets": 1,
+     "numoutlets": 2,
+     "patching_rect": [
+      1330.0,
+      218.0,
+      110.0,
+      22.0
+     ],
+     "outlettype": [
+      "",
+      "bang"
+     ],
+     "minimum": -200.0,
+     "maximum": 500.0,
+     "parameter_enable": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-184",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      1330.0,
+      244.0,
+      300.0,
+      20.0
+     ],
+     "text": "tempo.midi_input"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-185",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1460.0,
+      264.0,
+      170.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend /tempo/midi_input"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-186",
+     "maxclass": "textedit",
+     "numinlets": 1,
+     "numoutlets": 4,
+     "patching_rect": [
+      1330.0,
+      264.0,
+      120.0,
+      22.0
+     ],
+     "outlettype": [
+      "",
+      "int",
+      "",
+      ""
+     ],
+     "parameter_enable": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-187",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 2,
+     "patching_rect": [
+      1460.0,
+      288.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      "",
+      ""
+     ],
+     "text": "route text"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-188",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -2473,7 +3416,7 @@
    },
    {
     "box": {
-     "id": "obj-137",
+     "id": "obj-189",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -2491,7 +3434,7 @@
    },
    {
     "box": {
-     "id": "obj-138",
+     "id": "obj-190",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -2506,7 +3449,7 @@
    },
    {
     "box": {
-     "id": "obj-139",
+     "id": "obj-191",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -2524,7 +3467,7 @@
    },
    {
     "box": {
-     "id": "obj-140",
+     "id": "obj-192",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -2539,7 +3482,7 @@
    },
    {
     "box": {
-     "id": "obj-141",
+     "id": "obj-193",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -2557,7 +3500,7 @@
    },
    {
     "box": {
-     "id": "obj-142",
+     "id": "obj-194",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -2572,7 +3515,7 @@
    },
    {
     "box": {
-     "id": "obj-143",
+     "id": "obj-195",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -2590,7 +3533,7 @@
    },
    {
     "box": {
-     "id": "obj-144",
+     "id": "obj-196",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -2605,7 +3548,7 @@
    },
    {
     "box": {
-     "id": "obj-145",
+     "id": "obj-197",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -2623,7 +3566,7 @@
    },
    {
     "box": {
-     "id": "obj-146",
+     "id": "obj-198",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -2638,7 +3581,7 @@
    },
    {
     "box": {
-     "id": "obj-147",
+     "id": "obj-199",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -2656,7 +3599,7 @@
    },
    {
     "box": {
-     "id": "obj-148",
+     "id": "obj-200",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -2671,7 +3614,7 @@
    },
    {
     "box": {
-     "id": "obj-149",
+     "id": "obj-201",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -2689,7 +3632,7 @@
    },
    {
     "box": {
-     "id": "obj-150",
+     "id": "obj-202",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -2704,7 +3647,7 @@
    },
    {
     "box": {
-     "id": "obj-151",
+     "id": "obj-203",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -2722,7 +3665,7 @@
    },
    {
     "box": {
-     "id": "obj-152",
+     "id": "obj-204",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -2737,7 +3680,7 @@
    },
    {
     "box": {
-     "id": "obj-153",
+     "id": "obj-205",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -2752,7 +3695,7 @@
    },
    {
     "box": {
-     "id": "obj-154",
+     "id": "obj-206",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -2770,7 +3713,7 @@
    },
    {
     "box": {
-     "id": "obj-155",
+     "id": "obj-207",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 9,
@@ -2796,7 +3739,7 @@
    },
    {
     "box": {
-     "id": "obj-156",
+     "id": "obj-208",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -2814,7 +3757,7 @@
    },
    {
     "box": {
-     "id": "obj-157",
+     "id": "obj-209",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -2831,7 +3774,7 @@
    },
    {
     "box": {
-     "id": "obj-158",
+     "id": "obj-210",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -2846,7 +3789,7 @@
    },
    {
     "box": {
-     "id": "obj-159",
+     "id": "obj-211",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -2864,7 +3807,7 @@
    },
    {
     "box": {
-     "id": "obj-160",
+     "id": "obj-212",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -2881,7 +3824,7 @@
    },
    {
     "box": {
-     "id": "obj-161",
+     "id": "obj-213",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -2896,7 +3839,7 @@
    },
    {
     "box": {
-     "id": "obj-162",
+     "id": "obj-214",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -2914,7 +3857,7 @@
    },
    {
     "box": {
-     "id": "obj-163",
+     "id": "obj-215",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -2931,7 +3874,7 @@
    },
    {
     "box": {
-     "id": "obj-164",
+     "id": "obj-216",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -2946,7 +3889,7 @@
    },
    {
     "box": {
-     "id": "obj-165",
+     "id": "obj-217",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -2964,7 +3907,7 @@
    },
    {
     "box": {
-     "id": "obj-166",
+     "id": "obj-218",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -2981,7 +3924,7 @@
    },
    {
     "box": {
-     "id": "obj-167",
+     "id": "obj-219",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -2996,7 +3939,7 @@
    },
    {
     "box": {
-     "id": "obj-168",
+     "id": "obj-220",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -3014,7 +3957,7 @@
    },
    {
     "box": {
-     "id": "obj-169",
+     "id": "obj-221",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -3031,7 +3974,7 @@
    },
    {
     "box": {
-     "id": "obj-170",
+     "id": "obj-222",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -3046,7 +3989,7 @@
    },
    {
     "box": {
-     "id": "obj-171",
+     "id": "obj-223",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -3064,7 +4007,7 @@
    },
    {
     "box": {
-     "id": "obj-172",
+     "id": "obj-224",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -3081,7 +4024,7 @@
    },
    {
     "box": {
-     "id": "obj-173",
+     "id": "obj-225",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -3096,7 +4039,7 @@
    },
    {
     "box": {
-     "id": "obj-174",
+     "id": "obj-226",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -3114,7 +4057,7 @@
    },
    {
     "box": {
-     "id": "obj-175",
+     "id": "obj-227",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -3131,7 +4074,7 @@
    },
    {
     "box": {
-     "id": "obj-176",
+     "id": "obj-228",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -3146,7 +4089,7 @@
    },
    {
     "box": {
-     "id": "obj-177",
+     "id": "obj-229",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -3164,7 +4107,7 @@
    },
    {
     "box": {
-     "id": "obj-178",
+     "id": "obj-230",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -3181,7 +4124,7 @@
    },
    {
     "box": {
-     "id": "obj-179",
+     "id": "obj-231",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -3196,10 +4139,10 @@
    },
    {
     "box": {
-     "id": "obj-180",
+     "id": "obj-232",
      "maxclass": "newobj",
      "numinlets": 1,
-     "numoutlets": 43,
+     "numoutlets": 56,
      "patching_rect": [
       1000.0,
       700.0,
@@ -3249,14 +4192,27 @@
       "",
       "",
       "",
+      "",
+      "",
+      "",
+      "",
+      "",
+      "",
+      "",
+      "",
+      "",
+      "",
+      "",
+      "",
+      "",
       ""
      ],
-     "text": "route /audio/gain /audio/gate /classifier/enabled /classifier/window /classifier/hop /classifier/smoothing /classifier/hysteresis /classifier/hold /classifier/lock /classifier/fast /classifier/fast_window /classifier/fast_confidence /classifier/novelty /mapping/enabled /mapping/depth /dream/network /dream/iterations /dream/octaves /dream/octave_scale /dream/lr /dream/jitter /dream/grad_norm /dream/grad_smooth /dream/robustness /dream/freq_decay /dream/decorrelate /dream/width /dream/height /dream/guide_weight /dream/follow_confidence /dream/class_change /dream/portrait_pull /dream/seed /dream/blend /dream/crossfade /dream/zoom /dream/rotate /dream/translate_x /dream/translate_y /output/fps /output/layout /control/osc_out_rate"
+     "text": "route /audio/gain /audio/gate /classifier/enabled /classifier/window /classifier/hop /classifier/smoothing /classifier/hysteresis /classifier/hold /classifier/lock /classifier/fast /classifier/fast_window /classifier/fast_confidence /classifier/novelty /analysis/bands /mapping/enabled /mapping/depth /dream/network /dream/iterations /dream/octaves /dream/octave_scale /dream/lr /dream/jitter /dream/grad_norm /dream/grad_smooth /dream/robustness /dream/freq_decay /dream/decorrelate /dream/width /dream/height /dream/guide_weight /dream/follow_confidence /dream/class_change /dream/portrait_pull /dream/seed /dream/blend /dream/crossfade /dream/zoom /dream/rotate /dream/translate_x /dream/translate_y /video/weight /video/mode /output/fps /output/layout /master/brightness /master/contrast /master/saturation /master/hue /master/fade /master/freeze /control/osc_out_rate /tempo/source /tempo/quantize /tempo/bpm /tempo/latency"
     }
    },
    {
     "box": {
-     "id": "obj-181",
+     "id": "obj-233",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -3274,7 +4230,7 @@
    },
    {
     "box": {
-     "id": "obj-182",
+     "id": "obj-234",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -3292,7 +4248,7 @@
    },
    {
     "box": {
-     "id": "obj-183",
+     "id": "obj-235",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -3310,7 +4266,7 @@
    },
    {
     "box": {
-     "id": "obj-184",
+     "id": "obj-236",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -3328,7 +4284,7 @@
    },
    {
     "box": {
-     "id": "obj-185",
+     "id": "obj-237",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -3346,7 +4302,7 @@
    },
    {
     "box": {
-     "id": "obj-186",
+     "id": "obj-238",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -3364,7 +4320,7 @@
    },
    {
     "box": {
-     "id": "obj-187",
+     "id": "obj-239",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -3382,7 +4338,7 @@
    },
    {
     "box": {
-     "id": "obj-188",
+     "id": "obj-240",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -3400,7 +4356,7 @@
    },
    {
     "box": {
-     "id": "obj-189",
+     "id": "obj-241",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -3418,7 +4374,7 @@
    },
    {
     "box": {
-     "id": "obj-190",
+     "id": "obj-242",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -3436,7 +4392,7 @@
    },
    {
     "box": {
-     "id": "obj-191",
+     "id": "obj-243",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -3454,7 +4410,7 @@
    },
    {
     "box": {
-     "id": "obj-192",
+     "id": "obj-244",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -3472,7 +4428,7 @@
    },
    {
     "box": {
-     "id": "obj-193",
+     "id": "obj-245",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -3490,7 +4446,7 @@
    },
    {
     "box": {
-     "id": "obj-194",
+     "id": "obj-246",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -3508,7 +4464,7 @@
    },
    {
     "box": {
-     "id": "obj-195",
+     "id": "obj-247",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -3526,12 +4482,30 @@
    },
    {
     "box": {
-     "id": "obj-196",
+     "id": "obj-248",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
       1192.0,
+      782.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend set"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-249",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1256.0,
       782.0,
       60.0,
       22.0
@@ -3544,25 +4518,7 @@
    },
    {
     "box": {
-     "id": "obj-197",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      1256.0,
-      782.0,
-      60.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend set"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-198",
+     "id": "obj-250",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -3580,7 +4536,7 @@
    },
    {
     "box": {
-     "id": "obj-199",
+     "id": "obj-251",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -3598,7 +4554,7 @@
    },
    {
     "box": {
-     "id": "obj-200",
+     "id": "obj-252",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -3616,7 +4572,7 @@
    },
    {
     "box": {
-     "id": "obj-201",
+     "id": "obj-253",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -3634,7 +4590,7 @@
    },
    {
     "box": {
-     "id": "obj-202",
+     "id": "obj-254",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -3647,12 +4603,12 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend setsymbol"
+     "text": "prepend set"
     }
    },
    {
     "box": {
-     "id": "obj-203",
+     "id": "obj-255",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -3665,12 +4621,12 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend set"
+     "text": "prepend setsymbol"
     }
    },
    {
     "box": {
-     "id": "obj-204",
+     "id": "obj-256",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -3688,7 +4644,7 @@
    },
    {
     "box": {
-     "id": "obj-205",
+     "id": "obj-257",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -3706,7 +4662,7 @@
    },
    {
     "box": {
-     "id": "obj-206",
+     "id": "obj-258",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -3724,7 +4680,7 @@
    },
    {
     "box": {
-     "id": "obj-207",
+     "id": "obj-259",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -3742,7 +4698,7 @@
    },
    {
     "box": {
-     "id": "obj-208",
+     "id": "obj-260",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -3760,7 +4716,7 @@
    },
    {
     "box": {
-     "id": "obj-209",
+     "id": "obj-261",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -3778,7 +4734,7 @@
    },
    {
     "box": {
-     "id": "obj-210",
+     "id": "obj-262",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -3796,7 +4752,7 @@
    },
    {
     "box": {
-     "id": "obj-211",
+     "id": "obj-263",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -3809,12 +4765,12 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend setsymbol"
+     "text": "prepend set"
     }
    },
    {
     "box": {
-     "id": "obj-212",
+     "id": "obj-264",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -3827,12 +4783,12 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend set"
+     "text": "prepend setsymbol"
     }
    },
    {
     "box": {
-     "id": "obj-213",
+     "id": "obj-265",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -3845,12 +4801,12 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend setsymbol"
+     "text": "prepend set"
     }
    },
    {
     "box": {
-     "id": "obj-214",
+     "id": "obj-266",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -3863,12 +4819,12 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend set"
+     "text": "prepend setsymbol"
     }
    },
    {
     "box": {
-     "id": "obj-215",
+     "id": "obj-267",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -3886,7 +4842,7 @@
    },
    {
     "box": {
-     "id": "obj-216",
+     "id": "obj-268",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -3904,7 +4860,7 @@
    },
    {
     "box": {
-     "id": "obj-217",
+     "id": "obj-269",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -3922,7 +4878,7 @@
    },
    {
     "box": {
-     "id": "obj-218",
+     "id": "obj-270",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -3940,7 +4896,7 @@
    },
    {
     "box": {
-     "id": "obj-219",
+     "id": "obj-271",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -3958,7 +4914,7 @@
    },
    {
     "box": {
-     "id": "obj-220",
+     "id": "obj-272",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -3976,7 +4932,7 @@
    },
    {
     "box": {
-     "id": "obj-221",
+     "id": "obj-273",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -3989,18 +4945,252 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend setsymbol"
+     "text": "prepend set"
     }
    },
    {
     "box": {
-     "id": "obj-222",
+     "id": "obj-274",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
       1320.0,
       886.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend setsymbol"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-275",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1000.0,
+      912.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend set"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-276",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1064.0,
+      912.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend setsymbol"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-277",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1128.0,
+      912.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend set"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-278",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1192.0,
+      912.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend set"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-279",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1256.0,
+      912.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend set"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-280",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1320.0,
+      912.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend set"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-281",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1000.0,
+      938.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend set"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-282",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1064.0,
+      938.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend set"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-283",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1128.0,
+      938.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend set"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-284",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1192.0,
+      938.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend setsymbol"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-285",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1256.0,
+      938.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend setsymbol"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-286",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1320.0,
+      938.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend set"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-287",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1000.0,
+      964.0,
       60.0,
       22.0
      ],
@@ -4376,7 +5566,7 @@
     "patchline": {
      "source": [
       "obj-50",
-      1
+      0
      ],
      "destination": [
       "obj-49",
@@ -4400,19 +5590,7 @@
     "patchline": {
      "source": [
       "obj-53",
-      0
-     ],
-     "destination": [
-      "obj-54",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-54",
-      0
+      1
      ],
      "destination": [
       "obj-52",
@@ -4435,11 +5613,11 @@
    {
     "patchline": {
      "source": [
-      "obj-57",
+      "obj-56",
       0
      ],
      "destination": [
-      "obj-56",
+      "obj-57",
       0
      ]
     }
@@ -4447,7 +5625,19 @@
    {
     "patchline": {
      "source": [
-      "obj-56",
+      "obj-57",
+      0
+     ],
+     "destination": [
+      "obj-55",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-55",
       0
      ],
      "destination": [
@@ -4556,7 +5746,7 @@
     "patchline": {
      "source": [
       "obj-72",
-      1
+      0
      ],
      "destination": [
       "obj-71",
@@ -4580,7 +5770,7 @@
     "patchline": {
      "source": [
       "obj-75",
-      0
+      1
      ],
      "destination": [
       "obj-74",
@@ -4772,7 +5962,7 @@
     "patchline": {
      "source": [
       "obj-99",
-      1
+      0
      ],
      "destination": [
       "obj-98",
@@ -4796,7 +5986,7 @@
     "patchline": {
      "source": [
       "obj-102",
-      0
+      1
      ],
      "destination": [
       "obj-101",
@@ -4820,7 +6010,7 @@
     "patchline": {
      "source": [
       "obj-105",
-      1
+      0
      ],
      "destination": [
       "obj-104",
@@ -4844,7 +6034,7 @@
     "patchline": {
      "source": [
       "obj-108",
-      0
+      1
      ],
      "destination": [
       "obj-107",
@@ -5036,7 +6226,7 @@
     "patchline": {
      "source": [
       "obj-132",
-      1
+      0
      ],
      "destination": [
       "obj-131",
@@ -5060,7 +6250,7 @@
     "patchline": {
      "source": [
       "obj-135",
-      0
+      1
      ],
      "destination": [
       "obj-134",
@@ -5076,6 +6266,18 @@
      ],
      "destination": [
       "obj-2",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-138",
+      0
+     ],
+     "destination": [
+      "obj-137",
       0
      ]
     }
@@ -5095,7 +6297,19 @@
    {
     "patchline": {
      "source": [
-      "obj-139",
+      "obj-141",
+      1
+     ],
+     "destination": [
+      "obj-140",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-140",
       0
      ],
      "destination": [
@@ -5107,11 +6321,11 @@
    {
     "patchline": {
      "source": [
-      "obj-141",
+      "obj-144",
       0
      ],
      "destination": [
-      "obj-2",
+      "obj-143",
       0
      ]
     }
@@ -5131,7 +6345,19 @@
    {
     "patchline": {
      "source": [
-      "obj-145",
+      "obj-147",
+      0
+     ],
+     "destination": [
+      "obj-146",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-146",
       0
      ],
      "destination": [
@@ -5143,11 +6369,11 @@
    {
     "patchline": {
      "source": [
-      "obj-147",
+      "obj-150",
       0
      ],
      "destination": [
-      "obj-2",
+      "obj-149",
       0
      ]
     }
@@ -5167,7 +6393,19 @@
    {
     "patchline": {
      "source": [
-      "obj-151",
+      "obj-153",
+      0
+     ],
+     "destination": [
+      "obj-152",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-152",
       0
      ],
      "destination": [
@@ -5179,35 +6417,11 @@
    {
     "patchline": {
      "source": [
-      "obj-154",
-      0
-     ],
-     "destination": [
-      "obj-155",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-155",
-      0
-     ],
-     "destination": [
-      "obj-156",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
       "obj-156",
       0
      ],
      "destination": [
-      "obj-157",
+      "obj-155",
       0
      ]
     }
@@ -5216,10 +6430,94 @@
     "patchline": {
      "source": [
       "obj-155",
+      0
+     ],
+     "destination": [
+      "obj-2",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-159",
+      0
+     ],
+     "destination": [
+      "obj-158",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-158",
+      0
+     ],
+     "destination": [
+      "obj-2",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-162",
+      0
+     ],
+     "destination": [
+      "obj-161",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-161",
+      0
+     ],
+     "destination": [
+      "obj-2",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-165",
+      0
+     ],
+     "destination": [
+      "obj-164",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-164",
+      0
+     ],
+     "destination": [
+      "obj-2",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-168",
       1
      ],
      "destination": [
-      "obj-159",
+      "obj-167",
       0
      ]
     }
@@ -5227,11 +6525,11 @@
    {
     "patchline": {
      "source": [
-      "obj-159",
+      "obj-167",
       0
      ],
      "destination": [
-      "obj-160",
+      "obj-2",
       0
      ]
     }
@@ -5239,11 +6537,323 @@
    {
     "patchline": {
      "source": [
-      "obj-155",
+      "obj-171",
+      1
+     ],
+     "destination": [
+      "obj-170",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-170",
+      0
+     ],
+     "destination": [
+      "obj-2",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-174",
+      0
+     ],
+     "destination": [
+      "obj-173",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-173",
+      0
+     ],
+     "destination": [
+      "obj-2",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-177",
+      0
+     ],
+     "destination": [
+      "obj-176",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-176",
+      0
+     ],
+     "destination": [
+      "obj-2",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-180",
+      0
+     ],
+     "destination": [
+      "obj-179",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-179",
+      0
+     ],
+     "destination": [
+      "obj-2",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-183",
+      0
+     ],
+     "destination": [
+      "obj-182",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-182",
+      0
+     ],
+     "destination": [
+      "obj-2",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-186",
+      0
+     ],
+     "destination": [
+      "obj-187",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-187",
+      0
+     ],
+     "destination": [
+      "obj-185",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-185",
+      0
+     ],
+     "destination": [
+      "obj-2",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-189",
+      0
+     ],
+     "destination": [
+      "obj-2",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-191",
+      0
+     ],
+     "destination": [
+      "obj-2",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-193",
+      0
+     ],
+     "destination": [
+      "obj-2",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-195",
+      0
+     ],
+     "destination": [
+      "obj-2",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-197",
+      0
+     ],
+     "destination": [
+      "obj-2",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-199",
+      0
+     ],
+     "destination": [
+      "obj-2",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-201",
+      0
+     ],
+     "destination": [
+      "obj-2",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-203",
+      0
+     ],
+     "destination": [
+      "obj-2",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-206",
+      0
+     ],
+     "destination": [
+      "obj-207",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-207",
+      0
+     ],
+     "destination": [
+      "obj-208",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-208",
+      0
+     ],
+     "destination": [
+      "obj-209",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-207",
+      1
+     ],
+     "destination": [
+      "obj-211",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-211",
+      0
+     ],
+     "destination": [
+      "obj-212",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-207",
       2
      ],
      "destination": [
-      "obj-162",
+      "obj-214",
       0
      ]
     }
@@ -5251,11 +6861,11 @@
    {
     "patchline": {
      "source": [
-      "obj-162",
+      "obj-214",
       0
      ],
      "destination": [
-      "obj-163",
+      "obj-215",
       0
      ]
     }
@@ -5263,11 +6873,11 @@
    {
     "patchline": {
      "source": [
-      "obj-155",
+      "obj-207",
       3
      ],
      "destination": [
-      "obj-165",
+      "obj-217",
       0
      ]
     }
@@ -5275,11 +6885,11 @@
    {
     "patchline": {
      "source": [
-      "obj-165",
+      "obj-217",
       0
      ],
      "destination": [
-      "obj-166",
+      "obj-218",
       0
      ]
     }
@@ -5287,11 +6897,11 @@
    {
     "patchline": {
      "source": [
-      "obj-155",
+      "obj-207",
       4
      ],
      "destination": [
-      "obj-168",
+      "obj-220",
       0
      ]
     }
@@ -5299,11 +6909,11 @@
    {
     "patchline": {
      "source": [
-      "obj-168",
+      "obj-220",
       0
      ],
      "destination": [
-      "obj-169",
+      "obj-221",
       0
      ]
     }
@@ -5311,11 +6921,11 @@
    {
     "patchline": {
      "source": [
-      "obj-155",
+      "obj-207",
       5
      ],
      "destination": [
-      "obj-171",
+      "obj-223",
       0
      ]
     }
@@ -5323,11 +6933,11 @@
    {
     "patchline": {
      "source": [
-      "obj-171",
+      "obj-223",
       0
      ],
      "destination": [
-      "obj-172",
+      "obj-224",
       0
      ]
     }
@@ -5335,11 +6945,11 @@
    {
     "patchline": {
      "source": [
-      "obj-155",
+      "obj-207",
       6
      ],
      "destination": [
-      "obj-174",
+      "obj-226",
       0
      ]
     }
@@ -5347,11 +6957,11 @@
    {
     "patchline": {
      "source": [
-      "obj-174",
+      "obj-226",
       0
      ],
      "destination": [
-      "obj-175",
+      "obj-227",
       0
      ]
     }
@@ -5359,11 +6969,11 @@
    {
     "patchline": {
      "source": [
-      "obj-155",
+      "obj-207",
       7
      ],
      "destination": [
-      "obj-177",
+      "obj-229",
       0
      ]
     }
@@ -5371,11 +6981,11 @@
    {
     "patchline": {
      "source": [
-      "obj-177",
+      "obj-229",
       0
      ],
      "destination": [
-      "obj-178",
+      "obj-230",
       0
      ]
     }
@@ -5383,11 +6993,11 @@
    {
     "patchline": {
      "source": [
-      "obj-155",
+      "obj-207",
       8
      ],
      "destination": [
-      "obj-180",
+      "obj-232",
       0
      ]
     }
@@ -5395,11 +7005,11 @@
    {
     "patchline": {
      "source": [
-      "obj-180",
+      "obj-232",
       0
      ],
      "destination": [
-      "obj-181",
+      "obj-233",
       0
      ]
     }
@@ -5407,7 +7017,7 @@
    {
     "patchline": {
      "source": [
-      "obj-181",
+      "obj-233",
       0
      ],
      "destination": [
@@ -5419,11 +7029,11 @@
    {
     "patchline": {
      "source": [
-      "obj-180",
+      "obj-232",
       1
      ],
      "destination": [
-      "obj-182",
+      "obj-234",
       0
      ]
     }
@@ -5431,7 +7041,7 @@
    {
     "patchline": {
      "source": [
-      "obj-182",
+      "obj-234",
       0
      ],
      "destination": [
@@ -5443,11 +7053,11 @@
    {
     "patchline": {
      "source": [
-      "obj-180",
+      "obj-232",
       2
      ],
      "destination": [
-      "obj-183",
+      "obj-235",
       0
      ]
     }
@@ -5455,7 +7065,7 @@
    {
     "patchline": {
      "source": [
-      "obj-183",
+      "obj-235",
       0
      ],
      "destination": [
@@ -5467,11 +7077,11 @@
    {
     "patchline": {
      "source": [
-      "obj-180",
+      "obj-232",
       3
      ],
      "destination": [
-      "obj-184",
+      "obj-236",
       0
      ]
     }
@@ -5479,7 +7089,7 @@
    {
     "patchline": {
      "source": [
-      "obj-184",
+      "obj-236",
       0
      ],
      "destination": [
@@ -5491,11 +7101,11 @@
    {
     "patchline": {
      "source": [
-      "obj-180",
+      "obj-232",
       4
      ],
      "destination": [
-      "obj-185",
+      "obj-237",
       0
      ]
     }
@@ -5503,7 +7113,7 @@
    {
     "patchline": {
      "source": [
-      "obj-185",
+      "obj-237",
       0
      ],
      "destination": [
@@ -5515,11 +7125,11 @@
    {
     "patchline": {
      "source": [
-      "obj-180",
+      "obj-232",
       5
      ],
      "destination": [
-      "obj-186",
+      "obj-238",
       0
      ]
     }
@@ -5527,7 +7137,7 @@
    {
     "patchline": {
      "source": [
-      "obj-186",
+      "obj-238",
       0
      ],
      "destination": [
@@ -5539,11 +7149,11 @@
    {
     "patchline": {
      "source": [
-      "obj-180",
+      "obj-232",
       6
      ],
      "destination": [
-      "obj-187",
+      "obj-239",
       0
      ]
     }
@@ -5551,7 +7161,7 @@
    {
     "patchline": {
      "source": [
-      "obj-187",
+      "obj-239",
       0
      ],
      "destination": [
@@ -5563,11 +7173,11 @@
    {
     "patchline": {
      "source": [
-      "obj-180",
+      "obj-232",
       7
      ],
      "destination": [
-      "obj-188",
+      "obj-240",
       0
      ]
     }
@@ -5575,7 +7185,7 @@
    {
     "patchline": {
      "source": [
-      "obj-188",
+      "obj-240",
       0
      ],
      "destination": [
@@ -5587,11 +7197,11 @@
    {
     "patchline": {
      "source": [
-      "obj-180",
+      "obj-232",
       8
      ],
      "destination": [
-      "obj-189",
+      "obj-241",
       0
      ]
     }
@@ -5599,7 +7209,7 @@
    {
     "patchline": {
      "source": [
-      "obj-189",
+      "obj-241",
       0
      ],
      "destination": [
@@ -5611,11 +7221,11 @@
    {
     "patchline": {
      "source": [
-      "obj-180",
+      "obj-232",
       9
      ],
      "destination": [
-      "obj-190",
+      "obj-242",
       0
      ]
     }
@@ -5623,7 +7233,7 @@
    {
     "patchline": {
      "source": [
-      "obj-190",
+      "obj-242",
       0
      ],
      "destination": [
@@ -5635,11 +7245,11 @@
    {
     "patchline": {
      "source": [
-      "obj-180",
+      "obj-232",
       10
      ],
      "destination": [
-      "obj-191",
+      "obj-243",
       0
      ]
     }
@@ -5647,7 +7257,7 @@
    {
     "patchline": {
      "source": [
-      "obj-191",
+      "obj-243",
       0
      ],
      "destination": [
@@ -5659,11 +7269,11 @@
    {
     "patchline": {
      "source": [
-      "obj-180",
+      "obj-232",
       11
      ],
      "destination": [
-      "obj-192",
+      "obj-244",
       0
      ]
     }
@@ -5671,7 +7281,7 @@
    {
     "patchline": {
      "source": [
-      "obj-192",
+      "obj-244",
       0
      ],
      "destination": [
@@ -5683,11 +7293,11 @@
    {
     "patchline": {
      "source": [
-      "obj-180",
+      "obj-232",
       12
      ],
      "destination": [
-      "obj-193",
+      "obj-245",
       0
      ]
     }
@@ -5695,7 +7305,7 @@
    {
     "patchline": {
      "source": [
-      "obj-193",
+      "obj-245",
       0
      ],
      "destination": [
@@ -5707,11 +7317,11 @@
    {
     "patchline": {
      "source": [
-      "obj-180",
+      "obj-232",
       13
      ],
      "destination": [
-      "obj-194",
+      "obj-246",
       0
      ]
     }
@@ -5719,7 +7329,7 @@
    {
     "patchline": {
      "source": [
-      "obj-194",
+      "obj-246",
       0
      ],
      "destination": [
@@ -5731,11 +7341,11 @@
    {
     "patchline": {
      "source": [
-      "obj-180",
+      "obj-232",
       14
      ],
      "destination": [
-      "obj-195",
+      "obj-247",
       0
      ]
     }
@@ -5743,7 +7353,7 @@
    {
     "patchline": {
      "source": [
-      "obj-195",
+      "obj-247",
       0
      ],
      "destination": [
@@ -5755,11 +7365,11 @@
    {
     "patchline": {
      "source": [
-      "obj-180",
+      "obj-232",
       15
      ],
      "destination": [
-      "obj-196",
+      "obj-248",
       0
      ]
     }
@@ -5767,7 +7377,7 @@
    {
     "patchline": {
      "source": [
-      "obj-196",
+      "obj-248",
       0
      ],
      "destination": [
@@ -5779,11 +7389,11 @@
    {
     "patchline": {
      "source": [
-      "obj-180",
+      "obj-232",
       16
      ],
      "destination": [
-      "obj-197",
+      "obj-249",
       0
      ]
     }
@@ -5791,11 +7401,11 @@
    {
     "patchline": {
      "source": [
-      "obj-197",
+      "obj-249",
       0
      ],
      "destination": [
-      "obj-57",
+      "obj-53",
       0
      ]
     }
@@ -5803,11 +7413,11 @@
    {
     "patchline": {
      "source": [
-      "obj-180",
+      "obj-232",
       17
      ],
      "destination": [
-      "obj-198",
+      "obj-250",
       0
      ]
     }
@@ -5815,7 +7425,7 @@
    {
     "patchline": {
      "source": [
-      "obj-198",
+      "obj-250",
       0
      ],
      "destination": [
@@ -5827,11 +7437,11 @@
    {
     "patchline": {
      "source": [
-      "obj-180",
+      "obj-232",
       18
      ],
      "destination": [
-      "obj-199",
+      "obj-251",
       0
      ]
     }
@@ -5839,7 +7449,7 @@
    {
     "patchline": {
      "source": [
-      "obj-199",
+      "obj-251",
       0
      ],
      "destination": [
@@ -5851,11 +7461,11 @@
    {
     "patchline": {
      "source": [
-      "obj-180",
+      "obj-232",
       19
      ],
      "destination": [
-      "obj-200",
+      "obj-252",
       0
      ]
     }
@@ -5863,7 +7473,7 @@
    {
     "patchline": {
      "source": [
-      "obj-200",
+      "obj-252",
       0
      ],
      "destination": [
@@ -5875,11 +7485,11 @@
    {
     "patchline": {
      "source": [
-      "obj-180",
+      "obj-232",
       20
      ],
      "destination": [
-      "obj-201",
+      "obj-253",
       0
      ]
     }
@@ -5887,7 +7497,7 @@
    {
     "patchline": {
      "source": [
-      "obj-201",
+      "obj-253",
       0
      ],
      "destination": [
@@ -5899,11 +7509,11 @@
    {
     "patchline": {
      "source": [
-      "obj-180",
+      "obj-232",
       21
      ],
      "destination": [
-      "obj-202",
+      "obj-254",
       0
      ]
     }
@@ -5911,7 +7521,7 @@
    {
     "patchline": {
      "source": [
-      "obj-202",
+      "obj-254",
       0
      ],
      "destination": [
@@ -5923,11 +7533,11 @@
    {
     "patchline": {
      "source": [
-      "obj-180",
+      "obj-232",
       22
      ],
      "destination": [
-      "obj-203",
+      "obj-255",
       0
      ]
     }
@@ -5935,7 +7545,7 @@
    {
     "patchline": {
      "source": [
-      "obj-203",
+      "obj-255",
       0
      ],
      "destination": [
@@ -5947,11 +7557,11 @@
    {
     "patchline": {
      "source": [
-      "obj-180",
+      "obj-232",
       23
      ],
      "destination": [
-      "obj-204",
+      "obj-256",
       0
      ]
     }
@@ -5959,7 +7569,7 @@
    {
     "patchline": {
      "source": [
-      "obj-204",
+      "obj-256",
       0
      ],
      "destination": [
@@ -5971,11 +7581,11 @@
    {
     "patchline": {
      "source": [
-      "obj-180",
+      "obj-232",
       24
      ],
      "destination": [
-      "obj-205",
+      "obj-257",
       0
      ]
     }
@@ -5983,7 +7593,7 @@
    {
     "patchline": {
      "source": [
-      "obj-205",
+      "obj-257",
       0
      ],
      "destination": [
@@ -5995,11 +7605,11 @@
    {
     "patchline": {
      "source": [
-      "obj-180",
+      "obj-232",
       25
      ],
      "destination": [
-      "obj-206",
+      "obj-258",
       0
      ]
     }
@@ -6007,7 +7617,7 @@
    {
     "patchline": {
      "source": [
-      "obj-206",
+      "obj-258",
       0
      ],
      "destination": [
@@ -6019,11 +7629,11 @@
    {
     "patchline": {
      "source": [
-      "obj-180",
+      "obj-232",
       26
      ],
      "destination": [
-      "obj-207",
+      "obj-259",
       0
      ]
     }
@@ -6031,7 +7641,7 @@
    {
     "patchline": {
      "source": [
-      "obj-207",
+      "obj-259",
       0
      ],
      "destination": [
@@ -6043,11 +7653,11 @@
    {
     "patchline": {
      "source": [
-      "obj-180",
+      "obj-232",
       27
      ],
      "destination": [
-      "obj-208",
+      "obj-260",
       0
      ]
     }
@@ -6055,7 +7665,7 @@
    {
     "patchline": {
      "source": [
-      "obj-208",
+      "obj-260",
       0
      ],
      "destination": [
@@ -6067,11 +7677,11 @@
    {
     "patchline": {
      "source": [
-      "obj-180",
+      "obj-232",
       28
      ],
      "destination": [
-      "obj-209",
+      "obj-261",
       0
      ]
     }
@@ -6079,7 +7689,7 @@
    {
     "patchline": {
      "source": [
-      "obj-209",
+      "obj-261",
       0
      ],
      "destination": [
@@ -6091,11 +7701,11 @@
    {
     "patchline": {
      "source": [
-      "obj-180",
+      "obj-232",
       29
      ],
      "destination": [
-      "obj-210",
+      "obj-262",
       0
      ]
     }
@@ -6103,7 +7713,7 @@
    {
     "patchline": {
      "source": [
-      "obj-210",
+      "obj-262",
       0
      ],
      "destination": [
@@ -6115,11 +7725,11 @@
    {
     "patchline": {
      "source": [
-      "obj-180",
+      "obj-232",
       30
      ],
      "destination": [
-      "obj-211",
+      "obj-263",
       0
      ]
     }
@@ -6127,7 +7737,7 @@
    {
     "patchline": {
      "source": [
-      "obj-211",
+      "obj-263",
       0
      ],
      "destination": [
@@ -6139,11 +7749,11 @@
    {
     "patchline": {
      "source": [
-      "obj-180",
+      "obj-232",
       31
      ],
      "destination": [
-      "obj-212",
+      "obj-264",
       0
      ]
     }
@@ -6151,7 +7761,7 @@
    {
     "patchline": {
      "source": [
-      "obj-212",
+      "obj-264",
       0
      ],
      "destination": [
@@ -6163,11 +7773,11 @@
    {
     "patchline": {
      "source": [
-      "obj-180",
+      "obj-232",
       32
      ],
      "destination": [
-      "obj-213",
+      "obj-265",
       0
      ]
     }
@@ -6175,7 +7785,7 @@
    {
     "patchline": {
      "source": [
-      "obj-213",
+      "obj-265",
       0
      ],
      "destination": [
@@ -6187,11 +7797,11 @@
    {
     "patchline": {
      "source": [
-      "obj-180",
+      "obj-232",
       33
      ],
      "destination": [
-      "obj-214",
+      "obj-266",
       0
      ]
     }
@@ -6199,7 +7809,7 @@
    {
     "patchline": {
      "source": [
-      "obj-214",
+      "obj-266",
       0
      ],
      "destination": [
@@ -6211,11 +7821,11 @@
    {
     "patchline": {
      "source": [
-      "obj-180",
+      "obj-232",
       34
      ],
      "destination": [
-      "obj-215",
+      "obj-267",
       0
      ]
     }
@@ -6223,7 +7833,7 @@
    {
     "patchline": {
      "source": [
-      "obj-215",
+      "obj-267",
       0
      ],
      "destination": [
@@ -6235,11 +7845,11 @@
    {
     "patchline": {
      "source": [
-      "obj-180",
+      "obj-232",
       35
      ],
      "destination": [
-      "obj-216",
+      "obj-268",
       0
      ]
     }
@@ -6247,7 +7857,7 @@
    {
     "patchline": {
      "source": [
-      "obj-216",
+      "obj-268",
       0
      ],
      "destination": [
@@ -6259,11 +7869,11 @@
    {
     "patchline": {
      "source": [
-      "obj-180",
+      "obj-232",
       36
      ],
      "destination": [
-      "obj-217",
+      "obj-269",
       0
      ]
     }
@@ -6271,7 +7881,7 @@
    {
     "patchline": {
      "source": [
-      "obj-217",
+      "obj-269",
       0
      ],
      "destination": [
@@ -6283,11 +7893,11 @@
    {
     "patchline": {
      "source": [
-      "obj-180",
+      "obj-232",
       37
      ],
      "destination": [
-      "obj-218",
+      "obj-270",
       0
      ]
     }
@@ -6295,7 +7905,7 @@
    {
     "patchline": {
      "source": [
-      "obj-218",
+      "obj-270",
       0
      ],
      "destination": [
@@ -6307,11 +7917,11 @@
    {
     "patchline": {
      "source": [
-      "obj-180",
+      "obj-232",
       38
      ],
      "destination": [
-      "obj-219",
+      "obj-271",
       0
      ]
     }
@@ -6319,7 +7929,7 @@
    {
     "patchline": {
      "source": [
-      "obj-219",
+      "obj-271",
       0
      ],
      "destination": [
@@ -6331,11 +7941,11 @@
    {
     "patchline": {
      "source": [
-      "obj-180",
+      "obj-232",
       39
      ],
      "destination": [
-      "obj-220",
+      "obj-272",
       0
      ]
     }
@@ -6343,11 +7953,11 @@
    {
     "patchline": {
      "source": [
-      "obj-220",
+      "obj-272",
       0
      ],
      "destination": [
-      "obj-129",
+      "obj-126",
       0
      ]
     }
@@ -6355,11 +7965,11 @@
    {
     "patchline": {
      "source": [
-      "obj-180",
+      "obj-232",
       40
      ],
      "destination": [
-      "obj-221",
+      "obj-273",
       0
      ]
     }
@@ -6367,7 +7977,7 @@
    {
     "patchline": {
      "source": [
-      "obj-221",
+      "obj-273",
       0
      ],
      "destination": [
@@ -6379,11 +7989,11 @@
    {
     "patchline": {
      "source": [
-      "obj-180",
+      "obj-232",
       41
      ],
      "destination": [
-      "obj-222",
+      "obj-274",
       0
      ]
     }
@@ -6391,11 +8001,323 @@
    {
     "patchline": {
      "source": [
-      "obj-222",
+      "obj-274",
       0
      ],
      "destination": [
       "obj-135",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-232",
+      42
+     ],
+     "destination": [
+      "obj-275",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-275",
+      0
+     ],
+     "destination": [
+      "obj-138",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-232",
+      43
+     ],
+     "destination": [
+      "obj-276",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-276",
+      0
+     ],
+     "destination": [
+      "obj-141",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-232",
+      44
+     ],
+     "destination": [
+      "obj-277",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-277",
+      0
+     ],
+     "destination": [
+      "obj-144",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-232",
+      45
+     ],
+     "destination": [
+      "obj-278",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-278",
+      0
+     ],
+     "destination": [
+      "obj-147",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-232",
+      46
+     ],
+     "destination": [
+      "obj-279",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-279",
+      0
+     ],
+     "destination": [
+      "obj-150",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-232",
+      47
+     ],
+     "destination": [
+      "obj-280",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-280",
+      0
+     ],
+     "destination": [
+      "obj-153",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-232",
+      48
+     ],
+     "destination": [
+      "obj-281",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-281",
+      0
+     ],
+     "destination": [
+      "obj-156",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-232",
+      49
+     ],
+     "destination": [
+      "obj-282",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-282",
+      0
+     ],
+     "destination": [
+      "obj-159",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-232",
+      50
+     ],
+     "destination": [
+      "obj-283",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-283",
+      0
+     ],
+     "destination": [
+      "obj-165",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-232",
+      51
+     ],
+     "destination": [
+      "obj-284",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-284",
+      0
+     ],
+     "destination": [
+      "obj-168",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-232",
+      52
+     ],
+     "destination": [
+      "obj-285",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-285",
+      0
+     ],
+     "destination": [
+      "obj-171",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-232",
+      53
+     ],
+     "destination": [
+      "obj-286",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-286",
+      0
+     ],
+     "destination": [
+      "obj-177",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-232",
+      54
+     ],
+     "destination": [
+      "obj-287",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-287",
+      0
+     ],
+     "destination": [
+      "obj-183",
       0
      ]
     }
