@@ -179,7 +179,7 @@ def test_bad_checkpoints_raise_model_error(tmp_path):
         Classifier.from_checkpoint(tmp_path / "missing.pt")
     bad = tmp_path / "corrupt.pt"
     bad.write_bytes(b"not a checkpoint")
-    with pytest.raises(ModelError, match="corrupt.pt.*corrupt"):
+    with pytest.raises(ModelError, match="corrupt.pt.*(corrupt|damaged)"):
         Classifier.from_checkpoint(bad)
     other = tmp_path / "other.pt"
     torch.save({"weights": torch.zeros(3)}, other)
