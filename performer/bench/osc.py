@@ -1,17 +1,29 @@
-"""``performer bench osc``: does a flood of OSC slow the renderer?
+"""``performer bench osc``: does a flood of OSC slow the renderer, lose messages or delay a change?
 
 Runs the live engine (demo input, the shipped classifier, the dream at
-``--size``) with OSC in, measures the renderer's frames per second for
-``--seconds``, then again while a separate process sends ``--rate`` OSC
-messages per second (parameter sets, queries, normalised values, garbage) at
-the server, and reports both with the messages received and rejected.
+``--size``) with OSC in, then alternates ``--phases`` quiet and flooded phases
+of ``--seconds`` each in one run, so a change in the machine's load hits both
+alike. In a flooded phase a separate process sends ``--rate`` OSC messages a
+second at the server (parameter sets, normalised sets, queries, an unknown
+address and garbage, as a busy fader bank plus a broken client would). In every
+phase a probe sends a change of ``classifier.hysteresis`` (which nothing in the
+flood touches) every ``--probe-every`` seconds and times it from ``sendto`` to
+the store's change callback. Reported: the renderer's fps per phase and the
+medians, the datagrams the server received out of those sent (the rest were lost
+in the kernel), the probe latencies, the CPU time spent reading OSC per datagram
+(the intake child's or the server thread's; Linux), and the server's counters.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import socket
+import statistics
+import struct
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -25,7 +37,9 @@ msgs += [build_message('/dream/lr/normalized', [i / 63]) for i in range(64)]
 msgs += [build_message('/dream/iterations', []), build_message('/no/such/address', [1.0]), b'garbage!']
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 rng = random.Random(0)
-sent, t0, batch = 0, time.monotonic(), max(1, rate // 100)
+batch = max(1, rate // 100)
+print('go', flush=True)
+sent, t0 = 0, time.monotonic()
 while time.monotonic() - t0 < seconds:
     for _ in range(batch):
         s.sendto(rng.choice(msgs), ('127.0.0.1', port))
@@ -33,22 +47,89 @@ while time.monotonic() - t0 < seconds:
     delay = t0 + sent / rate - time.monotonic()
     if delay > 0:
         time.sleep(delay)
-print(sent)
+print(sent, flush=True)
 """
+
+PROBE = "classifier.hysteresis"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--rate", type=int, default=10_000, help="OSC messages per second (default 10000)")
-    p.add_argument("--seconds", type=float, default=20.0, help="length of each phase (default 20)")
+    p.add_argument("--rate", type=int, default=10_000, help="OSC messages per second in a flood (default 10000)")
+    p.add_argument("--seconds", type=float, default=10.0, help="length of each phase (default 10)")
+    p.add_argument("--phases", type=int, default=3, help="quiet/flooded pairs, alternating (default 3)")
+    p.add_argument("--probe-every", type=float, default=0.1, help="seconds between probe changes (default 0.1)")
     p.add_argument("--size", type=int, default=224, help="dream width and height (default 224)")
     p.add_argument("--model", type=Path)
     p.add_argument("--device", default="auto")
 
 
-def _fps(engine, seconds: float) -> float:
-    f0, t0 = engine.render_stats.frames, time.monotonic()
-    time.sleep(seconds)
-    return (engine.render_stats.frames - f0) / (time.monotonic() - t0)
+class Probe:
+    """Sends changes of one parameter over OSC and times each until the store reports it."""
+
+    def __init__(self, store, port: int, every: float) -> None:
+        self.port = port
+        self.every = every
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self._pending: dict[float, float] = {}
+        self._lock = threading.Lock()
+        self.latencies: list[float] = []
+        self.sent = 0
+        self._k = 0
+        self._unsubscribe = store.subscribe(self._on_change)
+
+    def _on_change(self, change) -> None:
+        if change.name != PROBE:
+            return
+        t = time.perf_counter()
+        with self._lock:
+            t0 = self._pending.pop(change.value, None)
+        if t0 is not None:
+            self.latencies.append(t - t0)
+
+    def run(self, seconds: float) -> tuple[list[float], int, int]:
+        """Probe for ``seconds``; returns the latencies (s), probes sent and probes never seen."""
+        from performer.control.osc import build_message
+
+        n0, sent0 = len(self.latencies), self.sent
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            self._k += 1
+            value = struct.unpack(">f", struct.pack(">f", 0.1 + (self._k % 200) * 0.001))[0]  # as OSC carries it
+            data = build_message("/" + PROBE.replace(".", "/"), [value])
+            with self._lock:
+                self._pending[value] = time.perf_counter()
+            self.sock.sendto(data, ("127.0.0.1", self.port))
+            self.sent += 1
+            time.sleep(self.every)
+        time.sleep(0.5)  # let the last ones land
+        with self._lock:
+            lost = len(self._pending)
+            self._pending.clear()
+        return self.latencies[n0:], self.sent - sent0, lost
+
+    def close(self) -> None:
+        self._unsubscribe()
+        self.sock.close()
+
+
+def _intake_cpu(osc) -> float | None:
+    """CPU seconds spent reading OSC so far: the intake child's, or the server thread's (Linux: /proc), or None."""
+    thread = osc.thread
+    path = (f"/proc/{osc.intake_pid}/stat" if osc.intake_pid is not None
+            else f"/proc/self/task/{thread.native_id}/stat" if thread is not None else None)
+    try:
+        assert path is not None
+        fields = Path(path).read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (AssertionError, OSError, ValueError, IndexError):
+        return None
+
+
+def _ms(xs: list[float], q: float) -> float | None:
+    if not xs:
+        return None
+    xs = sorted(xs)
+    return round(1000 * xs[min(len(xs) - 1, int(q * len(xs)))], 2)
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -69,31 +150,70 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     renderer=DreamRenderer(device=args.device), outputs=[NullOutput()], preset=preset)
     controls = Controls(engine, ControlOptions(osc_port=0, oscquery_port=0))
     assert controls.osc is not None and controls.sender is not None  # an OSC port was given
+    osc = controls.osc
     engine.start()
     controls.start()
+    probe = Probe(engine.store, osc.port, args.probe_every)
+    phases: list[dict[str, Any]] = []
     try:
         time.sleep(5.0)  # warm up
-        quiet = _fps(engine, args.seconds)
-        received0 = controls.osc.received
-        flood = subprocess.Popen([sys.executable, "-c", FLOODER, str(controls.osc.port), str(args.rate),
-                                  str(args.seconds)], stdout=subprocess.PIPE, text=True)
-        time.sleep(0.5)
-        flooded = _fps(engine, args.seconds - 1.0)
-        sent = int(flood.communicate(timeout=args.seconds + 30)[0].strip() or 0)
-        time.sleep(0.5)
-        received = controls.osc.received - received0
-        errors = dict(controls.osc.errors)
-        coalesced = controls.sender.coalesced
+        for i in range(2 * args.phases):
+            flooded = i % 2 == 1
+            received0, cpu0 = osc.received, _intake_cpu(osc)
+            flood = None
+            if flooded:
+                flood = subprocess.Popen([sys.executable, "-c", FLOODER, str(osc.port), str(args.rate),
+                                          str(args.seconds)], stdout=subprocess.PIPE, text=True)
+                assert flood.stdout is not None
+                flood.stdout.readline()  # "go": it is sending
+            f0, t0 = engine.render_stats.frames, time.monotonic()
+            latencies, probes, lost = probe.run(args.seconds - 0.5)
+            fps = (engine.render_stats.frames - f0) / (time.monotonic() - t0)
+            sent = int(flood.communicate(timeout=args.seconds + 30)[0].strip() or 0) if flood else 0
+            time.sleep(0.5)  # let the server drain what is left
+            received = osc.received - received0 - probes
+            cpu1 = _intake_cpu(osc)
+            cpu = cpu1 - cpu0 if cpu0 is not None and cpu1 is not None else None
+            phases.append({"phase": "flooded" if flooded else "quiet", "fps": round(fps, 2),
+                           "flood_sent": sent, "flood_received": received,
+                           "intake_cpu_s": round(cpu, 2) if cpu is not None else None,
+                           "lost_pct": round(100.0 * (sent - received) / sent, 2) if sent else None,
+                           "probes": probes, "probes_lost": lost, "latency_ms_median": _ms(latencies, 0.5),
+                           "latency_ms_p95": _ms(latencies, 0.95), "latency_ms_max": _ms(latencies, 1.0),
+                           "_latencies": latencies})
         status = engine.status()
     finally:
+        probe.close()
         controls.stop()
         engine.stop()
+    quiet = [p for p in phases if p["phase"] == "quiet"]
+    loud = [p for p in phases if p["phase"] == "flooded"]
+    fps_quiet = statistics.median(p["fps"] for p in quiet)
+    fps_flooded = statistics.median(p["fps"] for p in loud)
+    sent = sum(p["flood_sent"] for p in loud)
+    received = sum(p["flood_received"] for p in loud)
+    cpus = [p["intake_cpu_s"] for p in loud]
+    cpu_us = 1e6 * sum(cpus) / received if received and None not in cpus else None
+    flood_latencies = [x for p in loud for x in p["_latencies"]]
+    quiet_latencies = [x for p in quiet for x in p["_latencies"]]
+    for p in phases:
+        del p["_latencies"]
     return {
-        "dream_size": args.size, "rate_asked": args.rate, "seconds": args.seconds,
-        "fps_quiet": round(quiet, 2), "fps_flooded": round(flooded, 2),
-        "fps_change_pct": round(100.0 * (flooded - quiet) / quiet, 1) if quiet else None,
-        "messages_sent": sent, "messages_received": received,
-        "received_pct": round(100.0 * received / sent, 1) if sent else None,
-        "errors_by_kind": errors, "echoes_coalesced": coalesced, "skipped_hops": status["skipped_hops"],
+        "dream_size": args.size, "rate_asked": args.rate, "seconds_per_phase": args.seconds, "phases": phases,
+        "fps_quiet_median": round(fps_quiet, 2), "fps_flooded_median": round(fps_flooded, 2),
+        "fps_change_pct": round(100.0 * (fps_flooded - fps_quiet) / fps_quiet, 1) if fps_quiet else None,
+        "flood_sent": sent, "flood_received": received,
+        "flood_lost_pct": round(100.0 * (sent - received) / sent, 2) if sent else None,
+        "intake_cpu_us_per_datagram": round(cpu_us, 1) if cpu_us is not None else None,
+        "probe_ms_quiet": {"median": _ms(quiet_latencies, 0.5), "p95": _ms(quiet_latencies, 0.95),
+                           "max": _ms(quiet_latencies, 1.0)},
+        "probe_ms_flooded": {"median": _ms(flood_latencies, 0.5), "p95": _ms(flood_latencies, 0.95),
+                             "max": _ms(flood_latencies, 1.0)},
+        "probes_lost": sum(p["probes_lost"] for p in phases),
+        "intake": "child process" if osc.intake_pid is not None else "thread",
+        "server": {"errors_by_kind": dict(osc.errors), "coalesced": osc.coalesced,
+                   "error_replies_refused": osc.replies_refused,
+                   "receive_buffer_bytes": osc.receive_buffer},
+        "echoes_coalesced": controls.sender.coalesced, "skipped_hops": status["skipped_hops"],
         "classify_ms": status["classify_ms"],
     }

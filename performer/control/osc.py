@@ -1,316 +1,237 @@
-"""OSC over UDP: every parameter at its address, commands, and what the engine reports.
+"""OSC in over UDP: every parameter at its address, commands, and queries answered to the sender.
 
-In: each registry parameter at its address (``/dream/iterations 3``), its
-normalised 0..1 form at ``<address>/normalized``, triggers with any or no
+In: each registry parameter at its address (``/dream/iterations 3``; a float for
+an int rounds), its normalised 0..1 form at ``<address>/normalized`` (values
+outside 0..1 clamp, as out-of-range values do), triggers with any or no
 arguments, and a message with no arguments to a non-trigger parameter is a
 query answered to the sender. Commands (presets, MIDI learn, the glove) are
-registered as extra handlers. Nothing a client sends can crash the server:
-malformed packets, unknown addresses, wrong types or counts and out-of-range
-values are counted, logged at most once per kind per second, and answered to
-the sender with ``/performer/error <address> <message>``.
+registered as extra handlers.
 
-Out: :class:`OscSender` sends the analysis (class, probabilities, level,
-onset), frame events, every parameter change and the engine status to one or
-more destinations, at ``control.osc_out_rate``, in bundles.
+Nothing a client sends can stop the server or flood its log: datagrams are
+read by an :class:`~performer.control.osc_intake.Intake` (the bounded parser of
+:mod:`performer.control.osc_wire`, the checks, the coalescing of a flood of
+fader moves into one store change per parameter per batch); every bad input is
+counted by kind (``errors``), logged at most once per kind per second in one
+clipped line, and answered with ``/performer/error <address> <message>`` while
+the reply budget lasts. Where it can (POSIX), the intake runs in a child process
+(:mod:`performer.control.osc_child`), so a flood costs the renderer CPU time but
+no time waiting for the GIL; this server's thread then only applies what the
+child sends back. Elsewhere, or if the child cannot start, the intake runs on
+this server's thread.
+
+Out: :class:`~performer.control.osc_out.OscSender`.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import logging
-import math
-import queue
+import os
+import selectors
 import socket
+import sys
 import threading
-import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
-from pythonosc.osc_bundle_builder import IMMEDIATELY, OscBundleBuilder
-from pythonosc.osc_message_builder import OscMessageBuilder
-from pythonosc.osc_packet import OscPacket, ParseError
+from performer.control.osc_intake import ERROR_ADDRESS, NORMALIZED, Intake, Item, drain
+from performer.control.osc_out import MAX_DESTINATIONS, OscSender
+from performer.control.osc_wire import build_bundle, build_message, osc_value
+from performer.control.throttle import throttle_library_warnings
+from performer.errors import ControlError, ParamError
+from performer.params import ParamStore
 
-from performer.errors import ControlError, ParamError, ParamRangeError, ParamTypeError, UnknownParamError
-from performer.params import Change, ParamStore
+if TYPE_CHECKING:
+    from performer.control.osc_child import IntakeProcess
+
+__all__ = ["ERROR_ADDRESS", "MAX_DESTINATIONS", "NORMALIZED", "OscSender", "OscServer", "build_bundle",
+           "build_message"]
 
 log = logging.getLogger(__name__)
 
-NORMALIZED = "/normalized"
-ERROR_ADDRESS = "/performer/error"
+RECEIVE_BUFFER = 8 * 2**20
+"""Asked of the kernel (it grants at most twice ``net.core.rmem_max`` on Linux)."""
 
 Reply = Callable[[str, Sequence[Any]], None]
 Handler = Callable[[Sequence[Any], Reply], None]
 """A command: called with the message's arguments and a function that answers the sender."""
 
 
-def build_message(address: str, args: Iterable[Any] = ()) -> bytes:
-    b = OscMessageBuilder(address)
-    for a in args:
-        if isinstance(a, float) and not math.isfinite(a):
-            a = 0.0
-        b.add_arg(a)
-    return b.build().dgram
-
-
-def build_bundle(messages: Sequence[tuple[str, Sequence[Any]]]) -> bytes:
-    bundle = OscBundleBuilder(IMMEDIATELY)
-    for address, args in messages:
-        b = OscMessageBuilder(address)
-        for a in args:
-            b.add_arg(a)
-        bundle.add_content(b.build())
-    return bundle.build().dgram
-
-
-def _osc_value(v: Any) -> Any:
-    """A parameter value as an OSC argument (None for a trigger's count is an int)."""
-    return v if isinstance(v, (bool, int, float, str)) else str(v)
-
-
 class OscServer:
-    """Receives OSC on a UDP port and writes into the parameter store."""
+    """Receives OSC on a UDP port and writes into the parameter store.
+
+    ``child``: read the socket in a child process (the default where supported) or on this server's thread.
+    """
 
     def __init__(self, store: ParamStore, *, host: str = "127.0.0.1", port: int = 9000,
-                 allow: Sequence[str] = (), handlers: dict[str, Handler] | None = None) -> None:
+                 allow: Sequence[str] = (), handlers: dict[str, Handler] | None = None,
+                 replies_per_second: float = 200.0, child: bool | None = None) -> None:
         self.store = store
         self.host = host
         self.allow = {ipaddress.ip_address(a) for a in allow}
         self.handlers: dict[str, Handler] = dict(handlers or {})
-        self.errors: Counter[str] = Counter()
-        self.received = 0
-        self._last_logged: dict[str, float] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._child: IntakeProcess | None = None
+        self._use_child = os.name == "posix" if child is None else child  # the socket is passed by number
+        throttle_library_warnings("pythonosc")
         try:
             self.sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_DGRAM)
-            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 2**20)
+            try:
+                self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
+            except OSError as e:
+                log.debug("OSC receive buffer of %d bytes refused: %s", RECEIVE_BUFFER, e)
             self.sock.bind((host, port))
         except OSError as e:
             raise ControlError(f"OSC cannot listen on {host}:{port}: {e.strerror}; "
                                "pick another port with --osc-port") from None
-        self.sock.settimeout(0.2)
+        self.sock.setblocking(False)
         self.port = self.sock.getsockname()[1]
-        self._wide = not ipaddress.ip_address(socket.gethostbyname(host) if ":" not in host else host).is_loopback
+        self.receive_buffer = self.sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+        """Bytes the kernel granted for datagrams waiting to be read."""
+        if self.receive_buffer < RECEIVE_BUFFER and sys.platform.startswith("linux"):
+            log.info("OSC receive buffer: %d KiB (asked for %d KiB); under a flood it may overflow; raise the "
+                     "limit with: sysctl -w net.core.rmem_max=%d", self.receive_buffer // 1024,
+                     RECEIVE_BUFFER // 1024, RECEIVE_BUFFER)
+        wide = not ipaddress.ip_address(socket.gethostbyname(host) if ":" not in host else host).is_loopback
+        self._settings = {"registry": store.registry, "commands": frozenset(self.handlers), "allow": list(allow),
+                          "wide": wide, "replies_per_second": replies_per_second}
+        self.intake = Intake(store.registry, commands=self.handlers, allow=allow, wide=wide, send=self._send,
+                             replies_per_second=replies_per_second, logger=log)
+        """Reads datagrams on this server's thread (and keeps every count, the child's included)."""
 
-    # --- life cycle ----------------------------------------------------------------
+    # --- counts (the child's included) ---------------------------------------------------------------
+    @property
+    def errors(self) -> Counter[str]:
+        """Bad inputs by kind."""
+        return self.intake.errors
+
+    @property
+    def received(self) -> int:
+        """Datagrams read (or given to :meth:`handle_packet`)."""
+        return self.intake.received
+
+    @property
+    def coalesced(self) -> int:
+        """Valid parameter sets not stored because a later set of the same parameter came in the same batch."""
+        return self.intake.coalesced
+
+    @property
+    def replies_refused(self) -> int:
+        """Error replies not sent because the reply budget was spent (a flood of bad input)."""
+        return self.intake.replies_refused
+
+    @property
+    def thread(self) -> threading.Thread | None:
+        """The thread reading the socket, or the child's frames (benchmarks read its CPU time)."""
+        return self._thread if self._child is None else self._child.thread
+
+    @property
+    def intake_pid(self) -> int | None:
+        """The intake child's process id, when OSC is read in a child."""
+        return self._child.pid if self._child is not None else None
+
+    # --- life cycle ----------------------------------------------------------------------------------
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="osc-in", daemon=True)
-        self._thread.start()
-        log.info("OSC listening on %s:%d%s", self.host, self.port,
-                 f" (clients allowed: {', '.join(map(str, self.allow))})" if self.allow else "")
+        if self._use_child:
+            from performer.control.osc_child import IntakeProcess
+
+            child = IntakeProcess(self.sock, self._settings, self._apply_frame)
+            if child.start():
+                self._child = child
+        if self._child is None:
+            self._thread = threading.Thread(target=self._run, name="osc-in", daemon=True)
+            self._thread.start()
+        log.info("OSC listening on %s:%d%s%s", self.host, self.port,
+                 f" (clients allowed: {', '.join(map(str, self.allow))})" if self.allow else "",
+                 f" (read by process {self.intake_pid})" if self._child is not None else "")
 
     def stop(self) -> None:
         self._stop.set()
+        if self._child is not None:
+            self._child.stop()
         if self._thread is not None:
             self._thread.join(timeout=1.0)
         self.sock.close()
 
     def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                data, addr = self.sock.recvfrom(65536)
-            except TimeoutError:
-                continue
-            except OSError:
-                if self._stop.is_set():
+        with selectors.DefaultSelector() as sel:
+            sel.register(self.sock, selectors.EVENT_READ)
+            while not self._stop.is_set():
+                try:
+                    if not sel.select(0.2):
+                        continue
+                except (OSError, ValueError):  # the socket was closed under us
                     return
-                continue
-            try:
-                self.handle_packet(data, addr)
-            except Exception as e:  # never let one packet stop the server
-                self._error("handler", "?", f"internal error: {e}", addr)
-                log.exception("OSC packet from %s crashed its handler", addr)
+                try:
+                    self.handle_batch(drain(self.sock))
+                except Exception as e:  # never let one batch stop the server
+                    if self.intake.error("internal", "?", f"internal error: {type(e).__name__}: {e}", None):
+                        log.debug("OSC batch failed", exc_info=True)
 
-    # --- handling -------------------------------------------------------------------
+    # --- handling -------------------------------------------------------------------------------------
     def handle_packet(self, data: bytes, addr: tuple) -> None:
-        self.received += 1
-        if self._wide and self.allow and ipaddress.ip_address(addr[0]) not in self.allow:
-            self.errors["not_allowed"] += 1
-            self._log_once("not_allowed", f"OSC from {addr[0]} ignored: not in the allow-list")
-            return
-        try:
-            packet = OscPacket(data)
-        except ParseError as e:
-            self._error("malformed", "?", f"malformed OSC packet ({len(data)} bytes): {e}", addr)
-            return
-        for timed in packet.messages:
-            msg = timed.message
-            self.handle_message(msg.address, list(msg.params), addr)
+        self.handle_batch([(data, addr)])
+
+    def handle_batch(self, batch: Sequence[tuple[bytes, tuple]]) -> None:
+        """Read datagrams received together (on this process) and apply what they ask, in order."""
+        self._apply(self.intake.read(batch))
+
+    def _apply_frame(self, frame: tuple) -> None:
+        """What the intake child read: its counts and log lines, then its items."""
+        counts, lines, items = frame
+        self.intake.add(counts)
+        for level, line in lines:
+            log.log(level, "%s", line)
+        self._apply(items)
+
+    def _apply(self, items: list[Item]) -> None:
+        for item in items:
+            try:
+                if item[0] == "set":
+                    _, name, normalized, value = item
+                    p = self.store.registry.get(name)
+                    self.store.set(name, p.denormalize(value) if normalized else value, source="osc")
+                else:
+                    _, address, args, addr = item
+                    self.handle_message(address, args, addr)
+            except Exception as e:  # a handler's own bug must not stop the others
+                if self.intake.error("internal", str(item[1]), f"internal error: {type(e).__name__}: {e}", None):
+                    log.debug("OSC item %r failed", item[:2], exc_info=True)
 
     def handle_message(self, address: str, args: list[Any], addr: tuple | None = None) -> None:
+        """Handle one message at once: a command, a query, a trigger or a set (stored now)."""
         def reply(reply_address: str, reply_args: Sequence[Any]) -> None:
             if addr is not None:
-                self.send_to(addr, reply_address, reply_args)
+                self.intake.reply(addr, reply_address, reply_args)
 
         handler = self.handlers.get(address)
         if handler is not None:
             try:
                 handler(args, reply)
             except (ControlError, ParamError, ValueError, TypeError) as e:
-                self._error("bad_type" if isinstance(e, TypeError) else "handler", address, str(e), addr)
+                self.intake.error("bad_type" if isinstance(e, TypeError) else "handler", address, str(e), addr)
             return
-        normalized = address.endswith(NORMALIZED)
-        base = address[: -len(NORMALIZED)] if normalized else address
-        try:
-            p = self.store.registry.by_address(base)
-        except UnknownParamError as e:
-            self._error("unknown_address", address, str(e), addr)
+        route = self.intake.route(address)
+        if route is None:
+            self.intake.error("unknown_address", address, self.intake.unknown(address), addr)
             return
+        p, normalized = route
         if p.type == "trigger":
             self.store.fire(p.name, source="osc")
-            return
-        if not args:  # a query
+        elif not args:  # a query
             value = self.store.get_normalized(p.name) if normalized else self.store.get(p.name)
-            reply(address, [_osc_value(value)])
-            return
-        if len(args) != 1:
-            self._error("bad_count", address,
-                        f"{address} takes 1 argument ({p.allowed()}), got {len(args)}: {args!r}", addr)
-            return
-        value = args[0]
-        try:
-            if normalized:
-                if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
-                    raise ParamRangeError(f"{address} takes a number in [0, 1], got {value!r}")
-                self.store.set_normalized(p.name, value, source="osc")
-                return
-            stored = self.store.set(p.name, value, source="osc")
-        except ParamTypeError as e:
-            self._error("bad_type", address, str(e), addr)
-            return
-        except ParamRangeError as e:
-            self._error("out_of_range", address, str(e), addr)
-            return
-        if p.numeric and stored != value:
-            self._error("out_of_range", address,
-                        f"{p.name} = {value!r} is out of range; allowed: {p.allowed()}; clamped to {stored!r}", addr)
-
-    def _error(self, kind: str, address: str, message: str, addr: tuple | None) -> None:
-        self.errors[kind] += 1
-        self._log_once(kind, f"OSC {kind.replace('_', ' ')}: {message}")
-        if addr is not None:
-            self.send_to(addr, ERROR_ADDRESS, [address, message])
-
-    def _log_once(self, kind: str, message: str) -> None:
-        now = time.monotonic()
-        if now - self._last_logged.get(kind, -10.0) >= 1.0:
-            self._last_logged[kind] = now
-            log.warning("%s (%d so far)", message, self.errors[kind])
+            reply(address, [osc_value(value)])
+        else:  # a set: checked (and refused, or reported as clamped) by the intake
+            self._apply(self.intake.read_message(address, args, addr))
 
     def send_to(self, addr: tuple, address: str, args: Sequence[Any]) -> None:
         """Send from the server's own port, so a client's replies come from where it sent."""
+        self.intake.reply(addr, address, args)
+
+    def _send(self, data: bytes, addr: tuple) -> bool:
         try:
-            self.sock.sendto(build_message(address, args), addr)
-        except OSError as e:
-            log.debug("OSC reply to %s failed: %s", addr, e)
-
-
-class OscSender:
-    """Sends what the engine knows to OSC destinations, from its own thread.
-
-    ``analysis()`` and ``status()`` are called each tick (at ``control.osc_out_rate``)
-    and return the messages to send; frame events are queued as they happen,
-    and parameter changes are coalesced (the newest value of each parameter),
-    all sent with the next tick in bundles.
-    """
-
-    def __init__(self, store: ParamStore, destinations: Sequence[tuple[str, int]] = (), *,
-                 analysis: Callable[[], list[tuple[str, list[Any]]]] | None = None,
-                 status: Callable[[], list[tuple[str, list[Any]]]] | None = None,
-                 status_every: float = 1.0) -> None:
-        self.store = store
-        self._lock = threading.Lock()
-        self.destinations: list[tuple[str, int]] = []
-        for host, port in destinations:
-            self.add_destination(host, port)
-        self.analysis = analysis
-        self.status = status
-        self.status_every = status_every
-        self._events: queue.Queue[tuple[str, list[Any]]] = queue.Queue(maxsize=4096)
-        self.dropped_events = 0
-        self.coalesced = 0
-        """Parameter changes replaced by a newer value of the same parameter before they were sent."""
-        self._changes: dict[str, list[Any]] = {}
-        self.sent = 0
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._unsubscribe = store.subscribe(self._on_change)
-
-    def add_destination(self, host: str, port: int) -> None:
-        if not isinstance(port, int) or not 1 <= port <= 65535:
-            raise ControlError(f"OSC destination port {port!r} is not in [1, 65535]")
-        with self._lock:
-            if (host, port) not in self.destinations:
-                self.destinations.append((host, port))
-        log.info("OSC out to %s:%d", host, port)
-
-    def remove_destination(self, host: str, port: int) -> None:
-        with self._lock:
-            if (host, port) in self.destinations:
-                self.destinations.remove((host, port))
-
-    def event(self, address: str, args: list[Any]) -> None:
-        """Queue a message for the next tick (never blocks; counts what it drops)."""
-        try:
-            self._events.put_nowait((address, args))
-        except queue.Full:
-            self.dropped_events += 1
-
-    def _on_change(self, change: Change) -> None:
-        # Coalesced: only the newest value of each parameter goes out with the next tick, so a flood of
-        # changes costs one message per parameter per tick, and faders still end where the value is.
-        p = self.store.registry.get(change.name)
-        with self._lock:
-            if p.address in self._changes:
-                self.coalesced += 1
-            self._changes[p.address] = [_osc_value(change.value)]
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="osc-out", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._unsubscribe()
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=1.0)
-        self._sock.close()
-
-    def _run(self) -> None:
-        next_status = 0.0
-        while not self._stop.is_set():
-            t0 = time.monotonic()
-            with self._lock:
-                changes, self._changes = self._changes, {}
-            messages: list[tuple[str, list[Any]]] = list(changes.items())
-            while len(messages) < 256 + len(changes):
-                try:
-                    messages.append(self._events.get_nowait())
-                except queue.Empty:
-                    break
-            if self.analysis is not None:
-                messages += self.analysis()
-            if self.status is not None and t0 >= next_status:
-                messages += self.status()
-                next_status = t0 + self.status_every
-            if messages:
-                self.send(messages)
-            rate = self.store.get("control.osc_out_rate")
-            self._stop.wait(max(0.0, 1.0 / rate - (time.monotonic() - t0)))
-
-    def send(self, messages: Sequence[tuple[str, Sequence[Any]]]) -> None:
-        with self._lock:
-            destinations = list(self.destinations)
-        if not destinations:
-            return
-        # Bundles of at most 32 messages keep each datagram well under common UDP limits.
-        packets = [build_bundle(messages[i:i + 32]) for i in range(0, len(messages), 32)]
-        for host, port in destinations:
-            for data in packets:
-                try:
-                    self._sock.sendto(data, (host, port))
-                    self.sent += 1
-                except OSError as e:
-                    log.debug("OSC send to %s:%d failed: %s", host, port, e)
+            return self.sock.sendto(data, addr) == len(data)
+        except OSError:  # a full send buffer (never waited for), an unreachable sender
+            return False

@@ -58,7 +58,7 @@ class Param:
             raise ValueError(f"parameter {self.name}: only numbers can slew")
         if self.type != "trigger":
             # The default must pass the parameter's own validation, unclamped.
-            _validate(self, self.default, clamp=False)
+            _validate(self, self.default, clamp=False, round_ints=False)
 
     @property
     def numeric(self) -> bool:
@@ -82,10 +82,11 @@ class Param:
         Raises :class:`ParamTypeError` for a wrong type and
         :class:`ParamRangeError` for a value outside the range or choices.
         Numbers are clamped instead when the parameter declares ``clamp``,
-        unless ``strict`` (preset files are checked strictly: an
-        out-of-range number there is a typo, not a knob turned too far).
+        and a float given to an int parameter is rounded (faders send
+        floats), unless ``strict``: preset files are checked strictly, since
+        an out-of-range number or a fraction there is a typo, not a knob.
         """
-        return _validate(self, value, clamp=self.clamp and not strict)
+        return _validate(self, value, clamp=self.clamp and not strict, round_ints=not strict)
 
     def normalize(self, value: Any) -> float:
         """Map a valid value to 0..1 (numbers, bools and enums)."""
@@ -143,7 +144,7 @@ def format_number(x: float | None) -> str:
     return str(int(x)) if float(x).is_integer() else f"{x:g}"
 
 
-def _validate(p: Param, value: Any, *, clamp: bool) -> Any:
+def _validate(p: Param, value: Any, *, clamp: bool, round_ints: bool) -> Any:
     t = p.type
     if t == "trigger":
         return None
@@ -157,8 +158,12 @@ def _validate(p: Param, value: Any, *, clamp: bool) -> Any:
     if t == "int":
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ParamTypeError(f"{p.name} expects an int, got {value!r} ({type(value).__name__})")
-        if isinstance(value, float) and not (math.isfinite(value) and value.is_integer()):
-            raise ParamTypeError(f"{p.name} expects an int, got {value!r} (a float with a fraction)")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ParamRangeError(f"{p.name} = {value!r} is not a finite number; allowed: {p.allowed()}")
+        if isinstance(value, float) and not value.is_integer():
+            if not round_ints:
+                raise ParamTypeError(f"{p.name} expects an int, got {value!r} (a float with a fraction)")
+            value = round(value)
         return int(_in_range(p, int(value), clamp))
     if t == "bool":
         if isinstance(value, bool):

@@ -4,25 +4,18 @@ from __future__ import annotations
 
 import random
 import shutil
-import socket
 import subprocess
 import time
 
 import pytest
-from conftest import wait_until
-from pythonosc.osc_packet import OscPacket
+from osc_peer import Client, free_port
 
+from conftest import wait_until
 from performer.control.osc import OscSender, OscServer, build_message
 from performer.params import ParamStore
 
 needs_liblo = pytest.mark.skipif(shutil.which("oscsend") is None or shutil.which("oscdump") is None,
                                  reason="liblo-tools (oscsend, oscdump) is not installed; .ci/run installs it")
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -32,27 +25,6 @@ def server():
     srv.start()
     yield srv
     srv.stop()
-
-
-class Client:
-    """A raw UDP OSC client that can read the server's replies."""
-
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.settimeout(2.0)
-
-    def send(self, address: str, *args) -> None:
-        self.sock.sendto(build_message(address, args), ("127.0.0.1", self.port))
-
-    def raw(self, data: bytes) -> None:
-        self.sock.sendto(data, ("127.0.0.1", self.port))
-
-    def reply(self) -> tuple[str, list]:
-        data, _ = self.sock.recvfrom(65536)
-        msg = OscPacket(data).messages[0].message
-        return msg.address, list(msg.params)
 
 
 @needs_liblo
@@ -110,13 +82,36 @@ def test_queries_are_answered_to_the_sender(server):
     (("/dream/network", "alexnet"), "out_of_range", "allowed: one of"),
     (("/dream/iterations", 500), "out_of_range", "clamped to 20"),
     (("/dream/lr/normalized", 3.0), "out_of_range", "[0, 1]"),
+    (("/dream/lr/normalized", "half"), "bad_type", "[0, 1]"),
+    (("/dream/layers/normalized", 0.5), "bad_type", "no normalised"),
 ])
 def test_bad_messages_are_counted_and_answered_with_an_error(server, send, kind, words):
     c = Client(server.port)
     c.send(*send)
     address, (where, message) = c.reply()
     assert address == "/performer/error" and where == send[0]
-    assert words in message and server.errors[kind] == 1
+    assert words in message and wait_until(lambda: server.errors[kind] == 1)  # counts follow the reply
+
+
+def test_a_fader_float_for_an_int_rounds_without_an_error(server):
+    """Issue #16 item 16: `/dream/iterations 3.6` was refused; faders send floats."""
+    c = Client(server.port)
+    c.send("/dream/iterations", 3.6)
+    c.send("/dream/iterations")
+    assert c.reply() == ("/dream/iterations", [4])  # the first reply is the answer: no error came before it
+    assert server.errors == {}
+
+
+@pytest.mark.parametrize("x, expected, shown", [(1.7, 20, "clamped to 1"), (-0.2, 1, "clamped to 0")])
+def test_normalised_values_outside_0_1_clamp_like_absolute_ones(server, x, expected, shown):
+    """Issue #16 item 16: `/normalized` values out of [0, 1] were refused; absolute ones clamp with a notice."""
+    c = Client(server.port)
+    server.store.set("dream.iterations", 5, glide=False)
+    c.send("/dream/iterations/normalized", x)
+    address, (where, message) = c.reply()
+    assert address == "/performer/error" and where == "/dream/iterations/normalized"
+    assert shown in message and "[0, 1]" in message and wait_until(lambda: server.errors["out_of_range"] == 1)
+    assert wait_until(lambda: server.store.get("dream.iterations") == expected)
 
 
 def test_malformed_packets_are_counted_and_answered(server):
@@ -124,7 +119,7 @@ def test_malformed_packets_are_counted_and_answered(server):
     c.raw(b"/dream/iterations\x00\x00\x00,i\x00")  # truncated: the int is missing
     address, (where, message) = c.reply()
     assert address == "/performer/error" and "malformed" in message
-    assert server.errors["malformed"] == 1
+    assert wait_until(lambda: server.errors["malformed"] == 1)
 
 
 def test_fuzz_thousands_of_random_and_truncated_packets_never_stop_the_server(server):
@@ -150,20 +145,11 @@ def test_fuzz_thousands_of_random_and_truncated_packets_never_stop_the_server(se
         if i % 200 == 0:
             time.sleep(0.01)  # let the loopback buffer drain a little
     assert wait_until(lambda: server.received >= n * 0.9, 15)
-    c.sock.settimeout(0.2)
-    while True:  # drain the error replies
-        try:
-            c.reply()
-        except (socket.timeout, Exception):
-            break
+    c.drain()
     c.sock.settimeout(5)
     c.send("/dream/octaves", 2)
     c.send("/dream/octaves")
-    while True:
-        address, args = c.reply()
-        if address == "/dream/octaves":
-            break
-    assert args == [2] and server.store.get("dream.octaves") == 2
+    assert c.reply_to("/dream/octaves") == [2] and server.store.get("dream.octaves") == 2
     assert server.errors["malformed"] > 100
 
 

@@ -1,0 +1,214 @@
+"""The OSC intake process: reads the server's UDP socket away from the renderer and sends back what to store.
+
+Why a process: reading, parsing and checking 10,000 datagrams a second is Python work that holds the GIL, and
+the render thread, which takes the GIL back after every torch operation, then waits for it: in one process a
+flood of valid messages cost the renderer a quarter of its frame rate, while a process of its own costs it only
+CPU time. The child inherits the bound socket (so error replies leave from the server's port), runs an
+:class:`~performer.control.osc_intake.Intake` on every batch and writes one frame per batch to its stdout: a
+4-byte big-endian length, then a pickle of ``(counts, lines, items)``: the counts since the previous frame (as
+:meth:`~performer.control.osc_intake.Intake.counts` gives them), the log lines it wrote, the store items. Its
+stdin carries the settings (one frame) and then nothing: when the parent closes it or dies, the child exits.
+The first frame out is ``"ready"``. Run as ``python -m performer.control.osc_child --fd N`` (POSIX: the socket
+is passed by number).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import pickle
+import selectors
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import IO, Any
+
+log = logging.getLogger("performer.control.osc")
+
+_LENGTH = struct.Struct(">I")
+
+
+def write_frame(out: IO[bytes], obj: Any) -> None:
+    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    out.write(_LENGTH.pack(len(data)) + data)
+    out.flush()
+
+
+def read_frame(inp: IO[bytes]) -> Any:
+    """The next frame, or raises EOFError when the other side is gone."""
+    head = _read_exactly(inp, _LENGTH.size)
+    return pickle.loads(_read_exactly(inp, _LENGTH.unpack(head)[0]))
+
+
+def _read_exactly(inp: IO[bytes], n: int) -> bytes:
+    data = b""
+    while len(data) < n:
+        chunk = inp.read(n - len(data))
+        if not chunk:
+            raise EOFError
+        data += chunk
+    return data
+
+
+class IntakeProcess:
+    """The parent's end: starts the child, reads its frames on a thread, starts it again if it dies."""
+
+    def __init__(self, sock: socket.socket, settings: dict[str, Any], on_frame: Callable[[tuple], None]) -> None:
+        self.sock = sock
+        self.settings = settings
+        self.on_frame = on_frame
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.restarts = 0
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+
+    def start(self, timeout: float = 15.0) -> bool:
+        """Start the child and wait for it to be ready; False (and no child) if it could not start."""
+        try:
+            self.proc = self._spawn(timeout)
+        except (OSError, EOFError, pickle.UnpicklingError, TimeoutError) as e:
+            log.warning("OSC intake process did not start (%s); reading OSC on a thread instead", e)
+            return False
+        self._thread = threading.Thread(target=self._run, name="osc-in", daemon=True)
+        self._thread.start()
+        return True
+
+    def _spawn(self, timeout: float) -> subprocess.Popen[bytes]:
+        fd = self.sock.fileno()
+        proc = subprocess.Popen([sys.executable, "-m", "performer.control.osc_child", "--fd", str(fd)],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, pass_fds=(fd,))
+        assert proc.stdin is not None and proc.stdout is not None
+        write_frame(proc.stdin, self.settings)
+        timer = threading.Timer(timeout, proc.kill)  # a child that never answers must not hang the server
+        timer.start()
+        try:
+            if read_frame(proc.stdout) != "ready":
+                raise EOFError("it answered something else than 'ready'")
+        except EOFError:
+            proc.kill()
+            proc.wait()
+            raise EOFError(f"it exited with status {proc.returncode}") from None
+        finally:
+            timer.cancel()
+        return proc
+
+    def _run(self) -> None:
+        while not self._stopping:
+            proc = self.proc
+            assert proc is not None and proc.stdout is not None
+            try:
+                frame = read_frame(proc.stdout)
+            except (EOFError, OSError, pickle.UnpicklingError):
+                if self._stopping:
+                    return
+                proc.wait()
+                log.error("OSC intake process ended (status %s); starting it again", proc.returncode)
+                time.sleep(min(5.0, 0.5 * 2 ** min(self.restarts, 4)))
+                self.restarts += 1
+                try:
+                    self.proc = self._spawn(15.0)
+                except (OSError, EOFError, pickle.UnpicklingError) as e:
+                    log.error("OSC intake process did not start again (%s); OSC in is off", e)
+                    return
+                continue
+            try:
+                self.on_frame(frame)
+            except Exception:  # the show goes on; a bug here is logged, not fatal
+                log.exception("OSC frame from the intake process failed")
+
+    def stop(self) -> None:
+        self._stopping = True
+        proc = self.proc
+        if proc is not None:
+            if proc.stdin is not None:
+                try:
+                    proc.stdin.close()  # the child exits when its stdin closes
+                except OSError:
+                    pass
+            try:
+                proc.wait(timeout=2.0)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        if self._thread is not None:
+            self._thread.join(timeout=2.0)
+
+    @property
+    def thread(self) -> threading.Thread | None:
+        """The thread reading the child's frames and applying them."""
+        return self._thread
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc is not None else None
+
+
+class _Lines(logging.Handler):
+    """Collects the child's (already rate-limited) log lines for the next frame."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[tuple[int, str]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append((record.levelno, record.getMessage()))
+
+
+def main(argv: list[str] | None = None) -> None:
+    from performer.control.osc_intake import Intake, drain
+
+    parser = argparse.ArgumentParser(prog="python -m performer.control.osc_child")
+    parser.add_argument("--fd", type=int, required=True)
+    args = parser.parse_args(argv)
+    stdin, out = sys.stdin.buffer, sys.stdout.buffer
+    settings = read_frame(stdin)
+    sock = socket.socket(fileno=args.fd)
+    sock.setblocking(False)
+    lines = _Lines()
+    logger = logging.getLogger("performer.control.osc.child")
+    logger.addHandler(lines)
+    logger.setLevel(logging.WARNING)
+    logger.propagate = False
+
+    def send(data: bytes, addr: tuple) -> bool:
+        try:
+            return sock.sendto(data, addr) == len(data)
+        except OSError:
+            return False
+
+    intake = Intake(settings["registry"], commands=settings["commands"], allow=settings["allow"],
+                    wide=settings["wide"], send=send, replies_per_second=settings["replies_per_second"],
+                    logger=logger)
+
+    def watch() -> None:  # the parent closed our stdin, or died: leave at once
+        while stdin.read(65536):
+            pass
+        os._exit(0)
+
+    threading.Thread(target=watch, daemon=True).start()
+    write_frame(out, "ready")
+    seen = intake.counts()
+    with selectors.DefaultSelector() as sel:
+        sel.register(sock, selectors.EVENT_READ)
+        while True:
+            sel.select()
+            items = intake.read(drain(sock))
+            now = intake.counts()
+            if now == seen and not items and not lines.lines:
+                continue
+            errors = {k: v - seen[4].get(k, 0) for k, v in now[4].items() if v != seen[4].get(k, 0)}
+            delta = (now[0] - seen[0], now[1] - seen[1], now[2] - seen[2], now[3] - seen[3], errors)
+            write_frame(out, (delta, lines.lines, items))
+            seen, lines.lines = now, []
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except (BrokenPipeError, KeyboardInterrupt):
+        os._exit(0)

@@ -1,0 +1,236 @@
+"""OSC in, the part that needs no store: datagrams read, checked and coalesced into what the store must do.
+
+:class:`Intake` takes a batch of datagrams and returns items in order: ``("set", name, normalised, value)`` for
+a parameter set that passed its checks, ``("msg", address, args, sender)`` for what the store or a command must
+answer (queries, triggers, commands). Everything bad is handled here: counted by kind in ``errors``, logged at
+most once per kind per second in one clipped line, and answered to the sender with ``/performer/error
+<address> <message>`` while the reply budget lasts. Consecutive sets of one parameter in a batch become one item
+(the last), the others counted in ``coalesced``: a set waits until something could see it (a later message
+about the same parameter that is not a set, any command or unknown address, or the end of the batch), so a
+query between two sets still answers the first.
+
+It needs no store, so it can run away from the renderer: in a child process
+(:mod:`performer.control.osc_child`), where a flood of datagrams costs the render thread no time holding the
+GIL, or in the server's own thread.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import math
+import socket
+from collections import Counter
+from collections.abc import Callable, Collection, Sequence
+from typing import Any
+
+from performer.control.osc_wire import OscPacketError, build_message, parse_packet
+from performer.control.throttle import Budget, KindLog, clip
+from performer.errors import ParamRangeError, ParamTypeError, UnknownParamError
+from performer.params import Param, Registry
+
+NORMALIZED = "/normalized"
+ERROR_ADDRESS = "/performer/error"
+
+Item = tuple[Any, ...]
+"""``("set", name, normalised, value)`` or ``("msg", address, args, sender)``."""
+_REFUSED = object()
+
+
+BATCH = 512
+"""Datagrams taken off the socket before they are handled together."""
+
+
+def drain(sock: socket.socket, limit: int = BATCH) -> list[tuple[bytes, tuple]]:
+    """Every datagram waiting on a non-blocking socket, up to ``limit``, with its sender."""
+    batch: list[tuple[bytes, tuple]] = []
+    while len(batch) < limit:
+        try:
+            batch.append(sock.recvfrom(65536))
+        except (BlockingIOError, InterruptedError):
+            break
+        except OSError:  # an ICMP error about an earlier reply, or the socket closing: next time
+            break
+    return batch
+
+
+class Intake:
+    """Reads batches of datagrams into store items; answers and counts everything bad on the way."""
+
+    def __init__(self, registry: Registry, *, commands: Collection[str] = (), allow: Collection[str] = (),
+                 wide: bool = False, send: Callable[[bytes, tuple], bool] | None = None,
+                 replies_per_second: float = 200.0, logger: logging.Logger | None = None) -> None:
+        self.registry = registry
+        self.commands = frozenset(commands)
+        self.allow = frozenset(ipaddress.ip_address(a) for a in allow)
+        self.wide = wide
+        self.send = send
+        self.errors: Counter[str] = Counter()
+        self.received = 0
+        """Datagrams read."""
+        self.coalesced = 0
+        """Valid parameter sets not stored because a later set of the same parameter came in the same batch."""
+        self.replies_failed = 0
+        """Replies that could not be sent at once (a full buffer, an unreachable sender); never retried."""
+        self.log = KindLog(logger or logging.getLogger("performer.control.osc"))
+        self._replies = Budget(replies_per_second, replies_per_second)
+        self._routes: dict[str, tuple[Param, bool]] = {}
+        """Every parameter address and its ``/normalized`` form: the parameter, and whether normalised."""
+        for p in registry:
+            for address, normalized in ((p.address, False), (p.address + NORMALIZED, True)):
+                if address not in self.commands:
+                    self._routes[address] = (p, normalized)
+
+    @property
+    def replies_refused(self) -> int:
+        """Error replies not sent because the reply budget was spent (a flood of bad input)."""
+        return self._replies.refused
+
+    def counts(self) -> tuple[int, int, int, int, dict[str, int]]:
+        """``(received, coalesced, replies_failed, replies_refused, errors)`` so far, to send elsewhere."""
+        return self.received, self.coalesced, self.replies_failed, self._replies.refused, dict(self.errors)
+
+    def add(self, counts: tuple[int, int, int, int, dict[str, int]]) -> None:
+        """Add counts another intake (the child's) made, as :meth:`counts` gives them."""
+        received, coalesced, replies_failed, replies_refused, errors = counts
+        self.received += received
+        self.coalesced += coalesced
+        self.replies_failed += replies_failed
+        self._replies.refused += replies_refused
+        self.errors.update(errors)
+
+    def route(self, address: str) -> tuple[Param, bool] | None:
+        """The parameter at ``address`` and whether it is the normalised form; None for commands and unknowns."""
+        return self._routes.get(address)
+
+    # --- reading ------------------------------------------------------------------------------------------
+    def read(self, batch: Sequence[tuple[bytes, tuple]]) -> list[Item]:
+        """The store items of datagrams received together, in order."""
+        items: list[Item] = []
+        pending: dict[str, Item] = {}
+        for data, addr in batch:
+            self.received += 1
+            if self.wide and self.allow and not self._allowed(addr):
+                continue
+            try:
+                messages = parse_packet(data)
+            except OscPacketError as e:
+                self.error(e.kind, "?", f"{e.kind.replace('_', ' ')} OSC packet ({len(data)} bytes from "
+                                        f"{addr[0]}): {e}", addr)
+                continue
+            for address, args in messages:
+                try:
+                    self._read(address, args, addr, pending, items)
+                except Exception as e:  # a bug of ours must not stop the others
+                    if self.error("internal", address, f"internal error: {type(e).__name__}: {e}", addr):
+                        self.log.logger.debug("OSC message %s failed", address, exc_info=True)
+        items.extend(pending.values())
+        return items
+
+    def read_message(self, address: str, args: list[Any], addr: tuple | None) -> list[Item]:
+        """The store items of one message already parsed (a set: checked, and refused or clamped here)."""
+        items: list[Item] = []
+        pending: dict[str, Item] = {}
+        self._read(address, args, addr, pending, items)
+        items.extend(pending.values())
+        return items
+
+    def _read(self, address: str, args: list[Any], addr: tuple | None, pending: dict[str, Item],
+              items: list[Item]) -> None:
+        route = self._routes.get(address)
+        if route is None:
+            if address in self.commands:  # a command may see (or change) any parameter: what waits goes first
+                items.extend(pending.values())
+                pending.clear()
+                items.append(("msg", address, args, addr))
+            else:
+                self.error("unknown_address", address, self.unknown(address), addr)
+            return
+        p, normalized = route
+        if p.type == "trigger" or not args:  # a trigger, or a query: it must see the value set before it
+            if p.name in pending:
+                items.append(pending.pop(p.name))
+            items.append(("msg", address, args, addr))
+            return
+        if len(args) != 1:
+            self.error("bad_count", address, f"{address} takes 1 argument ({p.allowed()}), got {len(args)}: "
+                                             f"{args!r}", addr)
+            return
+        value = args[0]
+        if p.numeric and type(value) in (int, float) and (
+                0.0 <= value <= 1.0 if normalized else p.min <= value <= p.max):
+            # The common case, a fader's number in range: nothing to report, so it waits unconverted (NaN fails
+            # the comparison and takes the long way); only the one that is stored is converted.
+            item: Item = ("set", p.name, normalized, value)
+        else:
+            value = self.checked(address, p, normalized, value, addr)
+            if value is _REFUSED:
+                return
+            item = ("set", p.name, False, value)
+        if p.name in pending:
+            self.coalesced += 1
+        pending[p.name] = item
+
+    def _allowed(self, addr: tuple) -> bool:
+        try:
+            ok = ipaddress.ip_address(addr[0]) in self.allow
+        except ValueError:
+            ok = False
+        if not ok:
+            self.errors["not_allowed"] += 1
+            self.log("not_allowed", f"OSC in: {addr[0]} ignored: not in the allow-list", self.errors["not_allowed"])
+        return ok
+
+    def unknown(self, address: str) -> str:
+        """Why ``address`` is not a parameter, with the registry's guess at the one meant."""
+        try:
+            self.registry.by_address(address[: -len(NORMALIZED)] if address.endswith(NORMALIZED) else address)
+        except UnknownParamError as e:
+            return str(e)
+        return f"no parameter at OSC address {address!r}"
+
+    # --- checking -----------------------------------------------------------------------------------------
+    def checked(self, address: str, p: Param, normalized: bool, value: Any, addr: tuple | None) -> Any:
+        """The value to store for one set, or ``_REFUSED`` once the error is answered; a clamp is reported."""
+        try:
+            return self._value(address, p, normalized, value, addr)
+        except ParamTypeError as e:
+            self.error("bad_type", address, str(e), addr)
+        except ParamRangeError as e:
+            self.error("out_of_range", address, str(e), addr)
+        return _REFUSED
+
+    def _value(self, address: str, p: Param, normalized: bool, value: Any, addr: tuple | None) -> Any:
+        if normalized:
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ParamTypeError(f"{address} takes a number in [0, 1], got {value!r}")
+            if not math.isfinite(value):
+                raise ParamRangeError(f"{address} = {value!r} is not a finite number; allowed: a number in [0, 1]")
+            if not 0.0 <= value <= 1.0:
+                if p.numeric and not p.clamp:
+                    raise ParamRangeError(f"{address} = {value!r} is out of range; allowed: a number in [0, 1]")
+                x = min(1.0, max(0.0, float(value)))
+                stored = p.denormalize(x)
+                self.error("out_of_range", address, f"{address} = {value!r} is out of range; allowed: a number in "
+                                                    f"[0, 1]; clamped to {x:g} ({p.name} = {stored!r})", addr)
+                return stored
+            return p.denormalize(value)  # always a valid value (the store checks it again when it is set)
+        stored = p.validate(value)
+        if p.numeric and p.min is not None and p.max is not None and not p.min <= value <= p.max:
+            self.error("out_of_range", address,
+                       f"{p.name} = {value!r} is out of range; allowed: {p.allowed()}; clamped to {stored!r}", addr)
+        return stored
+
+    # --- answering ----------------------------------------------------------------------------------------
+    def error(self, kind: str, address: str, message: str, addr: tuple | None) -> bool:
+        """Count, log (rate-limited) and answer one bad input; True if a log line was written."""
+        self.errors[kind] += 1
+        message = clip(message)
+        logged = self.log(kind, f"OSC in: {message}", self.errors[kind])
+        if addr is not None and self._replies.take():
+            self.reply(addr, ERROR_ADDRESS, [clip(address, 120), message])
+        return logged
+
+    def reply(self, addr: tuple, address: str, args: Sequence[Any]) -> None:
+        if self.send is None or not self.send(build_message(address, args), addr):
+            self.replies_failed += 1

@@ -1,0 +1,184 @@
+"""OSC out: the analysis, frame events, parameter changes and status, sent in bundles to a few destinations.
+
+Destinations come from the preset and the command line (the user's choice: any host) or from a client's
+``/osc/destination/add``. A client may only add a destination on this machine (a loopback address) or on a host
+named in the allow-list or among the configured destinations, written as an IP address (no name is looked up on
+behalf of a client), and there are at most :data:`MAX_DESTINATIONS` in all: otherwise any client could turn the
+server into a reflector that streams the analysis at a host of its choosing.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import queue
+import socket
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from performer.control.osc_wire import build_bundle, osc_value
+from performer.errors import ControlError
+from performer.params import Change, ParamStore
+
+log = logging.getLogger(__name__)
+
+MAX_DESTINATIONS = 8
+"""Destinations a client can bring the list up to (configured ones always count, and are always kept)."""
+_LOCALHOST = "localhost"
+
+
+def _ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        return None
+
+
+class OscSender:
+    """Sends what the engine knows to OSC destinations, from its own thread.
+
+    ``analysis()`` and ``status()`` are called each tick (at ``control.osc_out_rate``)
+    and return the messages to send; frame events are queued as they happen,
+    and parameter changes are coalesced (the newest value of each parameter),
+    all sent with the next tick in bundles. ``allow`` lists the hosts, besides
+    loopback and the configured destinations, a client may add as destinations.
+    """
+
+    def __init__(self, store: ParamStore, destinations: Sequence[tuple[str, int]] = (), *,
+                 analysis: Callable[[], list[tuple[str, list[Any]]]] | None = None,
+                 status: Callable[[], list[tuple[str, list[Any]]]] | None = None,
+                 status_every: float = 1.0, allow: Sequence[str] = ()) -> None:
+        self.store = store
+        self._lock = threading.Lock()
+        self.destinations: list[tuple[str, int]] = []
+        self.allow = {ip for a in allow if (ip := _ip(a)) is not None}
+        for host, port in destinations:
+            self._add(host, port)
+            if (ip := _ip(host)) is not None:
+                self.allow.add(ip)
+        self.refused_destinations = 0
+        self.analysis = analysis
+        self.status = status
+        self.status_every = status_every
+        self._events: queue.Queue[tuple[str, list[Any]]] = queue.Queue(maxsize=4096)
+        self.dropped_events = 0
+        self.coalesced = 0
+        """Parameter changes replaced by a newer value of the same parameter before they were sent."""
+        self._changes: dict[str, list[Any]] = {}
+        self.sent = 0
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._unsubscribe = store.subscribe(self._on_change)
+
+    # --- destinations -----------------------------------------------------------------
+    @staticmethod
+    def _check_port(port: Any) -> None:
+        if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+            raise ControlError(f"OSC destination port {port!r} is not allowed; allowed: an int in [1, 65535]")
+
+    def _add(self, host: str, port: int) -> None:
+        """Add a destination the user configured (any host)."""
+        self._check_port(port)
+        with self._lock:
+            if (host, port) not in self.destinations:
+                self.destinations.append((host, port))
+        log.info("OSC out to %s:%d", host, port)
+
+    def add_destination(self, host: str, port: int) -> None:
+        """Add a destination a client asked for: a loopback or allowed IPv4 address, within the cap."""
+        try:
+            self._check_client_host(host, port)
+            with self._lock:
+                if (host, port) in self.destinations:
+                    return
+                if len(self.destinations) >= MAX_DESTINATIONS:
+                    raise ControlError(f"OSC destination {host}:{port} refused: already {len(self.destinations)} "
+                                       f"destinations; allowed: at most {MAX_DESTINATIONS} "
+                                       "(remove one with /osc/destination/remove)")
+                self.destinations.append((host, port))
+        except ControlError:
+            self.refused_destinations += 1
+            raise
+        log.info("OSC out to %s:%d (added by a client)", host, port)
+
+    def _check_client_host(self, host: Any, port: Any) -> None:
+        self._check_port(port)
+        ip = ipaddress.ip_address("127.0.0.1") if host == _LOCALHOST else _ip(host) if isinstance(host, str) else None
+        if ip is None or ip.version != 4 or not (ip.is_loopback or ip in self.allow):
+            others = ", ".join(sorted(map(str, self.allow))) or "none (--allow IP adds one)"
+            shown = host[:80] if isinstance(host, str) else host
+            raise ControlError(f"OSC destination host {shown!r} is not allowed; allowed: a loopback IPv4 address, "
+                               f"or an allowed host: {others}")
+
+    def remove_destination(self, host: str, port: int) -> None:
+        with self._lock:
+            if (host, port) in self.destinations:
+                self.destinations.remove((host, port))
+
+    # --- what is sent -----------------------------------------------------------------
+    def event(self, address: str, args: list[Any]) -> None:
+        """Queue a message for the next tick (never blocks; counts what it drops)."""
+        try:
+            self._events.put_nowait((address, args))
+        except queue.Full:
+            self.dropped_events += 1
+
+    def _on_change(self, change: Change) -> None:
+        # Coalesced: only the newest value of each parameter goes out with the next tick, so a flood of
+        # changes costs one message per parameter per tick, and faders still end where the value is.
+        p = self.store.registry.get(change.name)
+        with self._lock:
+            if p.address in self._changes:
+                self.coalesced += 1
+            self._changes[p.address] = [osc_value(change.value)]
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="osc-out", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._unsubscribe()
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=1.0)
+        self._sock.close()
+
+    def _run(self) -> None:
+        next_status = 0.0
+        while not self._stop.is_set():
+            t0 = time.monotonic()
+            with self._lock:
+                changes, self._changes = self._changes, {}
+            messages: list[tuple[str, list[Any]]] = list(changes.items())
+            while len(messages) < 256 + len(changes):
+                try:
+                    messages.append(self._events.get_nowait())
+                except queue.Empty:
+                    break
+            if self.analysis is not None:
+                messages += self.analysis()
+            if self.status is not None and t0 >= next_status:
+                messages += self.status()
+                next_status = t0 + self.status_every
+            if messages:
+                self.send(messages)
+            rate = self.store.get("control.osc_out_rate")
+            self._stop.wait(max(0.0, 1.0 / rate - (time.monotonic() - t0)))
+
+    def send(self, messages: Sequence[tuple[str, Sequence[Any]]]) -> None:
+        with self._lock:
+            destinations = list(self.destinations)
+        if not destinations:
+            return
+        # Bundles of at most 32 messages keep each datagram well under common UDP limits.
+        packets = [build_bundle(messages[i:i + 32]) for i in range(0, len(messages), 32)]
+        for host, port in destinations:
+            for data in packets:
+                try:
+                    self._sock.sendto(data, (host, port))
+                    self.sent += 1
+                except OSError as e:
+                    log.debug("OSC send to %s:%d failed: %s", host, port, e)

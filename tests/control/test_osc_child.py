@@ -1,0 +1,88 @@
+"""OSC read in a child process: it answers like the thread does, reports its counts, and comes back if killed."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import pytest
+from osc_peer import Client
+
+from conftest import wait_until
+from performer.control.osc import OscServer
+from performer.params import ParamStore
+
+posix_only = pytest.mark.skipif(os.name != "posix", reason="the socket is passed to the child by number (POSIX)")
+
+
+@pytest.mark.parametrize("child", [pytest.param(True, marks=posix_only), False], ids=["child", "thread"])
+def test_both_ways_set_answer_and_count(child):
+    srv = OscServer(ParamStore(), port=0, child=child)
+    srv.start()
+    try:
+        assert (srv.intake_pid is not None) == child and (srv.intake_pid != os.getpid())
+        c = Client(srv.port)
+        for i in range(200):
+            c.send("/dream/jitter", i % 30)
+        c.send("/dream/iterations/normalized", 1.5)  # clamped, with a notice
+        c.send("/dream/jitter")
+        assert c.reply_to("/dream/jitter") == [199 % 30]
+        assert wait_until(lambda: srv.received == 202 and srv.errors == {"out_of_range": 1})
+        assert srv.store.get("dream.iterations") == 20 and srv.coalesced > 0
+    finally:
+        srv.stop()
+
+
+@posix_only
+def test_a_killed_child_is_started_again(caplog):
+    srv = OscServer(ParamStore(), port=0)
+    srv.start()
+    try:
+        first = srv.intake_pid
+        assert first is not None
+        os.kill(first, signal.SIGKILL)
+        assert wait_until(lambda: srv.intake_pid not in (None, first), 15)
+        c = Client(srv.port, timeout=5)
+        c.send("/dream/octaves", 5)
+        c.send("/dream/octaves")
+        assert c.reply_to("/dream/octaves") == [5]
+        assert any("intake process ended" in r.getMessage() for r in caplog.records)
+    finally:
+        srv.stop()
+
+
+@posix_only
+def test_the_child_leaves_with_the_server():
+    srv = OscServer(ParamStore(), port=0)
+    srv.start()
+    pid = srv.intake_pid
+    srv.stop()
+    assert pid is not None
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+
+
+@posix_only
+def test_the_child_leaves_when_the_server_process_is_killed():
+    import subprocess
+    import sys
+
+    code = ("from performer.control.osc import OscServer\nfrom performer.params import ParamStore\nimport time\n"
+            "s = OscServer(ParamStore(), port=0)\ns.start()\nprint(s.intake_pid, flush=True)\ntime.sleep(60)\n")
+    parent = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert parent.stdout is not None
+        child = int(parent.stdout.readline())
+        parent.kill()
+        parent.wait()
+
+        def gone() -> bool:
+            try:
+                os.kill(child, 0)
+            except ProcessLookupError:
+                return True
+            return False
+
+        assert wait_until(gone, 10)  # an orphan would keep the port
+    finally:
+        parent.kill()
