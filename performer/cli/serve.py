@@ -219,6 +219,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     ending = FileEnd()
     stats = StatsWriter(args.stats)
     try:
+        if tty:  # the running status at once, in place of "warming up"
+            STATUS.show(status_line(live_status(engine, controls), terminal_width()), terminal_width())
         while not stop.wait(0.25):
             now = time.monotonic()
             if args.duration is not None and now - started >= args.duration:
