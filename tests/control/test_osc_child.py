@@ -28,7 +28,8 @@ def test_both_ways_set_answer_and_count(child):
         c.send("/dream/jitter")
         assert c.reply_to("/dream/jitter") == [199 % 30]
         assert wait_until(lambda: srv.received == 202 and srv.errors == {"out_of_range": 1})
-        assert srv.store.get("dream.iterations") == 20  # (how many of the 200 were coalesced depends on timing)
+        # counted on arrival, applied with the next batch: wait for the value too
+        assert wait_until(lambda: srv.store.get("dream.iterations") == 20)
     finally:
         srv.stop()
 
