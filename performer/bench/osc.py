@@ -5,10 +5,13 @@ Runs the live engine (demo input, the shipped classifier, the dream at
 of ``--seconds`` each in one run, so a change in the machine's load hits both
 alike. In a flooded phase a separate process sends ``--rate`` OSC messages a
 second at the server (parameter sets, normalised sets, queries, an unknown
-address and garbage, as a busy fader bank plus a broken client would). In every
-phase a probe sends a change of ``classifier.hysteresis`` (which nothing in the
-flood touches) every ``--probe-every`` seconds and times it from ``sendto`` to
-the store's change callback. Reported: the renderer's fps per phase and the
+address and garbage, as a busy fader bank plus a broken client would).
+``--intake`` reads OSC in a child process (the default) or on the server's
+thread; ``--sink`` floods a socket nobody reads instead, which measures what
+the flooding client alone costs the renderer. In every phase a probe sends a
+change of ``classifier.hysteresis`` (which nothing in the flood touches) every
+``--probe-every`` seconds and times it from ``sendto`` to the store's change
+callback. Reported: the renderer's fps per phase and the
 medians, the datagrams the server received out of those sent (the rest were lost
 in the kernel), the probe latencies, the CPU time spent reading OSC per datagram
 (the intake child's or the server thread's; Linux), and the server's counters.
@@ -32,6 +35,10 @@ FLOODER = r"""
 import random, socket, sys, time
 from performer.control.osc import build_message
 port, rate, seconds = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
+if sys.argv[4:] == ['sink']:  # a socket of our own that nobody reads: the client's cost alone
+    sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sink.bind(('127.0.0.1', 0))
+    port = sink.getsockname()[1]
 msgs = [build_message('/dream/jitter', [i % 64]) for i in range(64)]
 msgs += [build_message('/dream/lr/normalized', [i / 63]) for i in range(64)]
 msgs += [build_message('/dream/iterations', []), build_message('/no/such/address', [1.0]), b'garbage!']
@@ -59,6 +66,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--phases", type=int, default=3, help="quiet/flooded pairs, alternating (default 3)")
     p.add_argument("--probe-every", type=float, default=0.1, help="seconds between probe changes (default 0.1)")
     p.add_argument("--size", type=int, default=224, help="dream width and height (default 224)")
+    p.add_argument("--intake", choices=("child", "thread"), default="child",
+                   help="read OSC in a child process (the default on POSIX) or on the server's thread")
+    p.add_argument("--sink", action="store_true",
+                   help="flood a socket nobody reads instead of the server (what the flooding client alone costs)")
     p.add_argument("--model", type=Path)
     p.add_argument("--device", default="auto")
 
@@ -151,6 +162,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     controls = Controls(engine, ControlOptions(osc_port=0, oscquery_port=0))
     assert controls.osc is not None and controls.sender is not None  # an OSC port was given
     osc = controls.osc
+    osc.use_child = args.intake == "child"
     engine.start()
     controls.start()
     probe = Probe(engine.store, osc.port, args.probe_every)
@@ -163,7 +175,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             flood = None
             if flooded:
                 flood = subprocess.Popen([sys.executable, "-c", FLOODER, str(osc.port), str(args.rate),
-                                          str(args.seconds)], stdout=subprocess.PIPE, text=True)
+                                          str(args.seconds)] + (["sink"] if args.sink else []),
+                                         stdout=subprocess.PIPE, text=True)
                 assert flood.stdout is not None
                 flood.stdout.readline()  # "go": it is sending
             f0, t0 = engine.render_stats.frames, time.monotonic()
@@ -199,7 +212,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     for p in phases:
         del p["_latencies"]
     return {
-        "dream_size": args.size, "rate_asked": args.rate, "seconds_per_phase": args.seconds, "phases": phases,
+        "dream_size": args.size, "rate_asked": args.rate, "sink": args.sink, "seconds_per_phase": args.seconds,
+        "phases": phases,
         "fps_quiet_median": round(fps_quiet, 2), "fps_flooded_median": round(fps_flooded, 2),
         "fps_change_pct": round(100.0 * (fps_flooded - fps_quiet) / fps_quiet, 1) if fps_quiet else None,
         "flood_sent": sent, "flood_received": received,

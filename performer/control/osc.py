@@ -74,7 +74,8 @@ class OscServer:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._child: IntakeProcess | None = None
-        self._use_child = os.name == "posix" if child is None else child  # the socket is passed by number
+        self.use_child = os.name == "posix" if child is None else child  # (the socket is passed by number)
+        """Read the socket in a child process; may be changed until :meth:`start`."""
         throttle_library_warnings("pythonosc")
         try:
             self.sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_DGRAM)
@@ -134,7 +135,7 @@ class OscServer:
 
     # --- life cycle ----------------------------------------------------------------------------------
     def start(self) -> None:
-        if self._use_child:
+        if self.use_child:
             from performer.control.osc_child import IntakeProcess
 
             child = IntakeProcess(self.sock, self._settings, self._apply_frame)

@@ -1,11 +1,14 @@
-"""The OSC intake process: reads the server's UDP socket away from the renderer and sends back what to store.
+"""The OSC intake process: reads the server's UDP socket away from the engine and sends back what to store.
 
-Why a process: reading, parsing and checking 10,000 datagrams a second is Python work that holds the GIL, and
-the render thread, which takes the GIL back after every torch operation, then waits for it: in one process a
-flood of valid messages cost the renderer a quarter of its frame rate, while a process of its own costs it only
-CPU time. The child inherits the bound socket (so error replies leave from the server's port), runs an
-:class:`~performer.control.osc_intake.Intake` on every batch and writes one frame per batch to its stdout: a
-4-byte big-endian length, then a pickle of ``(counts, lines, items)``: the counts since the previous frame (as
+Why a process: reading, parsing and checking a flood of datagrams is Python work; in a process of its own it
+holds no GIL the render thread waits for, and a fault in it cannot take the engine down (the server starts a
+new child). On the 2-core development machine its measured effect on the renderer's frame rate under a flood
+was within the noise of the machine's load (``benchmarks/osc.md``); it costs one process and 0.2 s at start.
+
+The child inherits the bound socket (so error replies leave from the server's port), runs an
+:class:`~performer.control.osc_intake.Intake` on every batch and writes frames to its stdout, never waiting on a
+busy parent (meanwhile it keeps reading, and sets keep coalescing). A frame is a 4-byte big-endian length, then
+a pickle of ``(counts, lines, items)``: the counts since the previous frame (as
 :meth:`~performer.control.osc_intake.Intake.counts` gives them), the log lines it wrote, the store items. Its
 stdin carries the settings (one frame) and then nothing: when the parent closes it or dies, the child exits.
 The first frame out is ``"ready"``. Run as ``python -m performer.control.osc_child --fd N`` (POSIX: the socket
@@ -33,9 +36,13 @@ log = logging.getLogger("performer.control.osc")
 _LENGTH = struct.Struct(">I")
 
 
-def write_frame(out: IO[bytes], obj: Any) -> None:
+def frame_bytes(obj: Any) -> bytes:
     data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
-    out.write(_LENGTH.pack(len(data)) + data)
+    return _LENGTH.pack(len(data)) + data
+
+
+def write_frame(out: IO[bytes], obj: Any) -> None:
+    out.write(frame_bytes(obj))
     out.flush()
 
 
@@ -160,7 +167,7 @@ class _Lines(logging.Handler):
 
 
 def main(argv: list[str] | None = None) -> None:
-    from performer.control.osc_intake import Intake, drain
+    from performer.control.osc_intake import Intake, Outbox, drain
 
     parser = argparse.ArgumentParser(prog="python -m performer.control.osc_child")
     parser.add_argument("--fd", type=int, required=True)
@@ -192,19 +199,37 @@ def main(argv: list[str] | None = None) -> None:
 
     threading.Thread(target=watch, daemon=True).start()
     write_frame(out, "ready")
+    fd = out.fileno()
+    os.set_blocking(fd, False)  # never wait for a busy parent: keep reading (and coalescing) meanwhile
+    outbox = Outbox()
+    unsent = b""
     seen = intake.counts()
     with selectors.DefaultSelector() as sel:
         sel.register(sock, selectors.EVENT_READ)
         while True:
-            sel.select()
-            items = intake.read(drain(sock))
-            now = intake.counts()
-            if now == seen and not items and not lines.lines:
-                continue
-            errors = {k: v - seen[4].get(k, 0) for k, v in now[4].items() if v != seen[4].get(k, 0)}
-            delta = (now[0] - seen[0], now[1] - seen[1], now[2] - seen[2], now[3] - seen[3], errors)
-            write_frame(out, (delta, lines.lines, items))
-            seen, lines.lines = now, []
+            ready = {key.fd for key, _ in sel.select()}
+            if sock.fileno() in ready:
+                intake.read_into(drain(sock), outbox)
+            while True:  # write frames until the pipe is full or nothing is left to say
+                if not unsent:
+                    now = intake.counts()
+                    if now == seen and not outbox and not lines.lines:
+                        break
+                    errors = {k: v - seen[4].get(k, 0) for k, v in now[4].items() if v != seen[4].get(k, 0)}
+                    delta = (now[0] - seen[0], now[1] - seen[1], now[2] - seen[2], now[3] - seen[3], errors)
+                    unsent = frame_bytes((delta, lines.lines, outbox.take()))
+                    seen, lines.lines = now, []
+                try:
+                    unsent = unsent[os.write(fd, unsent):]
+                except BlockingIOError:
+                    break
+                if unsent:
+                    break
+            waiting_out = fd in sel.get_map()
+            if unsent and not waiting_out:
+                sel.register(fd, selectors.EVENT_WRITE)
+            elif not unsent and waiting_out:
+                sel.unregister(fd)
 
 
 if __name__ == "__main__":

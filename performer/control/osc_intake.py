@@ -54,6 +54,27 @@ def drain(sock: socket.socket, limit: int = BATCH) -> list[tuple[bytes, tuple]]:
     return batch
 
 
+MAX_WAITING = 4096
+"""Queries and commands that may wait for the engine at once; more are dropped (counted as ``busy``)."""
+
+
+class Outbox:
+    """Items read but not handed to the store yet: everything in order, then the waiting sets (one per parameter)."""
+
+    def __init__(self) -> None:
+        self.items: list[Item] = []
+        self.pending: dict[str, Item] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self.items or self.pending)
+
+    def take(self) -> list[Item]:
+        """Everything waiting, in order, and empty."""
+        items = self.items + list(self.pending.values())
+        self.items, self.pending = [], {}
+        return items
+
+
 class Intake:
     """Reads batches of datagrams into store items; answers and counts everything bad on the way."""
 
@@ -106,8 +127,12 @@ class Intake:
     # --- reading ------------------------------------------------------------------------------------------
     def read(self, batch: Sequence[tuple[bytes, tuple]]) -> list[Item]:
         """The store items of datagrams received together, in order."""
-        items: list[Item] = []
-        pending: dict[str, Item] = {}
+        outbox = Outbox()
+        self.read_into(batch, outbox)
+        return outbox.take()
+
+    def read_into(self, batch: Sequence[tuple[bytes, tuple]], outbox: Outbox) -> None:
+        """Add the items of a batch to those already waiting in ``outbox`` (sets coalesce across batches)."""
         for data, addr in batch:
             self.received += 1
             if self.wide and self.allow and not self._allowed(addr):
@@ -120,37 +145,28 @@ class Intake:
                 continue
             for address, args in messages:
                 try:
-                    self._read(address, args, addr, pending, items)
+                    self._read(address, args, addr, outbox)
                 except Exception as e:  # a bug of ours must not stop the others
                     if self.error("internal", address, f"internal error: {type(e).__name__}: {e}", addr):
                         self.log.logger.debug("OSC message %s failed", address, exc_info=True)
-        items.extend(pending.values())
-        return items
 
     def read_message(self, address: str, args: list[Any], addr: tuple | None) -> list[Item]:
         """The store items of one message already parsed (a set: checked, and refused or clamped here)."""
-        items: list[Item] = []
-        pending: dict[str, Item] = {}
-        self._read(address, args, addr, pending, items)
-        items.extend(pending.values())
-        return items
+        outbox = Outbox()
+        self._read(address, args, addr, outbox)
+        return outbox.take()
 
-    def _read(self, address: str, args: list[Any], addr: tuple | None, pending: dict[str, Item],
-              items: list[Item]) -> None:
+    def _read(self, address: str, args: list[Any], addr: tuple | None, outbox: Outbox) -> None:
         route = self._routes.get(address)
         if route is None:
             if address in self.commands:  # a command may see (or change) any parameter: what waits goes first
-                items.extend(pending.values())
-                pending.clear()
-                items.append(("msg", address, args, addr))
+                self._hand_over(outbox, ("msg", address, args, addr), flush=None)
             else:
                 self.error("unknown_address", address, self.unknown(address), addr)
             return
         p, normalized = route
         if p.type == "trigger" or not args:  # a trigger, or a query: it must see the value set before it
-            if p.name in pending:
-                items.append(pending.pop(p.name))
-            items.append(("msg", address, args, addr))
+            self._hand_over(outbox, ("msg", address, args, addr), flush=p.name)
             return
         if len(args) != 1:
             self.error("bad_count", address, f"{address} takes 1 argument ({p.allowed()}), got {len(args)}: "
@@ -167,9 +183,22 @@ class Intake:
             if value is _REFUSED:
                 return
             item = ("set", p.name, False, value)
-        if p.name in pending:
+        if p.name in outbox.pending:
             self.coalesced += 1
-        pending[p.name] = item
+        outbox.pending[p.name] = item
+
+    def _hand_over(self, outbox: Outbox, item: Item, flush: str | None) -> None:
+        """Queue a message for the store, after the waiting set of parameter ``flush`` (None: all of them)."""
+        if len(outbox.items) >= MAX_WAITING:  # the engine has not taken the last ones: drop, do not pile up
+            self.error("busy", item[1], f"{item[1]}: dropped, {len(outbox.items)} messages already wait for the "
+                                        f"engine; allowed: at most {MAX_WAITING}", item[3])
+            return
+        if flush is None:
+            outbox.items.extend(outbox.pending.values())
+            outbox.pending.clear()
+        elif flush in outbox.pending:
+            outbox.items.append(outbox.pending.pop(flush))
+        outbox.items.append(item)
 
     def _allowed(self, addr: tuple) -> bool:
         try:

@@ -87,3 +87,30 @@ def test_the_child_leaves_when_the_server_process_is_killed():
         assert wait_until(gone, 10)  # an orphan would keep the port
     finally:
         parent.kill()
+
+
+@posix_only
+def test_a_busy_engine_does_not_stop_the_child_reading():
+    """While the engine side is stuck (a slow command), the child keeps reading: nothing waits in the kernel."""
+    import time
+
+    srv = OscServer(ParamStore(), port=0, handlers={"/slow": lambda args, reply: time.sleep(1.5)})
+    srv.start()
+    try:
+        c = Client(srv.port, timeout=10)
+        c.send("/slow")
+        sent = 1
+        for i in range(6000):  # queries pile up (the pipe to the engine fills); sets coalesce
+            c.send("/dream/jitter" if i % 2 else "/dream/octaves")
+            c.send("/dream/jitter", i % 40)
+            sent += 2
+            if i % 500 == 0:
+                time.sleep(0.01)
+        c.send("/dream/octaves", 6)
+        c.send("/dream/octaves")
+        assert wait_until(lambda: srv.received == sent + 2, 30)
+        c.drain(0.5)
+        c.send("/dream/octaves")
+        assert c.reply_to("/dream/octaves") == [6] and srv.store.get("dream.jitter") == 5999 % 40
+    finally:
+        srv.stop()
