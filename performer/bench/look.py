@@ -108,7 +108,7 @@ class Keep(FrameOutput):
 def first_class_cold(args: argparse.Namespace) -> dict[str, Any]:
     """Time to the first class from the first sound, in a fresh process with an empty numba cache."""
     with tempfile.TemporaryDirectory() as cache:
-        env = dict(os.environ, NUMBA_CACHE_DIR=cache, PERFORMER_LOOK_COLD="1")
+        env = dict(os.environ, NUMBA_CACHE_DIR=cache)
         code = ("import json, sys; from performer.bench.look import _cold_child; "
                 f"print(json.dumps(_cold_child({str(args.data)!r}, {args.fold}, {args.device!r})))")
         t0 = time.monotonic()
