@@ -3,8 +3,8 @@
 1. Cost per frame of each output at each size (default 512x512 and 1920x1080): the layout (conversion) and the
    send, timed separately on the calling thread (medians over ``--frames`` frames). NDI is measured with a
    loopback receiver connected (without one the runtime skips compression); the preview's cost is the copy
-   in ``send`` plus the JPEG encode a watching browser triggers; the recorder writes PNGs and pipes raw RGB to
-   ffmpeg (when present; ffmpeg's own encoding runs in its process, competing for the same cores).
+   in ``send`` plus the JPEG encode a watching browser triggers; the recorder writes PNGs and encodes H.264
+   with PyAV (libx264 on the recorder's thread, its own worker threads competing for the same cores).
 2. The renderer's frames per second with all outputs on (NDI with a receiver, the preview with a client polling
    it, the recorder) versus none, through the real engine, for ``--engine-seconds`` each.
 
@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import functools
 import logging
-import shutil
 import statistics
 import tempfile
 import threading
@@ -237,7 +236,7 @@ def _per_frame(args: argparse.Namespace, tmp: Path) -> list[dict[str, Any]]:
                     row = _time_output(record, w, h, args.frames)
                 finally:
                     record._close()
-                rows.append({"output": "record (png + ffmpeg)" if shutil.which("ffmpeg") else "record (png)",
+                rows.append({"output": "record (png + video)" if record._av is not None else "record (png)",
                              "size": size, "layout": layout, **row})
             if "frames" in args.only:
                 folder = FolderOutput(tmp / f"frames-{size}-{layout}", layout=lay)
@@ -348,9 +347,11 @@ def _engine_fps(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
+    from performer.outputs.record import _pyav
+
     with tempfile.TemporaryDirectory(prefix="performer-bench-outputs-") as d:
         tmp = Path(d)
-        result: dict[str, Any] = {"frames_per_case": args.frames, "ffmpeg": shutil.which("ffmpeg") is not None}
+        result: dict[str, Any] = {"frames_per_case": args.frames, "video": _pyav() is not None}
         if not args.no_per_frame:
             result["per_frame"] = _per_frame(args, tmp)
         if args.engine_seconds > 0:
