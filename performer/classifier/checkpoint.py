@@ -6,6 +6,7 @@ and a hostile file cannot run code.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,37 @@ from performer.classifier import models as M
 from performer.errors import ModelError
 
 CHECKPOINT_FORMAT = "performer-classifier/1"
+
+#: The softmax temperatures a checkpoint's calibration block (``meta["calibration"]["temperature"]``) may hold.
+TEMPERATURE_RANGE = (0.05, 20.0)
+
+
+def checkpoint_temperature(meta: dict[str, Any], path: Path | str | None = None) -> float:
+    """The softmax temperature of a checkpoint's metadata (``meta["calibration"]["temperature"]``, written by
+    ``performer calibrate``), 1.0 when it has no calibration block; :class:`ModelError` naming the file, the value
+    and the allowed range when the block is corrupt."""
+    where = f"classifier checkpoint {path}" if path is not None else "classifier metadata"
+    lo, hi = TEMPERATURE_RANGE
+    allowed = f"a number from {lo:g} to {hi:g} (1 = uncalibrated)"
+    block = meta.get("calibration")
+    if block is None:
+        return 1.0
+    if not isinstance(block, dict) or "temperature" not in block:
+        raise ModelError(f"{where} has a calibration block {_short(block)} without a temperature; "
+                         f"expected {{'temperature': {allowed}, ...}}")
+    value = block["temperature"]
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ModelError(f"{where} has calibration temperature {_short(value)}, which is not a number; "
+                         f"allowed: {allowed}")
+    t = float(value)
+    if not math.isfinite(t) or not lo <= t <= hi:
+        raise ModelError(f"{where} has calibration temperature {_short(value)}; allowed: {allowed}")
+    return t
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _plain(meta: Any) -> Any:
@@ -48,9 +80,7 @@ def save_checkpoint(path: Path | str, model: torch.nn.Module, meta: dict[str, An
     return path
 
 
-def load_checkpoint(path: Path | str, device: Any = "cpu") -> tuple[torch.nn.Module, dict[str, Any]]:
-    """Rebuild the model of a checkpoint; :class:`ModelError` names the path and the reason on failure."""
-    path = Path(path)
+def _read_payload(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise ModelError(f"classifier checkpoint {path} does not exist")
     try:
@@ -61,7 +91,33 @@ def load_checkpoint(path: Path | str, device: Any = "cpu") -> tuple[torch.nn.Mod
         found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
         raise ModelError(f"{path} is not a Performer classifier checkpoint (format {found!r}, "
                          f"expected {CHECKPOINT_FORMAT!r})")
+    if not isinstance(payload.get("meta"), dict):
+        raise ModelError(f"classifier checkpoint {path} is corrupt: its metadata is "
+                         f"{_short(payload.get('meta'))}, not a table")
+    return payload
+
+
+def write_calibration(src: Path | str, out: Path | str, calibration: dict[str, Any]) -> Path:
+    """Copy checkpoint ``src`` to ``out`` with ``meta["calibration"] = calibration`` (weights byte for byte as
+    stored); ``out`` is written atomically and may be ``src``."""
+    src, out = Path(src), Path(out)
+    payload = _read_payload(src)
+    block = _plain(calibration)
+    checkpoint_temperature({"calibration": block}, out)
+    payload["meta"] = dict(payload["meta"], calibration=block)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(out.suffix + ".tmp")
+    torch.save(payload, tmp)
+    tmp.replace(out)
+    return out
+
+
+def load_checkpoint(path: Path | str, device: Any = "cpu") -> tuple[torch.nn.Module, dict[str, Any]]:
+    """Rebuild the model of a checkpoint; :class:`ModelError` names the path and the reason on failure."""
+    path = Path(path)
+    payload = _read_payload(path)
     meta = payload["meta"]
+    checkpoint_temperature(meta, path)  # a corrupt calibration block fails here, naming the file
     try:
         model = M.build_model(meta["model"], len(meta["classes"]), pretrained=False, config=meta.get("model_config"))
         state = {k: (v.float() if v.is_floating_point() else v) for k, v in payload["state_dict"].items()}
@@ -86,10 +142,14 @@ def ensemble_checkpoint(paths: list[Path | str], out: Path | str) -> Path:
     specs = [{"model": m["model"], "model_config": m.get("model_config", {})} for _, m in loaded]
     model = M.Ensemble([mod for mod, _ in loaded], specs)
     meta = dict(first)
+    # The first member's temperature was fitted to its own logits, not to the ensemble's averaged probabilities;
+    # the ensemble starts uncalibrated (``performer calibrate`` fits its own). The members' blocks stay below.
+    meta.pop("calibration", None)
     meta["model"] = "ensemble"
     meta["model_config"] = model.config
     meta["members"] = [{"checkpoint": str(p), "model": m["model"], "training": m.get("training"),
-                        "metrics": m.get("metrics"), "history": m.get("history")} for p, (_, m) in zip(paths, loaded)]
+                        "metrics": m.get("metrics"), "history": m.get("history"),
+                        "calibration": m.get("calibration")} for p, (_, m) in zip(paths, loaded)]
     meta["metrics"] = {"members": [m.get("metrics") for _, m in loaded],
                        "train_seconds": sum(float(m.get("metrics", {}).get("train_seconds", 0)) for _, m in loaded)}
     return save_checkpoint(out, model, meta)

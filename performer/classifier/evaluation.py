@@ -10,6 +10,11 @@ For each window length ``W`` every clip's log-mel is cut into ``W``-second windo
 
 The headline ``accuracy`` (and macro-F1, per-class figures and confusion matrix) is the clip accuracy at the
 model's own training window.
+
+Calibration: ``ece`` is the top-label expected calibration error (15 equal-width confidence bins, see
+:mod:`performer.classifier.calibration`) of the single windows at the model's window, with the probabilities as
+the checkpoint gives them (its ``temperature`` applied); ``ece_clips`` is that of the clip averages, and every
+``by_window`` row has its window ECE.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from performer.classifier.calibration import DEFAULT_BINS, expected_calibration_error, reliability_figure
 from performer.classifier.datasets import MelSet, tile_to, windows_of
 from performer.classifier.figures import save_figure
 
@@ -51,8 +57,10 @@ def scores(cm: np.ndarray) -> dict[str, Any]:
 
 
 def evaluate_mels(predict_mels, ms: MelSet, classes: Sequence[str], settings, model_window: float,
-                  windows: Sequence[float] = DEFAULT_WINDOWS, batch: int = 64) -> dict[str, Any]:
-    """Evaluate with ``predict_mels((n, n_mels, frames)) -> (n, n_classes)`` on the clips of ``ms``."""
+                  windows: Sequence[float] = DEFAULT_WINDOWS, batch: int = 64,
+                  collect: dict[str, np.ndarray] | None = None) -> dict[str, Any]:
+    """Evaluate with ``predict_mels((n, n_mels, frames)) -> (n, n_classes)`` on the clips of ``ms``. ``collect``,
+    when given, receives the single-window ``probs`` and ``labels`` at the model's window (reliability diagram)."""
     n = len(classes)
     windows = sorted(set(float(w) for w in list(windows) + [float(model_window)]))
     per_window: list[dict[str, Any]] = []
@@ -62,6 +70,7 @@ def evaluate_mels(predict_mels, ms: MelSet, classes: Sequence[str], settings, mo
         frames = settings.frames(w)
         clip_probs = np.zeros((len(ms), n), np.float32)
         win_correct = win_total = 0
+        win_probs, win_labels = [], []
         for i in range(len(ms)):
             wins = windows_of(ms.get(i), frames)
             if frames < model_frames:  # shorter than the model's window: tiled up to it, as Classifier.predict does
@@ -70,22 +79,33 @@ def evaluate_mels(predict_mels, ms: MelSet, classes: Sequence[str], settings, mo
             clip_probs[i] = probs.mean(axis=0)
             win_correct += int((probs.argmax(1) == ms.labels[i]).sum())
             win_total += len(probs)
+            win_probs.append(probs)
+            win_labels.append(np.full(len(probs), ms.labels[i], np.int64))
         pred = clip_probs.argmax(1)
         cm = confusion(ms.labels, pred, n)
         sc = scores(cm)
+        all_probs, all_labels = np.concatenate(win_probs), np.concatenate(win_labels)
         row = {"window": w, "clip_accuracy": sc["accuracy"], "window_accuracy": win_correct / max(1, win_total),
-               "macro_f1": sc["macro_f1"], "windows": win_total}
+               "macro_f1": sc["macro_f1"], "windows": win_total,
+               "ece": expected_calibration_error(all_probs, all_labels, DEFAULT_BINS)}
         per_window.append(row)
-        log.info("window %.2f s: clip accuracy %.4f, window accuracy %.4f, macro-F1 %.4f",
-                 w, row["clip_accuracy"], row["window_accuracy"], row["macro_f1"])
+        log.info("window %.2f s: clip accuracy %.4f, window accuracy %.4f, macro-F1 %.4f, window ECE %.4f",
+                 w, row["clip_accuracy"], row["window_accuracy"], row["macro_f1"], row["ece"])
         if abs(w - model_window) < 1e-9:
-            main = {"cm": cm, **sc}
+            main = {"cm": cm, **sc, "ece": row["ece"],
+                    "ece_clips": expected_calibration_error(clip_probs, ms.labels, DEFAULT_BINS),
+                    "window_probs": all_probs, "window_labels": all_labels}
     assert main is not None
+    if collect is not None:
+        collect.update(probs=main["window_probs"], labels=main["window_labels"])
     cm = main["cm"]
     norm = cm / np.maximum(1, cm.sum(axis=1, keepdims=True))
     return {
         "accuracy": main["accuracy"],
         "macro_f1": main["macro_f1"],
+        "ece": main["ece"],
+        "ece_clips": main["ece_clips"],
+        "ece_bins": DEFAULT_BINS,
         "window": float(model_window),
         "clips": len(ms),
         "classes": list(classes),
@@ -130,21 +150,58 @@ def to_markdown(report: dict[str, Any]) -> str:
     lines = [
         f"**Accuracy** (clips, {report['window']:g}-s windows averaged per clip): {report['accuracy']:.4f}  ",
         f"**Macro-F1**: {report['macro_f1']:.4f}  ",
+        f"**ECE** (single {report['window']:g}-s windows, {report.get('ece_bins', DEFAULT_BINS)} bins"
+        + (f", temperature {report['temperature']:.4g}" if "temperature" in report else "")
+        + f"): {report['ece']:.4f}; clip averages: {report['ece_clips']:.4f}  ",
         f"Clips: {report['clips']}"
         + (f", data: {report['data']}, folds: {report.get('folds')}" if "data" in report else ""),
         "",
-        "| window (s) | clip accuracy | window accuracy | macro-F1 (clips) | windows |",
-        "|---|---|---|---|---|",
+        "| window (s) | clip accuracy | window accuracy | macro-F1 (clips) | window ECE | windows |",
+        "|---|---|---|---|---|---|",
     ]
     for r in report["by_window"]:
         lines.append(f"| {r['window']:g} | {r['clip_accuracy']:.4f} | {r['window_accuracy']:.4f} "
-                     f"| {r['macro_f1']:.4f} | {r['windows']} |")
+                     f"| {r['macro_f1']:.4f} | {r['ece']:.4f} | {r['windows']} |")
     lines += ["", "| class | precision | recall | F1 | clips |", "|---|---|---|---|---|"]
     for r in report["per_class"]:
         lines.append(f"| {r['class']} | {r['precision']:.3f} | {r['recall']:.3f} | {r['f1']:.3f} | {r['support']} |")
+    for part in report.get("outside", {}).get("sources", []):
+        lines += ["", f"Other sources ({part['root']}), clips at {part['window']:g}-s windows:", "",
+                  "| source | class | clips | recall (clips) | recall (windows) | others heard as |",
+                  "|---|---|---|---|---|---|"]
+        for r in part["rows"]:
+            heard = ", ".join(f"{k} {v}" for k, v in r["heard_as"].items())
+            lines.append(f"| {r['source']} | {r['class']} | {r['clips']} | {r['recall']:.3f} "
+                         f"| {r['window_recall']:.3f} | {heard} |")
+    bg = report.get("outside", {}).get("background")
+    if bg:
+        lines += ["", f"Background ({bg['root']}): **false-class rate** {bg['false_class_rate']:.3f} of "
+                  f"{bg['clips']} clips, {bg['window_false_class_rate']:.3f} of single windows", "",
+                  "| category | clips | false class (clips) | false class (windows) | heard as |",
+                  "|---|---|---|---|---|"]
+        for r in bg["rows"]:
+            heard = ", ".join(f"{k} {v}" for k, v in r["heard_as"].items())
+            lines.append(f"| {r['category']} | {r['clips']} | {r['false_class_rate']:.3f} "
+                         f"| {r['window_false_class_rate']:.3f} | {heard} |")
     if report.get("confusion_png"):
         lines += ["", f"Confusion matrix: {report['confusion_png']}"]
+    if report.get("reliability_png"):
+        lines += ["", f"Reliability diagram: {report['reliability_png']}"]
     return "\n".join(lines)
+
+
+def _outside(clf: Any, args) -> dict[str, Any]:
+    """The sets from outside the training data that ``args`` names (``--extra``/``--background``)."""
+    from performer.classifier import outside
+
+    found: dict[str, Any] = {}
+    for root in getattr(args, "extra", None) or []:
+        found.setdefault("sources", []).append(
+            outside.source_recall(clf, root, getattr(args, "sources", None), args.cache, args.skip_bad))
+    if getattr(args, "background", None):
+        found["background"] = outside.false_class_rate(clf, args.background, getattr(args, "categories", None),
+                                                       args.cache, args.skip_bad)
+    return found
 
 
 def evaluate_from_args(args) -> dict[str, Any]:
@@ -162,22 +219,43 @@ def evaluate_from_args(args) -> dict[str, Any]:
     folds = parse_folds(args.folds)
     layout = datasets.detect_layout(args.data)
     if layout == "urbansound8k" and folds is None:
-        folds = clf.meta.get("dataset", {}).get("validation_folds") or None
+        seen = clf.meta.get("dataset", {})
+        folds = seen.get("validation_folds") or None
         if folds:
             log.info("evaluating on the checkpoint's validation fold(s) %s", folds)
+        elif seen.get("train_folds"):  # validated on part of its training folds: test on the folds it never saw
+            folds = [f for f in datasets.load_dataset(args.data, skip_bad=args.skip_bad).folds
+                     if f not in seen["train_folds"]] or None
+            if folds is None:
+                raise DataError(f"{args.data} has no fold the model did not train on ({seen['train_folds']}); "
+                                "name the folds with --folds")
+            log.info("evaluating on the fold(s) the checkpoint never trained on: %s", folds)
     ds = datasets.load_dataset(args.data, folds=folds if layout == "urbansound8k" else None, skip_bad=args.skip_bad)
     if list(ds.classes) != list(clf.classes):
-        raise DataError(f"the classes of {args.data} ({', '.join(ds.classes)}) differ from the model's "
-                        f"({', '.join(clf.classes)}); evaluate on a set with the same classes")
+        if not set(ds.classes) <= set(clf.classes):
+            raise DataError(f"the classes of {args.data} ({', '.join(ds.classes)}) are not among the model's "
+                            f"({', '.join(clf.classes)}); evaluate on a set with the same classes")
+        # the model knows more (e.g. 'none'): the set's labels are renumbered into the model's classes, and a
+        # clip heard as one of the others counts as wrong
+        from performer.classifier.manifests import relabel
+
+        ds = relabel(ds, list(clf.classes))
     ms = datasets.compute_mels(ds, clf.settings, args.cache, args.skip_bad)
     windows = [float(w) for w in str(args.windows).split(",") if w.strip()]
-    report = evaluate_mels(clf.predict_mels, ms, clf.classes, clf.settings, clf.window_seconds, windows)
-    report.update({"model": str(args.model), "data": str(args.data), "folds": folds, "skipped_files": len(ds.skipped)})
+    at_model_window: dict[str, np.ndarray] = {}
+    report = evaluate_mels(clf.predict_mels, ms, clf.classes, clf.settings, clf.window_seconds, windows,
+                           collect=at_model_window)
+    report.update({"model": str(args.model), "data": str(args.data), "folds": folds, "skipped_files": len(ds.skipped),
+                   "temperature": clf.temperature})
+    report["outside"] = _outside(clf, args)
     out = Path(args.out) if args.out else Path(args.model).parent
     stem = Path(args.model).stem
     png = plot_confusion(report, out / f"{stem}_confusion.png",
                          f"{clf.model_name}, {Path(args.data).name} folds {folds}: accuracy {report['accuracy']:.3f}")
     report["confusion_png"] = str(png)
+    report["reliability_png"] = str(reliability_figure(
+        at_model_window["probs"], at_model_window["labels"], out / f"{stem}_reliability.png",
+        f"{clf.model_name}, {clf.window_seconds:g}-s windows, T = {clf.temperature:.3g}"))
     (out / f"{stem}_evaluation.json").write_text(json.dumps(report, indent=2))
     (out / f"{stem}_evaluation.md").write_text(to_markdown(report) + "\n")
     return report

@@ -13,6 +13,10 @@ Input policy of :meth:`~Classifier.predict`:
   longer audio is classified whole (the models pool over time);
 * silence (RMS below :data:`performer.analysis.features.SILENCE_DBFS`) gives the uniform distribution: the model is
   not asked about a signal that is not there.
+
+Calibration: a checkpoint's ``meta["calibration"]["temperature"]`` (``performer calibrate``, see
+:mod:`performer.classifier.calibration`) divides the network's logits before the softmax in every predict path;
+without it the temperature is 1 and the probabilities are the network's own.
 """
 
 from __future__ import annotations
@@ -52,6 +56,10 @@ class Classifier:
         self.longest_window_seconds: float = float(
             (meta.get("training") or {}).get("window_max") or self.window_seconds)
         """The longest window the model was trained on (models trained on crops of varying length)."""
+        from performer.classifier.checkpoint import checkpoint_temperature
+
+        self.temperature: float = checkpoint_temperature(meta, path)
+        """The softmax temperature of the checkpoint's calibration (1.0 when it has none)."""
         self._mel = features.TorchLogMel(self.settings, device)
         self._uniform = np.full(len(self.classes), 1.0 / len(self.classes), dtype=np.float32)
         self.last_seconds = 0.0  # duration of the latest predict call
@@ -71,15 +79,25 @@ class Classifier:
             raise ModelError(f"cannot load classifier {path} on device {device!r}: {e}") from e
         model, meta = load_checkpoint(path, "cpu")
         clf = cls(model, meta, dev, Path(path))
-        log.info("classifier %s loaded from %s: %d classes, window %.2f s, device %s",
-                 clf.model_name, path, len(clf.classes), clf.window_seconds, dev)
+        log.info("classifier %s loaded from %s: %d classes, window %.2f s, temperature %g, device %s",
+                 clf.model_name, path, len(clf.classes), clf.window_seconds, clf.temperature, dev)
         return clf
 
     def __repr__(self) -> str:
         return (f"Classifier({self.model_name!r}, classes={len(self.classes)}, window={self.window_seconds} s, "
-                f"device={self.device}, path={str(self.path)!r})")
+                f"temperature={self.temperature:g}, device={self.device}, path={str(self.path)!r})")
 
     # -- per-window path -------------------------------------------------------------------------------------
+
+    def _softmax(self, logits: torch.Tensor) -> torch.Tensor:
+        """Calibrated probabilities: ``softmax(logits / temperature)`` over the classes.
+
+        An ensemble's output is the log of its members' mean probabilities; dividing that by the temperature
+        raises the mean probabilities to the power ``1/T`` and renormalises them, the same one-parameter
+        sharpening or softening, fitted by ``performer calibrate`` on the ensemble's own output."""
+        if self.temperature != 1.0:
+            logits = logits / self.temperature
+        return torch.softmax(logits, dim=1)
 
     def _check(self, audio: Any) -> np.ndarray:
         a = features.to_mono(audio)
@@ -102,7 +120,7 @@ class Classifier:
             with torch.inference_mode():
                 wave = torch.from_numpy(np.ascontiguousarray(a)).to(self.device)
                 mel = self._mel(wave.unsqueeze(0))
-                out = torch.softmax(self.model(mel), dim=1)[0].float().cpu().numpy()
+                out = self._softmax(self.model(mel))[0].float().cpu().numpy()
         self.last_seconds = time.perf_counter() - t0
         return out
 
@@ -120,19 +138,19 @@ class Classifier:
         with torch.inference_mode():
             if len(lengths) == 1:
                 wave = torch.from_numpy(np.stack([items[i] for i in live])).to(self.device)
-                probs = torch.softmax(self.model(self._mel(wave)), dim=1).float().cpu().numpy()
+                probs = self._softmax(self.model(self._mel(wave))).float().cpu().numpy()
                 out[live] = probs
             else:
                 for i in live:
                     mel = self._mel(torch.from_numpy(items[i]).to(self.device).unsqueeze(0))
-                    out[i] = torch.softmax(self.model(mel), dim=1)[0].float().cpu().numpy()
+                    out[i] = self._softmax(self.model(mel))[0].float().cpu().numpy()
         return out
 
     def predict_mels(self, mels: np.ndarray) -> np.ndarray:
         """Probabilities for precomputed log-mels ``(n, n_mels, frames)`` (no silence check)."""
         with torch.inference_mode():
             x = torch.from_numpy(np.ascontiguousarray(mels, dtype=np.float32)).to(self.device)
-            return torch.softmax(self.model(x), dim=1).float().cpu().numpy()
+            return self._softmax(self.model(x)).float().cpu().numpy()
 
     # -- files -----------------------------------------------------------------------------------------------
 
