@@ -28,8 +28,9 @@ SOURCES: dict[str, tuple[tuple[float, float], str]] = {
     "peak": ((-60.0, 0.0), "peak level of the input, dBFS"),
     "onset": ((0.0, 1.0), "onset strength (spectral flux), 0..1"),
     "centroid": ((0.0, 8000.0), "spectral centroid, Hz"),
-    "confidence": ((0.0, 1.0), "smoothed probability of the top class, 0..1"),
-    "prob.<class>": ((0.0, 1.0), "smoothed probability of one class, e.g. prob.dog_bark"),
+    "confidence": ((0.0, 1.0), "smoothed probability of the top class (of none while none wins), 0..1"),
+    "prob.<class>": ((0.0, 1.0), "smoothed probability of one class, e.g. prob.dog_bark; prob.none: of none of "
+                     "them, with a classifier that has the none class"),
     "band.low": ((-60.0, 0.0), "level of the input below 250 Hz, dBFS"),
     "band.mid": ((-60.0, 0.0), "level of the input between 250 Hz and 4 kHz, dBFS"),
     "band.high": ((-60.0, 0.0), "level of the input above 4 kHz, dBFS"),

@@ -6,6 +6,11 @@ smooths the class probabilities over time and decides the top class with
 hysteresis and a minimum hold, so the image does not flicker between two
 classes. The result is an immutable :class:`Analysis` handed over through a
 :class:`Latest` slot that keeps only the newest value.
+
+A classifier may have the class ``none`` ("none of these", :mod:`performer.classifier.labels`). The analyser
+carries it like any class (smoothing, hysteresis, hold, the fast path) and reports it honestly: its top class
+becomes ``none`` and ``changed`` marks the hop. Keeping the dream's picture meanwhile is the engine's part
+(:attr:`Analysis.hears_none` tells it).
 """
 
 from __future__ import annotations
@@ -25,13 +30,13 @@ from performer.analysis.bands import FLOOR_DB, BandMeter
 from performer.analysis.features import log_mel_numpy
 from performer.analysis.novelty import novelty
 from performer.audio import AudioRing
+from performer.classifier.labels import is_none
 from performer.latest import Latest
 from performer.params import REGISTRY, ParamStore
 
 log = logging.getLogger(__name__)
 
 MAX_WINDOW: float = REGISTRY.get("classifier.window").max  # type: ignore[assignment]
-
 
 
 class ClassifierLike(Protocol):
@@ -56,7 +61,7 @@ class Analysis:
     top_name: str
     confidence: float
     changed: bool
-    """True on the hop where the top class changed."""
+    """True on the hop where the top class changed (to or from ``none`` too)."""
     level_db: float
     peak_db: float
     onset: float
@@ -69,6 +74,11 @@ class Analysis:
     """Levels (dBFS) of the latest hop below 250 Hz, 250-4000 Hz and above 4 kHz (performer.analysis.bands)."""
     bands: tuple[float, ...] = ()
     """Levels (dBFS) of the latest hop in ``analysis.bands`` log-spaced bands, lowest first."""
+
+    @property
+    def hears_none(self) -> bool:
+        """The top class is ``none``: the classifier hears none of its classes, and the dream keeps its picture."""
+        return is_none(self.top_name)
 
     def sources(self) -> dict[str, float]:
         """The modulation sources this analysis provides (see performer.mapping.SOURCES)."""

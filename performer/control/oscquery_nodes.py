@@ -33,9 +33,11 @@ class Spec:
 
 
 ANALYSIS: dict[str, Spec] = {
-    "/performer/class": Spec("The class the classifier hears now: name, index, confidence (0..1).",
+    "/performer/class": Spec("The class the classifier hears now: name, index, confidence (0..1); 'none' when it "
+                             "hears none of its classes (the dream then holds its picture).",
                              (None, {"MIN": 0}, _UNIT_RANGE)),
-    "/performer/probs": Spec("The probability of each class, in class order (they sum to 1).", (_UNIT_RANGE,)),
+    "/performer/probs": Spec("The probability of each class, in class order (they sum to 1), 'none' among them "
+                             "with a classifier that has it.", (_UNIT_RANGE,)),
     "/performer/level": Spec("RMS level of the input.", (_DB,), "dBFS"),
     "/performer/peak": Spec("Peak level of the input.", (_DB,), "dBFS"),
     "/performer/onset": Spec("Onset strength of the latest hop (normalised spectral flux).", (_UNIT_RANGE,)),

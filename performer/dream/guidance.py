@@ -4,12 +4,16 @@ Each frame the engine offers a *mix*: for the classes it is sure enough of, thei
 probabilities. :class:`GuideMix` moves its weights towards that mix at a rate of one full change per
 ``dream.crossfade`` seconds, so a class change morphs the picture instead of cutting it, and a hesitant classifier
 gives a drifting picture rather than jumps. An empty mix (silence, none of the classes, an unsure classifier)
-leaves the weights, and so the picture, where they are.
+leaves the weights, and so the picture, where they are. The class ``none`` ("none of these",
+:mod:`performer.classifier.labels`) never takes a share: it is left out and the rest renormalised; when it wins, the
+engine offers an empty mix, so the picture holds.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+
+from performer.classifier.labels import is_none
 
 Mix = Sequence[tuple[str, tuple[int, ...], float]]
 """(class name, ImageNet target indices, probability) for each class the guidance should follow."""
@@ -24,16 +28,17 @@ class GuideMix:
 
     @staticmethod
     def _goal(mix: Mix) -> dict[str, float]:
-        total = sum(max(0.0, float(w)) for _, _, w in mix)
+        real = [(k, max(0.0, float(w))) for k, _, w in mix if not is_none(k)]
+        total = sum(w for _, w in real)
         if total <= 0:
             return {}
-        return {k: max(0.0, float(w)) / total for k, _, w in mix}
+        return {k: w / total for k, w in real}
 
     def jump(self, mix: Mix) -> None:
         """Take the mix at once (a new dream starts on its class)."""
         goal = self._goal(mix)
         if goal:
-            self.targets.update({k: tuple(t) for k, t, _ in mix})
+            self.targets.update({k: tuple(t) for k, t, _ in mix if k in goal})
             self.weights = goal
 
     def update(self, mix: Mix, dt: float, crossfade: float) -> None:
@@ -41,7 +46,7 @@ class GuideMix:
         goal = self._goal(mix)
         if not goal:
             return
-        self.targets.update({k: tuple(t) for k, t, _ in mix})
+        self.targets.update({k: tuple(t) for k, t, _ in mix if k in goal})
         if not self.weights or crossfade <= 0:
             self.weights = goal
             return

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from performer.classifier.labels import is_none
+
 if TYPE_CHECKING:
     import torch
 
@@ -45,9 +47,12 @@ def portrait_path(name: str, folder: Path = PORTRAIT_DIR) -> Path:
 
 @functools.lru_cache(maxsize=64)
 def load_portrait(name: str, folder: Path = PORTRAIT_DIR) -> np.ndarray | None:
-    """The shipped portrait of class ``name`` as HxWx3 uint8, or None when there is none."""
+    """The shipped portrait of class ``name`` as HxWx3 uint8, or None when there is none (``none``, "none of
+    these", never has one: it shows the picture of the class before it)."""
     from PIL import Image
 
+    if is_none(name):
+        return None
     path = portrait_path(name, folder)
     if not path.is_file():
         return None

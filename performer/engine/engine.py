@@ -31,6 +31,7 @@ from performer.audio import AudioRing, AudioSource
 from performer.dream.portraits import IDLE, load_portrait
 from performer.engine.classes import class_guides, load_class_images
 from performer.engine.present import Dreamed, Presenter
+from performer.engine.scene import choose
 from performer.errors import PerformerError, PresetError
 from performer.latest import Latest
 from performer.mapping import ModMatrix
@@ -201,33 +202,18 @@ class Engine:
 
     # --- rendering ---------------------------------------------------------------------
     def scene_for(self, a: Analysis | None, params: Any = None, feedback_frames: float = 1.0) -> Any:
-        """What the renderer is told: the class to follow (None: keep the picture), the guidance mix, seeds."""
+        """What the renderer is told: the class to follow (None: keep the picture), the guidance mix, seeds; on
+        ``none`` the class the dream shows holds (:mod:`performer.engine.scene`)."""
         from performer.dream import Scene
 
         follow = float(params["dream.follow_confidence"]) if params is not None else 0.0
         with self._preset_lock:
             images, guides = self.class_images, self.class_guides
-        key = None
-        mix: tuple[tuple[str, tuple[int, ...], float], ...] = ()
-        if a is not None and not a.silent and a.confidence >= follow and a.top_name in guides:
-            key = a.top_name
-            mix = tuple((c, guides[c], float(p)) for c, p in zip(a.classes, a.probs)
-                        if c in guides and (p >= 0.1 or c == key))
-        elif a is not None and not a.silent and a.confidence >= follow:
-            key = a.top_name  # a class without targets still moves to its own seed and portrait
-        image = self._class_image(key, images)
+        c = choose(a, follow, guides, images, self._shown_key)
         fit = (int(params["dream.height"]), int(params["dream.width"])) if params is not None else None
-        return Scene(key=key, guide=(), mix=mix, seed_image=image, portrait=image if key else None,
+        return Scene(key=c.key, guide=(), mix=c.mix, seed_image=c.image, portrait=c.image if c.key else None,
                      spectrogram=a.spectrogram if a is not None else None, feedback_frames=feedback_frames,
                      video=self.video.latest(fit) if self.video is not None else None)
-
-    @staticmethod
-    def _class_image(key: str | None, images: dict[str, np.ndarray]) -> np.ndarray | None:
-        """The preset's image for the class, else its built-in portrait, else the idle portrait."""
-        if key is not None and key in images:
-            return images[key]
-        portrait = load_portrait(key) if key else None
-        return portrait if portrait is not None else load_portrait(IDLE)
 
     def modulated(self, snap: Snapshot, a: Analysis | None, dt: float) -> Snapshot:
         """The snapshot with the mod matrix applied (sources: the analysis and the controllers)."""
@@ -385,6 +371,7 @@ class Engine:
             "fast_switches": an.fast_switches,
             "analysis_errors": an.errors,
             "top_class": a.top_name if a else None,
+            "dream_class": self._shown_key,
             "confidence": round(a.confidence, 3) if a else None,
             "level_db": round(a.level_db, 1) if a else None,
             "outputs": {o.name: {"state": o.stats.state, "sent": o.stats.sent, "dropped": o.stats.dropped,

@@ -4,7 +4,8 @@ A :class:`Layout` turns a rendered frame into the picture an output sends: the d
 letterboxed into its box, :func:`fit_into`) or the paper's composite, the dream beside the class
 probabilities as bars over the spectrogram (coloured by :func:`spectrogram_rgb` with an inferno-like colour
 map). ``LAYOUTS`` and ``FITS`` name the choices a preset may make. Layouts run on each output's own thread,
-so composing never costs the renderer.
+so composing never costs the renderer. The class ``none`` ("none of these") has a grey bar and label, a lighter
+grey when it wins: it is a reading of the sound, not a picture the dream follows.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from performer.classifier.labels import is_none
 from performer.errors import OutputError
 from performer.outputs.convert import resize
 from performer.outputs.frame_info import FrameInfo
@@ -33,6 +35,10 @@ _BAR_BG = (40, 40, 48)
 _BAR = (90, 140, 220)
 _BAR_TOP = (250, 180, 40)
 _TEXT = (230, 230, 235)
+_NONE = (110, 110, 120)
+"""The ``none`` class's bar and label."""
+_NONE_TOP = (170, 170, 180)
+"""The ``none`` class's bar and the title while it wins."""
 
 
 def _colormap() -> np.ndarray:
@@ -188,7 +194,8 @@ class Layout:
         for i, name in enumerate(classes):
             y0 = by + g["title_h"] + i * g["row_h"]
             if g["row_h"] >= 6 and g["label_w"] >= 12:  # labels only where they can be read
-                draw.text((bx, y0 + g["row_h"] * 0.15), name.replace("_", " ")[:24], fill=_TEXT, font=font)
+                draw.text((bx, y0 + g["row_h"] * 0.15), name.replace("_", " ")[:24],
+                          fill=_NONE if is_none(name) else _TEXT, font=font)
             if bw - g["label_w"] >= 2 and g["row_h"] >= 2:
                 draw.rectangle((bx + g["label_w"], y0 + g["row_h"] * 0.2, bx + bw - 1, y0 + g["row_h"] * 0.8),
                                fill=_BAR_BG)
@@ -213,12 +220,14 @@ class Layout:
                 y0 = by + g["title_h"] + i * g["row_h"]
                 y1, y2 = int(y0 + g["row_h"] * 0.2), int(y0 + g["row_h"] * 0.8)
                 x1 = bx + g["label_w"]
-                canvas[y1:y2 + 1, x1:x1 + int(round(full * float(p)))] = _BAR_TOP if i == top else _BAR
+                colour = (_NONE_TOP if i == top else _NONE) if is_none(classes[i]) else _BAR_TOP if i == top else _BAR
+                canvas[y1:y2 + 1, x1:x1 + int(round(full * float(p)))] = colour
         th = g["title_h"]
         if th >= 8 and bw > 8:
             strip = Image.new("RGB", (bw, th), _BG)
             text = f"{info.top_class.replace('_', ' ')}  {info.confidence:.2f}" if info.top_class else "listening..."
-            ImageDraw.Draw(strip).text((0, 0), text, fill=_BAR_TOP, font=_font(int(th * 0.8)))
+            fill = _NONE_TOP if is_none(info.top_class) else _BAR_TOP
+            ImageDraw.Draw(strip).text((0, 0), text, fill=fill, font=_font(int(th * 0.8)))
             canvas[by:by + th, bx:bx + bw] = np.asarray(strip)
         sx, sy, sw, sh = g["spec"]
         if info.spectrogram is not None and sw > 0 and sh > 0:

@@ -5,6 +5,10 @@ the checkpoint is a zip holding a pickle, and :class:`_MetadataOnly` unpickles i
 (tensor and storage constructors included) replaced by an inert placeholder, so no code from the file runs
 and no weights are built. A preset for another classifier is checked with ``classes=`` (see
 :func:`checkpoint_classes`).
+
+A classifier with the class ``none`` ("none of these", :mod:`performer.classifier.labels`) lists it here, so
+``prob.none`` is a source a route may name; a ``[classes.none]`` table passes this check, but the engine refuses it
+with one line (:mod:`performer.engine.classes`): ``none`` keeps the dream's picture and has no guide or image.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Every parameter is a control in its group's section (a fader for numbers with it
 a bool, a menu for an enum, a text field for a string, a button for a trigger), each with a MIDI-learn button;
 then the presets with recall buttons, the class probabilities and the tempo. The page keeps itself in sync with
 the server over the WebSocket at ``/control/ws`` (see :mod:`performer.outputs.preview.hub`). No external scripts,
-fonts or styles: nothing is fetched beyond this server.
+fonts or styles: nothing is fetched beyond this server. The class ``none`` ("none of these") is shown in grey.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 import json
 
+from performer.classifier.labels import NONE_CLASS
 from performer.params import GROUPS, Param, Registry
 from performer.params.spec import format_number
 
@@ -68,7 +69,7 @@ def control_page(registry: Registry, title: str = "Performer") -> str:
             sections.append(f'<section class="group" data-group="{_attr(group)}"><h2>{_attr(group)}</h2>'
                             + "".join(_row(p) for p in params) + "</section>")
     meta = {p.name: {"type": p.type, "unit": p.unit} for p in registry}
-    return (_HEAD.replace("__TITLE__", html.escape(title)) + "".join(sections)
+    return (_HEAD.replace("__TITLE__", html.escape(title)).replace("__NONE__", NONE_CLASS) + "".join(sections)
             + _TAIL.replace("__META__", json.dumps(meta).replace("</", "<\\/")))
 
 
@@ -119,6 +120,9 @@ _HEAD = """<!doctype html>
  .row{display:grid;grid-template-columns:38% 1fr 3em;align-items:center;gap:6px;margin:3px 0}
  .track{background:#282830;height:14px}.bar{background:#5a8cdc;height:100%;width:0}
  .row.top .bar{background:#fab428}.row.top .cname{color:#fab428}.p{text-align:right;font-size:12px}
+ .row[data-class="__NONE__"] .bar{background:#6e6e78}.row[data-class="__NONE__"] .cname{color:#8c8c96}
+ .row.top[data-class="__NONE__"] .bar{background:#b4b4be}
+ .row.top[data-class="__NONE__"] .cname,#top[data-class="__NONE__"]{color:#b4b4be}
  @media (max-width:500px){main{grid-template-columns:1fr;padding:8px}header h1{font-size:15px}}
 </style></head>
 <body data-state="connecting"><header><span id="conn" title="connection"></span><h1>__TITLE__</h1>

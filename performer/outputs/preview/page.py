@@ -1,8 +1,13 @@
-"""The preview page: one self-contained HTML document (no external scripts, fonts or styles)."""
+"""The preview page: one self-contained HTML document (no external scripts, fonts or styles).
+
+The class ``none`` ("none of these") is shown in grey: its bar, its name, and the top line while it wins.
+"""
 
 from __future__ import annotations
 
 import html
+
+from performer.classifier.labels import NONE_CLASS
 
 _PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>__TITLE__</title>
@@ -17,6 +22,9 @@ _PAGE = """<!doctype html>
  .row{display:grid;grid-template-columns:40% 1fr 3.5em;align-items:center;gap:6px;margin:2px 0}
  .track{background:#282830;height:14px}.bar{background:#5a8cdc;height:100%;width:0}
  .row.top .bar{background:#fab428}.row.top .name{color:#fab428}
+ .row[data-class="__NONE__"] .bar{background:#6e6e78}.row[data-class="__NONE__"] .name{color:#8c8c96}
+ .row.top[data-class="__NONE__"] .name,#top[data-class="__NONE__"]{color:#b4b4be}
+ .row.top[data-class="__NONE__"] .bar{background:#b4b4be}
  .p{text-align:right;font-variant-numeric:tabular-nums}
  #spec{width:100%;height:140px;image-rendering:pixelated;background:#000}
  #status{font:13px system-ui,sans-serif;overflow:auto;flex:1;background:#14141a;padding:6px 8px}
@@ -135,4 +143,5 @@ pollFrame(); pollState();
 
 def page(title: str = "Performer", fps: float = 30.0) -> str:
     """The page's HTML; it polls ``/frame.jpg`` at up to ``fps`` and ``/state.json`` ten times a second."""
-    return _PAGE.replace("__TITLE__", html.escape(title)).replace("__FPS__", f"{max(0.5, min(fps, 60.0)):g}")
+    return (_PAGE.replace("__TITLE__", html.escape(title)).replace("__FPS__", f"{max(0.5, min(fps, 60.0)):g}")
+            .replace("__NONE__", NONE_CLASS))

@@ -10,13 +10,16 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from performer.classifier.labels import is_none
+
 DASH = "-"
 OUTPUT_COLUMNS = ("output", "state", "fps", "sent", "dropped", "skipped", "errors")
 OUTPUT_HEADERS = ("Output", "State", "fps", "Sent", "Dropped", "Skipped", "Errors")
 _KNOWN = {"uptime_s", "preset", "input", "input_lost", "input_error", "audio_blocks", "dropped_audio_blocks", "fps",
           "frames", "frame_ms", "render_errors", "classify_ms", "analysis_latency_ms", "hops", "skipped_hops",
           "class_changes", "new_sounds", "fast_switches", "analysis_errors", "top_class", "confidence", "level_db",
-          "outputs", "state", "warmup_s", "fps_p5", "late_ticks", "dream_fps", "dream_size", "dream_frames", "video"}
+          "outputs", "state", "warmup_s", "fps_p5", "late_ticks", "dream_fps", "dream_size", "dream_frames", "video",
+          "dream_class"}
 
 
 def _number(v: Any) -> float | None:
@@ -125,8 +128,10 @@ def engine_panel(status: Any, frame: int | None = None, level_db: float | None =
                                           many(s.get("dream_frames"), "frame") if "dream_frames" in s else "")))
     top = s.get("top_class")
     level = level_db if level_db is not None else s.get("level_db")
+    held = s.get("dream_class") if is_none(top) else None  # "none of these": the dream holds its class
     rows.append(_row("Sound", _joined(str(top).replace("_", " ") if top else "listening",
                                       f"confidence {num(s.get('confidence'), 2)}" if top else "",
+                                      f"the dream holds {str(held).replace('_', ' ')}" if held else "",
                                       f"{num(level, 1)} dB" if level is not None else "")))
     if "classify_ms" in s or "hops" in s:
         rows.append(_row("Analysis", _joined(f"classify {num(s.get('classify_ms'), 1)} ms",
