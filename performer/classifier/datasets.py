@@ -48,12 +48,13 @@ class Clip:
     label: int
     fold: int | None = None
     group: str | None = None  # recording id (UrbanSound8K fsID): never split across train and test
+    source: str | None = None  # where it comes from (a manifest's source, a background category); None: the set itself
 
 
 @dataclass
 class Dataset:
     root: Path
-    layout: str  # "urbansound8k" | "folders"
+    layout: str  # "urbansound8k" | "folders" | "manifest" | "background"
     classes: list[str]
     clips: list[Clip]
     skipped: list[tuple[Path, str]] = field(default_factory=list)

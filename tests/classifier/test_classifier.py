@@ -95,7 +95,7 @@ def test_resnet50_defaults_are_the_papers():
 def test_a_few_training_steps_lower_the_loss():
     train = _melset(12)
     cfg = T.TrainConfig.for_model("realtime", epochs=8, batch_size=12, lr=3e-3, mixup=0.0, specaugment=False,
-                                  gain_db=0.0, patience=100)
+                                  gain_db=0.0, band_limit_p=0.0, eq_db=0.0, patience=100)
     torch.manual_seed(0)
     model = M.build_model("realtime", 3, config={"width": 8})
     probe = torch.from_numpy(np.stack([D.crop_frames(train.get(i), 44) for i in range(len(train))]))

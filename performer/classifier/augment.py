@@ -1,0 +1,123 @@
+"""Training augmentation on batches of log-mel windows ``(B, n_mels, frames)`` in dB.
+
+What a live room does to a sound, done on the cached log-mels (mel power adds when sounds mix, so mixing in
+the power domain is what a microphone hears, up to the phase between them):
+
+* :func:`band_limit` -- nothing above a random cut-off (4 or 8 kHz, as the 8/16-kHz sources), so that a
+  narrow band never tells the class (the band-limited gun-shot recordings must not teach "band-limited means
+  gun shot");
+* :func:`random_eq` -- a smooth random tilt and bump across the mel bands (microphones, rooms, speakers);
+* :func:`mix_background` -- background sound (none of the classes) mixed in at a random signal-to-noise
+  ratio (0-20 dB);
+* random gain, :func:`spec_augment` (frequency and time masks) and :func:`mixup_db` (two examples mixed in
+  the power domain, soft targets). The random crop (time shift) is the data loader's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from performer.analysis.features import DEFAULT_SETTINGS, FeatureSettings
+
+FLOOR_DB = -100.0  # librosa's amin 1e-10 in dB: "nothing"
+
+
+@dataclass(frozen=True)
+class RoomAugment:
+    """How often and how strongly the room-like augmentations apply (0 turns one off)."""
+
+    band_limit_p: float = 0.25
+    band_limit_hz: tuple[float, ...] = (4000.0, 8000.0)
+    eq_db: float = 6.0
+    background_p: float = 0.8
+    snr_db: tuple[float, float] = (0.0, 20.0)
+
+
+def mel_band_hz(settings: FeatureSettings = DEFAULT_SETTINGS) -> np.ndarray:
+    """Centre frequency of each mel band, in Hz."""
+    import librosa
+
+    return librosa.mel_frequencies(settings.n_mels + 2, fmax=settings.sample_rate / 2)[1:-1]
+
+
+def band_limit(x: torch.Tensor, band_hz: np.ndarray, rng: np.random.Generator, p: float,
+               cutoffs_hz: tuple[float, ...]) -> torch.Tensor:
+    """With probability ``p`` per example, the bands above a random cut-off from ``cutoffs_hz`` fall silent."""
+    if p <= 0 or not cutoffs_hz:
+        return x
+    x = x.clone()
+    for i in np.flatnonzero(rng.random(x.shape[0]) < p):
+        cut = float(rng.choice(cutoffs_hz))
+        x[i, band_hz > cut, :] = FLOOR_DB
+    return x
+
+
+def random_eq(x: torch.Tensor, rng: np.random.Generator, max_db: float, points: int = 4) -> torch.Tensor:
+    """A smooth random gain curve across the bands (``points`` control points within ±``max_db``)."""
+    if max_db <= 0:
+        return x
+    b, n_mels, _ = x.shape
+    knots = rng.uniform(-max_db, max_db, (b, points)).astype(np.float32)
+    curve = np.stack([np.interp(np.linspace(0, points - 1, n_mels), np.arange(points), k) for k in knots])
+    return x + torch.from_numpy(curve.astype(np.float32))[:, :, None]
+
+
+def mix_background(x: torch.Tensor, noise: torch.Tensor, snr_db: np.ndarray) -> torch.Tensor:
+    """``x`` and ``noise`` (same shape, dB) mixed in the power domain, the noise scaled to ``snr_db`` below
+    each example's mean power."""
+    px = torch.pow(10.0, x / 10.0)
+    pn = torch.pow(10.0, noise / 10.0)
+    ratio = px.mean(dim=(1, 2)) / torch.clamp(pn.mean(dim=(1, 2)), min=1e-12)
+    scale = ratio * torch.from_numpy(np.power(10.0, -np.asarray(snr_db, np.float32) / 10.0))
+    mixed = px + scale.view(-1, 1, 1) * pn
+    return 10.0 * torch.log10(torch.clamp(mixed, min=1e-10))
+
+
+def spec_augment(x: torch.Tensor, rng: np.random.Generator, n_freq: int = 2, f_max: int = 16, n_time: int = 2,
+                 t_frac: float = 0.125) -> torch.Tensor:
+    """SpecAugment masks on a batch ``(B, F, T)``, filled with each example's mean (in place on a copy)."""
+    x = x.clone()
+    b, nf, nt = x.shape
+    fill = x.mean(dim=(1, 2))
+    t_max = max(1, int(nt * t_frac))
+    for i in range(b):
+        for _ in range(n_freq):
+            w = int(rng.integers(0, f_max + 1))
+            f0 = int(rng.integers(0, max(1, nf - w)))
+            x[i, f0:f0 + w, :] = fill[i]
+        for _ in range(n_time):
+            w = int(rng.integers(0, t_max + 1))
+            t0 = int(rng.integers(0, max(1, nt - w)))
+            x[i, :, t0:t0 + w] = fill[i]
+    return x
+
+
+def mixup_db(x: torch.Tensor, y: torch.Tensor, alpha: float, rng: np.random.Generator, n_classes: int):
+    """Mixup of dB spectrograms in the power domain; returns (mixed, soft targets)."""
+    targets = F.one_hot(y, n_classes).float()
+    if alpha <= 0:
+        return x, targets
+    lam = torch.from_numpy(rng.beta(alpha, alpha, size=x.shape[0]).astype(np.float32))
+    lam = torch.maximum(lam, 1 - lam)  # the first example dominates
+    perm = torch.from_numpy(rng.permutation(x.shape[0]))
+    l3 = lam.view(-1, 1, 1)
+    p = l3 * torch.pow(10.0, x / 10.0) + (1 - l3) * torch.pow(10.0, x[perm] / 10.0)
+    mixed = 10.0 * torch.log10(torch.clamp(p, min=1e-10))
+    return mixed, lam.view(-1, 1) * targets + (1 - lam.view(-1, 1)) * targets[perm]
+
+
+def room(x: torch.Tensor, rng: np.random.Generator, aug: RoomAugment, band_hz: np.ndarray,
+         noise: torch.Tensor | None) -> torch.Tensor:
+    """Band-limiting, EQ and (when ``noise`` windows are given, one per example) background at a random SNR."""
+    x = band_limit(x, band_hz, rng, aug.band_limit_p, aug.band_limit_hz)
+    x = random_eq(x, rng, aug.eq_db)
+    if noise is not None and aug.background_p > 0:
+        snr = rng.uniform(aug.snr_db[0], aug.snr_db[1], x.shape[0])
+        mixed = mix_background(x, noise, snr)
+        use = torch.from_numpy(rng.random(x.shape[0]) < aug.background_p).view(-1, 1, 1)
+        x = torch.where(use, mixed, x)
+    return x
