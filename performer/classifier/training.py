@@ -10,7 +10,11 @@ domain, soft targets).
 
 Validation each epoch is clip-level accuracy on the validation clips: every clip is cut into windows of the
 training length (half-window hop), and the window probabilities are averaged. The best epoch's weights are kept;
-training stops after ``patience`` epochs without improvement.
+training stops after ``patience`` epochs without improvement. At the end, their softmax temperature is fitted on
+the validation windows (:mod:`performer.classifier.calibration`) and stored in the checkpoint.
+
+Under torchrun every process runs :func:`train_from_args` and :func:`fit` shares each epoch among them
+(DistributedDataParallel, see :mod:`performer.classifier.distributed`).
 """
 
 from __future__ import annotations
@@ -29,7 +33,9 @@ import torch
 import torch.nn.functional as F
 
 from performer.analysis.features import DEFAULT_SETTINGS, FeatureSettings
+from performer.classifier import distributed as D
 from performer.classifier import models as M
+from performer.classifier.augment import RoomAugment, mel_band_hz, mixup_db, room, spec_augment
 from performer.classifier.checkpoint import save_checkpoint
 from performer.classifier.datasets import MelSet, crop_frames, windows_of
 from performer.classifier.figures import plot_curves
@@ -59,6 +65,13 @@ class TrainConfig:
     mixup: float = 0.3
     specaugment: bool = True
     gain_db: float = 6.0
+    band_limit_p: float = 0.25
+    """Share of windows whose bands above 4 or 8 kHz fall silent (as the band-limited sources)."""
+    eq_db: float = 6.0
+    """Largest gain of the random EQ curve across the bands."""
+    background_p: float = 0.8
+    """Share of windows mixed with background at a random SNR (when there is background)."""
+    snr_db: tuple[float, float] = (0.0, 20.0)
     image_size: int | None = None
     seed: int = 0
     threads: int = 2
@@ -96,9 +109,9 @@ def library_versions() -> dict[str, str]:
 class Progress:
     """A one-line progress bar on stderr; silent when stderr is not a terminal."""
 
-    def __init__(self, total: int, label: str) -> None:
+    def __init__(self, total: int, label: str, on: bool = True) -> None:
         self.total, self.label, self.n = total, label, 0
-        self.on = sys.stderr.isatty()
+        self.on = on and sys.stderr.isatty()
 
     def update(self, n: int = 1, extra: str = "") -> None:
         self.n += n
@@ -111,39 +124,6 @@ class Progress:
     def close(self) -> None:
         if self.on:
             sys.stderr.write("\n")
-
-
-def spec_augment(x: torch.Tensor, rng: np.random.Generator, n_freq: int = 2, f_max: int = 16, n_time: int = 2,
-                 t_frac: float = 0.125) -> torch.Tensor:
-    """SpecAugment masks on a batch ``(B, F, T)``, filled with each example's mean (in place on a copy)."""
-    x = x.clone()
-    b, nf, nt = x.shape
-    fill = x.mean(dim=(1, 2))
-    t_max = max(1, int(nt * t_frac))
-    for i in range(b):
-        for _ in range(n_freq):
-            w = int(rng.integers(0, f_max + 1))
-            f0 = int(rng.integers(0, max(1, nf - w)))
-            x[i, f0:f0 + w, :] = fill[i]
-        for _ in range(n_time):
-            w = int(rng.integers(0, t_max + 1))
-            t0 = int(rng.integers(0, max(1, nt - w)))
-            x[i, :, t0:t0 + w] = fill[i]
-    return x
-
-
-def mixup_db(x: torch.Tensor, y: torch.Tensor, alpha: float, rng: np.random.Generator, n_classes: int):
-    """Mixup of dB spectrograms in the power domain; returns (mixed, soft targets)."""
-    targets = F.one_hot(y, n_classes).float()
-    if alpha <= 0:
-        return x, targets
-    lam = torch.from_numpy(rng.beta(alpha, alpha, size=x.shape[0]).astype(np.float32))
-    lam = torch.maximum(lam, 1 - lam)  # the first example dominates
-    perm = torch.from_numpy(rng.permutation(x.shape[0]))
-    l3 = lam.view(-1, 1, 1)
-    p = l3 * torch.pow(10.0, x / 10.0) + (1 - l3) * torch.pow(10.0, x[perm] / 10.0)
-    mixed = 10.0 * torch.log10(torch.clamp(p, min=1e-10))
-    return mixed, lam.view(-1, 1) * targets + (1 - lam.view(-1, 1)) * targets[perm]
 
 
 def predict_windows(model: torch.nn.Module, windows: np.ndarray, device: torch.device, batch: int = 64) -> np.ndarray:
@@ -171,18 +151,41 @@ def clip_probabilities(model: torch.nn.Module, ms: MelSet, frames: int, device: 
     return np.stack([p.mean(axis=0) for p in per_clip]), per_clip
 
 
+def validate(model: torch.nn.Module, val: MelSet, n_total: int, frames: int, device: torch.device,
+             ddp: D.Context = D.SINGLE) -> dict[str, float]:
+    """Clip-level ``val_loss`` and ``val_accuracy`` of ``val`` (under torchrun: this rank's share of the
+    ``n_total`` validation clips, summed over the ranks)."""
+    if len(val):
+        probs, _ = clip_probabilities(model, val, frames, device)
+        nll = -np.log(np.clip(probs[np.arange(len(val)), val.labels], 1e-7, 1))
+        hits = probs.argmax(1) == val.labels
+    else:
+        nll, hits = np.zeros(0, np.float32), np.zeros(0, bool)
+    if not ddp.distributed:
+        return {"val_loss": float(np.mean(nll)), "val_accuracy": float(np.mean(hits))}
+    nll_sum, hit_sum = D.all_sum([float(np.sum(nll, dtype=np.float64)), int(hits.sum())], ddp, device)
+    return {"val_loss": nll_sum / n_total, "val_accuracy": hit_sum / n_total}
+
+
 def fit(model: torch.nn.Module, train: MelSet, val: MelSet | None, cfg: TrainConfig, n_classes: int,
         settings: FeatureSettings = DEFAULT_SETTINGS, device: torch.device | None = None,
         on_epoch: Callable[[dict], None] | None = None, max_steps: int | None = None,
-        on_best: Callable[[dict[str, Any], list[dict[str, float]]], None] | None = None) -> dict[str, Any]:
+        on_best: Callable[[dict[str, Any], list[dict[str, float]]], None] | None = None,
+        noise: MelSet | None = None, ddp: D.Context = D.SINGLE) -> dict[str, Any]:
     """Train ``model`` in place; returns the history and the best epoch. ``max_steps`` stops early (tests).
-    ``on_best(best, history)`` is called whenever the validation accuracy improves (to save a checkpoint)."""
+    ``on_best(best, history)`` is called whenever the validation accuracy improves (to save a checkpoint).
+    ``noise``: background log-mels mixed into training windows (see :mod:`performer.classifier.augment`).
+    ``ddp``: this process's place under torchrun (see :mod:`performer.classifier.distributed`); ``on_epoch`` and
+    ``on_best`` are called on rank 0 only."""
     device = device or torch.device("cpu")
-    torch.manual_seed(cfg.seed)
-    rng = np.random.default_rng(cfg.seed)
+    torch.manual_seed(cfg.seed + ddp.rank)
+    shared_rng, rng = D.rngs(cfg.seed, ddp)
     frames = settings.frames(cfg.window)
     frames_max = settings.frames(cfg.window_max) if cfg.window_max else frames
     model.to(device)
+    aug = RoomAugment(band_limit_p=cfg.band_limit_p, eq_db=cfg.eq_db, background_p=cfg.background_p,
+                      snr_db=tuple(cfg.snr_db))  # type: ignore[arg-type]
+    band_hz = mel_band_hz(settings)
     opt: torch.optim.Optimizer
     if cfg.optimizer == "sgd":
         opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
@@ -190,7 +193,10 @@ def fit(model: torch.nn.Module, train: MelSet, val: MelSet | None, cfg: TrainCon
         opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     else:
         raise ModelError(f"unknown optimizer {cfg.optimizer!r}; choose sgd or adamw")
-    steps_per_epoch = math.ceil(len(train) / cfg.batch_size)
+    net = D.wrap(model, ddp, device)
+    global_batch = cfg.batch_size * ddp.world_size
+    steps_per_epoch = math.ceil(len(train) / global_batch)  # per rank
+    val_mine = val.select(D.shard(len(val), ddp).tolist()) if val is not None and ddp.distributed else val
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, epochs=cfg.epochs, steps_per_epoch=steps_per_epoch,
                                                 pct_start=0.15) if cfg.optimizer == "adamw" else None
     history: list[dict[str, float]] = []
@@ -200,27 +206,36 @@ def fit(model: torch.nn.Module, train: MelSet, val: MelSet | None, cfg: TrainCon
     steps = 0
     t_start = time.time()
     for epoch in range(1, cfg.epochs + 1):
-        model.train()
-        order = rng.permutation(len(train))
+        net.train()
+        order = shared_rng.permutation(len(train))
         total, seen, correct = 0.0, 0, 0
-        bar = Progress(steps_per_epoch, f"epoch {epoch}/{cfg.epochs}")
-        for s in range(0, len(order), cfg.batch_size):
-            idx = order[s:s + cfg.batch_size]
-            if len(idx) < 2:
+        bar = Progress(steps_per_epoch, f"epoch {epoch}/{cfg.epochs}", on=ddp.is_main)
+        for s in range(0, len(order), global_batch):
+            batch = order[s:s + global_batch]
+            if len(batch) < 2 * ddp.world_size:  # every rank needs two clips (BatchNorm, mixup)
                 continue
-            crop = int(rng.integers(frames, frames_max + 1)) if frames_max > frames else frames
-            xb = torch.from_numpy(np.stack([crop_frames(train.get(i), crop, rng) for i in idx]).astype(np.float32))
+            crop = int(shared_rng.integers(frames, frames_max + 1)) if frames_max > frames else frames
+            crops = [crop_frames(train.get(i), crop, shared_rng) for i in batch]  # all ranks draw the same crops
+            mine = D.shard(len(batch), ddp)
+            idx = batch[mine]
+            xb = torch.from_numpy(np.stack([crops[k] for k in mine]).astype(np.float32))
             yb = torch.from_numpy(train.labels[idx])
+            noise_b = None
+            if noise is not None and len(noise):
+                picks = rng.integers(0, len(noise), len(idx))
+                noise_b = torch.from_numpy(np.stack([crop_frames(noise.get(int(j)), crop, rng)
+                                                     for j in picks]).astype(np.float32))
+            xb = room(xb, rng, aug, band_hz, noise_b)
             if cfg.gain_db > 0:
                 xb = xb + torch.from_numpy(rng.uniform(-cfg.gain_db, cfg.gain_db, (len(idx), 1, 1)).astype(np.float32))
             if cfg.specaugment:
                 xb = spec_augment(xb, rng)
             xb, target = mixup_db(xb, yb, cfg.mixup, rng, n_classes)
             xb, target, yb = xb.to(device), target.to(device), yb.to(device)
-            logits = model(xb)
+            logits = net(xb)
             loss = torch.sum(-target * F.log_softmax(logits, dim=1), dim=1).mean()
             opt.zero_grad(set_to_none=True)
-            loss.backward()
+            (loss * D.loss_scale(len(idx), len(batch), ddp) if ddp.distributed else loss).backward()
             opt.step()
             if sched is not None:
                 sched.step()
@@ -232,27 +247,29 @@ def fit(model: torch.nn.Module, train: MelSet, val: MelSet | None, cfg: TrainCon
             if max_steps is not None and steps >= max_steps:
                 break
         bar.close()
+        if ddp.distributed:
+            total, n_seen, n_correct = D.all_sum([total, seen, correct], ddp, device)
+            seen, correct = int(n_seen), int(n_correct)
         row: dict[str, float] = {"epoch": epoch, "train_loss": total / max(1, seen),
                                  "train_accuracy": correct / max(1, seen),
                                  "lr": opt.param_groups[0]["lr"], "seconds": time.time() - t_start}
         if val is not None and len(val):
-            probs, _ = clip_probabilities(model, val, frames, device)
-            row["val_loss"] = float(-np.mean(np.log(np.clip(probs[np.arange(len(val)), val.labels], 1e-7, 1))))
-            row["val_accuracy"] = float(np.mean(probs.argmax(1) == val.labels))
+            D.sync_buffers(model, ddp)  # validate with rank 0's BatchNorm statistics, the ones it saves
+            row.update(validate(model, val if val_mine is None else val_mine, len(val), frames, device, ddp))
         history.append(row)
         log.info("epoch %d: %s", epoch, ", ".join(f"{k} {v:.4g}" for k, v in row.items() if k != "epoch"))
-        if on_epoch:
+        if on_epoch and ddp.is_main:
             on_epoch(row)
         if max_steps is not None and steps >= max_steps:
             break
         if val is not None and len(val):
-            better = row["val_accuracy"] > best["val_accuracy"] or (
-                row["val_accuracy"] == best["val_accuracy"] and row["val_loss"] < best["val_loss"])
+            better = D.agree(row["val_accuracy"] > best["val_accuracy"] or (
+                row["val_accuracy"] == best["val_accuracy"] and row["val_loss"] < best["val_loss"]), ddp)
             if better:
                 best = {"epoch": epoch, "val_accuracy": row["val_accuracy"], "val_loss": row["val_loss"]}
                 best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
                 stale = 0
-                if on_best:
+                if on_best and ddp.is_main:
                     on_best(dict(best, seconds=time.time() - t_start), history)
             else:
                 stale += 1
@@ -265,58 +282,55 @@ def fit(model: torch.nn.Module, train: MelSet, val: MelSet | None, cfg: TrainCon
     return {"history": history, "best": best, "seconds": time.time() - t_start, "steps": steps}
 
 
-def split_data(data: str | Path, folds: list[int] | None, val_fold: int | None, val_fraction: float,
-               skip_bad: bool, seed: int):
-    """Load a data set and split it into (dataset, train, validation, train folds, validation folds)."""
-    from performer.classifier import datasets
-
-    ds = datasets.load_dataset(data, skip_bad=skip_bad)
-    if ds.layout == "urbansound8k":
-        present = ds.folds
-        if folds is None and val_fold is None:
-            val_fold = present[-1]
-        if val_fold is None:
-            after = [f for f in present if f > max(folds)] if folds else []
-            rest = [f for f in present if f not in (folds or [])]
-            val_fold = after[0] if after else (rest[-1] if rest else None)
-        if folds is None:
-            folds = [f for f in present if f != val_fold]
-        if val_fold in folds:
-            raise DataError(f"validation fold {val_fold} is also a training fold ({folds}); a fold is never split")
-        train = ds.select_folds(folds)
-        val = ds.select_folds([val_fold]) if val_fold is not None else ds.subset([])
-        return ds, train, val, folds, [val_fold] if val_fold is not None else []
-    if folds is not None:
-        raise DataError(f"{data} is a folder-per-class set, which has no folds; use --val-fraction instead of --folds")
-    train, val = datasets.split_holdout(ds, val_fraction, seed)
-    return ds, train, val, None, None
-
-
-def train_from_args(args) -> dict[str, Any]:
-    from performer.classifier import datasets
-    from performer.classifier.folds import parse_folds
-    from performer.device import choose_device
-
+def train_from_args(args) -> dict[str, Any] | None:
+    """``performer train``. Under torchrun every process runs it (see :mod:`performer.classifier.distributed`);
+    rank 0 returns the result, the others None."""
     torch.set_num_threads(max(1, int(args.threads)))
-    name = args.model
-    cfg = TrainConfig.for_model(name, window=args.window, window_max=getattr(args, "window_max", None),
+    off = dict(mixup=0.0, specaugment=False, gain_db=0.0, band_limit_p=0.0, eq_db=0.0, background_p=0.0)
+    cfg = TrainConfig.for_model(args.model, window=args.window, window_max=getattr(args, "window_max", None),
                                 epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, patience=args.patience,
-                                seed=args.seed, threads=args.threads)
-    device = choose_device(args.device)
-    ds, train_ds, val_ds, train_folds, val_folds = split_data(
-        args.data, parse_folds(args.folds), args.val_fold, args.val_fraction, args.skip_bad, args.seed)
-    if args.limit:
-        train_ds = train_ds.subset(train_ds.clips[:: max(1, len(train_ds) // args.limit)])
-        val_ds = val_ds.subset(val_ds.clips[:: max(1, len(val_ds) // args.limit)])
-    if not len(train_ds):
-        raise DataError(f"no training clips in {args.data} (folds {train_folds})")
-    cache = Path(args.cache) if args.cache else Path("runs") / "cache"
+                                seed=args.seed, threads=args.threads,
+                                **(off if getattr(args, "no_augment", False) else {}))
+    with D.session(args.device) as (ddp, device):
+        return _train(args, cfg, ddp, device)
+
+
+def calibrate_on(model: torch.nn.Module, val: MelSet, window: float, device: torch.device,
+                 settings: FeatureSettings = DEFAULT_SETTINGS) -> dict[str, Any] | None:
+    """The checkpoint's calibration block (``meta["calibration"]``, see :mod:`performer.classifier.calibration`):
+    the temperature of ``model`` fitted on the ``window``-second windows (half-window hop) of the validation
+    clips; None (with a warning) when it cannot be fitted, so that the trained model is saved all the same."""
+    from performer.classifier.calibration import calibration_report, held_out_logits
+    from performer.errors import PerformerError
+
+    frames = settings.frames(window)
+    try:
+        logits, labels = held_out_logits(model, val, frames, device, model_frames=frames)
+        report = calibration_report(logits, labels)
+    except PerformerError as e:
+        log.warning("no calibration at the end of training: %s", e)
+        return None
+    log.info("calibration on the validation set (%d windows of %d clips): temperature %.4f, ECE %.4f -> %.4f",
+             report["n"], len(val), report["temperature"], report["ece_before"], report["ece_after"])
+    return {**report, "window": float(window), "clips": len(val), "data": "the training run's validation set",
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+
+
+def _train(args, cfg: TrainConfig, ddp: D.Context, device: torch.device) -> dict[str, Any] | None:
+    from performer.classifier import trainset
+    from performer.classifier.folds import parse_folds
+
+    name = cfg.model
+    with D.rank_zero_first(ddp):  # rank 0 computes and caches the log-mels, the others read the cache
+        sets = trainset.build(args.data, folds=parse_folds(args.folds), val_fold=args.val_fold,
+                              val_fraction=args.val_fraction, extra=getattr(args, "extra", None) or [],
+                              background=getattr(args, "background", None),
+                              hold_out_sources=getattr(args, "hold_out_sources", None) or [],
+                              hold_out_background=getattr(args, "hold_out_background", None) or [],
+                              skip_bad=args.skip_bad, seed=args.seed,
+                              cache=Path(args.cache) if args.cache else None, limit=args.limit)
+    classes, train_ms, val_ms = sets.classes, sets.train, sets.val
     settings = DEFAULT_SETTINGS
-    # One cache for the whole data set, whatever the folds: later runs with other folds reuse it.
-    all_ms = datasets.compute_mels(ds, settings, cache, args.skip_bad)
-    index = {p: i for i, p in enumerate(all_ms.paths)}
-    train_ms = all_ms.select([index[str(c.path)] for c in train_ds.clips if str(c.path) in index])
-    val_ms = all_ms.select([index[str(c.path)] for c in val_ds.clips if str(c.path) in index]) if len(val_ds) else None
     stamp = time.strftime("%Y%m%d-%H%M%S")
     out = Path(args.out) if args.out else Path("runs") / f"{name}-{stamp}" / "model.pt"
     cfg.model_config = {"image_size": cfg.image_size} if cfg.image_size else {}
@@ -324,22 +338,23 @@ def train_from_args(args) -> dict[str, Any]:
         if name != "realtime":
             raise ModelError(f"--width applies to the realtime model, not {name}")
         cfg.model_config["width"] = int(args.width)
-    model = M.build_model(name, len(ds.classes), pretrained=True, config=cfg.model_config)
+    torch.manual_seed(cfg.seed)  # the new layers' weights (under torchrun DDP copies rank 0's to the others)
+    model = M.build_model(name, len(classes), pretrained=True, config=cfg.model_config)
     cfg.model_config = M.model_config(model)
     log.info("training %s (%d parameters) on %d clips, validating on %d, window %.2f s, device %s",
              name, M.count_parameters(model), len(train_ms), len(val_ms) if val_ms else 0, cfg.window, device)
+
     def make_meta(best: dict[str, Any], history: list[dict[str, float]], seconds: float, final: bool) -> dict[str, Any]:
         return {
             "model": name,
             "model_config": cfg.model_config,
-            "classes": list(ds.classes),
+            "classes": list(classes),
             "features": settings.to_dict(),
             "window_seconds": float(cfg.window),
             "padding": "tile",
-            "dataset": {"root": str(Path(args.data).resolve()), "layout": ds.layout, "train_folds": train_folds,
-                        "validation_folds": val_folds, "train_clips": len(train_ms),
-                        "validation_clips": len(val_ms) if val_ms else 0, "skipped_files": len(ds.skipped)},
-            "training": {k: v for k, v in asdict(cfg).items() if k != "model_config"},
+            "dataset": sets.description,
+            "training": {**{k: v for k, v in asdict(cfg).items() if k != "model_config"}, **ddp.describe(),
+                         "global_batch_size": cfg.batch_size * ddp.world_size},
             "history": list(history),
             "metrics": {"best_epoch": best["epoch"], "val_accuracy": best["val_accuracy"],
                         "val_loss": best["val_loss"], "train_seconds": seconds, "finished": final},
@@ -353,10 +368,19 @@ def train_from_args(args) -> dict[str, Any]:
         log.info("best so far (epoch %d, validation accuracy %.4f) saved to %s",
                  best["epoch"], best["val_accuracy"], out)
 
-    result = fit(model, train_ms, val_ms, cfg, len(ds.classes), settings, device, on_best=save_best)
+    result = fit(model, train_ms, val_ms, cfg, len(classes), settings, device, on_best=save_best, noise=sets.noise,
+                 ddp=ddp)
+    if not ddp.is_main:
+        return None
     meta = make_meta(result["best"], result["history"], result["seconds"], final=True)
+    if val_ms is not None and len(val_ms):  # the best epoch's weights are loaded: fit their temperature
+        block = calibrate_on(model, val_ms, cfg.window, device, settings)
+        if block is not None:
+            meta["calibration"] = block
     save_checkpoint(out, model, meta)
     curves = plot_curves(result["history"], out.with_name(out.stem + "_curves.png"),
                          f"{name} on {Path(args.data).name}")
     log.info("checkpoint saved to %s, curves to %s", out, curves)
-    return {"checkpoint": str(out), "curves": str(curves), **meta["metrics"]}
+    calibration = {k: meta["calibration"][k] for k in ("temperature", "ece_before", "ece_after")} \
+        if "calibration" in meta else None
+    return {"checkpoint": str(out), "curves": str(curves), **meta["metrics"], "calibration": calibration}

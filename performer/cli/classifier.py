@@ -1,4 +1,4 @@
-"""Command-line entry points of the sound classifier: ``train``, ``evaluate`` and ``classify``.
+"""Command-line entry points of the sound classifier: ``train``, ``evaluate``, ``calibrate`` and ``classify``.
 
 Heavy imports (torch, librosa) happen inside the handlers so that ``performer --help`` stays quick.
 """
@@ -14,6 +14,7 @@ from performer.cli.types import (
     existing_dir,
     existing_file,
     float_range,
+    int_range,
     nonempty,
     number_list,
     positive_float,
@@ -43,13 +44,23 @@ def folds_text(text: str) -> str:
     return text
 
 
+def name_list(text: str) -> list[str]:
+    """Comma-separated names, e.g. ``sesa,elp_forest_gunshots``."""
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of names")
+    return names
+
+
 def register(subparsers) -> None:
-    """Add the ``train``, ``evaluate`` and ``classify`` sub-commands."""
+    """Add the ``train``, ``evaluate``, ``calibrate`` and ``classify`` sub-commands."""
     p = subparsers.add_parser(
         "train",
         help="train a sound classifier on UrbanSound8K or a folder-per-class set",
         description="Train a sound classifier. DIR is either the UrbanSound8K layout (metadata/UrbanSound8K.csv, "
-        "audio/foldN/...) or a folder per class (DIR/<class>/*.wav).",
+        "audio/foldN/...) or a folder per class (DIR/<class>/*.wav). On several processes or GPUs (DDP): "
+        "torchrun --nproc_per_node=N -m performer train ... (nccl, one GPU per process, on CUDA; gloo on the CPU); "
+        "rank 0 writes the checkpoint and prints the result.",
     )
     p.set_defaults(log_level=logging.INFO)  # its progress (epochs, best so far) is its log
     p.add_argument("--data", required=True, metavar="DIR", type=existing_dir,
@@ -57,15 +68,30 @@ def register(subparsers) -> None:
     p.add_argument("--model", default="realtime", choices=MODEL_CHOICES, help="architecture (default: realtime)")
     p.add_argument("--folds", default=None, type=folds_text,
                    help="UrbanSound8K training folds, e.g. '1,2' or '1-9' (default: all but the validation fold)")
-    p.add_argument("--val-fold", type=positive_int, default=None,
-                   help="UrbanSound8K validation fold "
-                   "(default: the fold after the last training fold, else the last fold)")
+    p.add_argument("--val-fold", type=int, choices=range(0, 11), default=None, metavar="N",
+                   help="UrbanSound8K validation fold (default: the fold after the last training fold, else the "
+                   "last fold); 0: no validation fold, hold out --val-fraction of the training folds' recordings "
+                   "instead, so a whole fold stays untouched for testing")
     p.add_argument("--val-fraction", type=float_range(0.0, 1.0), default=0.2,
-                   help="folder-per-class sets: fraction of files held out for validation (default 0.2)")
+                   help="fraction of recordings held out for validation: folder-per-class, --extra and --background "
+                   "sets, and UrbanSound8K with --val-fold 0 (default 0.2)")
+    p.add_argument("--extra", action="append", default=[], metavar="DIR", type=existing_dir,
+                   help="more training sound: a folder with manifest.csv (file,class[,source]); repeatable")
+    p.add_argument("--background", default=None, metavar="DIR", type=existing_dir,
+                   help="sound that is none of the classes (DIR/<category>/*): adds the class 'none' and is mixed "
+                   "into training windows as room noise")
+    p.add_argument("--hold-out-sources", default=None, type=name_list, metavar="A,B",
+                   help="--extra sources kept out of training and validation (to test on later)")
+    p.add_argument("--hold-out-background", default=None, type=name_list, metavar="A,B",
+                   help="background categories kept out of training and validation (to test on later)")
     p.add_argument("--window", type=float_range(0.2, 4.0), default=None,
                    help="training window in seconds, 0.2-4 (default: model's; under 0.5 s for fast-path models)")
     p.add_argument("--epochs", type=positive_int, default=None, help="maximum epochs (default: model's)")
-    p.add_argument("--batch-size", type=positive_int, default=None, help="batch size (default: model's)")
+    p.add_argument("--batch-size", type=positive_int, default=None,
+                   help="batch size per process (default: model's); under torchrun the global batch is N times it")
+    p.add_argument("--no-augment", action="store_true",
+                   help="no augmentation: no mixup, SpecAugment, gain, band limit, EQ or background mixing (the "
+                   "random crops stay); for ablations and comparing runs")
     p.add_argument("--lr", type=positive_float, default=None, help="learning rate (default: model's)")
     p.add_argument("--patience", type=positive_int, default=None,
                    help="early-stopping patience in epochs (default: model's)")
@@ -73,7 +99,7 @@ def register(subparsers) -> None:
                    help="crop each batch to a random length between --window and S seconds (fast-path models)")
     p.add_argument("--width", type=positive_int, default=None,
                    help="realtime model: channels of its first stage (default 16)")
-    p.add_argument("--threads", type=positive_int, default=2, help="torch CPU threads (default 2)")
+    p.add_argument("--threads", type=positive_int, default=2, help="torch CPU threads per process (default 2)")
     p.add_argument("--device", default="auto", choices=DEVICE_CHOICES, help=DEVICE_HELP)
     p.add_argument("--cache", default=None, metavar="DIR", type=writable_dir,
                    help="folder for cached log-mels (default: runs/cache)")
@@ -104,7 +130,17 @@ def register(subparsers) -> None:
     p.add_argument("--device", default="auto", choices=DEVICE_CHOICES, help=DEVICE_HELP)
     p.add_argument("--cache", default=None, metavar="DIR", type=writable_dir,
                    help="folder for cached log-mels (default: none)")
+    p.add_argument("--extra", action="append", default=[], metavar="DIR", type=existing_dir,
+                   help="also measure recall per source and class on a manifest set (manifest.csv: file,class"
+                   "[,source]); repeatable")
+    p.add_argument("--sources", default=None, type=name_list, metavar="A,B",
+                   help="only these sources of the --extra sets (e.g. those held out of training)")
+    p.add_argument("--background", default=None, metavar="DIR", type=existing_dir,
+                   help="also measure the false-class rate on background (DIR/<category>/*); needs a 'none' class")
+    p.add_argument("--categories", default=None, type=name_list, metavar="A,B",
+                   help="only these background categories (e.g. those held out of training)")
     p.set_defaults(func=_evaluate)
+    _register_calibrate(subparsers)
 
     p = subparsers.add_parser("classify", help="print class probabilities of a sound file over time (sliding window)")
     p.add_argument("file", metavar="FILE", type=nonempty, help="audio file (any rate, any channel count)")
@@ -122,7 +158,8 @@ def _train(args) -> int:
     from performer.classifier import training
 
     result = training.train_from_args(args)
-    print(json.dumps(result, indent=2))
+    if result is not None:  # under torchrun only rank 0 has the result
+        print(json.dumps(result, indent=2))
     return 0
 
 
@@ -134,6 +171,56 @@ def _evaluate(args) -> int:
         print(json.dumps(report, indent=2))
     else:
         print(evaluation.to_markdown(report))
+    return 0
+
+
+def _register_calibrate(subparsers) -> None:
+    p = subparsers.add_parser(
+        "calibrate",
+        help="fit a checkpoint's softmax temperature on held-out sound, so its probabilities mean what they say",
+        description="Fit the temperature T that makes softmax(logits / T) calibrated on held-out windows (Guo et "
+        "al. 2017) and write a copy of the checkpoint carrying it; the classifier applies it when it loads. The "
+        "original checkpoint is left as it is.",
+    )
+    p.set_defaults(log_level=logging.INFO)
+    p.add_argument("--model", required=True, metavar="CKPT", type=existing_file, help="checkpoint file (.pt)")
+    p.add_argument("--data", required=True, metavar="DIR", type=existing_dir,
+                   help="held-out sound: UrbanSound8K or folder-per-class (never the clips the model trained on)")
+    held_out = p.add_mutually_exclusive_group()
+    held_out.add_argument("--folds", default=None, type=folds_text,
+                          help="UrbanSound8K folds to calibrate on (default: the checkpoint's validation fold)")
+    held_out.add_argument("--val-fraction", type=float_range(0.0, 1.0, lo_open=True), default=None,
+                          help="folder-per-class sets: calibrate on the holdout `performer train --val-fraction` "
+                          "made (same --seed) instead of the whole folder")
+    p.add_argument("--seed", type=int, default=None,
+                   help="seed of the --val-fraction holdout (default: the checkpoint's training seed)")
+    p.add_argument("--window", type=float_range(0.2, 4.0), default=None, metavar="S",
+                   help="window in seconds, 0.2-4 (default: the model's)")
+    p.add_argument("--bins", type=int_range(2, 100), default=15, help="confidence bins of the ECE (default 15)")
+    p.add_argument("--out", default=None, metavar="PATH", type=writable_file,
+                   help="calibrated checkpoint (default: <CKPT stem>_calibrated.pt beside CKPT)")
+    p.add_argument("--force", action="store_true", help="replace --out when it exists")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.add_argument("--skip-bad", action="store_true", help="skip missing/unreadable files (counted) instead of failing")
+    p.add_argument("--threads", type=positive_int, default=2, help="torch CPU threads (default 2)")
+    p.add_argument("--device", default="auto", choices=DEVICE_CHOICES, help=DEVICE_HELP)
+    p.add_argument("--cache", default=None, metavar="DIR", type=writable_dir,
+                   help="folder for cached log-mels (default: none)")
+    p.set_defaults(func=_calibrate)
+
+
+def _calibrate(args) -> int:
+    from performer.classifier import calibration
+
+    report = calibration.calibrate_from_args(args)
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print(f"temperature {report['temperature']:.4f} (was {report['previous_temperature']:g}), fitted on "
+              f"{report['n']} windows of {report['window']:g} s from {report['clips']} clips\n"
+              f"ECE ({report['bins']} bins) {report['ece_before']:.4f} -> {report['ece_after']:.4f}, "
+              f"NLL {report['nll_before']:.4f} -> {report['nll_after']:.4f}, window accuracy {report['accuracy']:.4f}\n"
+              f"calibrated checkpoint: {report['checkpoint']}\nreliability diagram: {report['reliability_png']}")
     return 0
 
 
