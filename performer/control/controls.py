@@ -63,6 +63,10 @@ class ControlOptions:
     config folder, see :func:`performer.resources.user_presets_dir`)."""
 
 
+CLASSES_ADDRESS = "/performer/classes"
+"""The class names in the order of ``/performer/probs``: sent to each OSC-out destination (see
+:class:`~performer.control.osc_out.OscSender`'s ``announce``), answered to a sender that asks with no arguments,
+and a read-only OSCQuery node."""
 MAX_PENDING_PRESET_COMMANDS = 8
 """Preset commands waiting for the worker; more are refused (answered with an error) until it catches up."""
 MAX_REPLY_CHARS = 1000
@@ -110,7 +114,7 @@ class Controls:
             self.osc = OscServer(self.store, host=host, port=port, allow=allow, handlers=self._handlers())
             destinations = [(d["host"], int(d["port"])) for d in osc_cfg.get("destinations", [])] + options.osc_out
             self.sender = OscSender(self.store, destinations, analysis=self._analysis_messages,
-                                    status=self._status_messages, allow=allow)
+                                    status=self._status_messages, announce=self._class_messages, allow=allow)
             engine.frame_listeners.append(self._on_frame)
             engine.error_listeners.append(self._engine_error)
             self.thumbnail = int(osc_cfg.get("thumbnail", 0))
@@ -121,7 +125,8 @@ class Controls:
 
                 try:
                     self.oscquery = OscQueryServer(self.store, osc_port=self.osc.port, host=host, port=qport,
-                                                   commands=COMMANDS, analysis=self._analysis_messages)
+                                                   commands=COMMANDS,
+                                                   analysis=lambda: self._class_messages() + self._analysis_messages())
                 except ControlError as e:
                     log.error("%s; going on without OSCQuery", e)
         midi_cfg = dict(preset.midi)
@@ -218,6 +223,11 @@ class Controls:
             for address, values in self._status_messages():
                 reply(address, values)
 
+        def classes(args, reply):
+            need(args, "", CLASSES_ADDRESS)
+            for address, values in self._class_messages():
+                reply(address, values)
+
         def dest(add: bool):
             address = "/osc/destination/add" if add else "/osc/destination/remove"
 
@@ -238,7 +248,8 @@ class Controls:
         return {"/preset/load": load, "/preset/save": save(False), "/preset/save/overwrite": save(True),
                 "/preset/next": step(1), "/preset/prev": step(-1),
                 "/midi/learn": learn, "/midi/learn/cancel": cancel, "/glove/flex": flex,
-                "/performer/status": status, "/osc/destination/add": dest(True), "/osc/destination/remove": dest(False)}
+                "/performer/status": status, CLASSES_ADDRESS: classes,
+                "/osc/destination/add": dest(True), "/osc/destination/remove": dest(False)}
 
     def _submit(self, address: str, job: Callable[[], str], reply: Any, done: str) -> None:
         """Run a preset command on the worker; its sender hears ``done <result>`` or the error."""
@@ -338,6 +349,13 @@ class Controls:
             self.sender.event("/midi/learned", [m["param"], m["cc"], m.get("channel", 0)])
 
     # --- OSC out -------------------------------------------------------------------------
+    def _class_messages(self) -> list[tuple[str, list[Any]]]:
+        """``/performer/classes`` and the class names, in the order ``/performer/probs`` uses (the latest
+        analysis's; the classifier's before the first one)."""
+        a = self.engine.analysis.peek()
+        names = a.classes if a is not None else getattr(getattr(self.engine, "classifier", None), "classes", ())
+        return [(CLASSES_ADDRESS, [str(c) for c in names])] if names else []
+
     def _analysis_messages(self) -> list[tuple[str, list[Any]]]:
         a = self.engine.analysis.peek()
         out: list[tuple[str, list[Any]]] = []

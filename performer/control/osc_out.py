@@ -1,4 +1,4 @@
-"""OSC out: the analysis, frame events, parameter changes and status, sent in bundles to a few destinations.
+"""OSC out: the analysis, the class names, frame events, parameter changes and status, in bundles to a few places.
 
 Destinations come from the preset and the command line (the user's choice: any host) or from a client's
 ``/osc/destination/add``. A client may only add a destination on this machine (a loopback address) or on a host
@@ -42,13 +42,19 @@ class OscSender:
     ``analysis()`` and ``status()`` are called each tick (at ``control.osc_out_rate``)
     and return the messages to send; frame events are queued as they happen,
     and parameter changes are coalesced (the newest value of each parameter),
-    all sent with the next tick in bundles. ``allow`` lists the hosts, besides
-    loopback and the configured destinations, a client may add as destinations.
+    all sent with the next tick in bundles. ``announce()`` returns what a client
+    needs once to read the rest (the class names that label ``/performer/probs``):
+    checked each tick, it is sent to every destination at start, to a destination
+    as soon as it is added, to all when it changes, and to all again every
+    ``status_every`` seconds (for a patch started after the server). ``allow``
+    lists the hosts, besides loopback and the configured destinations, a client
+    may add as destinations.
     """
 
     def __init__(self, store: ParamStore, destinations: Sequence[tuple[str, int]] = (), *,
                  analysis: Callable[[], list[tuple[str, list[Any]]]] | None = None,
                  status: Callable[[], list[tuple[str, list[Any]]]] | None = None,
+                 announce: Callable[[], list[tuple[str, list[Any]]]] | None = None,
                  status_every: float = 1.0, allow: Sequence[str] = ()) -> None:
         self.store = store
         self._lock = threading.Lock()
@@ -61,7 +67,12 @@ class OscSender:
         self.refused_destinations = 0
         self.analysis = analysis
         self.status = status
+        self.announce = announce
         self.status_every = status_every
+        self._announced: list[tuple[str, list[Any]]] | None = None
+        self._told: set[tuple[str, int]] = set()
+        """The destinations that have heard ``_announced``."""
+        self._announce_failed = False
         self._events: queue.Queue[tuple[str, list[Any]]] = queue.Queue(maxsize=4096)
         self.dropped_events = 0
         self.coalesced = 0
@@ -117,6 +128,7 @@ class OscSender:
         with self._lock:
             if (host, port) in self.destinations:
                 self.destinations.remove((host, port))
+            self._told.discard((host, port))
 
     # --- what is sent -----------------------------------------------------------------
     def event(self, address: str, args: list[Any]) -> None:
@@ -160,17 +172,43 @@ class OscSender:
                     break
             if self.analysis is not None:
                 messages += self.analysis()
-            if self.status is not None and t0 >= next_status:
-                messages += self.status()
+            again = t0 >= next_status
+            if again:
                 next_status = t0 + self.status_every
+            if self.status is not None and again:
+                messages += self.status()
+            if self.announce is not None:
+                self._announce(everyone=again)
             if messages:
                 self.send(messages)
             rate = self.store.get("control.osc_out_rate")
             self._stop.wait(max(0.0, 1.0 / rate - (time.monotonic() - t0)))
 
-    def send(self, messages: Sequence[tuple[str, Sequence[Any]]]) -> None:
+    def _announce(self, everyone: bool) -> None:
+        """Send ``announce()``'s messages to every destination when they changed (or ``everyone``), else to the
+        destinations added since they were last sent."""
+        try:
+            messages = [(address, list(args)) for address, args in self.announce()] if self.announce else []
+        except Exception as e:  # the engine mid-restart: tried again next tick
+            if not self._announce_failed:
+                log.warning("OSC out: reading what to announce failed (%s); retrying", e)
+            self._announce_failed = True
+            return
+        self._announce_failed = False
         with self._lock:
             destinations = list(self.destinations)
+            fresh = everyone or messages != self._announced
+            targets = destinations if fresh else [d for d in destinations if d not in self._told]
+            self._announced, self._told = messages, set(destinations)
+        if messages and targets:
+            self.send(messages, targets)
+
+    def send(self, messages: Sequence[tuple[str, Sequence[Any]]],
+             destinations: Sequence[tuple[str, int]] | None = None) -> None:
+        """Send ``messages`` in bundles to ``destinations`` (default: every destination)."""
+        if destinations is None:
+            with self._lock:
+                destinations = list(self.destinations)
         if not destinations:
             return
         # Bundles of at most 32 messages keep each datagram well under common UDP limits.

@@ -1,9 +1,10 @@
 """The analysis values as read-only OSCQuery nodes: what the engine hears, with types, ranges and units.
 
 The values come from the same callable that feeds OSC out (``Controls._analysis_messages``: ``[(address, args)]``),
-so the tree lists exactly what OSC out sends. A node's TYPE follows its arguments (``s``, ``i``, ``f``, ``T``/``F``);
-its RANGE, UNIT and DESCRIPTION come from :data:`ANALYSIS` (one entry per argument, or one for every argument of a
-list such as the class probabilities). An address the table does not know is still listed, typed, without a range.
+with ``/performer/classes`` (the class names OSC out announces), so the tree lists exactly what OSC out sends. A
+node's TYPE follows its arguments (``s``, ``i``, ``f``, ``T``/``F``); its RANGE, UNIT and DESCRIPTION come from
+:data:`ANALYSIS` (one entry per argument, or one for every argument of a list such as the class probabilities). An
+address the table does not know is still listed, typed, without a range.
 Which nodes exist, and their types, can change while running (the glove starts sending, the classifier changes its
 class count, the band count changes): :func:`shape` says what a client would need to fetch again.
 """
@@ -33,6 +34,10 @@ class Spec:
 
 
 ANALYSIS: dict[str, Spec] = {
+    "/performer/classes": Spec("The class names, in the order of /performer/probs ('none' among them with a "
+                               "classifier that has it). OSC out sends it at start, to each destination as it is "
+                               "added, when it changes and once a second; send /performer/classes with no "
+                               "arguments to have it answered."),
     "/performer/class": Spec("The class the classifier hears now: name, index, confidence (0..1); 'none' when it "
                              "hears none of its classes (the dream then holds its picture).",
                              (None, {"MIN": 0}, _UNIT_RANGE)),
@@ -89,7 +94,7 @@ def analysis_node(address: str, args: Sequence[Any], classes: int | None = None)
 def analysis_leaves(messages: Messages) -> list[tuple[str, dict[str, Any]]]:
     """``[(address, node)]`` for every analysis message (the last one of an address wins)."""
     latest = {address: list(args) for address, args in messages}
-    classes = len(latest.get("/performer/probs", [])) or None
+    classes = len(latest.get("/performer/probs", latest.get("/performer/classes", []))) or None
     return [(address, analysis_node(address, args, classes)) for address, args in latest.items()]
 
 

@@ -7,8 +7,9 @@ and no weights are built. A preset for another classifier is checked with ``clas
 :func:`checkpoint_classes`).
 
 A classifier with the class ``none`` ("none of these", :mod:`performer.classifier.labels`) lists it here, so
-``prob.none`` is a source a route may name; a ``[classes.none]`` table passes this check, but the engine refuses it
-with one line (:mod:`performer.engine.classes`): ``none`` keeps the dream's picture and has no guide or image.
+``prob.none`` is a source a route may name; a ``[classes.none]`` table is refused when a preset is parsed
+(:mod:`performer.presets.schema`), and by the engine for presets built in code (:mod:`performer.engine.classes`):
+``none`` keeps the dream's picture and has no guide or image.
 """
 
 from __future__ import annotations

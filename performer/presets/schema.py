@@ -3,8 +3,9 @@
 Checking reports every problem at once (up to :data:`MAX_PROBLEMS`), each with the
 file, the key, the value and what is allowed; unknown keys, sound classes the
 classifier does not know and ImageNet guides that do not exist are problems too, so
-a typo never passes silently. Loading a bad preset raises :class:`PresetError`
-carrying all of them.
+a typo never passes silently. A ``[classes.none]`` table is a problem as well: the
+"none of these" class keeps the dream's picture and has no guide or image (``prob.none``
+stays a route source). Loading a bad preset raises :class:`PresetError` carrying all of them.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from performer.classifier.labels import NONE_CLASS, is_none
 from performer.errors import ParamError
 from performer.mapping import CURVES, Route, allowed_sources, source_kind
 from performer.outputs.layout import FITS
@@ -31,6 +33,14 @@ MAX_NAME_CHARS = 100
 MAX_DESCRIPTION_CHARS = 2000
 MAX_KEY_CHARS = 64
 MAX_GUIDES = 100
+
+def none_table_allowed(classes: Sequence[str]) -> str:
+    """Why a preset's ``[classes.none]`` is refused, and what is allowed (:mod:`performer.classifier.labels`)."""
+    others = ", ".join(c for c in classes if not is_none(c))
+    return (f"refused: {NONE_CLASS!r} (none of these) keeps the dream's picture and takes no guide or image "
+            f"(prob.{NONE_CLASS} stays a route source); allowed: a table for one of the classifier's other classes"
+            + (f": {others}" if others else ""))
+
 
 Check = Callable[[Any], str | None]
 """Returns None when the value is allowed, else the words for what is allowed."""
@@ -348,10 +358,13 @@ def parse_preset(
     if osc is not None and "destinations" in osc:
         c.array("osc.destinations", osc["destinations"], OSC_DEST)
     sound = c.table("classes", data.get("classes", {})) or {}
+    tables = [k for k in classes if not is_none(k)]  # the classes a [classes.*] table may name
     for cls, spec in sound.items():
-        if cls not in classes:
-            c.add(f"classes.{cls}", cls, f"a sound class the classifier knows{c.hint(cls, classes)}: "
-                  + ", ".join(classes))
+        if is_none(cls):
+            c.add(f"classes.{cls}", spec, none_table_allowed(classes))
+        elif cls not in tables:
+            c.add(f"classes.{cls}", cls, f"a sound class the classifier knows{c.hint(cls, tables)}: "
+                  + ", ".join(tables))
         else:
             c.fields(f"classes.{cls}", spec, CLASS)
     outputs = c.table("outputs", data.get("outputs", {})) or {}
