@@ -5,6 +5,8 @@
    loopback receiver connected (without one the runtime skips compression); the preview's cost is the copy
    in ``send`` plus the JPEG encode a watching browser triggers; the recorder writes PNGs and encodes H.264
    with PyAV (libx264 on the recorder's thread, its own worker threads competing for the same cores).
+   ``scale`` times a ``--dream-size`` dream scaled up to each size, each way there is, as ratios within the run
+   (:mod:`performer.bench.scale`).
 2. The renderer's frames per second with all outputs on (NDI with a receiver, the preview with a client polling
    it, the recorder) versus none, through the real engine, for ``--engine-seconds`` each.
 
@@ -28,7 +30,7 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-KINDS = ("layout", "ndi", "preview", "record", "frames", "rgba")
+KINDS = ("layout", "ndi", "preview", "record", "frames", "rgba", "scale")
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -47,6 +49,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--frames", type=int, default=30, help="frames timed per output and size (default 30)")
     p.add_argument("--only", nargs="+", choices=KINDS, default=list(KINDS),
                    help="outputs to time (default all: " + ", ".join(KINDS) + ")")
+    p.add_argument("--dream-size", type=_size, default=(320, 180),
+                   help="the dream's size that 'scale' scales up to each size (default 320x180)")
     p.add_argument("--no-per-frame", action="store_true", help="skip part 1 (cost per frame); only the engine run")
     p.add_argument("--engine-seconds", type=float, default=10.0,
                    help="seconds the engine runs with outputs off, then on (0 skips this part; default 10)")
@@ -177,6 +181,10 @@ def _per_frame(args: argparse.Namespace, tmp: Path) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for w, h in args.sizes:
         size = f"{w}x{h}"
+        if "scale" in args.only:
+            from performer.bench.scale import scale_rows
+
+            rows.extend(scale_rows(args.dream_size, [(w, h)], args.frames))
         for layout in ("dream", "composite"):
             lay = Layout(layout, w, h)
             if "layout" in args.only:

@@ -4,8 +4,9 @@
 subclasses own the I/O (``_open``, ``_send``, ``_close``). ``send()`` never blocks the renderer: it leaves
 the frame in a one-slot hand-off that the output's own thread picks up, so a slow or failing output drops
 frames (and counts them) instead of stalling the renderer or the other outputs. Each output carries an
-optional :class:`~performer.outputs.layout.Layout`, applied on its own thread. :class:`NullOutput` only
-counts frames and keeps the last one, for tests and benchmarks.
+optional :class:`~performer.outputs.layout.Layout`, applied on its own thread (outputs of one size share one
+scaling of each frame, :mod:`performer.outputs.scaling`). :class:`NullOutput` only counts frames and keeps the
+last one, for tests and benchmarks.
 """
 
 from __future__ import annotations

@@ -4,8 +4,9 @@ A :class:`Layout` turns a rendered frame into the picture an output sends: the d
 letterboxed into its box, :func:`fit_into`) or the paper's composite, the dream beside the class
 probabilities as bars over the spectrogram (coloured by :func:`spectrogram_rgb` with an inferno-like colour
 map). ``LAYOUTS`` and ``FITS`` name the choices a preset may make. Layouts run on each output's own thread,
-so composing never costs the renderer. The class ``none`` ("none of these") has a grey bar and label, a lighter
-grey when it wins: it is a reading of the sound, not a picture the dream follows.
+so composing never costs the renderer; the dream's scaling is made once per frame for all outputs that want
+the same size (:mod:`performer.outputs.scaling`). The class ``none`` ("none of these") has a grey bar and
+label, a lighter grey when it wins: it is a reading of the sound, not a picture the dream follows.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from performer.classifier.labels import is_none
 from performer.errors import OutputError
 from performer.outputs.convert import resize
 from performer.outputs.frame_info import FrameInfo
+from performer.outputs.scaling import SHARED
 
 if TYPE_CHECKING:
     from PIL import ImageFont
@@ -69,18 +71,30 @@ def fit_into(frame: np.ndarray, width: int, height: int, fit: str) -> tuple[np.n
     """``frame`` resized for a ``width`` x ``height`` box: (image, x offset, y offset).
 
     ``scale`` stretches to the box; ``letterbox`` keeps the aspect and centres the image (the rest is bars);
-    ``crop`` keeps the aspect and fills the box, cutting what overflows."""
-    if fit == "scale":
-        return resize(frame, width, height), 0, 0
+    ``crop`` keeps the aspect and fills the box, cutting what overflows. A frame that needs no scaling comes back
+    as it is; a scaled one is made once per frame, size and fit, whichever output asks first (:data:`SHARED`),
+    and is read-only."""
     h, w = frame.shape[:2]
-    if fit == "crop":
+    if fit == "scale":
+        box, size, at = (0, 0, w, h), (width, height), (0, 0)
+    elif fit == "crop":
         k = max(width / w, height / h)
         cw, ch = min(w, max(1, round(width / k))), min(h, max(1, round(height / k)))
-        x0, y0 = (w - cw) // 2, (h - ch) // 2
-        return resize(np.ascontiguousarray(frame[y0:y0 + ch, x0:x0 + cw]), width, height), 0, 0
-    k = min(width / w, height / h)
-    nw, nh = max(1, min(width, round(w * k))), max(1, min(height, round(h * k)))
-    return resize(frame, nw, nh), (width - nw) // 2, (height - nh) // 2
+        box, size, at = ((w - cw) // 2, (h - ch) // 2, cw, ch), (width, height), (0, 0)
+    else:
+        k = min(width / w, height / h)
+        nw, nh = max(1, min(width, round(w * k))), max(1, min(height, round(h * k)))
+        box, size, at = (0, 0, w, h), (nw, nh), ((width - nw) // 2, (height - nh) // 2)
+    if box == (0, 0, w, h) and size == (w, h):
+        return frame, at[0], at[1]
+
+    def make() -> tuple[np.ndarray, int, int]:
+        x0, y0, cw, ch = box
+        src = frame if (cw, ch) == (w, h) else np.ascontiguousarray(frame[y0:y0 + ch, x0:x0 + cw])
+        img = resize(src, *size)
+        return (img.copy() if np.may_share_memory(img, frame) else img), at[0], at[1]  # shared: its own pixels
+
+    return SHARED.get(frame, (width, height, fit), make)
 
 
 @functools.lru_cache(maxsize=32)

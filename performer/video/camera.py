@@ -1,4 +1,4 @@
-"""A camera or a video file in, through OpenCV (``pip install 'performer[video]'``: opencv-python-headless).
+"""A camera or a video file in, through OpenCV (opencv-python-headless, a dependency).
 
 :class:`CameraVideo` opens a camera by index (``camera:0``) or device path (``camera:/dev/video2``), or a video
 file, and reads it on the source's own thread. A camera sets its own pace; a file is played at its own frame rate
