@@ -287,10 +287,14 @@ def train_from_args(args) -> dict[str, Any] | None:
     rank 0 returns the result, the others None."""
     torch.set_num_threads(max(1, int(args.threads)))
     off = dict(mixup=0.0, specaugment=False, gain_db=0.0, band_limit_p=0.0, eq_db=0.0, background_p=0.0)
+    augment: dict[str, Any] = {"band_limit_p": getattr(args, "band_limit", None),
+                               "eq_db": getattr(args, "eq_db", None),
+                               "background_p": getattr(args, "background_mix", None)}
+    if getattr(args, "no_augment", False):
+        augment = off
     cfg = TrainConfig.for_model(args.model, window=args.window, window_max=getattr(args, "window_max", None),
                                 epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, patience=args.patience,
-                                seed=args.seed, threads=args.threads,
-                                **(off if getattr(args, "no_augment", False) else {}))
+                                seed=args.seed, threads=args.threads, **augment)
     with D.session(args.device) as (ddp, device):
         return _train(args, cfg, ddp, device)
 

@@ -92,6 +92,12 @@ def register(subparsers) -> None:
     p.add_argument("--no-augment", action="store_true",
                    help="no augmentation: no mixup, SpecAugment, gain, band limit, EQ or background mixing (the "
                    "random crops stay); for ablations and comparing runs")
+    p.add_argument("--band-limit", type=float_range(0.0, 1.0), default=None, metavar="P",
+                   help="share of training windows cut off above 4 or 8 kHz (default 0.25)")
+    p.add_argument("--eq-db", type=float_range(0.0, 24.0), default=None, metavar="DB",
+                   help="largest gain of the random EQ curve across the bands (default 6; 0: off)")
+    p.add_argument("--background-mix", type=float_range(0.0, 1.0), default=None, metavar="P",
+                   help="share of training windows mixed with --background at 0-20 dB SNR (default 0.8)")
     p.add_argument("--lr", type=positive_float, default=None, help="learning rate (default: model's)")
     p.add_argument("--patience", type=positive_int, default=None,
                    help="early-stopping patience in epochs (default: model's)")
