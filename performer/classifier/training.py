@@ -342,9 +342,18 @@ def _train(args, cfg: TrainConfig, ddp: D.Context, device: torch.device) -> dict
         if name != "realtime":
             raise ModelError(f"--width applies to the realtime model, not {name}")
         cfg.model_config["width"] = int(args.width)
+    init = None
+    if getattr(args, "init", None):
+        from performer.classifier import warmstart
+
+        init_state, init_meta = warmstart.init_config(args.init, name, getattr(args, "width", None))
+        cfg.model_config = dict(init_meta.get("model_config") or {})
     torch.manual_seed(cfg.seed)  # the new layers' weights (under torchrun DDP copies rank 0's to the others)
     model = M.build_model(name, len(classes), pretrained=True, config=cfg.model_config)
     cfg.model_config = M.model_config(model)
+    if getattr(args, "init", None):
+        init = {"checkpoint": str(Path(args.init).resolve()),
+                **warmstart.warm_start(model, init_state, list(init_meta["classes"]), classes)}
     log.info("training %s (%d parameters) on %d clips, validating on %d, window %.2f s, device %s",
              name, M.count_parameters(model), len(train_ms), len(val_ms) if val_ms else 0, cfg.window, device)
 
@@ -358,7 +367,7 @@ def _train(args, cfg: TrainConfig, ddp: D.Context, device: torch.device) -> dict
             "padding": "tile",
             "dataset": sets.description,
             "training": {**{k: v for k, v in asdict(cfg).items() if k != "model_config"}, **ddp.describe(),
-                         "global_batch_size": cfg.batch_size * ddp.world_size},
+                         "global_batch_size": cfg.batch_size * ddp.world_size, "init": init},
             "history": list(history),
             "metrics": {"best_epoch": best["epoch"], "val_accuracy": best["val_accuracy"],
                         "val_loss": best["val_loss"], "train_seconds": seconds, "finished": final},

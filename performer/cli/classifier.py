@@ -92,6 +92,9 @@ def register(subparsers) -> None:
     p.add_argument("--no-augment", action="store_true",
                    help="no augmentation: no mixup, SpecAugment, gain, band limit, EQ or background mixing (the "
                    "random crops stay); for ablations and comparing runs")
+    p.add_argument("--init", default=None, metavar="CKPT", type=existing_file,
+                   help="start from this trained checkpoint (fine-tuning): matching weights are copied, output rows "
+                   "by class name, so it can learn new classes such as 'none'")
     p.add_argument("--band-limit", type=float_range(0.0, 1.0), default=None, metavar="P",
                    help="share of training windows cut off above 4 or 8 kHz (default 0.25)")
     p.add_argument("--eq-db", type=float_range(0.0, 24.0), default=None, metavar="DB",
