@@ -20,6 +20,7 @@ import argparse
 import json
 import os
 import queue
+import signal
 import struct
 import sys
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -37,6 +38,9 @@ def _exit(code: int) -> NoReturn:
 
 
 def main(argv: list[str] | None = None) -> None:
+    # Ctrl-C reaches the whole process group: the engine stops this child itself once its own shutdown has begun
+    # (a capture that died first would be reported as a lost input).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     parser = argparse.ArgumentParser(prog="python -m performer.audio.capture")
     parser.add_argument("--device", default=None, help="index, name or name substring; default input if omitted")
     parser.add_argument("--block", type=int, default=1024)

@@ -22,6 +22,7 @@ import logging
 import os
 import pickle
 import selectors
+import signal
 import socket
 import struct
 import subprocess
@@ -169,6 +170,9 @@ class _Lines(logging.Handler):
 def main(argv: list[str] | None = None) -> None:
     from performer.control.osc_intake import Intake, Outbox, drain
 
+    # Ctrl-C reaches the whole process group: the server stops this child itself (by closing its stdin), after
+    # its own shutdown has begun; dying first would look like a crash and be restarted.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     parser = argparse.ArgumentParser(prog="python -m performer.control.osc_child")
     parser.add_argument("--fd", type=int, required=True)
     args = parser.parse_args(argv)

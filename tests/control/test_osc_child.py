@@ -114,3 +114,22 @@ def test_a_busy_engine_does_not_stop_the_child_reading():
         assert c.reply_to("/dream/octaves") == [6] and srv.store.get("dream.jitter") == 5999 % 40
     finally:
         srv.stop()
+
+
+@posix_only
+def test_ctrl_c_to_the_process_group_leaves_the_child_to_the_server(caplog):
+    """A terminal's Ctrl-C reaches every process of the group: the child must not die first (that was logged as a
+    crash and the child started again while the server was stopping)."""
+    srv = OscServer(ParamStore(), port=0)
+    srv.start()
+    try:
+        pid = srv.intake_pid
+        assert pid is not None
+        os.kill(pid, signal.SIGINT)
+        c = Client(srv.port, timeout=5)
+        c.send("/dream/octaves", 4)
+        c.send("/dream/octaves")
+        assert c.reply_to("/dream/octaves") == [4]
+        assert srv.intake_pid == pid and not any("intake process ended" in r.getMessage() for r in caplog.records)
+    finally:
+        srv.stop()
