@@ -10,13 +10,14 @@ import threading
 from typing import Any
 
 import numpy as np
+from sounds import ToneClassifier
 
 from performer.classifier.labels import NONE_CLASS
 
 RATE = 22050
 
 
-class NoneToneClassifier:
+class NoneToneClassifier(ToneClassifier):
     """A real (if tiny) classifier with a ``none`` class, deterministic: 'low' and 'high' tones, noise is 'none'.
 
     The share of ``none`` follows the spectral flatness of the latest 4096 samples (a tone is near 0, white noise
@@ -25,22 +26,14 @@ class NoneToneClassifier:
 
     classes = ["low", "high", NONE_CLASS]
     sample_rate = RATE
-    window_seconds = 1.0
-
-    def __init__(self) -> None:
-        self.calls = 0
 
     def predict(self, audio: np.ndarray) -> np.ndarray:
-        self.calls += 1
+        low, high = super().predict(audio)  # counts the call
         x = np.asarray(audio, dtype=np.float64)[-4096:]
         power = np.abs(np.fft.rfft(x * np.hanning(len(x)))) ** 2 + 1e-20
         flatness = float(np.exp(np.mean(np.log(power))) / np.mean(power))
         none = 1.0 / (1.0 + np.exp(-(flatness - 0.1) / 0.02))
-        freqs = np.fft.rfftfreq(len(x), 1.0 / self.sample_rate)
-        mag = np.sqrt(power)
-        centroid = (freqs * mag).sum() / max(mag.sum(), 1e-12)
-        high = 1.0 / (1.0 + np.exp(-(centroid - 1000.0) / 100.0))
-        return np.array([(1.0 - none) * (1.0 - high), (1.0 - none) * high, none], dtype=np.float32)
+        return np.array([(1.0 - none) * low, (1.0 - none) * high, none], dtype=np.float32)
 
 
 class RecordingRenderer:

@@ -146,6 +146,16 @@ def plot_confusion(report: dict[str, Any], path: Path | str, title: str = "") ->
     return save_figure(fig, path)
 
 
+def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
+    """A Markdown table's lines."""
+    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + [
+        "| " + " | ".join(str(v) for v in row) + " |" for row in rows]
+
+
+def _heard(row: dict[str, Any]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in row["heard_as"].items())
+
+
 def to_markdown(report: dict[str, Any]) -> str:
     lines = [
         f"**Accuracy** (clips, {report['window']:g}-s windows averaged per clip): {report['accuracy']:.4f}  ",
@@ -166,23 +176,17 @@ def to_markdown(report: dict[str, Any]) -> str:
     for r in report["per_class"]:
         lines.append(f"| {r['class']} | {r['precision']:.3f} | {r['recall']:.3f} | {r['f1']:.3f} | {r['support']} |")
     for part in report.get("outside", {}).get("sources", []):
-        lines += ["", f"Other sources ({part['root']}), clips at {part['window']:g}-s windows:", "",
-                  "| source | class | clips | recall (clips) | recall (windows) | others heard as |",
-                  "|---|---|---|---|---|---|"]
-        for r in part["rows"]:
-            heard = ", ".join(f"{k} {v}" for k, v in r["heard_as"].items())
-            lines.append(f"| {r['source']} | {r['class']} | {r['clips']} | {r['recall']:.3f} "
-                         f"| {r['window_recall']:.3f} | {heard} |")
+        lines += ["", f"Other sources ({part['root']}), clips at {part['window']:g}-s windows:", ""]
+        lines += _table(("source", "class", "clips", "recall (clips)", "recall (windows)", "others heard as"),
+                        [(r["source"], r["class"], r["clips"], f"{r['recall']:.3f}", f"{r['window_recall']:.3f}",
+                          _heard(r)) for r in part["rows"]])
     bg = report.get("outside", {}).get("background")
     if bg:
         lines += ["", f"Background ({bg['root']}): **false-class rate** {bg['false_class_rate']:.3f} of "
-                  f"{bg['clips']} clips, {bg['window_false_class_rate']:.3f} of single windows", "",
-                  "| category | clips | false class (clips) | false class (windows) | heard as |",
-                  "|---|---|---|---|---|"]
-        for r in bg["rows"]:
-            heard = ", ".join(f"{k} {v}" for k, v in r["heard_as"].items())
-            lines.append(f"| {r['category']} | {r['clips']} | {r['false_class_rate']:.3f} "
-                         f"| {r['window_false_class_rate']:.3f} | {heard} |")
+                  f"{bg['clips']} clips, {bg['window_false_class_rate']:.3f} of single windows", ""]
+        lines += _table(("category", "clips", "false class (clips)", "false class (windows)", "heard as"),
+                        [(r["category"], r["clips"], f"{r['false_class_rate']:.3f}",
+                          f"{r['window_false_class_rate']:.3f}", _heard(r)) for r in bg["rows"]])
     if report.get("confusion_png"):
         lines += ["", f"Confusion matrix: {report['confusion_png']}"]
     if report.get("reliability_png"):
@@ -224,8 +228,9 @@ def evaluate_from_args(args) -> dict[str, Any]:
         if folds:
             log.info("evaluating on the checkpoint's validation fold(s) %s", folds)
         elif seen.get("train_folds"):  # validated on part of its training folds: test on the folds it never saw
-            folds = [f for f in datasets.load_dataset(args.data, skip_bad=args.skip_bad).folds
-                     if f not in seen["train_folds"]] or None
+            # the folds come from the CSV alone: the files are checked once, below, for the folds evaluated
+            present = datasets.load_dataset(args.data, skip_bad=True, check_readable=False).folds
+            folds = [f for f in present if f not in seen["train_folds"]] or None
             if folds is None:
                 raise DataError(f"{args.data} has no fold the model did not train on ({seen['train_folds']}); "
                                 "name the folds with --folds")

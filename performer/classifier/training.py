@@ -128,13 +128,10 @@ class Progress:
 
 def predict_windows(model: torch.nn.Module, windows: np.ndarray, device: torch.device, batch: int = 64) -> np.ndarray:
     """Softmax probabilities of ``windows`` (N, F, T) in batches."""
-    out = []
-    model.eval()
-    with torch.inference_mode():
-        for s in range(0, len(windows), batch):
-            xb = torch.from_numpy(np.ascontiguousarray(windows[s:s + batch], dtype=np.float32)).to(device)
-            out.append(torch.softmax(model(xb), dim=1).float().cpu().numpy())
-    return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
+    from performer.classifier.calibration import softmax, window_logits
+
+    logits = window_logits(model, windows, device, batch)
+    return softmax(logits).astype(np.float32) if logits.size else logits
 
 
 def clip_probabilities(model: torch.nn.Module, ms: MelSet, frames: int, device: torch.device,
