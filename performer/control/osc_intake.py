@@ -54,6 +54,11 @@ def drain(sock: socket.socket, limit: int = BATCH) -> list[tuple[bytes, tuple]]:
     return batch
 
 
+GUESSES_PER_SECOND = 20.0
+"""New guesses at a misspelt address a second (each a fuzzy match over every address)."""
+KEEP_UNKNOWN = 256
+"""Answers to unknown addresses kept for reuse."""
+
 MAX_WAITING = 4096
 """Queries and commands that may wait for the engine at once; more are dropped (counted as ``busy``)."""
 
@@ -95,6 +100,9 @@ class Intake:
         """Replies that could not be sent at once (a full buffer, an unreachable sender); never retried."""
         self.log = KindLog(logger or logging.getLogger("performer.control.osc"))
         self._replies = Budget(replies_per_second, replies_per_second)
+        self._guesses = Budget(GUESSES_PER_SECOND, GUESSES_PER_SECOND)
+        self._unknown: dict[str, str] = {}
+        """Recent answers to unknown addresses (a misconfigured client repeats one), at most :data:`KEEP_UNKNOWN`."""
         self._routes: dict[str, tuple[Param, bool]] = {}
         """Every parameter address and its ``/normalized`` form: the parameter, and whether normalised."""
         for p in registry:
@@ -162,7 +170,7 @@ class Intake:
             if address in self.commands:  # a command may see (or change) any parameter: what waits goes first
                 self._hand_over(outbox, ("msg", address, args, addr), flush=None)
             else:
-                self.error("unknown_address", address, self.unknown(address), addr)
+                self.error("unknown_address", address, lambda: self.unknown(address), addr)
             return
         p, normalized = route
         if p.type == "trigger" or not args:  # a trigger, or a query: it must see the value set before it
@@ -211,12 +219,25 @@ class Intake:
         return ok
 
     def unknown(self, address: str) -> str:
-        """Why ``address`` is not a parameter, with the registry's guess at the one meant."""
+        """Why ``address`` is not a parameter, with the registry's guess at the one meant.
+
+        A guess costs about a millisecond: answers are kept for repeated addresses, and new guesses are made at
+        most :data:`GUESSES_PER_SECOND` (a long address, or one past the budget, gets the answer without one).
+        """
+        known = self._unknown.get(address)
+        if known is not None:
+            return known
+        plain = f"no parameter at OSC address {clip(address, 120)!r}"
+        if len(address) > 128 or not self._guesses.take():
+            return plain
         try:
             self.registry.by_address(address[: -len(NORMALIZED)] if address.endswith(NORMALIZED) else address)
         except UnknownParamError as e:
-            return str(e)
-        return f"no parameter at OSC address {address!r}"
+            plain = str(e)
+        if len(self._unknown) >= KEEP_UNKNOWN:
+            self._unknown.clear()
+        self._unknown[address] = plain
+        return plain
 
     # --- checking -----------------------------------------------------------------------------------------
     def checked(self, address: str, p: Param, normalized: bool, value: Any, addr: tuple | None) -> Any:
@@ -251,13 +272,20 @@ class Intake:
         return stored
 
     # --- answering ----------------------------------------------------------------------------------------
-    def error(self, kind: str, address: str, message: str, addr: tuple | None) -> bool:
-        """Count, log (rate-limited) and answer one bad input; True if a log line was written."""
+    def error(self, kind: str, address: str, message: str | Callable[[], str], addr: tuple | None) -> bool:
+        """Count, log (rate-limited) and answer one bad input; True if a log line was written.
+
+        A costly ``message`` (the guess at a misspelt address) comes as a callable, made only when a line is
+        logged or a reply is sent: both are rate-limited, so a flood of bad input costs a count, not a guess each.
+        """
         self.errors[kind] += 1
-        message = clip(message)
-        logged = self.log(kind, f"OSC in: {message}", self.errors[kind])
-        if addr is not None and self._replies.take():
-            self.reply(addr, ERROR_ADDRESS, [clip(address, 120), message])
+        reply = addr is not None and self._replies.take()
+        if not reply and not self.log.due(kind):
+            return False
+        text = clip(message() if callable(message) else message)
+        logged = self.log(kind, f"OSC in: {text}", self.errors[kind])
+        if reply:
+            self.reply(addr, ERROR_ADDRESS, [clip(address, 120), text])
         return logged
 
     def reply(self, addr: tuple, address: str, args: Sequence[Any]) -> None:

@@ -41,6 +41,11 @@ class KindLog:
         self._clock = clock
         self._last: dict[str, float] = {}
 
+    def due(self, kind: str) -> bool:
+        """Whether a line of this ``kind`` would be written now."""
+        last = self._last.get(kind)
+        return last is None or self._clock() - last >= self.interval
+
     def __call__(self, kind: str, message: str, count: int, level: int = logging.WARNING) -> bool:
         """Log ``message`` unless a line of this ``kind`` was written less than ``interval`` ago; True if logged."""
         now = self._clock()

@@ -143,6 +143,36 @@ def test_a_flood_of_sets_is_applied_once_per_parameter_and_batch():
         c.close()
 
 
+def test_unknown_addresses_cost_a_count_not_a_guess_each(monkeypatch):
+    """A guess at a misspelt address is a fuzzy match over every address (about a millisecond): a flood of unknown
+    addresses makes a bounded number of guesses, a repeated one reuses its answer, and replies still name it."""
+    from performer.control import osc_intake
+    from performer.params.registry import REGISTRY
+
+    guesses = []
+    real = type(REGISTRY).by_address
+
+    def counting(self, address):
+        if address not in self._by_address:
+            guesses.append(address)
+        return real(self, address)
+
+    monkeypatch.setattr(type(REGISTRY), "by_address", counting)
+    sent = []
+    intake = osc_intake.Intake(REGISTRY, send=lambda data, addr: sent.append(data) or True, replies_per_second=1e9)
+    peer = ("127.0.0.1", 9)
+    intake.read([(build_message(f"/dream/jiter{i}", [1.0]), peer) for i in range(2000)])
+    assert intake.errors["unknown_address"] == 2000 and len(sent) == 2000
+    assert len(guesses) <= osc_intake.GUESSES_PER_SECOND + 5
+    assert all(b"/dream/jiter" in data for data in sent)
+    assert b"did you mean /dream/jitter" in sent[0]
+    guesses.clear()
+    intake.read([(build_message("/dream/jiter0", [1.0]), peer)] * 500)
+    assert guesses == [] and all(b"did you mean /dream/jitter" in data for data in sent[-500:])
+    intake.read([(build_message("/x" * 5000, [1.0]), peer)])  # a long address: no guess, a clipped answer
+    assert guesses == [] and len(sent[-1]) < 1000
+
+
 def fake_engine(store: ParamStore) -> SimpleNamespace:
     """What Controls reads of an engine, for tests that only need OSC in (no renderer, no audio)."""
     return SimpleNamespace(store=store, preset=Preset(name="test"), extra_sources={}, frame_listeners=[],
