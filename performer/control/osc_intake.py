@@ -284,7 +284,7 @@ class Intake:
             return False
         text = clip(message() if callable(message) else message)
         logged = self.log(kind, f"OSC in: {text}", self.errors[kind])
-        if reply:
+        if reply and addr is not None:
             self.reply(addr, ERROR_ADDRESS, [clip(address, 120), text])
         return logged
 
