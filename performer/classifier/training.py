@@ -39,6 +39,7 @@ from performer.classifier.augment import RoomAugment, mel_band_hz, mixup_db, roo
 from performer.classifier.checkpoint import save_checkpoint
 from performer.classifier.datasets import MelSet, crop_frames, windows_of
 from performer.classifier.figures import plot_curves
+from performer.classifier.labels import NONE_CLASS
 from performer.errors import DataError, ModelError
 
 log = logging.getLogger(__name__)
@@ -168,12 +169,13 @@ def fit(model: torch.nn.Module, train: MelSet, val: MelSet | None, cfg: TrainCon
         settings: FeatureSettings = DEFAULT_SETTINGS, device: torch.device | None = None,
         on_epoch: Callable[[dict], None] | None = None, max_steps: int | None = None,
         on_best: Callable[[dict[str, Any], list[dict[str, float]]], None] | None = None,
-        noise: MelSet | None = None, ddp: D.Context = D.SINGLE) -> dict[str, Any]:
+        noise: MelSet | None = None, ddp: D.Context = D.SINGLE, frozen: Any = None) -> dict[str, Any]:
     """Train ``model`` in place; returns the history and the best epoch. ``max_steps`` stops early (tests).
     ``on_best(best, history)`` is called whenever the validation accuracy improves (to save a checkpoint).
     ``noise``: background log-mels mixed into training windows (see :mod:`performer.classifier.augment`).
     ``ddp``: this process's place under torchrun (see :mod:`performer.classifier.distributed`); ``on_epoch`` and
-    ``on_best`` are called on rank 0 only."""
+    ``on_best`` are called on rank 0 only. ``frozen``: a :class:`performer.classifier.warmstart.NewRowsOnly`
+    (only the new classes' rows train)."""
     device = device or torch.device("cpu")
     torch.manual_seed(cfg.seed + ddp.rank)
     shared_rng, rng = D.rngs(cfg.seed, ddp)
@@ -203,7 +205,7 @@ def fit(model: torch.nn.Module, train: MelSet, val: MelSet | None, cfg: TrainCon
     steps = 0
     t_start = time.time()
     for epoch in range(1, cfg.epochs + 1):
-        net.train()
+        frozen.train_mode(net) if frozen is not None else net.train()
         order = shared_rng.permutation(len(train))
         total, seen, correct = 0.0, 0, 0
         bar = Progress(steps_per_epoch, f"epoch {epoch}/{cfg.epochs}", on=ddp.is_main)
@@ -234,6 +236,8 @@ def fit(model: torch.nn.Module, train: MelSet, val: MelSet | None, cfg: TrainCon
             opt.zero_grad(set_to_none=True)
             (loss * D.loss_scale(len(idx), len(batch), ddp) if ddp.distributed else loss).backward()
             opt.step()
+            if frozen is not None:
+                frozen.restore()
             if sched is not None:
                 sched.step()
             total += loss.item() * len(idx)
@@ -260,7 +264,9 @@ def fit(model: torch.nn.Module, train: MelSet, val: MelSet | None, cfg: TrainCon
         if max_steps is not None and steps >= max_steps:
             break
         if val is not None and len(val):
-            better = D.agree(row["val_accuracy"] > best["val_accuracy"] or (
+            # Only new rows training: their offset is fitted afterwards (rejection), so the validation accuracy
+            # before it says little; the last epoch (the learning rate annealed to zero) is kept.
+            better = frozen is not None or D.agree(row["val_accuracy"] > best["val_accuracy"] or (
                 row["val_accuracy"] == best["val_accuracy"] and row["val_loss"] < best["val_loss"]), ddp)
             if better:
                 best = {"epoch": epoch, "val_accuracy": row["val_accuracy"], "val_loss": row["val_loss"]}
@@ -331,6 +337,9 @@ def _train(args, cfg: TrainConfig, ddp: D.Context, device: torch.device) -> dict
                               skip_bad=args.skip_bad, seed=args.seed,
                               cache=Path(args.cache) if args.cache else None, limit=args.limit)
     classes, train_ms, val_ms = sets.classes, sets.train, sets.val
+    share = getattr(args, "none_share", None)
+    if share and NONE_CLASS in classes:
+        train_ms = trainset.with_share(train_ms, classes.index(NONE_CLASS), share)
     settings = DEFAULT_SETTINGS
     stamp = time.strftime("%Y%m%d-%H%M%S")
     out = Path(args.out) if args.out else Path("runs") / f"{name}-{stamp}" / "model.pt"
@@ -348,9 +357,15 @@ def _train(args, cfg: TrainConfig, ddp: D.Context, device: torch.device) -> dict
     torch.manual_seed(cfg.seed)  # the new layers' weights (under torchrun DDP copies rank 0's to the others)
     model = M.build_model(name, len(classes), pretrained=True, config=cfg.model_config)
     cfg.model_config = M.model_config(model)
+    frozen = None
     if getattr(args, "init", None):
         init = {"checkpoint": str(Path(args.init).resolve()),
                 **warmstart.warm_start(model, init_state, list(init_meta["classes"]), classes)}
+        if getattr(args, "new_rows_only", False):
+            frozen = warmstart.NewRowsOnly(model, list(init_meta["classes"]), classes)
+            init["new_rows_only"] = True
+    elif getattr(args, "new_rows_only", False):
+        raise ModelError("--new-rows-only needs --init CKPT (the model whose other weights stay)")
     log.info("training %s (%d parameters) on %d clips, validating on %d, window %.2f s, device %s",
              name, M.count_parameters(model), len(train_ms), len(val_ms) if val_ms else 0, cfg.window, device)
 
@@ -379,14 +394,21 @@ def _train(args, cfg: TrainConfig, ddp: D.Context, device: torch.device) -> dict
                  best["epoch"], best["val_accuracy"], out)
 
     result = fit(model, train_ms, val_ms, cfg, len(classes), settings, device, on_best=save_best, noise=sets.noise,
-                 ddp=ddp)
+                 ddp=ddp, frozen=frozen)
     if not ddp.is_main:
         return None
     meta = make_meta(result["best"], result["history"], result["seconds"], final=True)
-    if val_ms is not None and len(val_ms):  # the best epoch's weights are loaded: fit their temperature
+    if val_ms is not None and len(val_ms):  # the best epoch's weights are loaded: fit the rejection, the temperature
+        from performer.classifier.rejection import DEFAULT_COST, fit_rejection
+
+        cost = getattr(args, "none_cost", None)
+        rejection = fit_rejection(model, classes, val_ms, settings.frames(cfg.window), device,
+                                  DEFAULT_COST if cost is None else cost)
         block = calibrate_on(model, val_ms, cfg.window, device, settings)
         if block is not None:
             meta["calibration"] = block
+        if rejection is not None:
+            meta["rejection"] = rejection
     save_checkpoint(out, model, meta)
     curves = plot_curves(result["history"], out.with_name(out.stem + "_curves.png"),
                          f"{name} on {Path(args.data).name}")

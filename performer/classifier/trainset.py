@@ -157,3 +157,20 @@ def build(data: str | Path, *, folds: list[int] | None = None, val_fold: int | N
                    "validation": ("fold" if val_folds else f"{val_fraction:g} of the training recordings"),
                    "extra": extras_desc, "background": bg_desc}
     return TrainingSets(classes, train, val, noise, description)
+
+
+def with_share(ms: D.MelSet, label: int, share: float, name: str = NONE_CLASS) -> D.MelSet:
+    """``ms`` with the clips of ``label`` repeated until they are about ``share`` of all clips (never fewer than
+    they are): a small background set then weighs in each epoch as much as asked. Every clip still gets its own
+    random crop and augmentation each time it comes round."""
+    mine = np.flatnonzero(ms.labels == label)
+    rest = len(ms) - len(mine)
+    if not len(mine) or not rest or not 0.0 < share < 1.0:
+        return ms
+    want = int(round(share * rest / (1.0 - share)))
+    if want <= len(mine):
+        return ms
+    extra = np.resize(mine, want - len(mine))
+    log.info("the %d '%s' clips repeated to %d (%.0f %% of the training clips)", len(mine),
+             name, want, 100 * share)
+    return ms.select(np.concatenate([np.arange(len(ms)), extra]).tolist())

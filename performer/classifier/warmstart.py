@@ -60,3 +60,43 @@ def warm_start(model: torch.nn.Module, state: dict[str, torch.Tensor], old_class
     log.info("started from a checkpoint: %d tensors copied, output rows copied by class (%s)%s", copied,
              ", ".join(by_class) or "none", f"; new classes: {', '.join(new)}" if new else "")
     return {"tensors": copied, "by_class": by_class, "new_classes": new}
+
+
+class NewRowsOnly:
+    """``performer train --init CKPT --new-rows-only``: train only the output rows of classes the checkpoint lacks.
+
+    Every other weight stays exactly as the checkpoint had it: the feature layers (BatchNorm statistics included,
+    so they run in eval mode while the new rows train) and the old classes' output rows, which are put back after
+    every optimiser step (decoupled weight decay would shrink them otherwise). What the model knew of its classes
+    is kept; a new class (``none``) can only take probability from them where its row says so.
+    """
+
+    def __init__(self, model: torch.nn.Module, old_classes: list[str], classes: list[str]) -> None:
+        linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
+        if not linears or linears[-1].out_features != len(classes):
+            raise ModelError("--new-rows-only: the model's last layer is not a linear layer with one row per class")
+        self.out = linears[-1]
+        self.keep = [k for k, c in enumerate(classes) if c in old_classes]
+        if len(self.keep) == len(classes):
+            raise ModelError(f"--new-rows-only: every class ({', '.join(classes)}) is already in the checkpoint; "
+                             "nothing new to train")
+        for p in model.parameters():
+            p.requires_grad_(False)
+        for p in self.out.parameters():
+            p.requires_grad_(True)
+        self._weight = self.out.weight.detach()[self.keep].clone()
+        self._bias = self.out.bias.detach()[self.keep].clone() if self.out.bias is not None else None
+
+    def train_mode(self, model: torch.nn.Module) -> None:
+        """``model.train()``, but the frozen layers' BatchNorm keeps its statistics (dropout still trains the rows)."""
+        model.train()
+        for m in model.modules():
+            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+                m.eval()
+
+    def restore(self) -> None:
+        """Put the old classes' rows back as they were."""
+        with torch.no_grad():
+            self.out.weight[self.keep] = self._weight
+            if self._bias is not None:
+                self.out.bias[self.keep] = self._bias

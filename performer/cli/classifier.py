@@ -95,6 +95,15 @@ def register(subparsers) -> None:
     p.add_argument("--init", default=None, metavar="CKPT", type=existing_file,
                    help="start from this trained checkpoint (fine-tuning): matching weights are copied, output rows "
                    "by class name, so it can learn new classes such as 'none'")
+    p.add_argument("--new-rows-only", action="store_true",
+                   help="with --init: train only the output rows of classes the checkpoint lacks (e.g. 'none'); "
+                   "every other weight stays as it was")
+    p.add_argument("--none-share", type=float_range(0.0, 0.9), default=None, metavar="P",
+                   help="repeat the background clips ('none') until they are this share of each epoch's clips "
+                   "(default: as many as there are)")
+    p.add_argument("--none-cost", type=float_range(0.0, 1.0), default=None, metavar="A",
+                   help="with a 'none' class: validation accuracy on the other classes that saying 'none' may "
+                   "cost; sets the rejection offset after training (default 0.01)")
     p.add_argument("--band-limit", type=float_range(0.0, 1.0), default=None, metavar="P",
                    help="share of training windows cut off above 4 or 8 kHz (default 0.25)")
     p.add_argument("--eq-db", type=float_range(0.0, 24.0), default=None, metavar="DB",

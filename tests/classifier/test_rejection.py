@@ -1,0 +1,137 @@
+"""Learning "none of these" on a trained model: only the new rows train, and the offset of the ``none`` logit is
+fitted on held-out clips (the rejection rule). The tests make their own sound."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import numpy as np
+import pytest
+import torch
+from test_datasets import make_us8k
+from test_manifests import make_background
+from test_warmstart import _saved
+
+from performer.classifier import checkpoint as C
+from performer.classifier import models as M
+from performer.classifier import rejection as R
+from performer.classifier import trainset
+from performer.classifier import warmstart as W
+from performer.classifier.datasets import MelSet
+from performer.classifier.labels import NONE_CLASS
+from performer.errors import ModelError
+
+
+def test_only_the_new_row_trains_and_the_rest_stays_as_it_was(tmp_path):
+    path = _saved(tmp_path)
+    state, meta = W.init_config(path, "realtime", None)
+    classes = ["hum", "sweep", "bursts", NONE_CLASS]
+    model = M.build_model("realtime", len(classes), config=meta["model_config"])
+    W.warm_start(model, state, list(meta["classes"]), classes)
+    frozen = W.NewRowsOnly(model, list(meta["classes"]), classes)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    opt = torch.optim.AdamW(model.parameters(), lr=0.05, weight_decay=0.5)  # decay would shrink the old rows
+    for _ in range(5):
+        frozen.train_mode(model)
+        x = torch.randn(8, 128, 44) * 10
+        loss = torch.nn.functional.cross_entropy(model(x), torch.tensor([3, 0, 3, 1, 3, 2, 3, 3]))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        frozen.restore()
+    after = model.state_dict()
+    changed = sorted(k for k in before if not torch.equal(before[k], after[k]))
+    assert changed == ["fc.bias", "fc.weight"]  # BatchNorm statistics and every feature weight as they were
+    assert torch.equal(after["fc.weight"][:3], before["fc.weight"][:3]) and torch.equal(after["fc.bias"][:3],
+                                                                                        before["fc.bias"][:3])
+    assert not torch.equal(after["fc.weight"][3], before["fc.weight"][3])
+
+
+def test_new_rows_only_needs_a_new_class(tmp_path):
+    path = _saved(tmp_path)
+    state, meta = W.init_config(path, "realtime", None)
+    model = M.build_model("realtime", 3, config=meta["model_config"])
+    with pytest.raises(ModelError, match="every class .* is already in the checkpoint"):
+        W.NewRowsOnly(model, list(meta["classes"]), list(meta["classes"]))
+
+
+def test_the_background_share_repeats_none_clips_only():
+    ms = MelSet(np.zeros((4, 60), np.float32), np.arange(0, 61, 10), np.array([0, 1, 0, 2, 1, 2]),
+                np.full(6, -1), [f"c{i}" for i in range(6)])
+    more = trainset.with_share(ms, 2, 0.5)
+    assert list(more.labels[:6]) == list(ms.labels) and np.count_nonzero(more.labels == 2) == 4
+    assert len(trainset.with_share(ms, 2, 0.2)) == 6  # already more than asked: as it was
+
+
+def _clips(logit_rows, owners):
+    return np.asarray(logit_rows, np.float64), np.asarray(owners)
+
+
+def test_the_offset_is_the_largest_that_costs_the_classes_at_most_their_allowance():
+    # 3 classes + none (index 3). Clips 0-3 are class sounds, 4-5 background; one window each.
+    z, owners = _clips([[5, 0, 0, 1], [0, 4, 0, 2], [0, 0, 3, 2.5], [3, 0, 0, 2.9], [1, 0, 0, 0.8], [0, 2, 0, 0]],
+                       range(6))
+    labels = np.array([0, 1, 2, 0, 3, 3])
+    fit = R.fit_offset(z, owners, labels, none=3, cost=0.0)
+    # any offset above ~0.1 turns clip 3 (3 vs 2.9) into none; 0.0 keeps all four right
+    assert fit["accuracy_without_none"] == 1.0 and fit["accuracy_after"] == 1.0
+    assert 0.0 <= fit["offset"] < 0.1 + 1e-9
+    assert fit["none_recall_after"] == 0.0
+    loose = R.fit_offset(z, owners, labels, none=3, cost=0.25)  # one of four may go (clip 3): offset 0.5
+    assert loose["offset"] > fit["offset"] and loose["accuracy_after"] == 0.75
+    assert loose["offset"] == 0.5 and loose["none_recall_after"] == 0.5
+    decided = R.clip_decisions(z, owners, 6, 3, loose["offset"])
+    assert decided[4] == 3
+
+
+def test_the_offset_goes_into_the_none_bias(tmp_path):
+    model = M.build_model("realtime", 4, config={"width": 8})
+    b = model.fc.bias.detach().clone()
+    R.apply_offset(model, 3, 1.5)
+    bias = model.fc.bias.detach()
+    assert torch.allclose(bias[:3], b[:3]) and float(bias[3]) == pytest.approx(float(b[3]) + 1.5)
+
+
+def _parser():
+    from performer.cli import classifier as cli
+
+    p = argparse.ArgumentParser()
+    cli.register(p.add_subparsers())
+    return p
+
+
+def test_train_learns_none_on_a_trained_model_and_records_the_rule(tmp_path, capsys):
+    data = make_us8k(tmp_path / "us8k", per_class=3, sr=22050)
+    first = tmp_path / "first.pt"
+    common = ["--data", str(data), "--model", "realtime", "--width", "8", "--folds", "1,2", "--val-fold", "0",
+              "--val-fraction", "0.3", "--cache", str(tmp_path / "cache"), "--threads", "1"]
+    args = _parser().parse_args(["train", *common, "--epochs", "2", "--out", str(first)])
+    assert args.func(args) == 0
+    capsys.readouterr()
+    old, _ = C.load_checkpoint(first)
+    out = tmp_path / "none.pt"
+    args = _parser().parse_args(["train", *common, "--background", str(make_background(tmp_path / "bg")),
+                                 "--init", str(first), "--new-rows-only", "--none-share", "0.4", "--epochs", "2",
+                                 "--none-cost", "0.2", "--out", str(out)])
+    assert args.func(args) == 0
+    json.loads(capsys.readouterr().out)
+    net, meta = C.load_checkpoint(out)
+    assert meta["classes"][-1] == NONE_CLASS and meta["training"]["init"]["new_rows_only"] is True
+    new, ref = net.state_dict(), old.state_dict()
+    for key, value in ref.items():
+        if key.startswith("fc."):
+            assert torch.allclose(new[key][:-1].float(), value.float(), atol=1e-3), key  # float16 on disk
+        else:
+            assert torch.allclose(new[key].float(), value.float(), atol=1e-3), key
+    rule = meta["rejection"]
+    assert rule["cost_allowed"] == 0.2 and rule["background_clips"] >= 1
+    assert rule["accuracy_after"] >= rule["accuracy_without_none"] - 0.2 - 1e-9
+
+
+def test_new_rows_only_without_init_is_refused(tmp_path):
+    data = make_us8k(tmp_path / "us8k", per_class=2, sr=22050)
+    args = _parser().parse_args(["train", "--data", str(data), "--folds", "1,2", "--val-fold", "3", "--epochs", "1",
+                                 "--new-rows-only", "--cache", str(tmp_path / "c"), "--out", str(tmp_path / "m.pt")])
+    with pytest.raises(ModelError, match="--new-rows-only needs --init"):
+        args.func(args)
