@@ -8,8 +8,10 @@ classes. The result is an immutable :class:`Analysis` handed over through a
 :class:`Latest` slot that keeps only the newest value.
 
 A classifier may have the class ``none`` ("none of these", :mod:`performer.classifier.labels`). The analyser
-carries it like any class (smoothing, hysteresis, hold, the fast path) and reports it honestly: its top class
-becomes ``none`` and ``changed`` marks the hop. Keeping the dream's picture meanwhile is the engine's part
+carries it like any class through the smoothing, hysteresis and hold, and reports it honestly: its top class
+becomes ``none`` and ``changed`` marks the hop. Only the fast path leaves it out: it hurries a new sound's class,
+and a fraction of a second cannot tell an unfamiliar sound from the room (the shipped fast model has no
+``none``). Keeping the dream's picture meanwhile is the engine's part
 (:attr:`Analysis.hears_none` tells it).
 """
 
@@ -30,7 +32,7 @@ from performer.analysis.bands import FLOOR_DB, BandMeter
 from performer.analysis.features import log_mel_numpy
 from performer.analysis.novelty import novelty
 from performer.audio import AudioRing
-from performer.classifier.labels import is_none
+from performer.classifier.labels import NONE_CLASS, fast_classes_fit, is_none
 from performer.latest import Latest
 from performer.params import REGISTRY, ParamStore
 
@@ -124,11 +126,14 @@ class Analyzer:
         self.clf = classifier
         self.fast_clf = fast_classifier or classifier
         """Names new sounds on the fast path: a model trained on short windows, else the main classifier."""
-        if (list(self.fast_clf.classes) != list(classifier.classes)
+        if (not fast_classes_fit(self.fast_clf.classes, classifier.classes)
                 or self.fast_clf.sample_rate != classifier.sample_rate):
             raise ValueError(f"the fast classifier's classes and rate ({list(self.fast_clf.classes)}, "
                              f"{self.fast_clf.sample_rate} Hz) differ from the classifier's "
-                             f"({list(classifier.classes)}, {classifier.sample_rate} Hz)")
+                             f"({list(classifier.classes)}, {classifier.sample_rate} Hz); allowed: the same "
+                             f"classes, or the same without '{NONE_CLASS}'")
+        self._fast_index = np.asarray([list(classifier.classes).index(c) for c in self.fast_clf.classes])
+        """Where each of the fast classifier's classes is among the main classifier's."""
         self.store = store
         self.out = out
         self.realtime = realtime
@@ -278,6 +283,7 @@ class Analyzer:
         the current one at ``classifier.fast_confidence`` or more takes over at once, past the smoothing and
         the hold, since a new sound is what the hold waits for. A later look in the same event may correct that
         choice only with a more confident estimate, from more of the sound. ``classifier.lock`` stops it all.
+        The fast path never names ``none``: that is left to the smoothed main path (a fast model may lack it).
 
         Returns the class to switch to now, or None.
         """
@@ -310,8 +316,16 @@ class Analyzer:
         longest = getattr(self.fast_clf, "longest_window_seconds", getattr(self.fast_clf, "window_seconds", 1.0))
         clf = self.fast_clf if age <= 1.2 * float(longest) else self.clf
         estimate = np.asarray(clf.predict(audio[-n:]), dtype=np.float32)
+        if clf is self.fast_clf and len(estimate) != len(self.classes):  # a fast model without 'none'
+            full = np.zeros(len(self.classes), np.float32)
+            full[self._fast_index] = estimate
+            estimate = full
         best = int(np.argmax(estimate))
         confidence = float(estimate[best])
+        if is_none(self.classes[best]):
+            # The fast path hurries a new sound's class; "none of these" is not one, and a short window cannot
+            # tell an unfamiliar sound from the room: none is left to the smoothed main path.
+            return None
         if best == self._top:
             self._event_confidence = max(self._event_confidence, confidence)
             self._event_named = self._event_named or confidence >= p["classifier.fast_confidence"]

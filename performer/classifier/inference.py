@@ -31,6 +31,7 @@ import numpy as np
 import torch
 
 from performer.analysis import features
+from performer.classifier.labels import NONE_CLASS, fast_classes_fit
 from performer.errors import FeatureError, ModelError
 
 log = logging.getLogger(__name__)
@@ -199,7 +200,8 @@ def default_checkpoint() -> Path:
 
 
 def default_fast_checkpoint() -> Path:
-    """The shipped fast-path model, ``models/urbansound8k_fast.pt``: the same classes, trained on 0.25-s windows."""
+    """The shipped fast-path model, ``models/urbansound8k_fast.pt``: the same classes less ``none``, trained on
+    0.25-s windows."""
     from performer.resources import models_dir
 
     return models_dir() / "urbansound8k_fast.pt"
@@ -207,16 +209,18 @@ def default_fast_checkpoint() -> Path:
 
 def fast_classifier_for(main: Classifier, path: Path | str | None = None, device: str = "auto") -> Classifier | None:
     """The classifier the analyser's fast path uses beside ``main``: ``path`` when given (its classes must be
-    ``main``'s), else the shipped fast model when ``main`` is the shipped model, else None (``main`` serves)."""
+    ``main``'s, perhaps without ``none``), else the shipped fast model when ``main`` is the shipped model, else
+    None (``main`` serves)."""
     if path is None:
         shipped = default_fast_checkpoint()
         if main.path is None or not shipped.is_file() or Path(main.path).resolve() != default_checkpoint().resolve():
             return None
         path = shipped
     fast = Classifier.from_checkpoint(path, device=device)
-    if fast.classes != main.classes or fast.sample_rate != main.sample_rate:
+    if not fast_classes_fit(fast.classes, main.classes) or fast.sample_rate != main.sample_rate:
         raise ModelError(f"fast-path classifier {path} has classes {fast.classes} at {fast.sample_rate} Hz, but the "
-                         f"classifier {main.path} has {main.classes} at {main.sample_rate} Hz; they must be the same")
+                         f"classifier {main.path} has {main.classes} at {main.sample_rate} Hz; they must be the same "
+                         f"(the fast one may lack '{NONE_CLASS}')")
     return fast
 
 

@@ -13,3 +13,15 @@ NONE_CLASS = "none"
 def is_none(name: str | None) -> bool:
     """Whether ``name`` is the "none of these" class."""
     return name == NONE_CLASS
+
+
+def without_none(classes: list[str] | tuple[str, ...]) -> list[str]:
+    """``classes`` less :data:`NONE_CLASS`, in order."""
+    return [c for c in classes if not is_none(c)]
+
+
+def fast_classes_fit(fast: list[str] | tuple[str, ...], main: list[str] | tuple[str, ...]) -> bool:
+    """Whether a fast-path model with classes ``fast`` may serve beside a main model with classes ``main``: the
+    same classes in the same order, or the same less ``none`` (the fast path never names ``none``, see
+    :meth:`performer.analysis.analyzer.Analyzer._fast_path`)."""
+    return list(fast) == list(main) or list(fast) == without_none(main)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from none_helpers import RATE, NoneToneClassifier
 from sounds import ToneClassifier, noise, tone
 
@@ -62,15 +63,46 @@ def test_the_hold_and_the_lock_keep_none_out_like_any_class():
     assert first.top_name == "low" and not any(r.hears_none for r in rest)
 
 
-def test_the_fast_path_names_none_past_the_smoothing():
-    audio = np.concatenate([tone(300, 2.0), noise(2.0)])
-    slow = {"classifier.smoothing": 3.0, "classifier.fast": True}
+def test_the_fast_path_never_names_none_the_smoothed_path_does():
+    """A new sound's class is hurried past the smoothing; "none of these" is not: it comes through the main path."""
+    audio = np.concatenate([tone(300, 2.0), noise(2.0), tone(3000, 2.0)])
+    slow = {"classifier.smoothing": 1.0, "classifier.fast": True}
     results = run_offline(audio, store_with(**slow))
-    first = next(r for r in results if r.hears_none)
-    assert first.changed and 2.0 < first.audio_time <= 2.6  # the smoothing alone would take seconds
+    first_none = next(r for r in results if r.hears_none)
+    assert first_none.audio_time > 2.6  # not in the fast path's first fraction of a second
+    first_high = next(r for r in results if r.top_name == "high")
+    assert 4.0 < first_high.audio_time <= 4.6 and first_high.changed  # the fast path still names a class
     assert run_offline.analyzer.stats.fast_switches >= 1  # type: ignore[attr-defined]
-    without = run_offline(audio, store_with(**{**slow, "classifier.fast": False}))
-    assert not any(r.hears_none for r in without if r.audio_time <= 2.6)
+
+
+class NoNoneTones(ToneClassifier):
+    """The fast path's model without ``none``: NoneToneClassifier's classes less it."""
+
+    classes = ["low", "high"]
+    sample_rate = RATE
+
+
+def test_a_fast_model_without_none_serves_beside_a_main_model_with_it():
+    audio = np.concatenate([tone(300, 2.0), tone(3000, 2.0)])
+    store = store_with(**{"classifier.smoothing": 3.0, "classifier.fast": True})
+    ring = AudioRing(RATE, seconds=5)
+    ring.write(audio)
+    an = Analyzer(ring, NoneToneClassifier(), store, Latest(), fast_classifier=NoNoneTones())
+    hop = int(0.1 * RATE)
+    results = [an.analyse(pos, store.snapshot()) for pos in range(hop, len(audio) + 1, hop)]
+    switch = next(r for r in results if r.top_name == "high")
+    assert 2.0 < switch.audio_time <= 2.6 and an.stats.fast_switches >= 1
+    assert len(switch.probs) == 3 and switch.classes[switch.top] == "high"
+
+
+def test_a_fast_model_with_other_classes_is_refused():
+    class Other(ToneClassifier):
+        classes = ["high", "low"]
+        sample_rate = RATE
+
+    ring = AudioRing(RATE, seconds=1)
+    with pytest.raises(ValueError, match="allowed: the same classes, or the same without 'none'"):
+        Analyzer(ring, NoneToneClassifier(), ParamStore(), Latest(), fast_classifier=Other())
 
 
 def test_a_classifier_without_none_never_hears_none():
