@@ -40,6 +40,7 @@ from performer.classifier.checkpoint import save_checkpoint
 from performer.classifier.datasets import MelSet, crop_frames, windows_of
 from performer.classifier.figures import plot_curves
 from performer.classifier.labels import NONE_CLASS
+from performer.classifier.warmstart import NewRowsOnly
 from performer.errors import DataError, ModelError
 
 log = logging.getLogger(__name__)
@@ -169,13 +170,12 @@ def fit(model: torch.nn.Module, train: MelSet, val: MelSet | None, cfg: TrainCon
         settings: FeatureSettings = DEFAULT_SETTINGS, device: torch.device | None = None,
         on_epoch: Callable[[dict], None] | None = None, max_steps: int | None = None,
         on_best: Callable[[dict[str, Any], list[dict[str, float]]], None] | None = None,
-        noise: MelSet | None = None, ddp: D.Context = D.SINGLE, frozen: Any = None) -> dict[str, Any]:
+        noise: MelSet | None = None, ddp: D.Context = D.SINGLE, frozen: NewRowsOnly | None = None) -> dict[str, Any]:
     """Train ``model`` in place; returns the history and the best epoch. ``max_steps`` stops early (tests).
     ``on_best(best, history)`` is called whenever the validation accuracy improves (to save a checkpoint).
     ``noise``: background log-mels mixed into training windows (see :mod:`performer.classifier.augment`).
     ``ddp``: this process's place under torchrun (see :mod:`performer.classifier.distributed`); ``on_epoch`` and
-    ``on_best`` are called on rank 0 only. ``frozen``: a :class:`performer.classifier.warmstart.NewRowsOnly`
-    (only the new classes' rows train)."""
+    ``on_best`` are called on rank 0 only. ``frozen``: only the new classes' rows train (``--new-rows-only``)."""
     device = device or torch.device("cpu")
     torch.manual_seed(cfg.seed + ddp.rank)
     shared_rng, rng = D.rngs(cfg.seed, ddp)
@@ -205,7 +205,10 @@ def fit(model: torch.nn.Module, train: MelSet, val: MelSet | None, cfg: TrainCon
     steps = 0
     t_start = time.time()
     for epoch in range(1, cfg.epochs + 1):
-        frozen.train_mode(net) if frozen is not None else net.train()
+        if frozen is not None:
+            frozen.train_mode(net)
+        else:
+            net.train()
         order = shared_rng.permutation(len(train))
         total, seen, correct = 0.0, 0, 0
         bar = Progress(steps_per_epoch, f"epoch {epoch}/{cfg.epochs}", on=ddp.is_main)
