@@ -291,6 +291,9 @@ def fit(model: torch.nn.Module, train: MelSet, val: MelSet | None, cfg: TrainCon
 def train_from_args(args) -> dict[str, Any] | None:
     """``performer train``. Under torchrun every process runs it (see :mod:`performer.classifier.distributed`);
     rank 0 returns the result, the others None."""
+    share = getattr(args, "none_share", None)
+    if share and getattr(args, "background", None) is None:
+        raise DataError(f"--none-share {share:g} needs --background DIR (the '{NONE_CLASS}' clips it repeats)")
     torch.set_num_threads(max(1, int(args.threads)))
     off = dict(mixup=0.0, specaugment=False, gain_db=0.0, band_limit_p=0.0, eq_db=0.0, background_p=0.0)
     augment: dict[str, Any] = {"band_limit_p": getattr(args, "band_limit", None),

@@ -129,6 +129,16 @@ def test_train_learns_none_on_a_trained_model_and_records_the_rule(tmp_path, cap
     assert rule["accuracy_after"] >= rule["accuracy_without_none"] - 0.2 - 1e-9
 
 
+def test_none_share_without_background_is_refused(tmp_path):
+    from performer.errors import DataError
+
+    data = make_us8k(tmp_path / "us8k", per_class=2, sr=22050)
+    args = _parser().parse_args(["train", "--data", str(data), "--folds", "1,2", "--val-fold", "3", "--epochs", "1",
+                                 "--none-share", "0.3", "--cache", str(tmp_path / "c"), "--out", str(tmp_path / "m.pt")])
+    with pytest.raises(DataError, match="--none-share 0.3 needs --background DIR"):
+        args.func(args)
+
+
 def test_new_rows_only_without_init_is_refused(tmp_path):
     data = make_us8k(tmp_path / "us8k", per_class=2, sr=22050)
     args = _parser().parse_args(["train", "--data", str(data), "--folds", "1,2", "--val-fold", "3", "--epochs", "1",
