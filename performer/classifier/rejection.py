@@ -30,11 +30,11 @@ OFFSETS = np.arange(6.0, -12.0001, -0.25)
 
 def clip_decisions(window_logits: np.ndarray, owners: np.ndarray, n_clips: int, none: int, offset: float) -> np.ndarray:
     """Each clip's class with ``offset`` added to the ``none`` logit: arg-max of its mean window probabilities."""
-    z = window_logits.astype(np.float64).copy()
+    from performer.classifier.calibration import softmax
+
+    z = np.asarray(window_logits, np.float64).copy()
     z[:, none] += offset
-    z -= z.max(axis=1, keepdims=True)
-    p = np.exp(z)
-    p /= p.sum(axis=1, keepdims=True)
+    p = softmax(z)
     sums = np.zeros((n_clips, z.shape[1]))
     np.add.at(sums, owners, p)
     return sums.argmax(axis=1)
@@ -75,31 +75,27 @@ def apply_offset(model: torch.nn.Module, none: int, offset: float) -> None:
         last.bias[none] += offset
 
 
-def fit_rejection(model: torch.nn.Module, classes: list[str], val: Any, frames: int, device: Any,
+def fit_rejection(model: torch.nn.Module, classes: list[str], labels: np.ndarray, window_probs: list[np.ndarray],
                   cost: float = DEFAULT_COST) -> dict[str, Any] | None:
-    """Fit the ``none`` offset of ``model`` on the validation :class:`~performer.classifier.datasets.MelSet`, add it
-    to the model, and return the block for ``meta["rejection"]``; None when there is nothing to fit."""
-    from performer.classifier.calibration import window_logits
-    from performer.classifier.datasets import windows_of
-
-    if NONE_CLASS not in classes or val is None or not len(val):
+    """Fit the ``none`` offset of ``model`` on validation clips (their ``labels`` and each clip's window
+    probabilities, as :func:`performer.classifier.training.clip_probabilities` gives them), add it to the model,
+    and return the block for ``meta["rejection"]``; None when there is nothing to fit."""
+    labels = np.asarray(labels)
+    if NONE_CLASS not in classes or not len(labels):
         return None
     none = classes.index(NONE_CLASS)
-    if not np.any(val.labels == none) or np.all(val.labels == none):
+    if not np.any(labels == none) or np.all(labels == none):
         log.warning("no rejection rule fitted: the validation set needs clips of '%s' and of other classes",
                     NONE_CLASS)
         return None
-    wins, owners = [], []
-    for i in range(len(val)):
-        w = windows_of(val.get(i), frames)
-        wins.append(w)
-        owners.extend([i] * len(w))
-    logits = window_logits(model, np.concatenate(wins), device)
-    block = fit_offset(logits, np.asarray(owners), val.labels, none, cost)
+    owners = np.repeat(np.arange(len(window_probs)), [len(p) for p in window_probs])
+    # log-probabilities are the logits less a constant per window: adding the offset to them is the same
+    log_probs = np.log(np.clip(np.concatenate(window_probs), 1e-30, None))
+    block = fit_offset(log_probs, owners, labels, none, cost)
     apply_offset(model, none, block["offset"])
     log.info("'%s' offset %+.2f fitted on %d validation clips (%d background): accuracy on the other classes "
              "%.3f -> %.3f (%.3f without '%s'), background named '%s' %.3f -> %.3f", NONE_CLASS, block["offset"],
-             len(val), block["background_clips"], block["accuracy_before"], block["accuracy_after"],
+             len(labels), block["background_clips"], block["accuracy_before"], block["accuracy_after"],
              block["accuracy_without_none"], NONE_CLASS, NONE_CLASS, block["none_recall_before"],
              block["none_recall_after"])
     return block

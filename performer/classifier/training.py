@@ -408,8 +408,11 @@ def _train(args, cfg: TrainConfig, ddp: D.Context, device: torch.device) -> dict
         from performer.classifier.rejection import DEFAULT_COST, fit_rejection
 
         cost = getattr(args, "none_cost", None)
-        rejection = fit_rejection(model, classes, val_ms, settings.frames(cfg.window), device,
-                                  DEFAULT_COST if cost is None else cost)
+        rejection = None
+        if NONE_CLASS in classes:
+            _, window_probs = clip_probabilities(model, val_ms, settings.frames(cfg.window), device)
+            rejection = fit_rejection(model, classes, val_ms.labels, window_probs,
+                                      DEFAULT_COST if cost is None else cost)
         block = calibrate_on(model, val_ms, cfg.window, device, settings)
         if block is not None:
             meta["calibration"] = block
