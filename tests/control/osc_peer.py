@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import time
 
 from pythonosc.osc_packet import OscPacket
 
@@ -13,6 +14,22 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def receive(sock: socket.socket, seconds: float, limit: int = 2000) -> list[tuple[str, list]]:
+    """Every message ``sock`` receives within ``seconds`` (at most ``limit`` packets), as (address, arguments)."""
+    out: list[tuple[str, list]] = []
+    deadline = time.monotonic() + seconds
+    sock.settimeout(0.05)
+    packets = 0
+    while time.monotonic() < deadline and packets < limit:
+        try:
+            data, _ = sock.recvfrom(65536)
+        except TimeoutError:
+            continue
+        packets += 1
+        out += [(m.message.address, list(m.message.params)) for m in OscPacket(data).messages]
+    return out
 
 
 class Client:

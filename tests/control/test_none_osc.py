@@ -10,7 +10,7 @@ import urllib.request
 import numpy as np
 from conftest import wait_until
 from none_helpers import RATE, NoneToneClassifier, RecordingRenderer
-from pythonosc.osc_packet import OscPacket
+from osc_peer import receive
 from sounds import noise, tone
 
 from performer.audio import ArraySource
@@ -26,22 +26,6 @@ def free_tcp_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def receive(sock: socket.socket, seconds: float, limit: int = 2000) -> list[tuple[str, list]]:
-    """Every message received within ``seconds`` (at most ``limit`` packets)."""
-    out: list[tuple[str, list]] = []
-    deadline = time.monotonic() + seconds
-    sock.settimeout(0.1)
-    packets = 0
-    while time.monotonic() < deadline and packets < limit:
-        try:
-            data, _ = sock.recvfrom(65536)
-        except socket.timeout:
-            continue
-        packets += 1
-        out += [(m.message.address, list(m.message.params)) for m in OscPacket(data).messages]
-    return out
 
 
 def test_a_udp_receiver_and_oscquery_read_none_when_it_wins(tmp_path):

@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import json
 import socket
-import time
 import urllib.request
 
 import numpy as np
 from conftest import wait_until
 from none_helpers import RATE, NoneToneClassifier, RecordingRenderer
-from osc_peer import Client
-from pythonosc.osc_packet import OscPacket
+from osc_peer import Client, receive
 from sounds import tone
 
 from performer.audio import ArraySource
@@ -34,18 +32,7 @@ def listener() -> socket.socket:
 
 def classes_heard(sock: socket.socket, seconds: float, limit: int = 200) -> list[list]:
     """The argument lists of every /performer/classes received within ``seconds`` (at most ``limit`` packets)."""
-    out: list[list] = []
-    deadline = time.monotonic() + seconds
-    sock.settimeout(0.05)
-    packets = 0
-    while time.monotonic() < deadline and packets < limit:
-        try:
-            data, _ = sock.recvfrom(65536)
-        except TimeoutError:
-            continue
-        packets += 1
-        out += [list(m.message.params) for m in OscPacket(data).messages if m.message.address == "/performer/classes"]
-    return out
+    return [args for address, args in receive(sock, seconds, limit) if address == "/performer/classes"]
 
 
 def free_tcp_port() -> int:
