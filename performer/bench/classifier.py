@@ -24,7 +24,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--runs", type=int, default=300, help="timed calls (default 300)")
     parser.add_argument("--warmup", type=int, default=20, help="untimed calls first (default 20)")
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads (default 1, as in the engine)")
-    parser.add_argument("--device", default="cpu", choices=("auto", "cuda", "mps", "cpu"))
+    parser.add_argument("--device", default="cpu", choices=("auto", "cuda", "mps", "cpu"),
+                        help="torch device (default cpu: the real-time target)")
 
 
 def _stats(times: list[float]) -> dict[str, float]:

@@ -45,8 +45,10 @@ LAYER_SETS: dict[str, list[str]] = {
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--network", default="efficientnet_lite0", choices=tuple(LAYER_SETS))
-    p.add_argument("--device", default="auto", choices=("auto", "cuda", "mps", "cpu"))
+    p.add_argument("--network", default="efficientnet_lite0", choices=tuple(LAYER_SETS),
+                   help="the network to dream with (default efficientnet_lite0, the shipped one)")
+    p.add_argument("--device", default="auto", choices=("auto", "cuda", "mps", "cpu"),
+                   help="torch device (default auto: cuda, then mps, then cpu)")
     p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--repeats", type=int, default=5, help="timed renders per Table 1 scenario (median kept)")
     p.add_argument("--frames", type=int, default=60, help="frames timed per continuous-mode size")

@@ -46,7 +46,8 @@ def register(subparsers) -> None:
                    help="guide towards a sound class's default ImageNet targets, e.g. dog_bark")
     p.add_argument("--guide-weight", type=float, help="weight of the class guidance (default: dream.guide_weight)")
     p.add_argument("--random-seed", type=int, default=0, help="seed for jitter and noise")
-    p.add_argument("--device", default="auto", choices=("auto", "cuda", "mps", "cpu"))
+    p.add_argument("--device", default="auto", choices=("auto", "cuda", "mps", "cpu"),
+                   help="torch device (default auto: cuda, then mps, then cpu)")
     p.add_argument("--threads", type=int, help="torch CPU threads")
     p.set_defaults(func=handler)
 

@@ -15,7 +15,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("params", help="list every parameter (name, OSC address, type, range, default, unit)",
                        description="Print the parameter registry: the one table every OSC address, MIDI mapping "
                        "and preset key comes from.")
-    p.add_argument("--format", choices=("text", "markdown", "json"), default="text")
+    p.add_argument("--format", choices=("text", "markdown", "json"), default="text",
+                   help="a plain table, a Markdown table or JSON (default text)")
     p.add_argument("--update", metavar="FILE", type=Path,
                    help="rewrite the generated parameter table between the markers in FILE (e.g. README.md)")
     p.set_defaults(func=cmd_params)
@@ -24,21 +25,21 @@ def register(sub: argparse._SubParsersAction) -> None:
                          description="Presets are TOML files of parameter values and stage settings.")
     psub = pre.add_subparsers(dest="preset_command", metavar="ACTION", required=True)
     c = psub.add_parser("check", help="report every problem in preset files (exit 1 if any)")
-    c.add_argument("files", nargs="+", metavar="FILE")
+    c.add_argument("files", nargs="+", metavar="FILE", help="preset files to check")
     c.set_defaults(func=cmd_check)
     s = psub.add_parser("show", help="print a preset as TOML, every parameter resolved (defaults marked)")
     s.add_argument("preset", nargs="?", default="default",
                    help="file, or the name of one of your presets or a shipped one (default: default)")
     s.set_defaults(func=cmd_show)
     d = psub.add_parser("diff", help="print what differs between two presets")
-    d.add_argument("a")
-    d.add_argument("b")
+    d.add_argument("a", help="the first preset: a file, or the name of one of yours or a shipped one")
+    d.add_argument("b", help="the second preset, named the same ways")
     d.set_defaults(func=cmd_diff)
     ls = psub.add_parser("list", help="list your presets and the shipped ones")
     ls.set_defaults(func=cmd_list)
     n = psub.add_parser("new", help="write a new preset holding every parameter at its default and the sound "
                         "classes' guides (or a copy of --from)")
-    n.add_argument("out", type=Path)
+    n.add_argument("out", type=Path, help="the preset file to write (.toml)")
     n.add_argument("--name", help="preset name (default: the file name)")
     n.add_argument("--from", dest="base", help="start from this preset instead of the defaults")
     n.set_defaults(func=cmd_new)
