@@ -33,18 +33,28 @@ def choose_device(name: str = "auto"):
 
 
 def configure_threads(threads: int | None = None) -> int:
-    """Set torch's intra-op threads for the live engine and return the number.
+    """Set torch's intra-op threads for the live engine, make the BLAS pools serial, and return torch's number.
 
     The renderer and the classifier call torch from two threads of one process, and each call spreads over
     the intra-op threads: on a small machine that oversubscribes the cores, and OpenMP threads then spin on
     partners that are not running (measured here: one EfficientNet-Lite0 pass took 0.9 s instead of 0.02 s).
     The default leaves one core to the other caller: ``cores - 1``, at least 1.
+
+    The BLAS behind numpy and scipy (OpenBLAS in their wheels) gets one thread: the engine only hands it small
+    products (filter banks, features), and between them a pool of its own spins, waiting for more. On the
+    2-core development machine that pool took 0.8 of a core and the renderer ran at 8.8 instead of 13-14 frames
+    a second (``benchmarks/osc.md``). Libraries already loaded are limited through threadpoolctl; one loaded
+    later (scipy, under librosa) reads ``OPENBLAS_NUM_THREADS``, set here unless the environment sets it.
     """
     import os
 
     import torch
+    from threadpoolctl import threadpool_limits
 
     n = threads if threads else max(1, (os.cpu_count() or 2) - 1)
     torch.set_num_threads(n)
-    log.info("torch CPU threads: %d", n)
+    asked = os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    blas = int(asked) if asked.isdigit() and int(asked) > 0 else 1
+    threadpool_limits(limits=blas, user_api="blas")
+    log.info("torch CPU threads: %d, BLAS threads: %d", n, blas)
     return n
