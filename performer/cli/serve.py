@@ -53,7 +53,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="classifier for the fast path, trained on short windows, same classes as --model "
                    "(default: the shipped short-window model with the shipped model, else --model itself)")
     s.add_argument("--threads", type=positive_int, metavar="N",
-                   help="torch CPU threads (default: cores - 1, at least 1)")
+                   help="torch CPU threads (default: cores - 1, at least 1); numpy's BLAS gets one unless "
+                        "OPENBLAS_NUM_THREADS says otherwise")
     s.add_argument("--preset-dir", type=Path, metavar="DIR",
                    help="your preset folder: /preset/save writes here, /preset/load looks here first "
                    "(default: the user config folder, e.g. ~/.config/performer/presets)")
