@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 OUTPUT_TYPES = ("ndi", "syphon", "spout", "preview", "record", "frames")
+RIG_GROUP = "control"
+"""The parameter group a recall leaves alone unless the preset names it: the rig's tempo sync and OSC-out rate."""
 
 MISSING = object()
 """The value a :class:`Problem` reports for a required key that is absent."""
@@ -77,7 +79,8 @@ class Preset:
     name: str
     description: str = ""
     params: dict[str, Any] = field(default_factory=dict)
-    """Flat dotted parameter names -> values; parameters not named keep their defaults on recall."""
+    """Flat dotted parameter names -> values; parameters not named return to their defaults on recall (the rig's,
+    group ``control``, keep their running values: :func:`apply_preset`)."""
     routes: list[Route] = field(default_factory=list)
     midi: dict[str, Any] = field(default_factory=dict)
     glove: dict[str, Any] = field(default_factory=dict)
@@ -205,10 +208,14 @@ def apply_preset(store: ParamStore, preset: Preset, *, source: str = "preset",
     ``morph`` (:mod:`performer.presets.morph`; ``bpm`` gives the live tempo a morph in beats or bars counts by).
 
     Parameters the preset does not name return to their defaults, so a recall
-    always gives the same state. Raises a ParamError and changes nothing if a
-    value is invalid for this registry.
+    always gives the same picture -- except the rig's (group ``control``: the
+    tempo source, its MIDI input and latency, the tempo, the OSC-out rate),
+    which keep their running values, as the outputs and controllers do: a
+    recall mid-show must not drop the Link or MIDI-clock sync. Raises a
+    ParamError and changes nothing if a value is invalid for this registry.
     """
-    values = preset.values(store.registry)
+    values = {name: value for name, value in preset.values(store.registry).items()
+              if name in preset.params or store.registry.get(name).group != RIG_GROUP}
     seconds = morph_seconds(preset.morph, store.get, store.registry, bpm) if preset.morph is not None else 0.0
     store.update(values, source=source, durations=morph_durations(values, store.registry, seconds))
     log.info("preset %s recalled (%d parameter values%s)", preset.name, len(preset.params),

@@ -163,3 +163,21 @@ def test_default_preset_guides_are_the_renderers_defaults():
 
     default = load_preset(find_preset("default"))
     assert {c: tuple(spec["guide"]) for c, spec in default.classes.items()} == DEFAULT_CLASS_GUIDES
+
+
+def test_recall_keeps_the_rigs_tempo_and_osc_settings_unless_the_preset_names_them():
+    store = ParamStore()
+    store.set("tempo.source", "link")  # the show runs on Ableton Link, from a MIDI input with latency compensation
+    store.set("tempo.midi_input", "nanoKONTROL2")
+    store.set("tempo.latency", 0.04)
+    store.set("control.osc_out_rate", 60.0)
+    store.set("dream.octaves", 5)
+    apply_preset(store, Preset(name="song-2", params={"dream.iterations": 3}))
+    assert store.target("dream.octaves") == 1  # the picture's parameters: back to their defaults
+    assert store.target("tempo.source") == "link"  # the rig's: as they were
+    assert store.target("tempo.midi_input") == "nanoKONTROL2"
+    assert store.target("tempo.latency") == 0.04
+    assert store.target("control.osc_out_rate") == 60.0
+    apply_preset(store, Preset(name="tapped", params={"tempo.source": "tap", "tempo.bpm": 90.0}))
+    assert store.target("tempo.source") == "tap" and store.target("tempo.bpm") == 90.0  # named: applied
+    assert store.target("tempo.midi_input") == "nanoKONTROL2"
