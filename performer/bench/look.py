@@ -7,6 +7,8 @@ on the frames the outputs get:
 - static score (:mod:`performer.bench.look_score`): median and 95th percentile (TV static ~0.85, a Deep Dream
   gallery 0.35-0.55, a photo 0.01; target p95 <= 0.5);
 - smoothness: mean absolute change between consecutive output frames, 0-255 (target <= 6 at 30 fps);
+- sharpness: the variance of the grey frame's Laplacian (OpenCV's), median and 10th percentile; a picture that
+  a zoom or a mix of two frames has blurred scores lower (a zoom on onsets halved it on the demo input);
 - output fps (and the 5th percentile of the instantaneous rate) and the dream's own fps at its size;
 - time to the first class, from the first sound, with an empty numba cache (a fresh install), and the warm-up.
 
@@ -204,7 +206,9 @@ def measure(frames: list[tuple[float, str, np.ndarray]], args: argparse.Namespac
 
     if len(frames) < 2:
         return {"frames": len(frames)}
-    scores, changes = [], []
+    import cv2
+
+    scores, changes, sharp = [], [], []
     prev = None
     sheet: list[tuple[float, str, str, np.ndarray]] = []
     next_sheet = 0.0
@@ -214,6 +218,7 @@ def measure(frames: list[tuple[float, str, np.ndarray]], args: argparse.Namespac
         grey = big.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
         if i % 3 == 0:
             scores.append(static_score(grey))
+            sharp.append(float(cv2.Laplacian(grey, cv2.CV_32F).var()))
         if prev is not None:
             changes.append(float(np.abs(grey - prev).mean()))
         prev = grey
@@ -233,6 +238,8 @@ def measure(frames: list[tuple[float, str, np.ndarray]], args: argparse.Namespac
                              "p95": round(float(np.percentile(scores, 95)), 3), "frames_scored": len(scores)},
             "smoothness": {"mean_abs_change": round(float(np.mean(changes)), 2),
                            "p95": round(float(np.percentile(changes, 95)), 2)},
+            "sharpness": {"median": round(float(np.median(sharp)), 1),
+                          "p10": round(float(np.percentile(sharp, 10)), 1)},
             "sheet": str(args.sheet) if args.sheet else None}
 
 
