@@ -3,9 +3,9 @@
 The reference implementation is the paper's: ``librosa.feature.melspectrogram`` with its defaults
 (22,050 Hz after resampling, ``n_fft`` 2048, hop 512, 128 mels, Hann window, centred frames with
 zero padding, power 2) followed by ``librosa.power_to_db`` (``ref=1.0``, ``amin=1e-10``, ``top_db=80``).
-:class:`TorchLogMel` computes the same thing in torch (STFT plus librosa's own mel filter matrix) and
-runs on the GPU when there is one; ``tests/test_features.py`` checks that the two agree within
-:data:`PARITY_TOLERANCE_DB`.
+:class:`TorchLogMel` computes the same thing in torch (STFT plus librosa's mel filter matrix, rebuilt bit for bit
+in numpy by :func:`mel_filter_bank`) and runs on the GPU when there is one; ``tests/test_features.py`` checks
+that the two agree within :data:`PARITY_TOLERANCE_DB`.
 
 Input policy, for every function here:
 
@@ -158,16 +158,64 @@ def _hann(n: int) -> np.ndarray:
     return _HANN[n]
 
 
+_MEL_STEP = 200.0 / 3.0
+"""Hz per mel below 1 kHz on Slaney's mel scale."""
+_LOG_HZ = 1000.0
+_LOG_MEL = _LOG_HZ / _MEL_STEP
+_LOG_STEP = float(np.log(6.4) / 27.0)
+
+
+def hz_to_mel(hz: np.ndarray | float) -> np.ndarray:
+    """Slaney's mel scale (librosa's default, ``htk=False``): linear below 1 kHz, logarithmic above."""
+    f = np.asarray(hz, dtype=np.float64)
+    log_part = _LOG_MEL + np.log(np.maximum(f, _LOG_HZ) / _LOG_HZ) / _LOG_STEP
+    return np.where(f >= _LOG_HZ, log_part, f / _MEL_STEP)
+
+
+def mel_to_hz(mel: np.ndarray | float) -> np.ndarray:
+    """The inverse of :func:`hz_to_mel`."""
+    m = np.asarray(mel, dtype=np.float64)
+    return np.where(m >= _LOG_MEL, _LOG_HZ * np.exp(_LOG_STEP * (m - _LOG_MEL)), _MEL_STEP * m)
+
+
+def mel_frequencies(n: int, fmin: float = 0.0, fmax: float = SAMPLE_RATE / 2) -> np.ndarray:
+    """``n`` frequencies (Hz) evenly spaced in mels from ``fmin`` to ``fmax``: ``librosa.mel_frequencies``."""
+    return mel_to_hz(np.linspace(hz_to_mel(fmin), hz_to_mel(fmax), n))
+
+
+def mel_filter_bank(sr: int, n_fft: int, n_mels: int, fmin: float = 0.0, fmax: float | None = None, *,
+                    norm: str | None = "slaney") -> np.ndarray:
+    """Triangular mel filters ``(n_mels, 1 + n_fft // 2)`` float32: ``librosa.filters.mel`` to the last bit.
+
+    ``norm="slaney"`` scales each filter to a constant area (librosa's default); ``None`` leaves peaks at 1.
+    numpy alone, because librosa's ``norm=None`` imports ``librosa.util``, whose numba kernels compile when
+    imported: 11 to 18 s on a fresh install (an empty numba cache), which held back a show's first frame; and
+    ``librosa.filters`` itself imports scipy.signal (a second or two at start-up).
+    """
+    if norm not in ("slaney", None):
+        raise ValueError(f"mel filter norm {norm!r} is not one of 'slaney', None")
+    fmax = sr / 2.0 if fmax is None else fmax
+    fft_hz = np.fft.rfftfreq(n_fft, 1.0 / sr)
+    mel_hz = mel_frequencies(n_mels + 2, fmin, fmax)
+    fdiff = np.diff(mel_hz)
+    ramps = np.subtract.outer(mel_hz, fft_hz)
+    lower = -ramps[:-2] / fdiff[:-1, None]
+    upper = ramps[2:] / fdiff[1:, None]
+    weights = np.maximum(0.0, np.minimum(lower, upper)).astype(np.float32)
+    if norm == "slaney":  # scaled in float32, as librosa does
+        weights *= (2.0 / (mel_hz[2:] - mel_hz[:-2]))[:, None]
+    return weights
+
+
 _MEL_CACHE: dict[tuple, np.ndarray] = {}
 
 
 def mel_filters(settings: FeatureSettings = DEFAULT_SETTINGS) -> np.ndarray:
-    """librosa's mel filter matrix ``(n_mels, 1 + n_fft // 2)`` for ``settings`` (cached)."""
+    """librosa's mel filter matrix ``(n_mels, 1 + n_fft // 2)`` for ``settings`` (cached;
+    :func:`mel_filter_bank`)."""
     key = (settings.sample_rate, settings.n_fft, settings.n_mels)
     if key not in _MEL_CACHE:
-        import librosa
-
-        _MEL_CACHE[key] = librosa.filters.mel(sr=settings.sample_rate, n_fft=settings.n_fft, n_mels=settings.n_mels)
+        _MEL_CACHE[key] = mel_filter_bank(settings.sample_rate, settings.n_fft, settings.n_mels)
     return _MEL_CACHE[key]
 
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from performer.analysis.features import mel_filter_bank
+
 NOVELTY_FFT = 512
 """Frame length of the novelty spectrogram (23 ms at 22,050 Hz): short, so a new sound shows within a hop."""
 NOVELTY_HOP = 128
@@ -17,10 +19,8 @@ _novelty_filters: dict[int, np.ndarray] = {}
 
 def _novelty_spectrogram(audio: np.ndarray, sr: int) -> np.ndarray:
     """Mel power in dB ``(bands, frames)`` of ``audio`` in whole frames of :data:`NOVELTY_FFT` samples."""
-    if sr not in _novelty_filters:
-        import librosa
-
-        _novelty_filters[sr] = librosa.filters.mel(sr=sr, n_fft=NOVELTY_FFT, n_mels=NOVELTY_BANDS).astype(np.float32)
+    if sr not in _novelty_filters:  # librosa.filters.mel's numbers, without importing librosa and scipy
+        _novelty_filters[sr] = mel_filter_bank(sr, NOVELTY_FFT, NOVELTY_BANDS)
     frames = np.lib.stride_tricks.sliding_window_view(audio, NOVELTY_FFT)[::NOVELTY_HOP]
     power = np.abs(np.fft.rfft(frames * _NOVELTY_WINDOW, axis=1)) ** 2
     return 10.0 * np.log10(_novelty_filters[sr] @ power.T.astype(np.float32) + 1e-10)

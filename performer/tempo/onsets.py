@@ -21,6 +21,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from performer.analysis.features import mel_filter_bank, mel_frequencies
+
 FRAME_RATE = 100.0
 """Envelope frames per second (nominal: the hop is a whole number of samples)."""
 N_BANDS = 40
@@ -39,8 +41,6 @@ class OnsetEnvelope:
     """Streaming onset envelope over absolute sample positions, keeping the last ``keep`` seconds of it."""
 
     def __init__(self, rate: int, keep: float = 12.0) -> None:
-        import librosa
-
         self.rate = int(rate)
         self.hop = max(1, int(round(self.rate / FRAME_RATE)))
         self.fps = self.rate / self.hop
@@ -49,10 +49,10 @@ class OnsetEnvelope:
         window = np.hanning(self.n_fft).astype(np.float32)
         self._window = window * np.float32(2.0 / window.sum())  # a full-scale sine reads about 1
         fmax = min(11025.0, self.rate / 2.0)
-        bands = librosa.filters.mel(sr=self.rate, n_fft=self.n_fft, n_mels=N_BANDS, fmin=30.0, fmax=fmax, norm=None)
+        bands = mel_filter_bank(self.rate, self.n_fft, N_BANDS, 30.0, fmax, norm=None)  # numpy: no numba
         self._bins = int(np.nonzero(bands.any(axis=0))[0].max()) + 1
         self._bands = np.ascontiguousarray(bands[:, :self._bins], dtype=np.float32)
-        centres = librosa.mel_frequencies(n_mels=N_BANDS + 2, fmin=30.0, fmax=fmax)[1:-1]
+        centres = mel_frequencies(N_BANDS + 2, 30.0, fmax)[1:-1]
         self._weights = np.where(centres < LOW_HZ, LOW_WEIGHT, 1.0).astype(np.float32)
         self.size = int(keep * self.fps)
         self._env = np.zeros(self.size, dtype=np.float32)
