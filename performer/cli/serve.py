@@ -59,7 +59,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="your preset folder: /preset/save writes here, /preset/load looks here first "
                    "(default: the user config folder, e.g. ~/.config/performer/presets)")
     s.add_argument("--frames", type=writable_dir, metavar="DIR",
-                   help="also write every output frame into DIR (1280x720 JPEG files numbered without gaps)")
+                   help="also write every output frame into DIR (1280x720 JPEG files numbered without gaps, with "
+                   "index.csv; frames the writers could not keep up with are counted there and at the end); "
+                   "a DIR that already holds frames is refused unless --overwrite is given")
+    s.add_argument("--overwrite", action="store_true",
+                   help="let --frames (and the preset's frames outputs) delete the frame files and index.csv an "
+                   "earlier run left in their folder, instead of refusing it")
     s.add_argument("--duration", type=positive_float, metavar="S", help="stop after S seconds")
     s.add_argument("--stats", type=writable_file, metavar="FILE",
                    help="keep a JSON file of engine and controller statistics, updated each second")
@@ -127,6 +132,10 @@ def cmd_devices(args: argparse.Namespace) -> int:
 
 def build_engine(args: argparse.Namespace):
     """Load the preset, the classifier and the renderer, open the input; errors name what failed."""
+    from performer.outputs.folder import refuse_used_folder
+
+    if args.frames and not args.overwrite:  # before anything slow is loaded
+        refuse_used_folder(args.frames, "--frames")
     from performer.audio import open_source
     from performer.classifier import Classifier, default_checkpoint, fast_classifier_for
     from performer.device import choose_device, configure_threads
@@ -161,6 +170,9 @@ def build_engine(args: argparse.Namespace):
     frames = [FolderOutput(args.frames, name="--frames", layout=Layout("dream", *DEFAULT_SIZE, follow=True))
               ] if args.frames else []
     outputs = build_outputs(preset) + frames
+    for out in outputs:
+        if isinstance(out, FolderOutput):  # --frames, and the preset's frames and record outputs
+            out.overwrite = bool(args.overwrite)
     return Engine(source=source, classifier=clf, renderer=renderer, outputs=outputs, preset=preset,
                   fast_classifier=fast, video=video)
 

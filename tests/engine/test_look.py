@@ -1,4 +1,5 @@
-"""What reaches the projector: never static, steady output clock, warm-up reported, frames numbered without gaps."""
+"""What reaches the projector: never static, steady output clock, warm-up reported (the folder sequence, numbered
+without gaps: tests/outputs/test_folder.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from sounds import ToneClassifier, tone
 from performer.audio import ArraySource
 from performer.bench.look_score import static_score
 from performer.engine import Engine
-from performer.outputs import FolderOutput, FrameOutput, Layout
+from performer.outputs import FrameOutput, Layout
 from performer.outputs.frame_info import FrameInfo
 from performer.presets import Preset
 
@@ -136,23 +137,3 @@ def test_warm_up_is_reported_and_ends():
         starting.join(10)
         engine.stop()
     assert engine.status()["state"] == "stopped"
-
-
-def test_a_folder_sequence_is_numbered_without_gaps_when_frames_are_dropped(tmp_path):
-    class SlowFolder(FolderOutput):
-        def _write_image(self, frame, path):
-            time.sleep(0.03)
-            super()._write_image(frame, path)
-
-    out = SlowFolder(tmp_path / "seq")
-    with out:
-        for n in range(1, 41):
-            out.send(np.full((8, 8, 3), n, np.uint8), FrameInfo(n, n / 100))
-            time.sleep(0.005)
-    files = sorted(p.name for p in (tmp_path / "seq").glob("frame-*.jpg"))
-    assert out.stats.dropped > 0  # the writer was too slow for every frame ...
-    assert files == [f"frame-{k:06d}.jpg" for k in range(1, len(files) + 1)]  # ... and file N is still frame N
-    with FolderOutput(tmp_path / "seq") as again:  # a folder used again goes on after its last file
-        again.send(np.zeros((8, 8, 3), np.uint8), FrameInfo(1, 0.0))
-        assert wait_until(lambda: again.stats.sent == 1, 5)
-    assert (tmp_path / "seq" / f"frame-{len(files) + 1:06d}.jpg").is_file()
