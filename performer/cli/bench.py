@@ -21,7 +21,8 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "classifier": ("performer.bench.classifier", "classifier inference time per window"),
     "dream": ("performer.bench.dream", "Deep Dream: the paper's Table 1 grid and continuous fps"),
     "engine": ("performer.bench.engine", "live engine: onset-to-class latency, fps while classifying, memory"),
-    "look": ("performer.bench.look", "what the audience sees: static score, smoothness, output fps, first class"),
+    "look": ("performer.bench.look", "what the audience sees: detail, static, colourfulness, change, motion, "
+             "legibility of the output frames, output fps, first class"),
     "tempo": ("performer.bench.tempo", "audio beat tracker: tempo and phase error on clicks and drum loops"),
     "osc": ("performer.bench.osc", "renderer fps with and without a flood of OSC messages"),
     "outputs": ("performer.bench.outputs", "frame outputs: cost per frame, renderer fps with outputs on/off"),
