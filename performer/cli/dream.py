@@ -58,6 +58,8 @@ def register(subparsers) -> None:
         "package's portraits folder (or --out). Run it after changing the guides or the dream network.",
     )
     q.add_argument("--out", type=Path, help="folder to write into (default: the package's portraits folder)")
+    q.add_argument("--only", metavar="CLASS", action="append", default=[],
+                   help="render only this portrait (idle or a sound class; repeatable)")
     q.add_argument("--device", default="auto", choices=("auto", "cuda", "mps", "cpu"), help="torch device")
     q.add_argument("--threads", type=int, help="torch CPU threads")
     q.set_defaults(func=portraits_handler)
@@ -70,14 +72,19 @@ ONE_OFF_DEFAULTS = {"iterations": 20, "octaves": 4}
 def portraits_handler(args: argparse.Namespace) -> int:
     import torch
 
-    from performer.dream.guides import DEFAULT_CLASS_GUIDES
-    from performer.dream.portraits import PORTRAIT_DIR, write_portraits
+    from performer.dream.guides import DEFAULT_CLASS_COLOURS, DEFAULT_CLASS_GUIDES
+    from performer.dream.portraits import IDLE, PORTRAIT_DIR, write_portraits
     from performer.errors import PerformerError
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    unknown = [c for c in args.only if c != IDLE and c not in DEFAULT_CLASS_GUIDES]
+    if unknown:
+        print(f"error: --only {unknown[0]!r} is not one of {IDLE}, {', '.join(DEFAULT_CLASS_GUIDES)}", file=sys.stderr)
+        return 2
     try:
-        written = write_portraits(DEFAULT_CLASS_GUIDES, args.out or PORTRAIT_DIR, device=args.device)
+        written = write_portraits(DEFAULT_CLASS_GUIDES, args.out or PORTRAIT_DIR, device=args.device,
+                                  colours=DEFAULT_CLASS_COLOURS, only=args.only)
     except (PerformerError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

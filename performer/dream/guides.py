@@ -36,6 +36,21 @@ DEFAULT_CLASS_GUIDES: dict[str, tuple[int, ...]] = {
     "street_music": (402, 546, 401, 889, 541, 420, 776, 513),
 }
 
+DEFAULT_CLASS_COLOURS: dict[str, str] = {
+    # One hue each, spread round the colour wheel (the five the look benchmark plays are furthest apart), so the
+    # audience sees a class change in the colour before the shapes change; the default preset copies them.
+    "siren": "#e0282e",            # red
+    "dog_bark": "#d9822b",         # amber
+    "car_horn": "#e6cf2e",         # yellow
+    "jackhammer": "#8fc23a",       # lime
+    "engine_idling": "#2f9e5a",    # green
+    "air_conditioner": "#2fb3b3",  # teal
+    "drilling": "#2f6ee0",         # blue
+    "gun_shot": "#6a4ce0",         # indigo
+    "street_music": "#c83cd2",     # magenta
+    "children_playing": "#f27aa5",  # pink
+}
+
 
 def resolve_guides(items: Iterable[str | int]) -> tuple[int, ...]:
     """ImageNet indices from class names or indices (raises ValueError on an unknown name)."""

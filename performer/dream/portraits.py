@@ -29,8 +29,9 @@ log = logging.getLogger(__name__)
 PORTRAIT_DIR = Path(__file__).resolve().parent / "portraits"
 IDLE = "idle"
 """The portrait a dream starts from before any class is heard: the network's own unguided dream."""
-SIZE = (216, 384)
-"""(height, width) of a shipped portrait: 16:9, a little larger than the live dream."""
+SIZE = (720, 1280)
+"""(height, width) of a shipped portrait: the default output's size, so the picture a show starts from and
+morphs to has its fine structure dreamed at the size it is seen."""
 
 #: How a portrait is drawn: a classic multi-octave Deep Dream from a smooth seed, guided with the regularisation
 #: that makes objects rather than speckle (random transforms, a 1/f step, decorrelated colour). A class portrait
@@ -64,8 +65,10 @@ def load_portrait(name: str, folder: Path = PORTRAIT_DIR) -> np.ndarray | None:
         return None
 
 
-def smooth_seed(size: tuple[int, int], gen: torch.Generator | None, device: Any = "cpu") -> torch.Tensor:
-    """Large soft colour blobs around mid grey: a seed with no fine grain for the dream to amplify."""
+def smooth_seed(size: tuple[int, int], gen: torch.Generator | None, device: Any = "cpu",
+                colour: tuple[float, float, float] | None = None) -> torch.Tensor:
+    """Large soft colour blobs around mid grey (or around ``colour``, RGB in [0, 1]): a seed with no fine grain
+    for the dream to amplify."""
     import torch
     import torch.nn.functional as F
 
@@ -73,19 +76,23 @@ def smooth_seed(size: tuple[int, int], gen: torch.Generator | None, device: Any 
 
     h, w = size
     coarse = torch.rand(1, 3, 4, 6, generator=gen)
-    x = 0.5 + 0.25 * (F.interpolate(coarse, size=(h, w), mode="bicubic", align_corners=False) - 0.5)
+    centre = torch.full((1, 3, 1, 1), 0.5) if colour is None else 0.5 + 0.6 * (torch.tensor(colour).view(1, 3, 1, 1)
+                                                                              - 0.5)
+    x = centre + 0.25 * (F.interpolate(coarse, size=(h, w), mode="bicubic", align_corners=False) - 0.5)
     return x.clamp_(0, 1).to(device).contiguous(memory_format=CL)
 
 
 def render_portrait(backbone: Backbone, targets: Sequence[int], size: tuple[int, int] = SIZE,
-                    recipe: Mapping[str, Any] = RECIPE) -> np.ndarray:
-    """A finished dream towards ImageNet ``targets`` (none: the unguided idle portrait), HxWx3 uint8."""
+                    recipe: Mapping[str, Any] = RECIPE, colour: tuple[float, float, float] | None = None,
+                    seed: int = 0) -> np.ndarray:
+    """A finished dream towards ImageNet ``targets`` (none: the unguided idle portrait), HxWx3 uint8; with
+    ``colour`` it grows from a seed of that colour and is graded to it (:mod:`performer.dream.grade`)."""
     import torch
 
-    from performer.dream import core
+    from performer.dream import core, grade
 
-    gen = torch.Generator().manual_seed(int(recipe["seed"]))
-    base = smooth_seed(size, gen, next(backbone.stages.parameters()).device)
+    gen = torch.Generator().manual_seed(int(recipe["seed"]) + seed)
+    base = smooth_seed(size, gen, next(backbone.stages.parameters()).device, colour)
     layer_weight = float(recipe["layer_weight"]) if targets else 1.0
     obj = core.Objective(((backbone.index(recipe["layer"]), layer_weight),), tuple(targets),
                          float(recipe["guide_weight"]) if targets else 0.0)
@@ -93,22 +100,33 @@ def render_portrait(backbone: Backbone, targets: Sequence[int], size: tuple[int,
                           float(recipe["robustness"]), float(recipe["freq_decay"]), True)
     out = core.dream_octaves(backbone, base, obj, s, int(recipe["iterations"]), int(recipe["octaves"]),
                              float(recipe["octave_scale"]), gen)
+    if colour is not None:
+        now = grade.stats_of(out[..., ::8, ::8])
+        out = grade.apply(out, *grade.correction(now, now.tinted(colour), 1.0))
     return core.to_uint8(out)
 
 
 def write_portraits(guides: Mapping[str, Sequence[int]], folder: Path = PORTRAIT_DIR, *, device: str = "auto",
-                    quality: int = 90) -> list[Path]:
-    """Render the idle portrait and one per class of ``guides`` into ``folder``; returns the files written."""
+                    quality: int = 90, colours: Mapping[str, str] | None = None,
+                    only: Sequence[str] = ()) -> list[Path]:
+    """Render the idle portrait and one per class of ``guides`` (each in its colour of ``colours``, '#rrggbb')
+    into ``folder`` (``only``: just these); returns the files written."""
+    import zlib
+
     from PIL import Image
 
     from performer.device import choose_device
     from performer.dream.backbones import load_backbone
+    from performer.dream.grade import parse_colour
 
     backbone = load_backbone(str(RECIPE["network"]), download=False).to(choose_device(device))
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for name, targets in {IDLE: (), **dict(guides)}.items():
-        img = render_portrait(backbone, tuple(targets))
+        if only and name not in only:
+            continue
+        colour = parse_colour(colours[name]) if colours and name in colours else None
+        img = render_portrait(backbone, tuple(targets), colour=colour, seed=zlib.crc32(name.encode()) % 1000)
         path = portrait_path(name, folder)
         Image.fromarray(img).save(path, quality=quality, optimize=True)
         log.info("portrait %s written to %s", name, path)

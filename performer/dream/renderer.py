@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from performer.dream.grade import ColourHold
 from performer.dream.guidance import GuideMix, Mix
 from performer.dream.networks import NetworkSlot
 from performer.errors import DreamError
@@ -42,7 +43,6 @@ if TYPE_CHECKING:
     from performer.dream.backbones import Backbone
 
 log = logging.getLogger(__name__)
-
 
 @dataclass
 class Scene:
@@ -64,6 +64,8 @@ class Scene:
     """How many output frames of feedback (zoom, rotate, translate) to apply before this frame's steps."""
     video: np.ndarray | None = None
     """HxWx3 uint8: the live video's newest frame, mixed in by video.weight as video.mode says; None: no video."""
+    colour: tuple[float, float, float] | None = None
+    """RGB in [0, 1]: the followed class's colour (the preset's ``[classes.X] colour``); None: its portrait's."""
 
 
 class DreamRenderer:
@@ -97,7 +99,8 @@ class DreamRenderer:
         self._layers_spec: str | None = None
         self._layers: tuple[tuple[int, float], ...] = ()
         self._layers_net: str | None = None
-        self._phase = 0
+        self._window = _new_window()  # where the visible picture lies in the one dreamed
+        self._colour = ColourHold()  # the colour statistics the picture is held to
         self._bad_specs: OrderedDict[tuple[str, str], None] = OrderedDict()  # logged once each; the last 32
         self._bad_guides: set[str] = set()
         self._lock = threading.Lock()
@@ -109,6 +112,7 @@ class DreamRenderer:
         self._last_t: float | None = None
         self._video = VideoMix()  # the live video (the VJ's own content), converted once per video frame
         self._interrupted = threading.Event()
+        self._octaves = _new_octaves(seed, self._interrupted)  # the turn and the tile sweeps between frames
         self.failures: deque[tuple[str, str, str]] = deque(maxlen=16)
         """Live changes that could not take effect: (parameter, value asked for, why); the engine takes them."""
         self._net = NetworkSlot(loader, download=download, background=background_load, failures=self.failures)
@@ -140,7 +144,7 @@ class DreamRenderer:
         for _ in range(2):
             self.frame(params, Scene())
         self._img, self._started, self.frames = saved
-        self._phase = 0
+        self._octaves.restart()
         self._fade_from = None
         self._last_out = None
         self._key = None
@@ -154,6 +158,12 @@ class DreamRenderer:
 
     def close(self) -> None:
         self._net.close()
+
+    @property
+    def pending_shift(self) -> tuple[float, float]:
+        """How far (x, y, pixels) the last frame's content lies from where it is shown (under half a pixel of
+        drift); the output clock moves it on."""
+        return self._window.fraction
 
     @property
     def backbone(self) -> Backbone | None:
@@ -232,7 +242,7 @@ class DreamRenderer:
         kind = params["dream.seed"]
         try:
             if kind == "previous" and self._img is not None:
-                return self._img
+                return self._window.crop(self._img, size)
             if kind == "class_image" and scene.seed_image is not None:
                 return image_seed(scene.seed_image, size, self.device)
             if kind == "spectrogram" and scene.spectrogram is not None:
@@ -248,10 +258,13 @@ class DreamRenderer:
         return image_seed(image, size, self.device)
 
     def frame(self, params: Mapping[str, Any], scene: Scene | None = None) -> np.ndarray:
-        """Dream one output frame; returns HxWx3 uint8 RGB of size dream.height x dream.width."""
+        """Dream one output frame; returns HxWx3 uint8 RGB of size dream.height x dream.width.
+
+        The picture dreamed is a little larger than that (:func:`~performer.dream.canvas.margin_for`): a drift
+        (dream.translate_x/y) moves the visible window over it, and a zoom or turn warps it."""
         import torch
 
-        from performer.dream import core
+        from performer.dream import canvas, core
 
         if self.backbone is None:
             raise DreamError("DreamRenderer.frame() called before prepare()")
@@ -263,16 +276,9 @@ class DreamRenderer:
         now = self._clock()
 
         with torch.no_grad():
-            if self._size != size and self._img is not None:
-                assert self._seed_t is not None  # set together with self._img
-                self._img = core.resize(self._img, size)
-                self._seed_t = core.resize(self._seed_t, size)
-                if self._fade_from is not None:
-                    self._fade_from = core.resize(self._fade_from, size)
-                if self._last_out is not None:
-                    self._last_out = core.resize(self._last_out, size)
+            if self._size != size:
+                self._resize(size)
             self._size = size
-
             restart = params["dream.restart"]
             restarted = restart != self._restart_count
             self._restart_count = restart
@@ -281,51 +287,39 @@ class DreamRenderer:
             crossfade = float(params["dream.crossfade"])
             changed = self._started and scene.key is not None and scene.key != self._key
             if not self._started or restarted or (changed and params["dream.class_change"] == "restart"):
-                seed = self._make_seed(params, scene, size)
-                seed = self._video.apply(seed, params, scene.video, "restart")
+                seed = self._video.apply(self._make_seed(params, scene, size), params, scene.video, "restart")
                 if self._last_out is not None and crossfade > 0:
                     self._fade_from, self._fade_t0 = self._last_out, now
                 else:
                     self._fade_from = None
-                self._img = seed.clone()
-                self._seed_t = seed
+                self._window = canvas.Window(canvas.margin_for(size))
+                self._seed_t = canvas.widen(seed, self._window.margin)
+                self._img = self._seed_t.clone()
                 self._started = True
-                self._phase = 0
+                self._octaves.restart()
                 self._pull = None
                 self.mix.jump(scene.mix)
             elif changed and scene.portrait is not None:
                 # the new class's portrait: pulled towards over the crossfade, and what dream.blend holds to
-                self._seed_t = self._portrait(scene.portrait, size)
+                self._seed_t = self._place(self._portrait(scene.portrait, size))
                 if float(params["dream.portrait_pull"]) > 0:
                     self._pull = (self._seed_t, now)
             if scene.key is not None:
                 self._key = scene.key
             self.mix.update(scene.mix, dt, crossfade)
             assert self._img is not None and self._seed_t is not None
-            k = max(0.0, float(scene.feedback_frames))
-            img = core.feedback(self._img, float(params["dream.zoom"]) ** k, float(params["dream.rotate"]) * k,
-                                float(params["dream.translate_x"]) * k, float(params["dream.translate_y"]) * k)
+            if scene.key is not None:  # the followed class's portrait; before any, the picture it starts from
+                self._colour.aim(scene.portrait, scene.colour, now, crossfade)
+            elif self._colour.target is None:
+                self._colour.aim(scene.seed_image, None)
+            img = self._move(params, max(0.0, float(scene.feedback_frames)))
 
         obj = core.Objective(self._layers, self._valid_guide(scene.guide), float(params["dream.guide_weight"]),
                              mix=self.mix.groups())
-        s = step_settings(params)
-        octaves = max(1, int(params["dream.octaves"]))
-        sizes = core.octave_sizes(size[0], size[1], octaves, float(params["dream.octave_scale"]))
-        # Octaves take turns: frame n dreams at sizes[n % len], so each frame costs the same few steps.
-        osize = sizes[self._phase % len(sizes)]
-        self._phase += 1
-        small = core.resize(img, osize)
-        x = small
-        parts: dict[str, Any] = {}
-        for _ in range(max(1, int(params["dream.iterations"]))):
-            if self._interrupted.is_set():
-                break
-            x, parts = core.step(self.backbone, x, obj, s, self._gen)
+        img, parts = self._octaves.dream(self.backbone, img, params, obj, self._gen)
         with torch.no_grad():
-            img = x if osize == size else (img + core.resize(x - small, size)).clamp_(0, 1)
             blend = float(params["dream.blend"])
             if blend > 0:
-                assert self._seed_t is not None  # set together with self._img
                 img = torch.lerp(img, self._seed_t, blend)
             img = self._video.apply(img, params, scene.video, "blend")
             if self._pull is not None:
@@ -335,15 +329,16 @@ class DreamRenderer:
                     self._pull = None
                 else:  # a share per frame such that the whole crossfade covers ``pull`` of the way
                     img = torch.lerp(img, target, 1.0 - (1.0 - min(pull, 0.999)) ** (dt / crossfade))
+            img = self._colour.hold(img, float(params["dream.colour_hold"]), dt, now)
             self._img = img
-            out = img
+            out = self._window.crop(img, size)
             if self._fade_from is not None:
                 fade = float(params["dream.crossfade"])
                 a = 1.0 if fade <= 0 else (now - self._fade_t0) / fade
-                if a >= 1.0:
+                if a >= 1.0 or self._fade_from.shape != out.shape:
                     self._fade_from = None
                 else:
-                    out = torch.lerp(self._fade_from, img, max(0.0, a))
+                    out = torch.lerp(self._fade_from, out, max(0.0, a))
             self._last_out = out
             frame = core.to_uint8(out)
         self._parts = parts
@@ -351,6 +346,50 @@ class DreamRenderer:
         ms = (time.perf_counter() - t0) * 1000
         self.frame_ms_ema = ms if self.frames == 1 else 0.9 * self.frame_ms_ema + 0.1 * ms
         return frame
+
+    def _resize(self, size: tuple[int, int]) -> None:
+        """A new dream.width/height: the picture, its seed and the fade scaled to it."""
+        from performer.dream import canvas
+
+        m = canvas.margin_for(size)
+        big = (size[0] + 2 * m, size[1] + 2 * m)
+        if self._img is not None:
+            assert self._seed_t is not None  # set together with self._img
+            self._img, self._seed_t = canvas.resize(self._img, big), canvas.resize(self._seed_t, big)
+            self._pull = None
+        if self._fade_from is not None:
+            self._fade_from = canvas.resize(self._fade_from, size)
+        if self._last_out is not None:
+            self._last_out = canvas.resize(self._last_out, size)
+        self._window = canvas.Window(m)
+
+    def _place(self, visible: torch.Tensor) -> torch.Tensor:
+        """A visible-sized image placed where the window is: the margin around it its mirror image."""
+        from performer.dream import canvas
+
+        w = self._window
+        wide = canvas.widen(visible, w.margin)
+        return canvas.shift(wide, round(w.x) - w.margin, round(w.y) - w.margin)
+
+    def _move(self, params: Mapping[str, Any], k: float) -> torch.Tensor:
+        """The picture moved by ``k`` output frames of zoom, turn and drift: a drift moves the window (exact),
+        a zoom or turn warps the picture (bilinear)."""
+        from performer.dream import canvas
+
+        assert self._img is not None and self._seed_t is not None
+        zoom, rot = float(params["dream.zoom"]) ** k, float(params["dream.rotate"]) * k
+        img, seed = self._img, self._seed_t
+        if abs(zoom - 1.0) > 1e-5 or abs(rot) > 1e-4:
+            img = canvas.warp(img, zoom, rot, 0.0, 0.0)
+            if float(params["dream.blend"]) > 0:  # the picture it is held to travels with it
+                seed = canvas.warp(seed, zoom, rot, 0.0, 0.0)
+        img = self._window.move(img, float(params["dream.translate_x"]) * k, float(params["dream.translate_y"]) * k)
+        if self._window.recentred is not None:  # what the picture is pulled or held to moves back with it
+            seed = canvas.shift(seed, *self._window.recentred)
+            if self._pull is not None:
+                self._pull = (canvas.shift(self._pull[0], *self._window.recentred), self._pull[1])
+        self._seed_t = seed
+        return img
 
     # ------------------------------------------------------------------ one-off renders
 
@@ -365,6 +404,7 @@ class DreamRenderer:
 
         from performer.dream import core
         from performer.dream.layers import parse_layers
+        from performer.dream.octaves import step_settings
         from performer.dream.seeds import image_seed, noise_seed
 
         if self.backbone is None:
@@ -391,10 +431,13 @@ class DreamRenderer:
                 "layers": self.layers if self.backbone is not None else {}, **self.last_parts}
 
 
-def step_settings(params: Mapping[str, Any]) -> Any:
-    """The step's settings (:class:`~performer.dream.core.StepSettings`) from the parameters."""
-    from performer.dream import core
+def _new_octaves(seed: int, interrupted: threading.Event) -> Any:
+    from performer.dream.octaves import Octaves
 
-    return core.StepSettings(float(params["dream.lr"]), int(params["dream.jitter"]), str(params["dream.grad_norm"]),
-                             float(params["dream.grad_smooth"]), float(params["dream.robustness"]),
-                             float(params["dream.freq_decay"]), bool(params["dream.decorrelate"]))
+    return Octaves(seed, interrupted)
+
+
+def _new_window() -> Any:
+    from performer.dream.canvas import Window
+
+    return Window(0)

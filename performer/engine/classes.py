@@ -58,3 +58,18 @@ def load_class_images(preset: Preset) -> dict[str, np.ndarray]:
             log.error("preset %s: class %s image %s cannot be read (%s); that class starts from its portrait",
                       preset.name, cls, path, e)
     return images
+
+
+def class_colours(preset: Preset) -> dict[str, tuple[float, float, float]]:
+    """The preset's ``[classes.X] colour`` per class, RGB in [0, 1] (the dream's colour is held near it); a bad
+    one is reported and that class keeps its portrait's colours."""
+    from performer.dream.grade import parse_colour
+
+    colours = {}
+    for cls, spec in class_tables(preset).items():
+        if "colour" in spec:
+            try:
+                colours[cls] = parse_colour(spec["colour"])
+            except ValueError as e:
+                log.error("preset %s: class %s: %s; that class keeps its portrait's colours", preset.name, cls, e)
+    return colours

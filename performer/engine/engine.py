@@ -29,7 +29,7 @@ import numpy as np
 from performer.analysis import Analysis, Analyzer, ClassifierLike
 from performer.audio import AudioRing, AudioSource
 from performer.dream.portraits import IDLE, load_portrait
-from performer.engine.classes import class_guides, load_class_images
+from performer.engine.classes import class_colours, class_guides, load_class_images
 from performer.engine.present import Dreamed, Presenter
 from performer.engine.scene import choose
 from performer.errors import PerformerError, PresetError
@@ -96,6 +96,7 @@ class Engine:
         self.matrix = ModMatrix(self.preset.routes, self.store.registry)
         self.class_images: dict[str, np.ndarray] = {}
         self.class_guides: dict[str, tuple[int, ...]] = {}
+        self.class_colours: dict[str, tuple[float, float, float]] = {}
         self._install(self.preset)
         self._started_with = self.preset
         """The preset the engine was built with: its outputs and controllers run for the whole show."""
@@ -120,9 +121,11 @@ class Engine:
         matrix = ModMatrix(preset.routes, self.store.registry)
         images = load_class_images(preset)
         guides = class_guides(preset, self.classifier.classes)
+        colours = class_colours(preset)
         apply_preset(self.store, preset, bpm=lambda: float(self.extra_sources.get("bpm", 0.0)))
         with self._preset_lock:
             self.preset, self.matrix, self.class_images, self.class_guides = preset, matrix, images, guides
+            self.class_colours = colours
 
     def load_preset(self, path: str | Path) -> bool:
         """Recall a preset file at run time; on any problem keep the current state and report why."""
@@ -208,11 +211,12 @@ class Engine:
 
         follow = float(params["dream.follow_confidence"]) if params is not None else 0.0
         with self._preset_lock:
-            images, guides = self.class_images, self.class_guides
+            images, guides, colours = self.class_images, self.class_guides, self.class_colours
         c = choose(a, follow, guides, images, self._shown_key)
         fit = (int(params["dream.height"]), int(params["dream.width"])) if params is not None else None
         return Scene(key=c.key, guide=(), mix=c.mix, seed_image=c.image, portrait=c.image if c.key else None,
                      spectrogram=a.spectrogram if a is not None else None, feedback_frames=feedback_frames,
+                     colour=colours.get(c.key) if c.key else None,
                      video=self.video.latest(fit) if self.video is not None else None)
 
     def modulated(self, snap: Snapshot, a: Analysis | None, dt: float) -> Snapshot:
@@ -257,7 +261,7 @@ class Engine:
             self._revert_failures()
             end = time.monotonic()
             self.last_frame = frame
-            self.presenter.put(Dreamed(frame, start, end))
+            self.presenter.put(Dreamed(frame, start, end, getattr(self.renderer, "pending_shift", (0.0, 0.0))))
             st.frames += 1
             st.frame_ms = 1000.0 * (end - start)
             times = [t for t in times if end - t < 2.0] + [end]

@@ -79,10 +79,18 @@ class Master:
             self._held = frame
 
     def finish(self, frame: np.ndarray, p: Mapping[str, Any]) -> np.ndarray:
-        """``frame`` (HxWx3 float, 0..255) through the colour and the fade, as HxWx3 uint8."""
+        """``frame`` (HxWx3 uint8, or float 0..255) through the colour and the fade, as HxWx3 uint8 (a uint8
+        frame the master leaves alone is returned as it is)."""
         if blacked_out(p) or float(p["master.fade"]) >= 1.0:
             return np.zeros(frame.shape, dtype=np.uint8)
         t = colour_transform(p)
+        if frame.dtype == np.uint8:
+            if t is None:
+                return frame
+            import cv2
+
+            m, b = t  # saturating, rounded: as the float path's clip and +0.5
+            return cv2.transform(frame, np.hstack([m, np.reshape(b, (3, 1))]).astype(np.float32))
         if t is not None:
             m, b = t
             if np.allclose(m, m[0, 0] * np.eye(3), rtol=0.0, atol=1e-9):  # no colour turn: a scale and an offset

@@ -2,7 +2,8 @@
 
 * Silence, or a classifier less sure than ``dream.follow_confidence``: no class (the renderer keeps what it has).
 * A real class on top: that class, its image, and the guide mix of the classes heard (those with targets and a
-  probability of 0.1 or more; the mix is renormalised over them, so ``none`` never takes a share of it).
+  probability of 0.3 or more -- a class that is only in the air does not turn the picture into a mean of the
+  recent classes; the mix is renormalised over them, so ``none`` never takes a share of it).
 * ``none`` on top ("none of these", :mod:`performer.classifier.labels`): the class the dream shows *holds* -- the
   same key (no class change, no restart, no portrait pull), its image for a restart, and an empty mix, which keeps
   the guidance's weights where they are (:class:`~performer.dream.guidance.GuideMix`). The picture keeps evolving
@@ -21,7 +22,7 @@ from performer.classifier.labels import is_none
 from performer.dream.portraits import IDLE, load_portrait
 
 Mix = tuple[tuple[str, tuple[int, ...], float], ...]
-MIX_FLOOR = 0.1
+MIX_FLOOR = 0.3
 """A class takes part in the guide mix from this smoothed probability (the followed class always does)."""
 
 

@@ -80,10 +80,18 @@ PARAMS: tuple[Param, ...] = (
           0.0, 2.0, clamp=True),
     Param("dream.decorrelate", "bool", True, "dream",
           "Take each step in ImageNet's decorrelated colour space (natural colours instead of rainbow fringes)."),
-    Param("dream.width", "int", 320, "dream", "Width of the image the network dreams (outputs scale it).", "px",
+    Param("dream.width", "int", 320, "dream", "Width of the picture the network dreams (outputs scale it).", "px",
           64, 1920, clamp=True),
-    Param("dream.height", "int", 180, "dream", "Height of the image the network dreams (outputs scale it).", "px",
+    Param("dream.height", "int", 180, "dream", "Height of the picture the network dreams (outputs scale it).", "px",
           64, 1080, clamp=True),
+    Param("dream.tile", "int", 0, "dream",
+          "Largest side of the piece of an octave one step dreams (0: whole octaves, taking turns a frame each). "
+          "Above 0 the smallest octave is dreamed every frame and the larger ones a tile a frame, so a picture "
+          "at the output's size gets its fine structure dreamed where it is seen.", "px", 0, 1920, clamp=True),
+    Param("dream.colour_hold", "float", 0.5, "dream",
+          "How far each second the picture's brightness, contrast, mean colour and saturation move to its "
+          "class's (its portrait's, tinted by the preset's [classes.X] colour); 0 lets colour drift.", "",
+          0.0, 1.0, clamp=True, slew=0.2),
     Param("dream.guide_weight", "float", 5.0, "dream",
           "Weight of the push towards the sound classes' ImageNet targets (0 = plain Deep Dream).", "",
           0.0, 10.0, clamp=True, slew=0.3),

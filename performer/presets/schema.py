@@ -74,6 +74,19 @@ def one_of(*choices: Any) -> Check:
     return lambda v: None if v in choices else "one of " + ", ".join(map(str, choices))
 
 
+def colour() -> Check:
+    def check(v: Any) -> str | None:
+        from performer.dream.grade import parse_colour
+
+        try:
+            parse_colour(v)
+        except ValueError:
+            return "a colour '#rrggbb' (hex, e.g. '#d02030')"
+        return None
+
+    return check
+
+
 def list_of(item: Check, what: str) -> Check:
     def check(v: Any) -> str | None:
         if isinstance(v, list) and all(item(x) is None for x in v):
@@ -179,6 +192,7 @@ OSC: Schema = {
 OSC_DEST: Schema = {"host": (string(), True), "port": (integer(1, 65535), True)}
 CLASS: Schema = {
     "image": (string(), False),
+    "colour": (colour(), False),
     "guide": (lambda v: resolve_guide(v)[1], False),
 }
 OUTPUT: Schema = {

@@ -158,3 +158,17 @@ def test_out_of_range_master_values_are_clamped(name, value):
     store = ParamStore()
     p = store.registry.get(name)
     assert store.set(name, value) in (p.min, p.max)
+
+
+def test_a_drift_moves_the_output_by_whole_pixels_and_never_resamples_it():
+    """Between dreamed frames the clock carries a drift on by whole pixels (the fraction the renderer left over
+    included): every pixel shown is one of the frame's own, so the dreamed detail stays sharp."""
+    frame = np.random.default_rng(1).integers(0, 256, (40, 60, 3), dtype=np.uint8)
+    clock = Clock()
+    store = ParamStore(clock=clock)
+    store.update({"dream.translate_x": 0.2, "dream.translate_y": -0.1}, glide=False)
+    presenter = Presenter(lambda f, t: None, store.snapshot, clock)
+    presenter.put(Dreamed(frame, clock.t, clock.t, offset=(0.4, 0.0)))
+    clock.t += 10 / 30  # ten output frames: 2 px right (+0.4 carried: 2.4 -> 2), 1 px up
+    out = shown(store, presenter)
+    assert np.array_equal(out[:-1, 2:], frame[1:, :-2])
