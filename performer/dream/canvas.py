@@ -232,3 +232,34 @@ def feather(shape: tuple[int, int], inner: tuple[int, int, int, int], device: to
 def margin(size_px: float) -> int:
     """Margin of context (picture pixels) around a tile: a tenth of its side, at least 8 pixels."""
     return max(8, int(math.ceil(size_px / 10)))
+
+
+class Dissolve:
+    """A morph to a new picture that never averages two pictures: the picture switches to ``target`` region by
+    region, in the order of a smooth random field (large soft blobs), over a narrow soft edge; ``progress`` (0..1)
+    is the share of the area switched. Once a region has switched the dream goes on from it undisturbed."""
+
+    def __init__(self, target: torch.Tensor, gen: torch.Generator | None, soft: float = 0.1) -> None:
+        h, w = target.shape[-2:]
+        coarse = torch.rand(1, 1, 5, 8, generator=gen)
+        small = F.interpolate(coarse, size=(90, 160), mode="bicubic", align_corners=False).flatten()
+        ranks = torch.empty_like(small)
+        ranks[small.argsort()] = torch.linspace(0.0, 1.0, small.numel())  # uniform: area switched = progress
+        field = F.interpolate(ranks.view(1, 1, 90, 160), size=(h, w), mode="bilinear", align_corners=False)
+        self.target = target
+        self.field = field.to(target.device, target.dtype)
+        self.done = torch.zeros_like(self.field)
+        self.soft = soft
+
+    def apply(self, img: torch.Tensor, progress: float) -> torch.Tensor:
+        """``img`` with the regions due by ``progress`` switched to the target."""
+        m = ((progress * (1 + self.soft) - self.field) / self.soft).clamp_(0.0, 1.0)
+        share = ((m - self.done) / (1.0 - self.done).clamp_min(1e-6)).clamp_(0.0, 1.0)
+        self.done = torch.maximum(self.done, m)
+        return (img + (self.target - img) * share).contiguous(memory_format=CL)
+
+    def shift(self, dx: int, dy: int) -> None:
+        """Move with the picture (a window re-centred)."""
+        self.target = shift(self.target, dx, dy)
+        self.field = shift(self.field, dx, dy)
+        self.done = shift(self.done, dx, dy)

@@ -7,8 +7,8 @@ take turns from frame to frame), so the frame rate stays steady whatever the
 settings. The image is kept and dreamed further frame after frame: a change of
 the scene's ``key`` (the top sound class) *morphs* it -- the guidance glides to
 the new class's targets over ``dream.crossfade`` seconds (:mod:`guidance`) and
-the image is pulled part of the way towards the class's portrait
-(``dream.portrait_pull``). A new dream starts from a seed only on the first
+``dream.portrait_pull`` of the picture's area dissolves, region by region, into the
+class's portrait (never a mean of the two pictures). A new dream starts from a seed only on the first
 frame, on ``dream.restart``, or on a class change when ``dream.class_change``
 is ``restart``; the output then cross-fades from the old image.
 
@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     import torch
 
     from performer.dream.backbones import Backbone
+    from performer.dream.canvas import Dissolve
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +109,7 @@ class DreamRenderer:
         self.frame_ms_ema = 0.0
         self._parts: dict[str, Any] = {}
         self.mix = GuideMix()
-        self._pull: tuple[torch.Tensor, float] | None = None  # portrait being pulled towards, since when
+        self._pull: tuple[Dissolve, float] | None = None  # the morph to the new class's portrait, since when
         self._last_t: float | None = None
         self._video = VideoMix()  # the live video (the VJ's own content), converted once per video frame
         self._interrupted = threading.Event()
@@ -303,7 +304,7 @@ class DreamRenderer:
                 # the new class's portrait: pulled towards over the crossfade, and what dream.blend holds to
                 self._seed_t = self._place(self._portrait(scene.portrait, size))
                 if float(params["dream.portrait_pull"]) > 0:
-                    self._pull = (self._seed_t, now)
+                    self._pull = (canvas.Dissolve(self._seed_t, self._gen), now)
             if scene.key is not None:
                 self._key = scene.key
             self.mix.update(scene.mix, dt, crossfade)
@@ -323,12 +324,12 @@ class DreamRenderer:
                 img = torch.lerp(img, self._seed_t, blend)
             img = self._video.apply(img, params, scene.video, "blend")
             if self._pull is not None:
-                target, since = self._pull
-                pull = float(params["dream.portrait_pull"])
-                if crossfade <= 0 or now - since > crossfade or target.shape[-2:] != img.shape[-2:]:
+                dissolve, since = self._pull
+                a = 1.0 if crossfade <= 0 else min(1.0, (now - since) / crossfade)
+                if dissolve.target.shape[-2:] == img.shape[-2:]:  # ``pull`` of the area, eased in and out
+                    img = dissolve.apply(img, float(params["dream.portrait_pull"]) * a * a * (3 - 2 * a))
+                if a >= 1.0 or dissolve.target.shape[-2:] != img.shape[-2:]:
                     self._pull = None
-                else:  # a share per frame such that the whole crossfade covers ``pull`` of the way
-                    img = torch.lerp(img, target, 1.0 - (1.0 - min(pull, 0.999)) ** (dt / crossfade))
             img = self._colour.hold(img, float(params["dream.colour_hold"]), dt, now)
             self._img = img
             out = self._window.crop(img, size)
@@ -387,7 +388,7 @@ class DreamRenderer:
         if self._window.recentred is not None:  # what the picture is pulled or held to moves back with it
             seed = canvas.shift(seed, *self._window.recentred)
             if self._pull is not None:
-                self._pull = (canvas.shift(self._pull[0], *self._window.recentred), self._pull[1])
+                self._pull[0].shift(*self._window.recentred)
         self._seed_t = seed
         return img
 

@@ -103,8 +103,8 @@ PARAMS: tuple[Param, ...] = (
           "What a class change does: morph keeps the image and moves the guidance over dream.crossfade; "
           "restart starts a new dream from the class's seed.", choices=("morph", "restart")),
     Param("dream.portrait_pull", "float", 0.5, "dream",
-          "How far a class change pulls the image towards the new class's portrait over the crossfade "
-          "(0 keeps the picture, 1 arrives at the portrait).", "", 0.0, 1.0, clamp=True, slew=0.2),
+          "How much of the picture a class change turns into the new class's portrait over the crossfade, "
+          "region by region (0 keeps the picture, 1 arrives at the portrait).", "", 0.0, 1.0, clamp=True, slew=0.2),
     Param("dream.seed", "enum", "class_image", "dream",
           "Where a dream starts: the class's image (the preset's, else its built-in portrait), the live "
           "spectrogram, noise, or the previous frame.",

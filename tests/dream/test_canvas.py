@@ -129,3 +129,19 @@ def test_a_whole_region_and_tiles_change_only_their_part_of_the_picture():
     changed = (y - x).abs().sum(1)[0] > 1e-6
     assert changed[:32, :40].all()
     assert not changed[60:, :].any() and not changed[:, 100:].any()  # beyond the tile's margin: untouched
+
+
+def test_a_morph_switches_the_picture_region_by_region_instead_of_averaging_it():
+    old = torch.zeros(1, 3, 90, 160).contiguous(memory_format=torch.channels_last)
+    new = torch.ones(1, 3, 90, 160).contiguous(memory_format=torch.channels_last)
+    d = canvas.Dissolve(new, torch.Generator().manual_seed(0))
+    x = old
+    for progress in (0.1, 0.25, 0.5):
+        x = d.apply(x, progress)
+        switched = float((x == 1).float().mean())
+        between = float(((x > 0) & (x < 1)).float().mean())
+        assert abs(switched - progress) < 0.1 and between < 0.15  # the area due, a narrow edge, no grey mean
+    x = x + 0.3 * (x == 0)  # the dream moves the part not yet switched; switched regions are left to the dream
+    x2 = d.apply(x.clamp(0, 1), 0.5)
+    assert torch.equal(x2, x.clamp(0, 1))
+    assert bool((d.apply(x2, 1.0) == 1).all())
