@@ -10,7 +10,10 @@ preset folder, then the shipped presets, and saved only into the user's folder
 (:class:`~performer.presets.PresetFolders`). Recalls and saves run one at a
 time on a worker thread, so the OSC thread answers the next message at once;
 each one's outcome goes back to its sender (``/preset/loaded``,
-``/preset/saved`` or ``/performer/error <address> <message>``).
+``/preset/saved`` or ``/performer/error <address> <message>``, while the
+reply budget lasts). A failure is counted in ``preset_errors`` and logged in
+one line at most once a second with the count so far, so a client repeating a
+bad command cannot flood the log.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from performer.control.osc import ERROR_ADDRESS
+from performer.control.throttle import Budget, KindLog
 from performer.errors import ControlError, PerformerError, PresetError
 
 log = logging.getLogger(__name__)
@@ -70,6 +74,8 @@ and a read-only OSCQuery node."""
 MAX_PENDING_PRESET_COMMANDS = 8
 """Preset commands waiting for the worker; more are refused (answered with an error) until it catches up."""
 MAX_REPLY_CHARS = 1000
+PRESET_REPLIES_PER_SECOND = 200.0
+"""Error replies to failed preset commands a second (the OSC intake's budget for its own error replies)."""
 
 
 class Controls:
@@ -82,6 +88,9 @@ class Controls:
         self.folders = PresetFolders.default(options.preset_dir)
         self.preset_errors = 0
         """Preset commands that failed (bad name, bad file, full queue, a save that could not be written)."""
+        self.refusals = KindLog(log, limit=MAX_REPLY_CHARS)
+        """The one rate-limited, counted log line of failed preset commands."""
+        self._preset_replies = Budget(PRESET_REPLIES_PER_SECOND, PRESET_REPLIES_PER_SECOND)
         self._jobs = ThreadPoolExecutor(max_workers=1, thread_name_prefix="preset-commands")
         self._pending = 0
         self._pending_lock = threading.Lock()
@@ -254,24 +263,23 @@ class Controls:
     def _submit(self, address: str, job: Callable[[], str], reply: Any, done: str) -> None:
         """Run a preset command on the worker; its sender hears ``done <result>`` or the error."""
         with self._pending_lock:
-            if self._pending >= MAX_PENDING_PRESET_COMMANDS:
+            full = self._pending >= MAX_PENDING_PRESET_COMMANDS
+            if full:
                 self.preset_errors += 1
-                raise ControlError(f"{address}: {self._pending} preset commands are still waiting; "
-                                   "this one was dropped, send it again")
-            self._pending += 1
+            else:
+                self._pending += 1
+        if full:  # the OSC intake counts it too and logs it in its own rate-limited line
+            raise ControlError(f"{address}: {MAX_PENDING_PRESET_COMMANDS} preset commands are still waiting; "
+                               "this one was dropped, send it again")
 
         def run() -> None:
             try:
                 result = job()
             except Exception as e:  # PerformerError, OSError, and whatever else a file could provoke
-                with self._pending_lock:
-                    self.preset_errors += 1
-                message = _one_line(e)
-                if isinstance(e, (PerformerError, OSError)):
-                    log.error("%s failed: %s", address, message)
-                else:
-                    log.exception("%s failed", address)
-                if reply is not None:
+                expected = isinstance(e, (PerformerError, OSError))
+                message = _one_line(e) if expected else f"{type(e).__name__}: {_one_line(e)}"
+                self._preset_failed(f"{address} failed: {message}", exc_info=not expected)
+                if reply is not None and self._preset_replies.take():
                     reply(ERROR_ADDRESS, [address, message])
             else:
                 if reply is not None:
@@ -287,6 +295,13 @@ class Controls:
                 self._pending -= 1
             raise ControlError(f"{address}: the server is stopping") from None
 
+    def _preset_failed(self, message: str, exc_info: bool = False) -> None:
+        """Count a failed preset command and log it: one line, at most once a second, with the count so far."""
+        with self._pending_lock:
+            self.preset_errors += 1
+            count = self.preset_errors
+        self.refusals("preset_error", message, count, logging.ERROR, exc_info=exc_info)
+
     def _recall(self, name: str) -> None:
         """Queue a recall by preset name; ``next`` and ``prev`` step through the current preset's folder
         (what a MIDI note or program change naming a preset does). Failures are logged."""
@@ -296,8 +311,9 @@ class Controls:
                 self._submit(f"/preset/{name}", lambda: self.recall_path(self._neighbour(delta)), None, "")
             else:
                 self._submit("/preset/load", lambda: self.recall(name), None, "")
-        except ControlError as e:
-            log.error("preset %r not recalled: %s", name, e)
+        except ControlError as e:  # the queue is full (counted by _submit); no OSC intake logs this one
+            self.refusals("preset_error", f"preset {name[:80]!r} not recalled: {e}", self.preset_errors,
+                          logging.ERROR)
 
     def recall(self, name: str) -> str:
         """Recall the preset called ``name`` (your folder first, then the shipped presets), now; its name."""

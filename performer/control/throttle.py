@@ -32,28 +32,39 @@ class KindLog:
     """At most one clipped line per kind per ``interval`` seconds, each with how many of that kind came so far.
 
     ``kind`` is a short identifier (``bad_type``); the line ends with it in words: ``… (12 bad type so far)``.
+    Lines are clipped to ``limit`` characters (:data:`MAX_LINE`: about client input; a longer one for the
+    server's own messages, which carry a fix). Safe to call from several threads.
     """
 
     def __init__(self, logger: logging.Logger, interval: float = 1.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, limit: int = MAX_LINE) -> None:
         self.logger = logger
         self.interval = interval
+        self.limit = limit
         self._clock = clock
         self._last: dict[str, float] = {}
+        self._lock = threading.Lock()
 
     def due(self, kind: str) -> bool:
         """Whether a line of this ``kind`` would be written now."""
         last = self._last.get(kind)
         return last is None or self._clock() - last >= self.interval
 
-    def __call__(self, kind: str, message: str, count: int, level: int = logging.WARNING) -> bool:
-        """Log ``message`` unless a line of this ``kind`` was written less than ``interval`` ago; True if logged."""
-        now = self._clock()
-        last = self._last.get(kind)
-        if last is not None and now - last < self.interval:
-            return False
-        self._last[kind] = now
-        self.logger.log(level, "%s (%d %s so far)", clip(message), count, kind.replace("_", " "))
+    def __call__(self, kind: str, message: str, count: int, level: int = logging.WARNING,
+                 exc_info: bool = False) -> bool:
+        """Log ``message`` unless a line of this ``kind`` was written less than ``interval`` ago; True if logged.
+
+        ``exc_info``: the exception being handled goes with the line at debug level only (a traceback is no line
+        for a stage log), and only when the line is written."""
+        with self._lock:
+            now = self._clock()
+            last = self._last.get(kind)
+            if last is not None and now - last < self.interval:
+                return False
+            self._last[kind] = now
+        self.logger.log(level, "%s (%d %s so far)", clip(message, self.limit), count, kind.replace("_", " "))
+        if exc_info:
+            self.logger.debug("%s: the error in full", kind, exc_info=True)
         return True
 
 
