@@ -53,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
         importlib.import_module(name).register(sub)
     for leaf in _leaf_parsers(sub):
         _add_verbosity(leaf, default=argparse.SUPPRESS)  # `performer classify x.wav -v` works too
+        leaf.set_defaults(command_parser=leaf)  # an option the command does not know is refused with its usage
     return parser
 
 
@@ -81,7 +82,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     # classifier share a small machine; waiting passively avoids that (set the variable to override).
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        refuse_unknown(getattr(args, "command_parser", parser), unknown)
     setup_logging(args.verbose, args.quiet, getattr(args, "log_level", logging.WARNING))
     if not getattr(args, "func", None):
         parser.print_help()
@@ -102,6 +105,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             log.debug("the rest of the message: %s", " ".join(rest))
         print(f"performer {args.command}: error: {first}", file=sys.stderr)
         return 1
+
+
+def refuse_unknown(parser: argparse.ArgumentParser, unknown: list[str]) -> None:
+    """Exit 2 with the command's own usage (not the top level's) and one line naming what it did not know, with
+    the option it most resembles."""
+    import difflib
+
+    options = [s[2:] for a in parser._actions for s in a.option_strings if s.startswith("--")]
+    first = next((u.split("=", 1)[0].lstrip("-") for u in unknown if u.startswith("-")), "")
+    close = difflib.get_close_matches(first, options, n=1, cutoff=0.75) if first else []
+    hint = f"; did you mean --{close[0]}?" if close else f"; allowed: the options above (`{parser.prog} --help`)"
+    parser.error(f"unrecognized arguments: {' '.join(unknown)}{hint}")
 
 
 def _os_error(e: OSError) -> str:

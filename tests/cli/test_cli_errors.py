@@ -134,3 +134,26 @@ def test_shared_data_is_found_through_the_environment(monkeypatch, tmp_path):
     assert shared_data_root() == tmp_path
     monkeypatch.delenv(SHARED_DATA_ENV)
     assert shared_data_root() == REPO.parent / "shared" / "data"
+
+
+@pytest.mark.parametrize("args, usage", [
+    (["serve", "--bogus"], "usage: performer serve "),
+    (["serve", "--input", "demo", "--prevew"], "usage: performer serve "),
+    (["preset", "new", "x.toml", "--bogus"], "usage: performer preset new "),
+    (["bench", "look", "--bogus"], "usage: performer bench look "),
+])
+def test_an_unknown_option_is_refused_with_the_commands_own_usage(cli, tmp_path, args, usage):
+    proc = cli(*args, timeout=60, cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith(usage), proc.stderr
+    line = one_error_line(proc, args[-1], "unrecognized")
+    assert line.startswith(usage.split()[1] + " " + usage.split()[2]), line  # "performer serve: error: ..."
+    if args[-1] == "--bogus":  # nothing like it: the line says where the allowed options are, guesses none
+        assert "did you mean" not in line and f"`{usage[7:].strip()} --help`" in line, line
+    assert not (tmp_path / "x.toml").exists()
+
+
+def test_a_misspelt_option_names_the_option_it_resembles(cli):
+    proc = cli("serve", "--overwirte", timeout=60)
+    assert proc.returncode == 2
+    assert "--overwrite" in one_error_line(proc, "--overwirte")
