@@ -45,7 +45,8 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("/glove/flex", "fffff", "Raw flex-sensor readings, one per finger (an OSC glove)."),
     ("/performer/status", "", "Ask for the engine status; answered to the sender."),
     ("/osc/destination/add", "si", "Send OSC out to this host and port too."),
-    ("/osc/destination/remove", "si", "Stop sending OSC out to this host and port."),
+    ("/osc/destination/remove", "si", "Stop sending OSC out to this host and port (one a client added; the "
+     "destinations the server was started with are kept)."),
 )
 
 

@@ -4,7 +4,8 @@ Destinations come from the preset and the command line (the user's choice: any h
 ``/osc/destination/add``. A client may only add a destination on this machine (a loopback address) or on a host
 named in the allow-list or among the configured destinations, written as an IP address (no name is looked up on
 behalf of a client), and there are at most :data:`MAX_DESTINATIONS` in all: otherwise any client could turn the
-server into a reflector that streams the analysis at a host of its choosing.
+server into a reflector that streams the analysis at a host of its choosing. A client may remove only what a
+client added: the configured destinations are the operator's and stay until the server stops.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from performer.control.osc_wire import build_bundle, osc_value
+from performer.control.throttle import KindLog
 from performer.errors import ControlError
 from performer.params import Change, ParamStore
 
@@ -64,7 +66,12 @@ class OscSender:
             self._add(host, port)
             if (ip := _ip(host)) is not None:
                 self.allow.add(ip)
+        self.configured = frozenset(self.destinations)
+        """The operator's destinations (the preset's and the command line's): never removed by a client."""
         self.refused_destinations = 0
+        self.client_changes = 0
+        """Destinations clients added or removed."""
+        self._log = KindLog(log)
         self.analysis = analysis
         self.status = status
         self.announce = announce
@@ -113,7 +120,9 @@ class OscSender:
         except ControlError:
             self.refused_destinations += 1
             raise
-        log.info("OSC out to %s:%d (added by a client)", host, port)
+        self.client_changes += 1
+        self._log("destination_change", f"OSC out to {host}:{port} (added by a client)", self.client_changes,
+                  logging.INFO)
 
     def _check_client_host(self, host: Any, port: Any) -> None:
         self._check_port(port)
@@ -125,10 +134,24 @@ class OscSender:
                                f"or an allowed host: {others}")
 
     def remove_destination(self, host: str, port: int) -> None:
+        """Remove a destination a client added; the configured ones are kept (:class:`ControlError`)."""
         with self._lock:
-            if (host, port) in self.destinations:
+            kept = (host, port) in self.configured
+            found = not kept and (host, port) in self.destinations
+            if found:
                 self.destinations.remove((host, port))
-            self._told.discard((host, port))
+                self._told.discard((host, port))
+            added = [f"{h}:{p}" for h, p in self.destinations if (h, p) not in self.configured]
+        if not found:
+            self.refused_destinations += 1
+            shown = f"{host[:80] if isinstance(host, str) else repr(host)}:{port}"
+            what = ("was configured by the operator (--osc-out or the preset) and is kept" if kept
+                    else "is not an OSC destination")
+            raise ControlError(f"OSC destination {shown} {what}; allowed: a destination a client added: "
+                               f"{', '.join(added) or 'none now'}")
+        self.client_changes += 1
+        self._log("destination_change", f"OSC out to {host}:{port} stopped (removed by a client)",
+                  self.client_changes, logging.INFO)
 
     # --- what is sent -----------------------------------------------------------------
     def event(self, address: str, args: list[Any]) -> None:

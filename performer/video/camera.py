@@ -38,6 +38,18 @@ def _cv2(spec: str) -> Any:
     return cv2
 
 
+def _kind(path: Path) -> str:
+    """What a path that is no regular file is, in words (a folder, a character device ...)."""
+    import stat
+
+    mode = path.stat().st_mode
+    for test, words in ((stat.S_ISDIR, "a folder"), (stat.S_ISCHR, "a character device"),
+                        (stat.S_ISBLK, "a block device"), (stat.S_ISFIFO, "a named pipe")):
+        if test(mode):
+            return words
+    return "not a regular file"
+
+
 class CameraVideo(VideoSource):
     """A camera (an index, or a device path under /dev) or a video file (looped at its own rate) through OpenCV."""
 
@@ -68,12 +80,19 @@ class CameraVideo(VideoSource):
             if not path.exists():
                 raise VideoError(f"video file {self.spec!r}: no such file")
             if not path.is_file():
-                raise VideoError(f"video file {self.spec!r}: not a file")
+                raise VideoError(f"video file {self.spec!r}: {_kind(path)}, not a video file; allowed: a video file "
+                                 "OpenCV reads, camera:INDEX or camera:/dev/videoN")
         self._cv2 = _cv2(self.spec)
         self._cap = self._capture()
         if self._cap is None:
             if self.is_file:
                 raise VideoError(f"video file {self.spec!r}: OpenCV cannot read it as a video")
+            path = Path(str(self.target))
+            if isinstance(self.target, str) and not path.name.startswith("video"):  # e.g. /dev/zero
+                what = f"{self.target} is {_kind(path)}, not a camera OpenCV can open" if path.exists() else (
+                    f"no such device {self.target}")
+                raise VideoError(f"video source {self.spec!r}: {what}; allowed: camera:INDEX, camera:/dev/videoN, "
+                                 "ndi:NAME or a video file")
             raise VideoError(f"video source {self.spec!r}: no camera at {self.target!r} could be opened "
                              "(is it plugged in and not used by another program?)")
         if self.is_file:

@@ -98,3 +98,35 @@ def test_an_unexpected_failure_is_one_line_and_its_traceback_only_at_debug(contr
     assert 1 <= len(logged) <= 4
     assert "RuntimeError: a bug" in logged[0].getMessage()
     assert all(r.exc_info is None for r in logged)
+
+
+def test_a_client_cannot_remove_the_operators_destinations_nor_take_their_slots(tmp_path):
+    """Item 4: /osc/destination/remove si 127.0.0.1 PORT removed the operator's --osc-out; then all 8 slots."""
+    from performer.control.osc import MAX_DESTINATIONS
+
+    operator = ("127.0.0.1", 9100)
+    ctl = Controls(fake_engine(ParamStore()), ControlOptions(osc_port=0, oscquery_port=0, preset_dir=tmp_path,
+                                                             osc_out=[operator]))
+    assert ctl.osc is not None and ctl.sender is not None
+    ctl.osc.start()
+    try:
+        c = Client(ctl.osc.port)
+        c.send("/osc/destination/remove", *operator)
+        address, (where, message) = c.reply()
+        assert address == "/performer/error" and where == "/osc/destination/remove"
+        assert "127.0.0.1:9100" in message and "kept" in message and "allowed" in message
+        assert ctl.sender.destinations == [operator]
+        for port in range(20000, 20000 + MAX_DESTINATIONS):
+            c.send("/osc/destination/add", "127.0.0.1", port)
+        c.send("/osc/destination/remove", "127.0.0.1", 20000)  # one a client added: removed
+        c.send("/osc/destination/remove", "127.0.0.1", 20000)  # not there (any more): said so
+        c.send("/dream/octaves")
+        errors = []
+        while (reply := c.reply())[0] != "/dream/octaves":
+            errors.append(reply[1])
+        assert [e[0] for e in errors] == ["/osc/destination/add", "/osc/destination/remove"]
+        assert "at most" in errors[0][1] and "not an OSC destination" in errors[1][1]
+        assert operator in ctl.sender.destinations and len(ctl.sender.destinations) == MAX_DESTINATIONS - 1
+        assert ctl.sender.refused_destinations == 3
+    finally:
+        ctl.stop()
