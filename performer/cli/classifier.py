@@ -15,10 +15,10 @@ from performer.cli.types import (
     existing_file,
     float_range,
     int_range,
-    nonempty,
     number_list,
     positive_float,
     positive_int,
+    sound_file,
     writable_dir,
     writable_file,
 )
@@ -161,7 +161,7 @@ def register(subparsers) -> None:
     _register_calibrate(subparsers)
 
     p = subparsers.add_parser("classify", help="print class probabilities of a sound file over time (sliding window)")
-    p.add_argument("file", metavar="FILE", type=nonempty, help="audio file (any rate, any channel count)")
+    p.add_argument("file", metavar="FILE", type=sound_file, help="audio file (any rate, any channel count)")
     p.add_argument("--model", default=None, metavar="CKPT", type=existing_file,
                    help="checkpoint (default: the shipped models/urbansound8k_realtime.pt)")
     p.add_argument("--window", type=positive_float, default=None, help="window in seconds (default: the model's)")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -19,10 +20,12 @@ from performer.cli.types import (
     host_port,
     ip_address,
     nonempty,
+    path_kind,
     port_or_any,
     port_or_off,
     positive_float,
     positive_int,
+    sound_file,
     writable_dir,
     writable_file,
 )
@@ -41,7 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.set_defaults(log_level=logging.INFO)  # a live run reports what it does; -q quietens it
     s.add_argument("--preset", default="default", type=nonempty,
                    help="preset file or shipped preset name (default: default)")
-    s.add_argument("--input", dest="input", metavar="DEVICE|FILE|demo", type=nonempty,
+    s.add_argument("--input", dest="input", metavar="DEVICE|FILE|demo", type=sound_file,
                    help="audio input: 'demo', a sound file, or a device index or name (default: the default input)")
     s.add_argument("--loop", action="store_true", help="loop a file input")
     s.add_argument("--fast", action="store_true", help="read a file input as fast as possible instead of in real time")
@@ -103,9 +106,12 @@ def video_spec(text: str) -> str:
         kind, target = parse_spec(text)
     except VideoError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
-    if kind == "file" and not Path(str(target)).expanduser().is_file():
-        raise argparse.ArgumentTypeError(f"video file {text!r}: no such file; allowed: ndi:NAME, camera:INDEX, "
-                                         "camera:/dev/videoN or a video file")
+    allowed = "allowed: ndi:NAME, camera:INDEX, camera:/dev/videoN or a video file"
+    path = Path(str(target)).expanduser()
+    if kind == "file" and not path.is_file():
+        if os.path.lexists(path):
+            raise argparse.ArgumentTypeError(f"video file {text!r}: {path_kind(path)}, not a video file; {allowed}")
+        raise argparse.ArgumentTypeError(f"video file {text!r}: no such file; {allowed}")
     return text
 
 

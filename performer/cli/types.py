@@ -12,6 +12,7 @@ import argparse
 import ipaddress
 import math
 import os
+import stat
 from collections.abc import Callable
 from pathlib import Path
 
@@ -101,16 +102,47 @@ def host_port(text: str) -> tuple[str, int]:
     return name, number
 
 
+def path_kind(path: Path) -> str:
+    """What a path that is there but is no regular file is, in words: ``a folder``, ``a character device`` ..."""
+    try:
+        mode = path.stat().st_mode
+    except OSError as e:
+        return f"unreadable ({e.strerror or e})"
+    for test, words in ((stat.S_ISDIR, "a folder"), (stat.S_ISCHR, "a character device"),
+                        (stat.S_ISBLK, "a block device"), (stat.S_ISFIFO, "a named pipe"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return words
+    return "not a regular file"
+
+
+def is_special(path: Path) -> bool:
+    """``path`` is there but is neither a regular file nor a folder (a device, a pipe, a socket)."""
+    return os.path.lexists(path) and not path.is_file() and not path.is_dir()
+
+
 def existing_file(text: str) -> Path:
     """A path to a file that exists."""
     path = Path(text).expanduser()
     if not text.strip():
         raise argparse.ArgumentTypeError("an empty path is not allowed")
-    if path.is_dir():
-        raise argparse.ArgumentTypeError(f"{text} is a folder, not a file")
+    if path.is_dir() or is_special(path):
+        raise argparse.ArgumentTypeError(f"{text} is {path_kind(path)}, not a file")
     if not path.is_file():
         raise argparse.ArgumentTypeError(f"{text} does not exist")
     return path
+
+
+SOUND_FILES = "a sound file (WAV, FLAC, OGG, AIFF, MP3, ...)"
+
+
+def sound_file(text: str) -> str:
+    """A sound file's path or a name that is no path (an input device, ``demo``): not empty, and not a device, pipe
+    or socket. A missing file or a folder is left to the command, which names it."""
+    text = nonempty(text)
+    path = Path(text).expanduser()
+    if is_special(path):
+        raise argparse.ArgumentTypeError(f"{text} is {path_kind(path)}, not a sound file; allowed: {SOUND_FILES}")
+    return text
 
 
 def existing_dir(text: str) -> Path:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -157,3 +158,18 @@ def test_a_misspelt_option_names_the_option_it_resembles(cli):
     proc = cli("serve", "--overwirte", timeout=60)
     assert proc.returncode == 2
     assert "--overwrite" in one_error_line(proc, "--overwirte")
+
+
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="no /dev/zero on this system")
+@pytest.mark.parametrize("args, words", [
+    (["classify", "/dev/zero"], ["/dev/zero", "a character device, not a sound file", "WAV"]),
+    (["serve", "--input", "/dev/zero"], ["--input", "/dev/zero", "a character device, not a sound file"]),
+    (["serve", "--video", "/dev/zero"], ["--video", "'/dev/zero'", "a character device, not a video file",
+                                         "camera:/dev/videoN"]),
+    (["serve", "--model", "/dev/zero"], ["--model", "/dev/zero", "a character device, not a file"]),
+])
+def test_a_device_file_is_named_for_what_it_is_not_missing(cli, args, words):
+    proc = cli(*args, timeout=60)
+    assert proc.returncode == 2, proc.stderr
+    line = one_error_line(proc, *words)
+    assert "does not exist" not in line and "no such file" not in line, line

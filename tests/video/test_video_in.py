@@ -4,6 +4,7 @@ and one-line errors for sources that cannot open."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -251,7 +252,10 @@ def test_a_video_file_plays_at_its_rate_loops_and_arrives_as_rgb(cv2, tmp_path):
 
 def test_a_missing_camera_or_file_is_a_one_line_error_naming_it(cv2, tmp_path):
     cases = [("camera:99", "no camera at 99"), (str(tmp_path / "nothing.mp4"), "no such file"),
-             (f"file:{tmp_path}", "not a file")]
+             (f"file:{tmp_path}", "a folder, not a video file; allowed: a video file"),
+             ("/dev/no-such-camera", "no such device /dev/no-such-camera; allowed: camera:INDEX")]
+    if Path("/dev/zero").exists():  # a device that is no camera: said as it is, not "no such file"
+        cases.append(("/dev/zero", "/dev/zero is a character device, not a camera OpenCV can open; allowed: "))
     text = tmp_path / "notes.avi"
     text.write_text("not a video")
     cases.append((str(text), "cannot read it as a video"))
