@@ -42,6 +42,9 @@ class Param:
     """Seconds a jump takes to reach its target, so visuals glide instead of snapping."""
     address: str = ""
     """OSC address; derived from the name when left empty."""
+    max_length: int = 0
+    """The most characters a string parameter takes (required for strings, nothing else has one): OSC, presets,
+    the control page and OSCQuery refuse a longer string, since a stored value is sent to every client and saved."""
 
     def __post_init__(self) -> None:
         if not self.address:
@@ -56,6 +59,8 @@ class Param:
             raise ValueError(f"parameter {self.name}: enum default {self.default!r} is not in {self.choices}")
         if self.slew and self.type not in ("float", "int"):
             raise ValueError(f"parameter {self.name}: only numbers can slew")
+        if (self.type == "string") != (self.max_length > 0):
+            raise ValueError(f"parameter {self.name}: a string needs max_length > 0, and only a string has one")
         if self.type != "trigger":
             # The default must pass the parameter's own validation, unclamped.
             _validate(self, self.default, clamp=False, round_ints=False)
@@ -73,7 +78,7 @@ class Param:
         if self.type == "bool":
             return "true or false (1 or 0)"
         if self.type == "string":
-            return "a string"
+            return f"a string of at most {self.max_length} characters"
         return "a trigger (any value, or none)"
 
     def validate(self, value: Any, *, strict: bool = False) -> Any:
@@ -103,7 +108,7 @@ class Param:
     def denormalize(self, x: Any) -> Any:
         """Map 0..1 (clamped) to a valid value of this parameter."""
         if isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x):
-            raise ParamTypeError(f"{self.name} (normalised) expects a number in [0, 1], got {x!r}")
+            raise ParamTypeError(f"{self.name} (normalised) expects a number in [0, 1], got {_shown(x)}")
         x = min(1.0, max(0.0, float(x)))
         if self.numeric:
             lo, hi = self._bounds()
@@ -134,6 +139,8 @@ class Param:
             d.update(min=self.min, max=self.max, clamp=self.clamp, slew=self.slew)
         if self.type == "enum":
             d["choices"] = list(self.choices)
+        if self.type == "string":
+            d["max_length"] = self.max_length
         return d
 
 
@@ -144,25 +151,38 @@ def format_number(x: float | None) -> str:
     return str(int(x)) if float(x).is_integer() else f"{x:g}"
 
 
+SHOWN_CHARS = 60
+"""Characters of a refused value an error message shows (a client may send anything, of any length)."""
+
+
+def _shown(value: Any) -> str:
+    """A refused value for an error message: its repr, cut to :data:`SHOWN_CHARS` with the whole length said."""
+    text = repr(value)
+    if len(text) <= SHOWN_CHARS:
+        return text
+    size = f"{len(value)} characters" if isinstance(value, str) else f"{len(text)} characters as text"
+    return f"{text[:SHOWN_CHARS - 3]}... ({size})"
+
+
 def _validate(p: Param, value: Any, *, clamp: bool, round_ints: bool) -> Any:
     t = p.type
     if t == "trigger":
         return None
     if t == "float":
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ParamTypeError(f"{p.name} expects a float, got {value!r} ({type(value).__name__})")
+            raise ParamTypeError(f"{p.name} expects a float, got {_shown(value)} ({type(value).__name__})")
         v = float(value)
         if not math.isfinite(v):
-            raise ParamRangeError(f"{p.name} = {value!r} is not a finite number; allowed: {p.allowed()}")
+            raise ParamRangeError(f"{p.name} = {_shown(value)} is not a finite number; allowed: {p.allowed()}")
         return _in_range(p, v, clamp)
     if t == "int":
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ParamTypeError(f"{p.name} expects an int, got {value!r} ({type(value).__name__})")
+            raise ParamTypeError(f"{p.name} expects an int, got {_shown(value)} ({type(value).__name__})")
         if isinstance(value, float) and not math.isfinite(value):
-            raise ParamRangeError(f"{p.name} = {value!r} is not a finite number; allowed: {p.allowed()}")
+            raise ParamRangeError(f"{p.name} = {_shown(value)} is not a finite number; allowed: {p.allowed()}")
         if isinstance(value, float) and not value.is_integer():
             if not round_ints:
-                raise ParamTypeError(f"{p.name} expects an int, got {value!r} (a float with a fraction)")
+                raise ParamTypeError(f"{p.name} expects an int, got {_shown(value)} (a float with a fraction)")
             value = round(value)
         return int(_in_range(p, int(value), clamp))
     if t == "bool":
@@ -172,22 +192,24 @@ def _validate(p: Param, value: Any, *, clamp: bool, round_ints: bool) -> Any:
             return bool(value)
         if isinstance(value, str) and value.strip().lower() in _TRUE_WORDS | _FALSE_WORDS:
             return value.strip().lower() in _TRUE_WORDS
-        raise ParamTypeError(f"{p.name} expects a bool (true/false or 1/0), got {value!r}")
+        raise ParamTypeError(f"{p.name} expects a bool (true/false or 1/0), got {_shown(value)}")
     if t == "enum":
         if isinstance(value, str):
             if value in p.choices:
                 return value
-            raise ParamRangeError(f"{p.name} = {value!r} is not allowed; allowed: {p.allowed()}")
+            raise ParamRangeError(f"{p.name} = {_shown(value)} is not allowed; allowed: {p.allowed()}")
         if isinstance(value, int) and not isinstance(value, bool):
             if 0 <= value < len(p.choices):
                 return p.choices[value]
             raise ParamRangeError(
                 f"{p.name} = {value} is not a choice index; allowed: 0..{len(p.choices) - 1} or {p.allowed()}"
             )
-        raise ParamTypeError(f"{p.name} expects one of {', '.join(p.choices)}, got {value!r}")
+        raise ParamTypeError(f"{p.name} expects one of {', '.join(p.choices)}, got {_shown(value)}")
     if t == "string":
         if not isinstance(value, str):
-            raise ParamTypeError(f"{p.name} expects a string, got {value!r} ({type(value).__name__})")
+            raise ParamTypeError(f"{p.name} expects a string, got {_shown(value)} ({type(value).__name__})")
+        if len(value) > p.max_length:
+            raise ParamRangeError(f"{p.name} = {_shown(value)} is too long; allowed: {p.allowed()}")
         return value
     raise AssertionError(t)  # pragma: no cover - guarded in __post_init__
 

@@ -59,7 +59,8 @@ PARAMS: tuple[Param, ...] = (
           "ImageNet network the dream climbs; all but efficientnet_lite0 need torchvision's weights in TORCH_HOME.",
           choices=("efficientnet_lite0", "googlenet", "vgg16", "resnet50")),
     Param("dream.layers", "string", "", "dream",
-          "Layers to dream on with weights, e.g. 'blocks.4=1,blocks.5=0.5'; empty means the network's default."),
+          "Layers to dream on with weights, e.g. 'blocks.4=1,blocks.5=0.5'; empty means the network's default.",
+          max_length=1000),  # performer.dream.layers.MAX_SPEC
     Param("dream.iterations", "int", 2, "dream",
           "Gradient-ascent steps per octave for each dreamed frame.", "", 1, 20, clamp=True),
     Param("dream.octaves", "int", 1, "dream", "Number of image scales dreamed per frame.", "", 1, 6, clamp=True),
@@ -182,5 +183,6 @@ PARAMS: tuple[Param, ...] = (
           "How far ahead of the source the beat runs, to make up for the input's and the video's delay.", "ms",
           -200.0, 500.0, clamp=True),
     Param("tempo.midi_input", "string", "", "control",
-          "MIDI input ports whose clock tempo.source = midi follows: a part of the port name (empty: any port)."),
+          "MIDI input ports whose clock tempo.source = midi follows: a part of the port name (empty: any port).",
+          max_length=256),
 )
