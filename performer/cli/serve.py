@@ -38,7 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     s = sub.add_parser(
         "serve", help="run the live engine: listen, classify, dream, send frames",
         description="Listen to an input, classify the sound continuously, let it drive the Deep Dream and send "
-        "the frames out. Stops cleanly on Ctrl-C or SIGTERM, or when a file input ends.",
+        "the frames out. Stops cleanly on Ctrl-C or SIGTERM (also while it loads), or when a file input ends.",
         epilog="Inputs: 'demo' (built-in synthetic soundscape, needs no sound card), a sound file, or an audio "
         "device by index or name (see `performer devices`). Without --input the system's default input is used.")
     s.set_defaults(log_level=logging.INFO)  # a live run reports what it does; -q quietens it
@@ -166,21 +166,21 @@ def build_engine(args: argparse.Namespace):
     # A file shorter than one analysis window would never be analysed (nor end): it is followed by silence.
     min_seconds = max(float(values["classifier.window"]), float(values["classifier.hop"]))
     source = open_source(args.input, loop=args.loop, realtime=not args.fast, min_seconds=min_seconds)
-    try:
+    try:  # an error, or a stop signal (StopWhileLoading), while the models load: the input is stopped
         clf = Classifier.from_checkpoint(args.model or default_checkpoint(), device=str(device))
         fast = fast_classifier_for(clf, args.fast_model, device=str(device))
+        renderer = DreamRenderer(device=str(device))
+        frames = [FolderOutput(args.frames, name="--frames", layout=Layout("dream", *DEFAULT_SIZE, follow=True))
+                  ] if args.frames else []
+        outputs = build_outputs(preset) + frames
+        for out in outputs:
+            if isinstance(out, FolderOutput):  # --frames, and the preset's frames and record outputs
+                out.overwrite = bool(args.overwrite)
+        return Engine(source=source, classifier=clf, renderer=renderer, outputs=outputs, preset=preset,
+                      fast_classifier=fast, video=video)
     except BaseException:
         source.stop()
         raise
-    renderer = DreamRenderer(device=str(device))
-    frames = [FolderOutput(args.frames, name="--frames", layout=Layout("dream", *DEFAULT_SIZE, follow=True))
-              ] if args.frames else []
-    outputs = build_outputs(preset) + frames
-    for out in outputs:
-        if isinstance(out, FolderOutput):  # --frames, and the preset's frames and record outputs
-            out.overwrite = bool(args.overwrite)
-    return Engine(source=source, classifier=clf, renderer=renderer, outputs=outputs, preset=preset,
-                  fast_classifier=fast, video=video)
 
 
 def build_controls(engine, args: argparse.Namespace):
@@ -196,42 +196,63 @@ def build_controls(engine, args: argparse.Namespace):
     return Controls(engine, options)
 
 
+class StopWhileLoading(BaseException):
+    """SIGTERM or SIGINT while ``serve`` loads and warms up: unwinds the loading (like KeyboardInterrupt, which no
+    ``except Exception`` catches), so what was opened is stopped and ``serve`` exits 0."""
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from performer.errors import PerformerError
 
     if args.input is None:
         log.info("no --input given: using the default audio input (try --input demo without a sound card)")
-    engine = controls = None
-    try:
-        engine = build_engine(args)
-        controls = build_controls(engine, args)
-        from performer.outputs.preview.controls_link import attach_control_pages
-
-        attach_control_pages(engine, controls)  # the preview's /control page: the store, presets, MIDI learn
-        if sys.stderr.isatty() and not args.no_status:
-            STATUS.show("warming up: loading the network, the classifier and the portraits...", terminal_width())
-        else:
-            log.info("warming up: loading the network, the classifier and the portraits")
-        engine.start()
-        controls.start()
-    except PerformerError as e:
-        log.error("%s", e)
-        for part in (controls, engine):  # e.g. the OSC port is taken: stop the input and threads already going
-            try:
-                if part is not None:
-                    part.stop()
-            except Exception as stop_error:
-                log.debug("stopping %s after the error: %s", type(part).__name__, stop_error)
-        return 1
-
     stop = threading.Event()
+    loading = True
 
     def on_signal(signum, frame):
-        log.info("%s received: stopping", signal.Signals(signum).name)
+        nonlocal loading
+        name = signal.Signals(signum).name
+        if stop.is_set():
+            return  # already stopping
         stop.set()
+        if loading:  # the models load on this (the main) thread: leave them at the next Python line
+            loading = False
+            log.info("%s received while warming up: stopping", name)
+            raise StopWhileLoading(name)
+        log.info("%s received: stopping", name)
 
+    # Before anything loads: without a handler, SIGTERM during the warm-up killed the process (exit -15) with
+    # nothing stopped.
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    engine = controls = None
+    try:
+        try:
+            engine = build_engine(args)
+            controls = build_controls(engine, args)
+            from performer.outputs.preview.controls_link import attach_control_pages
+
+            attach_control_pages(engine, controls)  # the preview's /control page: the store, presets, MIDI learn
+            if sys.stderr.isatty() and not args.no_status:
+                STATUS.show("warming up: loading the network, the classifier and the portraits...", terminal_width())
+            else:
+                log.info("warming up: loading the network, the classifier and the portraits")
+            engine.start()
+            controls.start()
+        except PerformerError as e:
+            loading = False
+            STATUS.close()
+            log.error("%s", e)
+            _stop_parts(controls, engine)  # e.g. the OSC port is taken: stop the input and threads already going
+            return 1
+        loading = False
+    except StopWhileLoading as e:  # also one that landed while an error above was being handled
+        loading = False
+        STATUS.close()
+        _stop_parts(controls, engine)
+        log.info("stopped before the engine ran (%s while warming up)", e)
+        return 0
+
     tty = sys.stderr.isatty() and not args.no_status
     started = time.monotonic()
     last_log = 0.0
@@ -263,6 +284,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
     log.info("stopped after %.1f s: %d frames out, %d dreamed, %d class changes", time.monotonic() - started,
              engine.presenter.stats.frames, engine.render_stats.frames, engine.analyzer.stats.class_changes)
     return 0
+
+
+def _stop_parts(controls, engine) -> None:
+    """Stop what a failed or interrupted start left going; a part that cannot stop is only logged (debug)."""
+    for part in (controls, engine):
+        try:
+            if part is not None:
+                part.stop()
+        except Exception as stop_error:
+            log.debug("stopping %s: %s", type(part).__name__, stop_error)
 
 
 class StatsWriter:
