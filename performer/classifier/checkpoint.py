@@ -50,6 +50,16 @@ def _short(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+ALLOWED = "allowed: a classifier checkpoint written by `performer train`"
+"""Said at the end of a refusal of a checkpoint file."""
+
+
+def _one_line(e: BaseException, limit: int = 240) -> str:
+    """An exception's message on one line, cut to ``limit`` characters (torch's can run to many lines)."""
+    text = "; ".join(line.strip() for line in str(e).splitlines() if line.strip()) or type(e).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _plain(meta: Any) -> Any:
     """``meta`` as plain JSON types (what ``torch.load(weights_only=True)`` accepts)."""
     import json
@@ -86,14 +96,18 @@ def _read_payload(path: Path) -> dict[str, Any]:
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
-        raise ModelError(f"classifier checkpoint {path} is unreadable or corrupt: {e}") from e
+        raise ModelError(f"classifier checkpoint {path} is unreadable or corrupt ({_one_line(e)}); {ALLOWED}") from e
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
-        raise ModelError(f"{path} is not a Performer classifier checkpoint (format {found!r}, "
-                         f"expected {CHECKPOINT_FORMAT!r})")
+        raise ModelError(f"{path} is not a Performer classifier checkpoint (format {_short(found)}, "
+                         f"expected {CHECKPOINT_FORMAT!r}); {ALLOWED}")
     if not isinstance(payload.get("meta"), dict):
         raise ModelError(f"classifier checkpoint {path} is corrupt: its metadata is "
-                         f"{_short(payload.get('meta'))}, not a table")
+                         f"{_short(payload.get('meta'))}, not a table; {ALLOWED}")
+    classes = payload["meta"].get("classes")
+    if not isinstance(classes, list) or len(classes) < 2 or not all(isinstance(c, str) for c in classes):
+        raise ModelError(f"classifier checkpoint {path} has the class list {_short(classes)}; allowed: a list of "
+                         "at least 2 class names, as `performer train` writes")
     return payload
 
 
@@ -122,10 +136,11 @@ def load_checkpoint(path: Path | str, device: Any = "cpu") -> tuple[torch.nn.Mod
         model = M.build_model(meta["model"], len(meta["classes"]), pretrained=False, config=meta.get("model_config"))
         state = {k: (v.float() if v.is_floating_point() else v) for k, v in payload["state_dict"].items()}
         model.load_state_dict(state)
-    except ModelError:
-        raise
+    except ModelError as e:  # from the model's own checks (an unknown model name): the file named here
+        raise ModelError(f"classifier checkpoint {path}: {e}") from e
     except Exception as e:
-        raise ModelError(f"classifier checkpoint {path} does not fit model {meta.get('model')!r}: {e}") from e
+        raise ModelError(f"classifier checkpoint {path} does not fit model {_short(meta.get('model'))} "
+                         f"({_one_line(e)}); {ALLOWED}, its weights as saved") from e
     return model.to(device).eval(), meta
 
 

@@ -183,13 +183,14 @@ def check_checkpoint_file(path: Path | str) -> None:
     import zipfile
 
     path = Path(path)
+    allowed = "allowed: a classifier checkpoint written by `performer train`"
     if path.is_dir():
-        raise ModelError(f"classifier checkpoint {path} is a folder, not a checkpoint file")
+        raise ModelError(f"classifier checkpoint {path} is a folder, not a checkpoint file; {allowed}")
     if not path.is_file():
-        raise ModelError(f"classifier checkpoint {path} does not exist")
+        raise ModelError(f"classifier checkpoint {path} does not exist; {allowed}")
     if not zipfile.is_zipfile(path):
-        raise ModelError(f"classifier checkpoint {path} is not a PyTorch checkpoint (a .pt file written by "
-                         "`performer train`); it may be another kind of file or damaged")
+        raise ModelError(f"classifier checkpoint {path} is not a PyTorch checkpoint (not a zip archive: another "
+                         f"kind of file, or damaged); {allowed}")
 
 
 def default_checkpoint() -> Path:

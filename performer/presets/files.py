@@ -111,6 +111,8 @@ def load_preset(path: str | Path, *, classes: Sequence[str] | None = None) -> Pr
     data = read_toml(path)
     preset, problems = parse_preset(data, str(path), classes=classes)
     problems += _image_problems(data.get("classes"), path)
+    if len(problems) == 1:  # one line: the file, the key, the value and what is allowed
+        raise PresetError(f"preset {problems[0]}", problems)
     if problems:
         lines = "\n  ".join(str(p) for p in problems)
         raise PresetError(f"preset {path} has {len(problems)} problem(s):\n  {lines}", problems)

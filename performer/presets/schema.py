@@ -355,8 +355,15 @@ def parse_preset(
 
     routes: list[Route] = []
     mapping = c.fields("mapping", data.get("mapping", {}), {"routes": (lambda v: None, False)})
-    if mapping is not None:
+    sound = c.table("classes", data.get("classes", {})) or {}
+    other = _for_another_classifier(sound, mapping.get("routes") if mapping else None, classes)
+    if other:
+        c.add("classes", other, f"the preset names the sound classes of another classifier: none of these "
+              f"{len(other)} is one the classifier knows; allowed: [classes.*] tables and prob.<class> sources "
+              f"naming its classes ({', '.join(classes)}), or none")
+    if mapping is not None and not other:
         _check_prob_sources(c, mapping.get("routes"), classes)
+    if mapping is not None:
         for r in c.array("mapping.routes", mapping.get("routes", []), ROUTE):
             rng = r.get("range")
             routes.append(Route(r["source"], r["target"], float(r.get("depth", 0.5)), r.get("curve", "linear"),
@@ -371,11 +378,12 @@ def parse_preset(
     osc = c.fields("osc", data.get("osc", {}), OSC, extra=("destinations",))
     if osc is not None and "destinations" in osc:
         c.array("osc.destinations", osc["destinations"], OSC_DEST)
-    sound = c.table("classes", data.get("classes", {})) or {}
     tables = [k for k in classes if not is_none(k)]  # the classes a [classes.*] table may name
     for cls, spec in sound.items():
         if is_none(cls):
             c.add(f"classes.{cls}", spec, none_table_allowed(classes))
+        elif other:
+            continue  # said once above
         elif cls not in tables:
             c.add(f"classes.{cls}", cls, f"a sound class the classifier knows{c.hint(cls, tables)}: "
                   + ", ".join(tables))
@@ -405,6 +413,24 @@ def _class_spec(spec: dict[str, Any]) -> dict[str, Any]:
     if "guide" in out:
         out["guide"] = resolve_guide(out["guide"])[0]
     return out
+
+
+def _named_classes(sound: Mapping[str, Any], routes: Any) -> list[str]:
+    """The sound classes a preset names, ``none`` aside: its ``[classes.*]`` tables, then its ``prob.*`` sources."""
+    names = [k for k in sound if not is_none(k)]
+    for r in routes if isinstance(routes, list) else ():
+        source = r.get("source") if isinstance(r, dict) else None
+        if isinstance(source, str) and source.startswith("prob.") and not is_none(source[5:]):
+            names.append(source[5:])
+    return list(dict.fromkeys(names))
+
+
+def _for_another_classifier(sound: Mapping[str, Any], routes: Any, classes: Sequence[str]) -> list[str]:
+    """The classes a preset names when it was written for another classifier (at least two, and not one of them
+    is the classifier's): one problem then, instead of one a class. Empty otherwise (a typo keeps its own)."""
+    named = _named_classes(sound, routes)
+    known = {k for k in classes if not is_none(k)}
+    return named if len(named) >= 2 and not known.intersection(named) else []
 
 
 def _check_prob_sources(c: _Checker, routes: Any, classes: Sequence[str]) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from performer.errors import PresetError
+from performer.errors import ModelError, PresetError
 from performer.presets import (
     MAX_PRESET_BYTES,
     Preset,
@@ -164,12 +164,12 @@ def test_reading_checkpoint_classes_runs_no_code_from_the_file(tmp_path):
     marker = tmp_path / "ran"
     evil = tmp_path / "evil.pt"
     with zipfile.ZipFile(evil, "w") as z:
-        z.writestr("evil/data.pkl", pickle.dumps({"meta": {"classes": ["a"]}, "x": _Hostile(marker)}))
-    assert checkpoint_classes(evil) == ("a",)
+        z.writestr("evil/data.pkl", pickle.dumps({"meta": {"classes": ["a", "b"]}, "x": _Hostile(marker)}))
+    assert checkpoint_classes(evil) == ("a", "b")
     assert not marker.exists()
     with zipfile.ZipFile(evil, "w") as z:
         z.writestr("evil/data.pkl", pickle.dumps(_Hostile(marker)))
-    with pytest.raises(ValueError, match="no readable class list"):
+    with pytest.raises(ModelError, match="has no class list"):
         checkpoint_classes(evil)
     assert not marker.exists()
 
