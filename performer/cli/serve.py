@@ -8,6 +8,7 @@ import logging
 import os
 import signal
 import sys
+import textwrap
 import threading
 import time
 from pathlib import Path
@@ -34,13 +35,38 @@ from performer.device import DEVICE_CHOICES
 log = logging.getLogger("performer.serve")
 
 
+STATUS_HELP = """\
+The status line (on a terminal; otherwise a log line every 5 s):
+  out N fps           frames the outputs get a second (output.fps: the output
+                      clock fades between dreamed frames)
+  dream N fps         pictures the network finishes a second (on a CPU far
+                      fewer than go out)
+  last dream N s ago  in place of the dream's rate while one frame takes long
+  CLASS P             the sound's top class and its smoothed probability
+  N dB                the input level
+  classify N ms       the time one classification takes
+  skipped hops N      analysis steps (one every classifier.hop) skipped
+                      because the analysis fell behind; it goes on with the
+                      newest sound
+  dropped blocks N    audio blocks lost at the input (once it happens)
+  frame errors N      dreamed frames that failed; the last good one stays
+  INPUT LOST          the input stopped delivering
+  glove fist F        how closed the glove's hand is, 0 open .. 1 fist
+On a narrow terminal the least important fields go first. --stats FILE holds
+these and more (dream_frame_age_s: seconds since the newest dreamed frame)."""
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     s = sub.add_parser(
         "serve", help="run the live engine: listen, classify, dream, send frames",
-        description="Listen to an input, classify the sound continuously, let it drive the Deep Dream and send "
-        "the frames out. Stops cleanly on Ctrl-C or SIGTERM (also while it loads), or when a file input ends.",
-        epilog="Inputs: 'demo' (built-in synthetic soundscape, needs no sound card), a sound file, or an audio "
-        "device by index or name (see `performer devices`). Without --input the system's default input is used.")
+        formatter_class=argparse.RawDescriptionHelpFormatter,  # the epilog's table of the status line
+        description=textwrap.fill(
+            "Listen to an input, classify the sound continuously, let it drive the Deep Dream and send the frames "
+            "out. Stops cleanly on Ctrl-C or SIGTERM (also while it loads), or when a file input ends.", 78),
+        epilog=textwrap.fill(
+            "Inputs: 'demo' (built-in synthetic soundscape, needs no sound card), a sound file, or an audio device "
+            "by index or name (see `performer devices`). Without --input the system's default input is used.", 78)
+        + "\n\n" + STATUS_HELP)
     s.set_defaults(log_level=logging.INFO)  # a live run reports what it does; -q quietens it
     s.add_argument("--preset", default="default", type=nonempty,
                    help="preset file or shipped preset name (default: default)")

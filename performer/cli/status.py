@@ -41,7 +41,7 @@ def status_line(s: dict[str, Any], width: int = WIDTH) -> str:
     """One line of the engine's :meth:`~performer.engine.Engine.status`, at most ``width`` characters."""
     if s.get("state") not in (None, "running"):
         return f"{s['state']}..."[:width]
-    fps = f"{float(s.get('fps') or 0.0):4.1f} fps"
+    fps = f"out {float(s.get('fps') or 0.0):.1f} fps"
     level = f"{s['level_db']:.0f} dB" if s.get("level_db") is not None else "- dB"
     name = str(s["top_class"]) if s.get("top_class") else ""
     confidence = f" {float(s.get('confidence') or 0.0):.2f}" if name else ""
@@ -51,8 +51,11 @@ def status_line(s: dict[str, Any], width: int = WIDTH) -> str:
         (1, f"classify {float(s.get('classify_ms') or 0.0):.0f} ms"),
         (3, f"skipped hops {int(s.get('skipped_hops') or 0)}"),
     ]
-    if s.get("dream_fps") is not None:  # the dream's own rate, below the output's on a small machine
-        fields.append((6, f"dream {float(s['dream_fps']):.1f} fps"))
+    age = s.get("dream_frame_age_s")
+    if age is not None and stalled(float(age), float(s.get("frame_ms") or 0.0)):
+        fields.insert(1, (6, f"last dream {float(age):.0f} s ago"))  # a frame taking long: its rate is stale
+    elif s.get("dream_fps") is not None:  # the dream's own rate beside the output's: below it on a small machine
+        fields.insert(1, (6, f"dream {float(s['dream_fps']):.1f} fps"))
     if s.get("dropped_audio_blocks"):  # audio lost at the input: rare, so shown only once it happens
         fields.append((5, f"dropped blocks {int(s['dropped_audio_blocks'])}"))
     if s.get("input_lost"):
@@ -75,6 +78,12 @@ def status_line(s: dict[str, Any], width: int = WIDTH) -> str:
         room = max(1, len(name) - (len(line) - width))
         line = join(kept, name[:room] + confidence)
     return line[:width]
+
+
+def stalled(age_s: float, frame_ms: float) -> bool:
+    """The dream is stalled on a frame: its newest frame is over 2 s old and over twice as old as the last frame
+    took (the engine's rule too, ``Engine._dream_rate``)."""
+    return age_s > 2.0 and age_s > 2.0 * frame_ms / 1000.0
 
 
 def live_status(engine: Any, controls: Any) -> dict[str, Any]:

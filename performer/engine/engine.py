@@ -58,9 +58,12 @@ class Renderer(Protocol):
 class RenderStats:
     frames: int = 0
     fps: float = 0.0
+    """Dreamed frames a second over the last 2 s (at least the last two frames)."""
     frame_ms: float = 0.0
     errors: int = 0
     last_error: str = ""
+    last_at: float | None = None
+    """Monotonic time the newest dreamed frame was finished; None before the first."""
 
 
 class Engine:
@@ -264,7 +267,8 @@ class Engine:
             self.presenter.put(Dreamed(frame, start, end, getattr(self.renderer, "pending_shift", (0.0, 0.0))))
             st.frames += 1
             st.frame_ms = 1000.0 * (end - start)
-            times = [t for t in times if end - t < 2.0] + [end]
+            st.last_at = end
+            times = ([t for t in times if end - t < 2.0] or times[-1:]) + [end]  # frames over 2 s apart: the last two
             if len(times) > 1:
                 st.fps = (len(times) - 1) / (times[-1] - times[0])
             budget = 1.0 / fps - (end - start)  # no need to dream faster than frames go out
@@ -341,11 +345,23 @@ class Engine:
                          a.level_db, status, layout=layout)
 
     # --- status ------------------------------------------------------------------------
+    def _dream_rate(self, now: float) -> tuple[float, float | None]:
+        """(dream fps, age of the newest dreamed frame in s). While a frame is stalled (over 2 s and over twice the
+        last frame's time since the newest one), the rate is the most the stall allows, 1 / age, not the rate of
+        the frames before it; ``cli/status.py`` shows the age then."""
+        st = self.render_stats
+        if st.last_at is None:
+            return st.fps, None
+        age = max(0.0, now - st.last_at)
+        stalled = age > 2.0 and age > 2.0 * st.frame_ms / 1000.0
+        return (min(st.fps, 1.0 / age) if stalled else st.fps), age
+
     def status(self) -> dict[str, Any]:
         a = self.analysis.peek()
         an = self.analyzer.stats
         src = self.source.stats
         clock = self.presenter.stats
+        dream_fps, dream_age = self._dream_rate(time.monotonic())
         return {
             "state": self.state,
             "uptime_s": round(time.monotonic() - self._t0, 2),
@@ -361,7 +377,8 @@ class Engine:
             "frames": clock.frames,
             "late_ticks": clock.late,
             "tempo": self.tempo.status(),
-            "dream_fps": round(self.render_stats.fps, 2),
+            "dream_fps": round(dream_fps, 2),
+            "dream_frame_age_s": None if dream_age is None else round(dream_age, 2),
             "dream_size": [int(self.effective.get("dream.width", 0)), int(self.effective.get("dream.height", 0))],
             "dream_frames": self.render_stats.frames,
             "frame_ms": round(self.render_stats.frame_ms, 1),
