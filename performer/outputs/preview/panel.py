@@ -19,7 +19,8 @@ _KNOWN = {"uptime_s", "preset", "input", "input_lost", "input_error", "audio_blo
           "frames", "frame_ms", "render_errors", "classify_ms", "analysis_latency_ms", "hops", "skipped_hops",
           "class_changes", "new_sounds", "fast_switches", "analysis_errors", "top_class", "confidence", "level_db",
           "outputs", "state", "warmup_s", "fps_p5", "late_ticks", "dream_fps", "dream_size", "dream_frames", "video",
-          "dream_class"}
+          "dream_class", "dream_frame_age_s", "tempo"}
+TEMPO_SOURCES = {"audio": "from the sound", "tap": "tap tempo", "midi": "MIDI clock", "link": "Ableton Link"}
 
 
 def _number(v: Any) -> float | None:
@@ -96,6 +97,47 @@ def _output_rows(outputs: Any) -> list[dict[str, Any]]:
     return rows
 
 
+def stalled(age: Any, frame_ms: Any) -> bool:
+    """The dream is stalled on a frame: its newest frame is over 2 s old and over twice as old as the last frame
+    took (the engine's rule, ``Engine._dream_rate``)."""
+    a, ms = _number(age), _number(frame_ms) or 0.0
+    return a is not None and a > 2.0 and a > 2.0 * ms / 1000.0
+
+
+def tempo_row(t: Any) -> dict[str, Any]:
+    """The beat in words: where it comes from, its BPM (or that there is none yet) and what the source says."""
+    if not isinstance(t, dict):
+        return _row("Tempo", DASH)
+    source = t.get("source")
+    bpm = _number(t.get("bpm"))
+    parts = [TEMPO_SOURCES.get(str(source), plain(source)),
+             f"{bpm:.1f} BPM" if bpm and t.get("running", True) else "no beat yet"]
+    found = t.get(str(source))
+    detail: dict[str, Any] = found if isinstance(found, dict) else {}
+    warn = False
+    if source == "audio" and bpm:
+        parts.append("locked on" if detail.get("locked") else f"unsure (salience {num(detail.get('salience'), 2)})")
+    elif source == "tap" and count(detail.get("taps")):
+        parts.append(many(detail.get("taps"), "tap"))
+    elif source == "midi":
+        ports = [str(p) for p in detail.get("ports") or [] if p]
+        if detail.get("following"):
+            parts += ["playing" if detail.get("playing") else "stopped", f"from {detail['following']}"]
+        elif ports:
+            parts.append(f"no clock from {', '.join(ports)}")
+        else:
+            parts.append("no MIDI input")
+        if detail.get("error"):
+            parts.append(str(detail["error"]))
+            warn = True
+    elif source == "link":
+        parts.append(many(detail.get("peers"), "peer") if detail.get("enabled", True) else "off")
+    if count(t.get("errors")):
+        parts.append(many(t.get("errors"), "error"))
+        warn = True
+    return _row("Tempo", _joined(*parts), warn)
+
+
 def engine_panel(status: Any, frame: int | None = None, level_db: float | None = None) -> dict[str, Any]:
     """``{"rows": [{"label", "value", "warn"}], "outputs": [{output, state, fps, sent, ..., error, warn}]}``."""
     s = status if isinstance(status, dict) else {}
@@ -122,10 +164,13 @@ def engine_panel(status: Any, frame: int | None = None, level_db: float | None =
                                        many(late, "late tick") if late else "")))
     if dream:
         size = s.get("dream_size")
-        rows.append(_row("Dream", _joined(f"{num(s.get('dream_fps'), 1)} fps",
+        stuck = stalled(s.get("dream_frame_age_s"), s.get("frame_ms"))  # a red line: the picture stands still
+        rows.append(_row("Dream", _joined(f"last frame {num(s.get('dream_frame_age_s'))} s ago" if stuck else
+                                          f"{num(s.get('dream_fps'), 1)} fps",
                                           f"{num(s.get('frame_ms'), 1)} ms a frame" if "frame_ms" in s else "",
                                           "×".join(plain(v) for v in size) if isinstance(size, (list, tuple)) else "",
-                                          many(s.get("dream_frames"), "frame") if "dream_frames" in s else "")))
+                                          many(s.get("dream_frames"), "frame") if "dream_frames" in s else ""),
+                         stuck))
     top = s.get("top_class")
     level = level_db if level_db is not None else s.get("level_db")
     held = s.get("dream_class") if is_none(top) else None  # "none of these": the dream holds its class
@@ -149,6 +194,8 @@ def engine_panel(status: Any, frame: int | None = None, level_db: float | None =
               f"analysis {count(s.get('analysis_errors'))}" if count(s.get("analysis_errors")) else "",
               f"input: {s['input_error']}" if s.get("input_error") else ""]
     rows.append(_row("Errors", _joined(*errors) or "none", any(errors)))
+    if "tempo" in s:
+        rows.append(tempo_row(s["tempo"]))
     if s.get("video") is not None:
         rows.append(_row("Video", plain(s["video"])))
     for key in sorted(k for k in s if k not in _KNOWN):
