@@ -35,6 +35,9 @@ from performer.device import DEVICE_CHOICES
 log = logging.getLogger("performer.serve")
 
 
+PREVIEW_PORT = 8765
+"""The port of ``serve --preview`` without a PORT, the preset preview's default too."""
+
 STATUS_HELP = """\
 The status line (on a terminal; otherwise a log line every 5 s):
   out N fps           frames the outputs get a second (output.fps: the output
@@ -91,6 +94,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="also write every output frame into DIR (1280x720 JPEG files numbered without gaps, with "
                    "index.csv; frames the writers could not keep up with are counted there and at the end); "
                    "a DIR that already holds frames is refused unless --overwrite is given")
+    s.add_argument("--preview", nargs="?", const=PREVIEW_PORT, type=port_or_any, metavar="PORT",
+                   help="also show the picture in a browser: the frame, class probabilities, spectrogram and status "
+                   f"at http://127.0.0.1:PORT/ and the control page at /control (PORT default {PREVIEW_PORT}; "
+                   "0: any free port)")
     s.add_argument("--overwrite", action="store_true",
                    help="let --frames (and the preset's frames outputs) delete the frame files and index.csv an "
                    "earlier run left in their folder, instead of refusing it")
@@ -182,6 +189,8 @@ def build_engine(args: argparse.Namespace):
     # Cheap checks first: a typo in a preset or a device name should not wait for a model to load.
     classes = checkpoint_classes(args.model) if args.model else None  # a custom model's presets name its classes
     preset = load_preset(find_preset(args.preset, PresetFolders.default(args.preset_dir)), classes=classes)
+    if args.preview:
+        refuse_used_port(args.preview, preset)
     video = video_from_preset(preset, args.video) if args.video else None  # else the engine builds the preset's
     try:
         device = choose_device(args.device)
@@ -199,6 +208,8 @@ def build_engine(args: argparse.Namespace):
         frames = [FolderOutput(args.frames, name="--frames", layout=Layout("dream", *DEFAULT_SIZE, follow=True))
                   ] if args.frames else []
         outputs = build_outputs(preset) + frames
+        if args.preview is not None:
+            outputs.append(preview_output(args.preview, float(values["output.fps"])))
         for out in outputs:
             if isinstance(out, FolderOutput):  # --frames, and the preset's frames and record outputs
                 out.overwrite = bool(args.overwrite)
@@ -207,6 +218,34 @@ def build_engine(args: argparse.Namespace):
     except BaseException:
         source.stop()
         raise
+
+
+def refuse_used_port(port: int, preset, host: str = "127.0.0.1") -> None:
+    """``--preview PORT`` on a port a preview output of the preset or another program has: refused before the
+    models load."""
+    import socket
+
+    from performer.errors import PerformerError
+
+    for key, spec in (getattr(preset, "outputs", {}) or {}).items():
+        if spec.get("type") == "preview" and spec.get("enabled", True) and spec.get("port", PREVIEW_PORT) == port:
+            raise PerformerError(f"--preview {port}: the preset's preview output {key!r} has port {port} already; "
+                                 "leave --preview out, or choose another port")
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the preview's server does
+        try:
+            probe.bind((host, port))
+        except OSError as e:
+            raise PerformerError(f"--preview {port}: port {port} on {host} is in use ({e.strerror or e}); choose "
+                                 "another port, or 0 for any free one") from None
+
+
+def preview_output(port: int, fps: float):
+    """The browser preview of ``serve --preview``, at the outputs' size (1280x720, following output.layout)."""
+    from performer.outputs.layout import DEFAULT_SIZE, Layout
+    from performer.outputs.preview import PreviewOutput
+
+    return PreviewOutput("--preview", port=port, fps=fps, layout=Layout("dream", *DEFAULT_SIZE, follow=True))
 
 
 def build_controls(engine, args: argparse.Namespace):
