@@ -37,8 +37,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     d.set_defaults(func=cmd_diff)
     ls = psub.add_parser("list", help="list your presets and the shipped ones")
     ls.set_defaults(func=cmd_list)
-    n = psub.add_parser("new", help="write a new preset holding every parameter at its default and the sound "
-                        "classes' guides (or a copy of --from)")
+    n = psub.add_parser("new", help="write a new preset holding every parameter at its default, the sound "
+                        "classes' guides and examples of outputs to uncomment (or a copy of --from)")
     n.add_argument("out", type=Path, help="the preset file to write (.toml)")
     n.add_argument("--name", help="preset name (default: the file name)")
     n.add_argument("--from", dest="base", help="start from this preset instead of the defaults")
@@ -177,6 +177,43 @@ def cmd_new(args: argparse.Namespace) -> int:
     except PresetError as e:
         print(e, file=sys.stderr)
         return 1
+    if not preset.outputs:
+        with open(args.out, "a", encoding="utf-8") as f:
+            f.write(OUTPUTS_EXAMPLE)
     print(f"wrote {args.out}")
     return 0
+
+
+OUTPUTS_EXAMPLE = """
+# Outputs: where the frames go besides `serve --frames` and `serve --preview`. Uncomment a table for each output
+# you want (several at once; the name after "outputs." is yours); every key is in docs/outputs.md, and
+# `performer preset check` checks them. Leave width and height out for 1280x720.
+
+# [outputs.preview]          # a browser page: the frame, the class probabilities, the status; /control for knobs
+# type = "preview"
+# port = 8765                # http://127.0.0.1:8765/ (host = "0.0.0.0" lets other machines in)
+
+# [outputs.ndi]              # TouchDesigner, Resolume, VDMX, OBS: pick the source "Performer" (pip install -e '.[ndi]')
+# type = "ndi"
+# name = "Performer"
+# width = 1920
+# height = 1080
+# layout = "dream"           # or "composite": the dream beside the class probabilities and the spectrogram
+
+# [outputs.syphon]           # macOS (pip install -e '.[syphon]')
+# type = "syphon"
+# name = "Performer"
+
+# [outputs.spout]            # Windows (pip install -e '.[spout]' glfw)
+# type = "spout"
+# name = "Performer"
+
+# [outputs.record]           # the show as PNG files and an H.264 video.mp4, in a new folder each run
+# type = "record"
+# path = "recordings"        # relative to this file
+
+# [outputs.frames]           # every frame as a JPEG file, numbered, with index.csv
+# type = "frames"
+# path = "frames"
+"""
 

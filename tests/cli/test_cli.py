@@ -59,6 +59,22 @@ def test_preset_new_show_and_diff(cli, tmp_path):
     assert "default" in cli("preset", "list", check=True).stdout
 
 
+def test_preset_new_shows_how_to_add_outputs_and_the_example_is_valid(cli, tmp_path):
+    import re
+
+    out = tmp_path / "mine.toml"
+    cli("preset", "new", str(out), check=True)
+    text = out.read_text()
+    assert "# [outputs.preview]" in text and "docs/outputs.md" in text
+    assert load_preset(out).outputs == {}  # commented out: a new preset sends frames nowhere it was not told to
+    # Uncommented, every example table is a valid output of its kind.
+    on = tmp_path / "on.toml"
+    on.write_text(re.sub(r"(?m)^# (\[outputs\.|[a-z_]+ = )", r"\1", text))
+    assert cli("preset", "check", str(on)).returncode == 0, cli("preset", "check", str(on)).stdout
+    kinds = {spec["type"] for spec in load_preset(on).outputs.values()}
+    assert kinds == {"preview", "ndi", "syphon", "spout", "record", "frames"}
+
+
 def test_logging_goes_to_stderr_and_quiet_silences_info(cli, tmp_path):
     proc = cli("-q", "params", "--format", "json", check=True)
     json.loads(proc.stdout)  # nothing but JSON on stdout
