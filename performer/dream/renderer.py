@@ -2,9 +2,12 @@
 
 :meth:`DreamRenderer.prepare` loads the network and warms up;
 :meth:`DreamRenderer.frame` is the per-frame path. Each frame costs a bounded
-amount of work: ``dream.iterations`` gradient steps at *one* octave (octaves
-take turns from frame to frame), so the frame rate stays steady whatever the
-settings. The image is kept and dreamed further frame after frame: a change of
+amount of work (:mod:`octaves`): ``dream.iterations`` gradient steps at *one*
+octave, octaves taking turns from frame to frame, or with ``dream.tile`` the
+smallest octave plus one tile of the larger ones, so a picture at the output's
+size is dreamed at that size (:mod:`canvas`); the frame rate stays steady
+whatever the settings. The picture's colours are held to its class's
+(:mod:`grade`), and a drift moves a window over it by whole pixels. The image is kept and dreamed further frame after frame: a change of
 the scene's ``key`` (the top sound class) *morphs* it -- the guidance glides to
 the new class's targets over ``dream.crossfade`` seconds (:mod:`guidance`) and
 ``dream.portrait_pull`` of the picture's area dissolves, region by region, into the
