@@ -6,7 +6,13 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any, TextIO
+
+from performer.cli.log import TerminalLine
+from performer.cli.status import terminal_width
 
 log = logging.getLogger(__name__)
 
@@ -183,21 +189,115 @@ def handler(args: argparse.Namespace) -> int:
         return 1
     if guide:
         log.info("guiding towards %s (weight %g)", ", ".join(guide_names(guide)), params["dream.guide_weight"])
+    from performer.dream.core import octave_sizes
+
+    size = f"{params['dream.width']}x{params['dream.height']}"
+    sizes = octave_sizes(int(params["dream.height"]), int(params["dream.width"]), int(params["dream.octaves"]),
+                         float(params["dream.octave_scale"]))
+    progress = Progress(size, sizes, int(params["dream.iterations"]))
     renderer = DreamRenderer(args.device, threads=args.threads, seed=args.random_seed)
     try:
+        progress.show(f"loading {params['dream.network']}...")
         renderer.prepare(params)
-        import time
-
         t0 = time.perf_counter()
-        out = renderer.render(params, image, guide)
-        log.info("dreamed %dx%d in %.2f s", out.shape[1], out.shape[0], time.perf_counter() - t0)
+        with progress.counting(renderer):
+            out = renderer.render(params, image, guide)
+        seconds = time.perf_counter() - t0
+        log.info("dreamed %dx%d in %.2f s", out.shape[1], out.shape[0], seconds)
     except (ModelError, DreamError) as e:
+        progress.close()
         print(f"error: {e}", file=sys.stderr)
         return 1
+    finally:
+        progress.close()
     try:
         Image.fromarray(out).save(args.out)
     except (OSError, ValueError) as e:
         print(f"error: cannot write {args.out}: {e}", file=sys.stderr)
         return 1
-    log.info("wrote %s", args.out)
+    octaves = len(sizes)
+    print(f"wrote {args.out} ({out.shape[1]}x{out.shape[0]}, {progress.total_steps} steps over {octaves} "
+          f"octave{'s' if octaves != 1 else ''} in {seconds:.1f} s)")
     return 0
+
+
+class Progress:
+    """A one-line progress bar for a one-off render on a terminal (nothing when stderr is no terminal).
+
+    Steps are counted by the network's forward passes (one per gradient step: a hook on its first stage), and
+    weighed by their octave's pixels, as their cost is: the last octave is most of the time.
+    """
+
+    def __init__(self, size: str, sizes: Sequence[tuple[int, int]], iterations: int, *, stream: TextIO | None = None,
+                 clock: Callable[[], float] = time.monotonic, tty: bool | None = None) -> None:
+        self.size, self.iterations, self.octaves = size, max(1, iterations), len(sizes)
+        self.weights = [h * w for h, w in sizes for _ in range(self.iterations)]
+        self.total_steps = len(self.weights)
+        self.calls = 0  # forward passes seen: steps started
+        self.done = 0  # steps finished
+        self.clock = clock
+        self.started = clock()
+        self._drawn: tuple[float, int] | None = None  # (when, octave) of the last drawing
+        stream = stream if stream is not None else sys.stderr
+        self.line = TerminalLine(stream) if (stream.isatty() if tty is None else tty) else None
+
+    @property
+    def fraction(self) -> float:
+        return sum(self.weights[:self.done]) / max(1, sum(self.weights))
+
+    def show(self, text: str) -> None:
+        if self.line is not None:
+            self.line.show(text, terminal_width(self.line.stream))
+
+    def step(self, *_: Any) -> None:
+        """A step starts (a forward pass): the one before it is done. Drawn at most ten times a second, and
+        whenever an octave begins."""
+        self.calls += 1
+        self.done = min(self.total_steps, self.calls - 1)
+        current = min(self.total_steps, self.calls)
+        now, octave = self.clock(), self._octave(current)
+        if self._drawn is None or now - self._drawn[0] >= 0.1 or octave != self._drawn[1]:
+            self._draw(current)
+            self._drawn = (now, octave)
+
+    def _octave(self, step: int) -> int:
+        return min(self.octaves, (max(1, step) - 1) // self.iterations + 1)
+
+    def _draw(self, current: int) -> None:
+        if self.line is None:
+            return
+        octave = self._octave(current)
+        head = f"dreaming {self.size}: octave {octave}/{self.octaves}, step {current}/{self.total_steps} "
+        tail = f" {100 * self.fraction:3.0f}% {self.clock() - self.started:4.0f} s"
+        room = max(0, terminal_width(self.line.stream) - len(head) - len(tail) - 2)
+        filled = round(room * self.fraction)
+        self.show(head + "[" + "#" * filled + "." * (room - filled) + "]" + tail)
+
+    def finish(self) -> None:
+        self.done = self.total_steps
+        self._draw(current=self.total_steps)
+        self.close()
+
+    def close(self) -> None:
+        if self.line is not None:
+            self.line.close()
+
+    def counting(self, renderer: Any) -> Any:
+        """A context that counts ``renderer``'s steps while it renders, then shows 100 %."""
+        import contextlib
+
+        @contextlib.contextmanager
+        def hooked():
+            self.started = self.clock()
+            try:
+                handle = renderer.backbone.stages[0].register_forward_pre_hook(self.step)
+            except (AttributeError, IndexError, TypeError):  # a renderer without those stages: no bar, same picture
+                handle = None
+            try:
+                yield
+                self.finish()
+            finally:
+                if handle is not None:
+                    handle.remove()
+
+        return hooked()

@@ -1,0 +1,81 @@
+"""`performer dream` says how far a render has got (a progress bar on a terminal) and where it wrote the picture."""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import subprocess
+import sys
+import threading
+
+import pytest
+from conftest import REPO
+
+from performer.cli.dream import Progress
+
+pytestmark = pytest.mark.timeout(240)
+ARGS = ["--width", "96", "--height", "64", "--iterations", "3", "--octaves", "2", "--device", "cpu",
+        "--threads", "1"]
+
+
+def test_the_end_says_where_the_picture_went(cli, tmp_path):
+    out = tmp_path / "dream.png"
+    proc = cli("dream", "noise", "--out", str(out), *ARGS, timeout=180, check=True)
+    from PIL import Image
+
+    assert Image.open(out).size == (96, 64)
+    assert re.fullmatch(rf"wrote {re.escape(str(out))} \(96x64, 6 steps over 2 octaves in \d+\.\d s\)\n", proc.stdout)
+    assert "\r" not in proc.stderr  # no bar when stderr is not a terminal (a log, a pipe)
+
+
+def test_on_a_terminal_a_bar_counts_the_steps_to_100_percent(tmp_path):
+    master, slave = os.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "performer", "dream", "noise", "--out", str(tmp_path / "d.png"),
+                             *ARGS], cwd=REPO, stdout=subprocess.PIPE, stderr=slave, text=True,
+                            env={k: v for k, v in os.environ.items() if k != "COLUMNS"})
+    os.close(slave)
+    chunks: list[bytes] = []
+
+    def read():
+        while True:
+            try:
+                data = os.read(master, 65536)
+            except OSError:
+                return
+            if not data:
+                return
+            chunks.append(data)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        out, _ = proc.communicate(timeout=180)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        reader.join(5)
+        os.close(master)
+    err = b"".join(chunks).decode("utf-8", "replace")
+    assert proc.returncode == 0, err
+    drawn = [seg.strip() for seg in re.split(r"[\r\n]", err) if seg.strip()]
+    assert any(seg.startswith("loading") for seg in drawn), drawn
+    bars = [seg for seg in drawn if seg.startswith("dreaming 96x64")]
+    assert bars and "step 6/6" in bars[-1] and "100%" in bars[-1], drawn
+    assert any("octave 1/2" in b for b in bars) and "octave 2/2" in bars[-1]
+    percents = [int(m.group(1)) for b in bars for m in [re.search(r"(\d+)%", b)] if m]
+    assert percents == sorted(percents)
+    assert all(len(seg) <= 79 for seg in drawn)
+    assert out.startswith("wrote ")
+
+
+def test_the_bar_weighs_steps_by_their_octaves_size():
+    stream = io.StringIO()
+    p = Progress("64x48", [(24, 32), (48, 64)], iterations=2, stream=stream, clock=lambda: 0.0, tty=True)
+    for _ in range(2):
+        p.step()  # two steps of the small octave started and done once the third starts
+    p.step()
+    assert "octave 2/2" in stream.getvalue().split("\r")[-1]
+    assert p.fraction == pytest.approx((2 * 24 * 32) / (2 * 24 * 32 + 2 * 48 * 64))
+    p.finish()
+    assert p.fraction == 1.0 and stream.getvalue().endswith("\n")
