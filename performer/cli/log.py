@@ -98,6 +98,6 @@ def setup_logging(verbose: int = 0, quiet: int = 0, default: int = logging.WARNI
     handler.setFormatter(logging.Formatter(FORMAT, datefmt="%H:%M:%S"))
     logging.basicConfig(level=level, handlers=[handler], force=True)
     # Third-party chatter stays at warnings unless asked for.
-    for noisy in ("numba", "matplotlib", "PIL", "urllib3"):
+    for noisy in ("numba", "matplotlib", "PIL", "urllib3", "websockets"):  # websockets: "connection open"
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
     return level

@@ -98,6 +98,13 @@ def test_serve_preview_serves_the_page_and_the_live_frame(tmp_path):
         page = get(url)[1]
         state = json.loads(get(url + "state.json")[1])
         control = get(url + "control")[0]
+        from websockets.sync.client import connect
+
+        with connect(url.replace("http://", "ws://") + "control/ws", open_timeout=10) as ws:  # a page connects
+            hello = json.loads(ws.recv(timeout=10))
+        deadline = time.monotonic() + 10
+        while "control page from" not in seen and time.monotonic() < deadline:  # its session has ended
+            seen += proc.stderr.readline()
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -110,7 +117,9 @@ def test_serve_preview_serves_the_page_and_the_live_frame(tmp_path):
 
     assert status == 200 and Image.open(io.BytesIO(jpeg)).size == (1280, 720)  # the outputs' size, not 64x64
     assert b'id="dream"' in page and state["frame"] is not None and state["status"]["state"] == "running"
-    assert control == 200  # the control page comes with it
+    assert control == 200 and hello["type"] == "hello"  # the control page comes with it
+    assert "control page connected" in seen
+    assert "websockets" not in seen + err  # no library chatter ("websockets.server: connection open")
 
 
 def test_the_port_of_a_preview_in_the_preset_is_refused_before_anything_loads(cli, tmp_path):
