@@ -79,3 +79,22 @@ def test_logging_goes_to_stderr_and_quiet_silences_info(cli, tmp_path):
     proc = cli("-q", "params", "--format", "json", check=True)
     json.loads(proc.stdout)  # nothing but JSON on stdout
     assert "INFO" not in proc.stderr
+
+
+def test_the_readmes_command_table_names_every_command_and_benchmark():
+    import argparse
+    import re
+
+    from performer.cli.bench import BENCHMARKS
+    from performer.cli.main import build_parser
+
+    readme = (REPO / "README.md").read_text()
+    table = readme[readme.index("## Commands"):readme.index("## Documentation")]
+    named = set(re.findall(r"`performer ([a-z]+)", table))
+    for cell in re.findall(r"`performer ([a-z]+) ([a-z|]+)", table):
+        named |= {f"{cell[0]} {sub}" for sub in cell[1].split("|")}
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    commands = set(sub.choices) | {f"bench {name}" for name in BENCHMARKS}
+    assert commands - named == set(), "commands the README's table leaves out"
+    assert {n for n in named if " " not in n} - set(sub.choices) == set(), "commands the README names that do not exist"
+    assert {n.split()[1] for n in named if n.startswith("bench ")} == set(BENCHMARKS)
