@@ -256,6 +256,14 @@ PAGE_STATE = """(() => {
 })()"""
 
 
+FRAME_BOX = """(() => { const img = document.getElementById('dream'); if (!img) return {seen: 0};
+  const r = img.getBoundingClientRect();
+  const k = Math.min(r.width / img.naturalWidth, r.height / img.naturalHeight);  // object-fit: contain
+  const w = img.naturalWidth * k, h = img.naturalHeight * k;
+  return {x: r.left + (r.width - w) / 2, y: r.top + (r.height - h) / 2, w, h, loaded: img.complete && w > 0,
+          seen: +img.dataset.framesSeen}; })()"""
+
+
 def test_page_in_chromium_shows_live_frames_and_the_engines_top_class(browser, tmp_path):
     out = PreviewOutput("web", port=0, fps=15, layout=Layout("dream", 160, 160))
     engine = Engine(source=ArraySource(tone(3000, 4.0), 22050, name="tone", loop=True),
@@ -283,6 +291,7 @@ def test_page_in_chromium_shows_live_frames_and_the_engines_top_class(browser, t
             return later["mean"] is not None
 
         assert wait_until(loaded, 10, 0.1), later
+        box = tools.evaluate(FRAME_BOX)
         shot = base64.b64decode(tools.call("Page.captureScreenshot", format="png")["data"])
         engine_top = engine.status()["top_class"]
     finally:
@@ -309,4 +318,11 @@ def test_page_in_chromium_shows_live_frames_and_the_engines_top_class(browser, t
     (tmp_path / "preview.png").write_bytes(shot)
     assert screen.shape[1] == 1280 and screen.shape[0] > 400
     assert (np.abs(screen.astype(int) - (250, 180, 40)).sum(axis=2) < 30).sum() > 200  # the highlighted bar
+    # The frame itself, in the pixels where the page draws it: the test pattern's gradient, not a black box.
+    x0, y0, w, h = (round(box[k]) for k in ("x", "y", "w", "h"))
+    shown = screen[y0 + 2:y0 + h - 2, x0 + 2:x0 + w - 2].astype(float)
+    assert w > 300 and shown.mean() > 60 and shown[..., 1].std() > 40, (box, shown.mean(), shown[..., 1].std())
+    rows = shown[..., 1].mean(axis=1)  # green grows from top to bottom in the pattern
+    assert rows[-10:].mean() - rows[:10].mean() > 150, rows
     assert out.requests > 5 and out.stats.errors == 0
+

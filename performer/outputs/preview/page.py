@@ -1,11 +1,18 @@
 """The preview page: one self-contained HTML document (no external scripts, fonts or styles).
 
+The page arrives with the newest frame, spectrogram and state in it (the images' addresses in the markup, the
+state as JSON the script shows before anything else), so it shows the picture as soon as it has loaded: a
+headless browser's screenshot, taken at the load event, showed a black frame when the page drew nothing before
+its first poll came back. Then it polls for newer ones.
+
 The class ``none`` ("none of these") is shown in grey: its bar, its name, and the top line while it wins.
 """
 
 from __future__ import annotations
 
 import html
+import json
+from typing import Any
 
 from performer.classifier.labels import NONE_CLASS
 
@@ -38,13 +45,14 @@ _PAGE = """<!doctype html>
  h2{font-size:12px;text-transform:uppercase;color:#8a8a96;margin:0}
 </style></head>
 <body><main>
-<img id="dream" alt="live frame" data-frame="" data-frames-seen="0">
+<img id="dream" alt="live frame"__FRAME__ data-frames-seen="0">
 <div id="side">
  <div id="top" data-class="">waiting for the engine...</div>
  <h2>Class probabilities</h2><div id="bars"></div>
- <h2>Spectrogram</h2><img id="spec" alt="log-mel spectrogram">
+ <h2>Spectrogram</h2><img id="spec" alt="log-mel spectrogram"__SPEC__>
  <h2>Engine</h2><div id="status"></div>
 </div></main>
+<script type="application/json" id="initial">__STATE__</script>
 <script>
 "use strict";
 (() => {
@@ -52,7 +60,8 @@ const FPS = __FPS__;
 const img = document.getElementById("dream"), bars = document.getElementById("bars"),
       topLine = document.getElementById("top"), spec = document.getElementById("spec"),
       statusBox = document.getElementById("status");
-let seen = 0, lastFrame = null, classesKey = "", specKey = null, panelKey = "";
+let seen = 0, lastFrame = img.dataset.frame || null, classesKey = "", specKey = spec.dataset.key || null,
+    panelKey = "";
 async function pollFrame() {
   const started = performance.now();
   try {
@@ -110,9 +119,7 @@ function showPanel(p) {  // rows of label and value, then the outputs by name; t
   }
   statusBox.replaceChildren(...parts);
 }
-async function pollState() {
-  try {
-    const s = await (await fetch("/state.json", {cache: "no-store"})).json();
+function showState(s) {
     const key = s.classes.join("|");
     if (key !== classesKey) { buildBars(s.classes); classesKey = key; }
     const rows = bars.children;
@@ -126,22 +133,48 @@ async function pollState() {
     topLine.textContent = s.top_class
         ? s.top_class.replace(/_/g, " ") + "  " + s.confidence.toFixed(2)
         : "listening...";
-    if (s.spectrogram !== null && s.spectrogram !== specKey) {
-      specKey = s.spectrogram;
+    if (s.spectrogram !== null && String(s.spectrogram) !== specKey) {
+      specKey = String(s.spectrogram);
       spec.src = "/spectrogram.png?k=" + specKey;
     }
     showPanel(s.panel);
+}
+async function pollState() {
+  try {
+    showState(await (await fetch("/state.json", {cache: "no-store"})).json());
     document.body.dataset.state = "live";
   } catch (e) { document.body.dataset.state = "offline"; }
   setTimeout(pollState, 100);
 }
+const initial = JSON.parse(document.getElementById("initial").textContent);
+if (initial && initial.frame !== null) showState(initial);  // before the first paint: no empty page to capture
 pollFrame(); pollState();
 })();
 </script></body></html>
 """
 
 
-def page(title: str = "Performer", fps: float = 30.0) -> str:
-    """The page's HTML; it polls ``/frame.jpg`` at up to ``fps`` and ``/state.json`` ten times a second."""
+def page(title: str = "Performer", fps: float = 30.0, state: dict[str, Any] | None = None) -> str:
+    """The page's HTML; it polls ``/frame.jpg`` at up to ``fps`` and ``/state.json`` ten times a second.
+
+    ``state`` (the preview's ``/state.json`` now) puts the newest frame and spectrogram into the markup and the
+    state into the page, so they show from the first paint and the load event waits for the images."""
+    frame = (state or {}).get("frame")
+    spectrogram = (state or {}).get("spectrogram")
+    number = int(frame) if isinstance(frame, int) and not isinstance(frame, bool) else None
+    spec = int(spectrogram) if isinstance(spectrogram, int) and not isinstance(spectrogram, bool) else None
     return (_PAGE.replace("__TITLE__", html.escape(title)).replace("__FPS__", f"{max(0.5, min(fps, 60.0)):g}")
-            .replace("__NONE__", NONE_CLASS))
+            .replace("__NONE__", NONE_CLASS)
+            .replace("__FRAME__", f' src="/frame.jpg?n={number}" data-frame="{number}"' if number is not None
+                     else ' data-frame=""')
+            .replace("__SPEC__", f' src="/spectrogram.png?k={spec}" data-key="{spec}"' if spec is not None else "")
+            .replace("__STATE__", _script_json(state if number is not None else None)))
+
+
+def _script_json(value: Any) -> str:
+    """JSON that cannot end its ``<script>`` element or open markup, whatever the strings in it hold."""
+    try:
+        text = json.dumps(value, allow_nan=False, default=str)
+    except ValueError:  # a NaN the state should not hold: the page starts empty and polls, as without a state
+        text = "null"
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")

@@ -260,7 +260,7 @@ class _Handler(GuardedHandler):
             if path in ("/", "/index.html"):
                 from performer.outputs.preview.page import page
 
-                self._reply(200, "text/html; charset=utf-8", page(out.title, out.fps).encode())
+                self._reply(200, "text/html; charset=utf-8", page(out.title, out.fps, out.state()).encode())
             elif path == "/frame.jpg":
                 item = out.jpeg()
                 if item is None:
