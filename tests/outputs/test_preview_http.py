@@ -102,20 +102,27 @@ def test_head_on_the_stream_sends_headers_only_and_closes(preview):
 def test_clients_past_the_bound_get_503_and_the_others_are_still_served():
     out = PreviewOutput("busy", port=0, max_clients=2, idle_timeout=5.0)
     out.open()
+    assert out._server is not None
+    out._server.per_address = 2  # every client here is 127.0.0.1: let one address hold them all
     held = []
     try:
-        for _ in range(2):  # two clients that started a request and stalled: each holds a thread
+        for _ in range(2):  # two MJPEG streams: each holds a thread (busy, not stalled: nothing to close for room)
             s = connect(out)
-            s.sendall(b"GET /state.json HTTP/1.1\r\n")
+            s.sendall(b"GET /stream.mjpg HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            assert s.recv(4096).startswith(b"HTTP/1.1 200")
             held.append(s)
-        # the server takes the two in turn; once both hold their threads a third is refused at once
         probe = "GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
-        assert wait_until(lambda: request(out, probe)[0] == 503, 5, 0.05)
         status, top, body = request(out, probe)
         assert status == 503 and b"Retry-After: 1" in top and b"2 clients are connected" in body
         held.pop().close()
-        assert wait_until(lambda: request(out, "GET /state.json HTTP/1.1\r\nHost: localhost\r\n"
-                                                "Connection: close\r\n\r\n")[0] == 200, 5, 0.05)
+        n = [0]
+
+        def served() -> bool:  # the stream notices its client left when it writes the next frame
+            n[0] += 1
+            out.send(pattern(16, 16, n[0]), info(n[0]))
+            return request(out, "GET /state.json HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")[0] == 200
+
+        assert wait_until(served, 5, 0.1)
     finally:
         for s in held:
             s.close()

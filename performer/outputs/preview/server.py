@@ -14,7 +14,9 @@ Endpoints (all on ``http://host:port``):
 
 Frames are encoded on request (once per frame, by one thread, then cached), so the renderer pays nothing when
 nobody watches and the output's thread only keeps a reference to the newest frame. The server is a
-:class:`~performer.httpd.GuardedHTTPServer`: bounded client threads, idle clients timed out, ``Host`` checked.
+:class:`~performer.httpd.GuardedHTTPServer`: bounded client threads (at most half of them per address), a deadline
+for each request, idle clients timed out, ``Host`` checked; the control pages' WebSockets have slots of their own
+(``max_sessions``), so open pages never keep plain requests out.
 """
 
 from __future__ import annotations
@@ -65,7 +67,7 @@ class PreviewOutput(FrameOutput):
     def __init__(self, name: str = "preview", *, host: str = "127.0.0.1", port: int = 8765, fps: float = 30.0,
                  quality: int = 80, layout: Layout | None = None, title: str = "Performer",
                  required: bool = True, max_clients: int = 32, idle_timeout: float = 15.0,
-                 max_rate: float = 120.0) -> None:
+                 max_rate: float = 120.0, max_sessions: int = 16) -> None:
         super().__init__(name, layout=layout, required=required)
         if not isinstance(port, int) or not 0 <= port <= 65535:
             raise OutputError(f"preview output {name!r}: port {port!r} is not in 0..65535")
@@ -73,12 +75,15 @@ class PreviewOutput(FrameOutput):
             raise OutputError(f"preview output {name!r}: JPEG quality {quality!r} is not in 1..100")
         if not isinstance(max_clients, int) or max_clients < 1:
             raise OutputError(f"preview output {name!r}: max_clients {max_clients!r} is not a whole number >= 1")
+        if not isinstance(max_sessions, int) or max_sessions < 1:
+            raise OutputError(f"preview output {name!r}: max_sessions {max_sessions!r} is not a whole number >= 1")
         if not isinstance(idle_timeout, (int, float)) or not 0 < idle_timeout <= 3600:
             raise OutputError(f"preview output {name!r}: idle_timeout {idle_timeout!r} is not in (0, 3600] seconds")
         self.host, self.port, self.fps, self.quality, self.title = host, port, float(fps), quality, title
         if not isinstance(max_rate, (int, float)) or not 1 <= max_rate <= 10_000:
             raise OutputError(f"preview output {name!r}: max_rate {max_rate!r} is not in 1..10000 requests a second")
         self.max_clients, self.idle_timeout, self.max_rate = max_clients, float(idle_timeout), float(max_rate)
+        self.max_sessions = max_sessions
         self._server: GuardedHTTPServer | None = None
         self._serve_thread: threading.Thread | None = None
         self._cond = threading.Condition()
@@ -124,7 +129,7 @@ class PreviewOutput(FrameOutput):
         try:
             server = GuardedHTTPServer((self.host, self.port), handler, label=f"preview {self.name!r}",
                                        max_clients=self.max_clients, idle_timeout=self.idle_timeout,
-                                       max_rate=self.max_rate)
+                                       max_rate=self.max_rate, max_sessions=self.max_sessions)
         except OSError as e:
             raise OutputError(f"preview output {self.name!r}: cannot listen on {self.host}:{self.port}: "
                               f"{e.strerror or e}; choose another port (outputs.{self.name}.port)") from None
@@ -280,6 +285,8 @@ class _Handler(GuardedHandler):
             elif path in ("/control", "/control/ws"):
                 from performer.outputs.preview.control_session import serve_control
 
+                if path == "/control/ws" and out.hub is not None and not self._session():
+                    return
                 serve_control(self, out.hub, out.title, path == "/control/ws", self._reply, lambda: out._closing)
             else:
                 self._reply(404, "text/plain", f"no such page: {path}; try / /control /frame.jpg /stream.mjpg "
@@ -287,6 +294,22 @@ class _Handler(GuardedHandler):
         except OSError as e:  # the client went away, or stopped reading for idle_timeout seconds
             self.close_connection = True
             log.debug("preview %s: %s", self.address_string(), e)
+
+    def _session(self) -> bool:
+        """Move a control page's WebSocket to the server's session slots (so pages never take the threads plain
+        requests need); False when they are all taken (answered 503, one counted line a second)."""
+        if "websocket" not in self.headers.get("Upgrade", "").lower():
+            return True  # not a WebSocket: serve_control answers 426
+        server = self.server
+        problem = server.start_session(self.request)
+        if problem is None:
+            return True
+        server.say("session_refusals", f"{server.label}: {problem}; refused a control page from "
+                                       f"{self.client_address[0]}", server.refused_sessions)
+        self.close_connection = True
+        self._reply(503, "text/plain; charset=utf-8", f"{server.label} is busy: {problem}; try again\n".encode(),
+                    {"Retry-After": "1", "Connection": "close"})
+        return False
 
     def _stream(self) -> None:
         out = self.output
