@@ -17,10 +17,13 @@ installed and OSC listens beyond loopback (on that address's interface, or on
 every interface for ``0.0.0.0``); on loopback nothing is advertised and no
 multicast socket is opened. Values are read from the live
 store on each request. The HTTP side is a :class:`~performer.httpd.GuardedHTTPServer`
-(64 clients at once, a 128-deep backlog, idle clients closed after 15 s, ``Host``
-checked, at most 200 requests a second: each builds the tree, about 0.3 ms here,
-in the renderer's process). A WebSocket client keeps its connection's thread (at
-most 16 of them at once) and is dropped when it stops answering pings or reading.
+(64 clients at once, half of them per address, a 128-deep backlog, each request's
+head due within 15 s, idle clients closed after 15 s, ``Host`` checked, at most 200
+requests a second: each builds the tree, about 0.3 ms here, in the renderer's
+process). A WebSocket client keeps its connection's thread on a session slot of
+its own (at most 16 at once, 8 per address), must come without an ``Origin`` (a
+tool) or from this server's own origin, and is dropped when it stops answering
+pings or reading.
 """
 
 from __future__ import annotations
@@ -136,7 +139,8 @@ class OscQueryServer:
                     lines = [self.requestline, *(f"{k}: {v}" for k, v in self.headers.items()), "", ""]
                     raw = "\r\n".join(lines).encode("latin-1", "replace")
                     self.close_connection = True
-                    server.hub.serve(self.connection, raw, self.client_address)
+                    server.hub.serve(self.connection, raw, self.client_address, host=self.headers.get("Host"),
+                                     begin=lambda: self.server.start_session(self.request))
                     return
                 status, body = server.respond(self.path, local_ip=str(self.connection.getsockname()[0]))
                 data = json.dumps(body).encode()
@@ -166,7 +170,7 @@ class OscQueryServer:
 
         try:
             self.httpd = GuardedHTTPServer((host, port), Handler, label="OSCQuery", max_clients=max_clients,
-                                           idle_timeout=idle_timeout, max_rate=max_rate)
+                                           idle_timeout=idle_timeout, max_rate=max_rate, max_sessions=max_listeners)
         except OSError as e:
             raise ControlError(f"OSCQuery cannot listen on {host}:{port}: {e.strerror or e}") from None
         self.port = self.httpd.server_address[1]

@@ -4,33 +4,39 @@ A client upgrades a ``GET`` on the OSCQuery HTTP port (the same port: HOST_INFO 
 and the framing are the ``websockets`` library's (its sans-I/O :class:`~websockets.server.ServerProtocol` and its
 threaded :class:`~websockets.sync.connection.Connection`); the HTTP server in front of it
 (:class:`~performer.httpd.GuardedHTTPServer`) has already checked the ``Host`` header, paced the request and given
-the connection one of its bounded threads, which then serves the WebSocket until the client leaves.
+the connection one of its bounded threads, which moves to a session slot of its own and serves the WebSocket until
+the client leaves. The library checks the ``Origin`` (its ``origins=``): tools send none and are let in, a browser
+page must come from this server's own origin, so another web page open on the show machine cannot listen in.
 
 The client sends text frames ``{"COMMAND": "LISTEN", "DATA": "/dream/lr"}`` (and ``IGNORE``); the server sends
 every listened parameter as a binary OSC message when it changes (the current value first, on LISTEN), every
 listened analysis value at ``control.osc_out_rate``, and ``{"COMMAND": "PATH_CHANGED", "DATA": "/performer"}``
 when analysis nodes appear, go away or change type. Values are coalesced per client (the newest of each address),
 so a slow client gets fewer messages, never a growing queue; a client that stops reading is dropped after the idle
-timeout, one that stops answering pings likewise. A bad command gets a one-line warning naming it and is counted.
-Binary OSC sent by a client is not applied (counted and ignored): any web page can open a WebSocket to this port,
-so control stays on the OSC port and its allow-list.
+timeout, one that stops answering pings likewise. A refused handshake, a bad command (a command holds one flat
+JSON object: its brackets are counted before it is parsed) and a dropped client are each counted and logged as one
+line per kind a second, however many clients misbehave; the library's own lines go to debug. Binary OSC sent by a
+client is not applied (counted and ignored): control stays on the OSC port and its allow-list.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 from collections.abc import Callable
 from typing import Any
 
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidOrigin
 from websockets.http11 import Request
 from websockets.server import ServerProtocol
 from websockets.sync.connection import Connection
+from websockets.typing import Origin
 
 from performer.control.osc_wire import build_message, osc_value
 from performer.control.oscquery_nodes import Messages, changed_paths
+from performer.control.throttle import KindLog
 from performer.errors import UnknownParamError
 from performer.params import Change, ParamStore
 
@@ -40,6 +46,30 @@ MAX_PATHS = 1024
 """Paths one client may listen to."""
 MAX_MESSAGE = 64 * 1024
 """Largest message a client may send (commands are a few dozen bytes)."""
+MAX_BRACKETS = 8
+"""Brackets (``[`` or ``{``) a command may hold: a command is one flat object, and a bound on them bounds how deep
+the JSON parser recurses (thousands deep would raise RecursionError)."""
+
+
+class _LibraryLog(logging.LoggerAdapter):
+    """The logger handed to the ``websockets`` library for each connection. Its lines about opening, closing and
+    rejecting repeat the hub's own, and a closed connection it reports as an error (a keepalive ping that timed out
+    on a silent client) is the hub's to report, so all of those go to debug, tracebacks included; anything else
+    becomes one clipped warning a second, counted, its traceback at debug."""
+
+    def __init__(self, hub: ListenHub) -> None:
+        super().__init__(logging.getLogger(__name__ + ".websockets"), {})
+        self.hub = hub
+
+    def log(self, level: int, msg: object, *args: Any, **kwargs: Any) -> None:
+        import sys
+
+        err = sys.exc_info()[1] if kwargs.get("exc_info") is True else kwargs.get("exc_info")
+        if level >= logging.WARNING and not isinstance(err, ConnectionClosed):
+            self.hub.library_errors += 1
+            text = (str(msg) % args if args else str(msg)) + (f": {err!r}" if err is not None else "")
+            self.hub.say("library_errors", f"OSCQuery WebSocket: {text}", self.hub.library_errors)
+        self.logger.log(logging.DEBUG, msg, *args, **kwargs)
 
 
 class _Client:
@@ -51,7 +81,7 @@ class _Client:
         self.notes: list[str] = []
         self.wake = threading.Event()
         self.done = False
-        self.warned: set[str] = set()
+        self.stalled = False  # a write to it timed out
 
     def offer(self, address: str, args: list[Any]) -> None:
         with self.lock:
@@ -88,7 +118,17 @@ class ListenHub:
         self._shape: dict[str, str] | None = None
         self.refused_commands = 0
         self.refused_clients = 0
+        self.refused_origins = 0
+        self.refused_handshakes = 0
+        self.dropped_silent = 0  # clients that stopped answering pings
+        self.dropped_stalled = 0  # clients that stopped reading
+        self.library_errors = 0
+        self.reader_errors = 0
+        self.sessions = 0  # sessions so far
+        self.refusals: dict[str, int] = {}  # refused commands by kind
         self.ignored_osc = 0
+        self.say = KindLog(log)  # one counted line per kind a second, however many clients misbehave
+        self._library_log = _LibraryLog(self)
         self.pushed = 0
         self.path_changes = 0
         self._analysis_failed = False
@@ -103,24 +143,44 @@ class ListenHub:
             return self._reserved
 
     # --- the handshake and one client's session (in the HTTP server's thread for that connection) -----------
-    def serve(self, sock: Any, raw_request: bytes, peer: Any) -> None:
-        """Upgrade the connection whose request was ``raw_request`` and serve it until the client leaves."""
-        protocol = ServerProtocol(max_size=MAX_MESSAGE)
+    def serve(self, sock: Any, raw_request: bytes, peer: Any, host: str | None = None,
+              begin: Callable[[], str | None] = lambda: None) -> None:
+        """Upgrade the connection whose request was ``raw_request`` and serve it until the client leaves.
+
+        ``host``: the request's ``Host`` (already checked), whose ``http://`` origin a browser page may come from;
+        clients without an ``Origin`` (OSCQuery tools) are let in, pages from anywhere else are refused. ``begin()``
+        moves the connection to the HTTP server's session slots: None, or why it cannot."""
+        origins: list[Origin | re.Pattern[str] | None] = [None]
+        if host:
+            origins.append(re.compile(rf"https?://{re.escape(host)}", re.IGNORECASE))
+        protocol = ServerProtocol(origins=origins, max_size=MAX_MESSAGE, logger=self._library_log)
         protocol.receive_data(raw_request)
         events = protocol.events_received()
+        who = peer[0] if isinstance(peer, tuple) else peer
         if not events or not isinstance(events[0], Request):
-            why = protocol.handshake_exc or "not a WebSocket handshake"
-            response = protocol.reject(400, f"OSCQuery WebSocket: {why}\n")
+            self.refused_handshakes += 1
+            problem = f"not a WebSocket handshake ({protocol.handshake_exc or 'no request'})"
+            response = protocol.reject(400, f"OSCQuery WebSocket: {problem}\n")
+            self.say("handshake_refusals", f"OSCQuery WebSocket from {who}: {problem}", self.refused_handshakes)
         else:
             response = protocol.accept(events[0])
-            if response.status_code == 101 and not self._reserve():
-                self.refused_clients += 1
-                log.warning("OSCQuery: %d WebSocket clients connected already (the most it serves); refused %s",
-                            self.max_clients, peer)
-                response = protocol.reject(503, f"OSCQuery: {self.max_clients} WebSocket clients are connected, "
-                                                "the most it serves at once; try again\n")
-        if response.status_code != 101:
-            log.info("OSCQuery WebSocket handshake from %s refused: %s", peer, response.body.decode().strip())
+            if isinstance(protocol.handshake_exc, InvalidOrigin):
+                self.refused_origins += 1
+                origin = events[0].headers.get("Origin", "")
+                problem = (f"Origin {origin[:100]!r} is not this server's; allowed: no Origin (OSCQuery tools) or "
+                           f"http://{host or '(this server)'} (refused so that other web pages cannot listen)")
+                response = protocol.reject(403, f"OSCQuery WebSocket: {problem}\n")
+                self.say("origin_refusals", f"OSCQuery WebSocket from {who}: {problem}", self.refused_origins)
+            elif response.status_code != 101:
+                self.refused_handshakes += 1
+                problem = response.body.decode("utf-8", "replace").strip()
+                self.say("handshake_refusals", f"OSCQuery WebSocket from {who}: {problem}", self.refused_handshakes)
+            else:
+                busy = self._reserve(begin)
+                if busy is not None:
+                    self.refused_clients += 1
+                    response = protocol.reject(503, f"OSCQuery: {busy}; try again\n")
+                    self.say("busy_refusals", f"OSCQuery WebSocket: {busy}; refused {who}", self.refused_clients)
         protocol.send_response(response)
         if response.status_code != 101:
             sock.sendall(b"".join(protocol.data_to_send()))
@@ -132,12 +192,14 @@ class ListenHub:
             with self._lock:
                 self._reserved -= 1
 
-    def _reserve(self) -> bool:
+    def _reserve(self, begin: Callable[[], str | None]) -> str | None:
         with self._lock:
             if self._reserved >= self.max_clients:
-                return False
-            self._reserved += 1
-            return True
+                return f"{self.max_clients} WebSocket clients are connected, the most it serves at once"
+            problem = begin()
+            if problem is None:
+                self._reserved += 1
+            return problem
 
     def _session(self, sock: Any, protocol: ServerProtocol, peer: Any) -> None:
         # Reads wait in a selector (a silent listener is fine; one that stops answering pings is dropped); a write
@@ -147,9 +209,11 @@ class ListenHub:
                           max_queue=16)
         conn.start_keepalive()
         client = _Client(conn, peer)
+        who = peer[0] if isinstance(peer, tuple) else peer
         with self._lock:
             self._clients.add(client)
-        log.info("OSCQuery WebSocket client %s connected", peer)
+            self.sessions += 1
+        self.say("connected", f"OSCQuery WebSocket client {who} connected", self.sessions, logging.INFO)
         reader = threading.Thread(target=self._read, args=(client,), name="oscquery-ws-read", daemon=True)
         reader.start()
         try:
@@ -159,7 +223,17 @@ class ListenHub:
                 self._clients.discard(client)
             conn.close()
             reader.join(timeout=self.idle_timeout)
-            log.info("OSCQuery WebSocket client %s left", peer)
+            sent = protocol.close_sent
+            if sent is not None and sent.code == 1011 and "keepalive" in sent.reason:
+                self.dropped_silent += 1
+                self.say("silent_drops", f"OSCQuery WebSocket client {who} stopped answering pings for {half:g} s: "
+                                         "dropped", self.dropped_silent)
+            elif client.stalled:
+                self.dropped_stalled += 1
+                self.say("stalled_drops", f"OSCQuery WebSocket client {who} stopped reading for "
+                                          f"{self.idle_timeout:g} s: dropped", self.dropped_stalled)
+            else:
+                self.say("left", f"OSCQuery WebSocket client {who} left", self.sessions, logging.INFO)
 
     def _write(self, client: _Client) -> None:
         while not client.done and not self._stop.is_set():
@@ -175,6 +249,7 @@ class ListenHub:
                     client.conn.send(build_message(address, args))
                     self.pushed += 1
             except (ConnectionClosed, OSError) as e:
+                client.stalled = isinstance(e, OSError) or isinstance(e.__cause__, OSError)  # a write timed out
                 log.debug("OSCQuery WebSocket client %s: %s", client.peer, e)
                 return
 
@@ -184,24 +259,32 @@ class ListenHub:
                 self.pace()
                 if isinstance(message, bytes):
                     self.ignored_osc += 1
-                    self._refuse(client, "osc", f"OSCQuery WebSocket client {client.peer}: binary OSC is not "
+                    self._refuse("osc_ignored", f"OSCQuery WebSocket client {client.peer}: binary OSC is not "
                                                 "applied here; send it to the OSC port")
                     continue
                 self.command(client, message)
         except ConnectionClosed:
             pass
+        except Exception as e:  # a bug here must cost this client, not the server: one line, the traceback at debug
+            self.reader_errors += 1
+            self.say("reader_errors", f"OSCQuery WebSocket client {client.peer}: {e!r}; dropped", self.reader_errors)
+            log.debug("OSCQuery WebSocket reader", exc_info=True)
         finally:
             client.done = True
             client.wake.set()
 
     def command(self, client: _Client, text: str) -> None:
         """Apply one JSON command (LISTEN, IGNORE) from a client."""
+        brackets = text.count("[") + text.count("{")
+        if brackets > MAX_BRACKETS:  # checked before parsing: the parser recurses once per bracket
+            return self._refuse("deep_json", f"OSCQuery WebSocket command of {len(text)} characters holds {brackets} "
+                                             f"brackets; allowed: at most {MAX_BRACKETS} (one flat JSON object)")
         try:
             msg = json.loads(text)
         except ValueError:
             msg = None
         if not isinstance(msg, dict) or not isinstance(msg.get("DATA"), str):
-            return self._refuse(client, "json", f"OSCQuery WebSocket command {text[:80]!r} is not understood; "
+            return self._refuse("bad_json", f"OSCQuery WebSocket command {text[:80]!r} is not understood; "
                                                 'allowed: {"COMMAND": "LISTEN" or "IGNORE", "DATA": "/a/path"}')
         cmd, path = msg.get("COMMAND"), msg["DATA"]
         if cmd == "IGNORE":
@@ -210,10 +293,10 @@ class ListenHub:
                 client.values.pop(path, None)
             return None
         if cmd != "LISTEN":
-            return self._refuse(client, "command", f"OSCQuery WebSocket command {str(cmd)[:40]!r} is not supported; "
+            return self._refuse("unknown_command", f"OSCQuery WebSocket command {str(cmd)[:40]!r} is not supported; "
                                                    "allowed: LISTEN, IGNORE")
         if not self.is_node(path):
-            return self._refuse(client, "path", f"OSCQuery LISTEN {path[:120]!r}: no value at that path; allowed: "
+            return self._refuse("unknown_path", f"OSCQuery LISTEN {path[:120]!r}: no value at that path; allowed: "
                                                 "a parameter or analysis address from the tree (GET /)")
         with client.lock:
             if path not in client.listening and len(client.listening) >= MAX_PATHS:
@@ -222,7 +305,7 @@ class ListenHub:
                 full = False
                 client.listening.add(path)
         if full:
-            return self._refuse(client, "full", f"OSCQuery LISTEN {path[:120]!r} refused: already {MAX_PATHS} "
+            return self._refuse("too_many_paths", f"OSCQuery LISTEN {path[:120]!r} refused: already {MAX_PATHS} "
                                                 "paths; allowed: at most that many per client (IGNORE some)")
         try:
             p = self.store.registry.by_address(path)
@@ -232,13 +315,10 @@ class ListenHub:
             client.offer(path, [osc_value(self.store.get(p.name))])  # the current value, so the client is in sync
         return None
 
-    def _refuse(self, client: _Client, kind: str, message: str) -> None:
+    def _refuse(self, kind: str, message: str) -> None:
         self.refused_commands += 1
-        if kind not in client.warned:  # once per kind per client, so a client cannot flood the log
-            client.warned.add(kind)
-            log.warning("%s", message)
-        else:
-            log.debug("%s", message)
+        self.refusals[kind] = self.refusals.get(kind, 0) + 1
+        self.say(kind, message, self.refusals[kind])  # one line per kind a second, so clients cannot flood the log
 
     # --- what is pushed -------------------------------------------------------------------------------------
     def _on_change(self, change: Change) -> None:
