@@ -218,3 +218,26 @@ def test_control_page_websockets_have_slots_of_their_own(caplog):
         for s in socks:
             s.close()
         out.close()
+
+
+def test_a_burst_of_200_websocket_opens_keeps_plain_requests_out_only_while_it_lasts():
+    out = PreviewOutput("web", port=0)
+    out.attach(ParamStore())
+    out.open()
+    socks = []
+    try:
+        for _ in range(200):  # all at once, none answered yet
+            s = connect(out, timeout=5)
+            s.sendall(WS.encode())
+            socks.append(s)
+
+        def served() -> bool:
+            return request(out, timeout=5)[0] == 200
+
+        assert wait_until(served, 5, 0.1)  # the burst is refused at once, not queued: plain requests get in
+        answers = [answer(s)[:12] for s in socks]
+        assert answers.count(b"HTTP/1.1 101") == 8 and answers.count(b"HTTP/1.1 503") == 192
+    finally:
+        for s in socks:
+            s.close()
+        out.close()
