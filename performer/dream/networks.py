@@ -62,8 +62,6 @@ class NetworkSlot:
         self._device: torch.device | None = None
         self._failed: dict[str, tuple[Hashable, str]] = {}
         """Networks that failed to load: the state of their weights then, and why."""
-        self._refused_now: str | None = None
-        """The network refused from memory while it is still asked for (until the engine sets it back)."""
         self.refused = 0
         """Requests for a network refused: failed loads, and repeats refused from memory."""
         self._log = KindLog(log, limit=1000)
@@ -104,11 +102,8 @@ class NetworkSlot:
                 except Exception as e:  # a failed load must not stop the show
                     self._fail(name, state, e)
             return
-        if want == self.network:
-            self._refused_now = None
-            return
-        if want == self._refused_now:  # refused already; the engine sets it back
-            return
+        if want == self.network or ("dream.network", want) in (f[:2] for f in self.failures):
+            return  # nothing to do, or refused and not yet taken by the engine (which sets it back)
         state = weights_state(want)
         failed = self._failed.pop(want, None)
         if failed is not None:
@@ -137,7 +132,6 @@ class NetworkSlot:
 
     def _refuse(self, network: str, why: str, what: str, exc_info: bool = False) -> None:
         self.refused += 1
-        self._refused_now = network
         self._log("network_refused", f"dream.network {network} {what}, keeping {self.network}: {why}", self.refused,
                   logging.ERROR, exc_info=exc_info)
         self.failures.append(("dream.network", network, f"{why}; keeping {self.network}"))

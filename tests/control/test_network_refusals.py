@@ -87,3 +87,16 @@ def test_the_failed_network_is_tried_again_once_its_weights_file_appears(slot_an
     (folder / "googlenet-1378be20.pth").write_bytes(b"the weights, downloaded again")
     ask(slot, "googlenet")
     assert calls["googlenet"] == 3
+
+
+@pytest.mark.parametrize("slot_and_calls", [False], indirect=True)
+def test_a_request_repeated_before_the_set_back_is_seen_is_refused_again(slot_and_calls):
+    """A client re-sending faster than frames: the slot never sees the set-back value between two requests."""
+    slot, calls = slot_and_calls
+    for _ in range(20):
+        slot.check("googlenet")
+        assert [f[:2] for f in slot.failures] == [("dream.network", "googlenet")]
+        slot.check("googlenet")  # the next frame, the engine has not taken it yet: not queued twice
+        assert len(slot.failures) == 1
+        slot.failures.clear()  # the engine sets it back and tells the client; the client asks again at once
+    assert calls["googlenet"] == 1 and slot.refused == 20
