@@ -256,12 +256,12 @@ PAGE_STATE = """(() => {
 })()"""
 
 
-FRAME_BOX = """(() => { const img = document.getElementById('dream'); if (!img) return {seen: 0};
-  const r = img.getBoundingClientRect();
-  const k = Math.min(r.width / img.naturalWidth, r.height / img.naturalHeight);  // object-fit: contain
-  const w = img.naturalWidth * k, h = img.naturalHeight * k;
-  return {x: r.left + (r.width - w) / 2, y: r.top + (r.height - h) / 2, w, h, loaded: img.complete && w > 0,
-          seen: +img.dataset.framesSeen}; })()"""
+FRAME_BOX = """(() => {{ const img = document.getElementById('dream'); if (!img) return {{seen: 0}};
+  const r = img.getBoundingClientRect();  // the frame's known size, not naturalWidth: 0 while a frame is swapped in
+  const k = Math.min(r.width / {w}, r.height / {h}), w = {w} * k, h = {h} * k;  // object-fit: contain
+  return {{x: r.left + (r.width - w) / 2, y: r.top + (r.height - h) / 2, w, h, seen: +img.dataset.framesSeen}};
+}})()"""
+"""Where the page draws a frame of ``w`` x ``h`` (``FRAME_BOX.format(w=..., h=...)``), in screen pixels."""
 
 
 def test_page_in_chromium_shows_live_frames_and_the_engines_top_class(browser, tmp_path):
@@ -291,7 +291,7 @@ def test_page_in_chromium_shows_live_frames_and_the_engines_top_class(browser, t
             return later["mean"] is not None
 
         assert wait_until(loaded, 10, 0.1), later
-        box = tools.evaluate(FRAME_BOX)
+        box = tools.evaluate(FRAME_BOX.format(w=160, h=160))
         shot = base64.b64decode(tools.call("Page.captureScreenshot", format="png")["data"])
         engine_top = engine.status()["top_class"]
     finally:
