@@ -7,13 +7,16 @@ octave, octaves taking turns from frame to frame, or with ``dream.tile`` the
 smallest octave plus one tile of the larger ones, so a picture at the output's
 size is dreamed at that size (:mod:`canvas`); the frame rate stays steady
 whatever the settings. The picture's colours are held to its class's
-(:mod:`grade`), and a drift moves a window over it by whole pixels. The image is kept and dreamed further frame after frame: a change of
-the scene's ``key`` (the top sound class) *morphs* it -- the guidance glides to
-the new class's targets over ``dream.crossfade`` seconds (:mod:`guidance`) and
-``dream.portrait_pull`` of the picture's area dissolves, region by region, into the
-class's portrait (never a mean of the two pictures). A new dream starts from a seed only on the first
-frame, on ``dream.restart``, or on a class change when ``dream.class_change``
-is ``restart``; the output then cross-fades from the old image.
+(:mod:`grade`), and a drift moves a window over it by whole pixels.
+
+The image is kept and dreamed further frame after frame: a change of the scene's
+``key`` (the top sound class) *morphs* it -- the guidance glides to the new
+class's targets over ``dream.crossfade`` seconds (:mod:`guidance`) and
+``dream.portrait_pull`` of the picture's area dissolves, region by region, into
+the class's portrait (never a mean of the two pictures). A new dream starts from
+a seed only on the first frame, on ``dream.restart``, or on a class change when
+``dream.class_change`` is ``restart``; the output then cross-fades from the old
+image.
 
 Every control is read from the parameter snapshot at each frame, so a change
 takes effect at the next step. A network change loads in a background thread
