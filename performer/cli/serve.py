@@ -11,6 +11,7 @@ import sys
 import textwrap
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from performer.cli.log import STATUS
@@ -169,8 +170,9 @@ def cmd_devices(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_engine(args: argparse.Namespace):
-    """Load the preset, the classifier and the renderer, open the input; errors name what failed."""
+def build_engine(args: argparse.Namespace, checkpoint: Callable[[], None] = lambda: None):
+    """Load the preset, the classifier and the renderer, open the input; errors name what failed. ``checkpoint``
+    is called between the slow steps (``serve`` stops there when a stop signal came and was not raised)."""
     from performer.outputs.folder import refuse_used_folder
 
     if args.frames and not args.overwrite:  # before anything slow is loaded
@@ -203,8 +205,11 @@ def build_engine(args: argparse.Namespace):
     source = open_source(args.input, loop=args.loop, realtime=not args.fast, min_seconds=min_seconds)
     try:  # an error, or a stop signal (StopWhileLoading), while the models load: the input is stopped
         clf = Classifier.from_checkpoint(args.model or default_checkpoint(), device=str(device))
+        checkpoint()
         fast = fast_classifier_for(clf, args.fast_model, device=str(device))
+        checkpoint()
         renderer = DreamRenderer(device=str(device))
+        checkpoint()
         frames = [FolderOutput(args.frames, name="--frames", layout=Layout("dream", *DEFAULT_SIZE, follow=True))
                   ] if args.frames else []
         outputs = build_outputs(preset) + frames
@@ -273,18 +278,27 @@ def cmd_serve(args: argparse.Namespace) -> int:
         log.info("no --input given: using the default audio input (try --input demo without a sound card)")
     stop = threading.Event()
     loading = True
+    received: list[str] = []
 
     def on_signal(signum, frame):
         nonlocal loading
         name = signal.Signals(signum).name
         if stop.is_set():
             return  # already stopping
+        received.append(name)
         stop.set()
         if loading:  # the models load on this (the main) thread: leave them at the next Python line
             loading = False
             log.info("%s received while warming up: stopping", name)
             raise StopWhileLoading(name)
         log.info("%s received: stopping", name)
+
+    def checkpoint() -> None:
+        """Between the slow steps: an exception raised inside C code that calls back into Python (a dict lookup,
+        a hasattr) can be swallowed there, so the signal's flag is read again."""
+        if stop.is_set() and received:
+            log.debug("%s had not stopped the loading; stopping between two steps", received[0])
+            raise StopWhileLoading(received[0])
 
     # Before anything loads: without a handler, SIGTERM during the warm-up killed the process (exit -15) with
     # nothing stopped.
@@ -293,7 +307,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     engine = controls = None
     try:
         try:
-            engine = build_engine(args)
+            engine = build_engine(args, checkpoint)
+            checkpoint()
             controls = build_controls(engine, args)
             from performer.outputs.preview.controls_link import attach_control_pages
 
@@ -302,8 +317,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 STATUS.show("warming up: loading the network, the classifier and the portraits...", terminal_width())
             else:
                 log.info("warming up: loading the network, the classifier and the portraits")
+            checkpoint()
             engine.start()
+            checkpoint()
             controls.start()
+            checkpoint()
         except PerformerError as e:
             loading = False
             STATUS.close()
