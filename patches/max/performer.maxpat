@@ -1699,7 +1699,7 @@
       300.0,
       20.0
      ],
-     "text": "dream.guide_weight (0..10)"
+     "text": "dream.tile (px, 0..1920)"
     }
    },
    {
@@ -1717,13 +1717,13 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /dream/guide_weight"
+     "text": "prepend /dream/tile"
     }
    },
    {
     "box": {
      "id": "obj-96",
-     "maxclass": "flonum",
+     "maxclass": "number",
      "numinlets": 1,
      "numoutlets": 2,
      "patching_rect": [
@@ -1736,8 +1736,8 @@
       "",
       "bang"
      ],
-     "minimum": 0.0,
-     "maximum": 10.0,
+     "minimum": 0,
+     "maximum": 1920,
      "parameter_enable": 0
     }
    },
@@ -1753,7 +1753,7 @@
       300.0,
       20.0
      ],
-     "text": "dream.follow_confidence (0..1)"
+     "text": "dream.colour_hold (0..1)"
     }
    },
    {
@@ -1771,7 +1771,7 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /dream/follow_confidence"
+     "text": "prepend /dream/colour_hold"
     }
    },
    {
@@ -1807,7 +1807,7 @@
       300.0,
       20.0
      ],
-     "text": "dream.class_change"
+     "text": "dream.guide_weight (0..10)"
     }
    },
    {
@@ -1825,31 +1825,27 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /dream/class_change"
+     "text": "prepend /dream/guide_weight"
     }
    },
    {
     "box": {
      "id": "obj-102",
-     "maxclass": "umenu",
+     "maxclass": "flonum",
      "numinlets": 1,
-     "numoutlets": 3,
+     "numoutlets": 2,
      "patching_rect": [
       670.0,
       264.0,
-      120.0,
+      110.0,
       22.0
      ],
      "outlettype": [
-      "int",
       "",
-      ""
+      "bang"
      ],
-     "items": [
-      "morph",
-      ",",
-      "restart"
-     ],
+     "minimum": 0.0,
+     "maximum": 10.0,
      "parameter_enable": 0
     }
    },
@@ -1865,7 +1861,7 @@
       300.0,
       20.0
      ],
-     "text": "dream.portrait_pull (0..1)"
+     "text": "dream.follow_confidence (0..1)"
     }
    },
    {
@@ -1883,7 +1879,7 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /dream/portrait_pull"
+     "text": "prepend /dream/follow_confidence"
     }
    },
    {
@@ -1919,7 +1915,7 @@
       300.0,
       20.0
      ],
-     "text": "dream.seed"
+     "text": "dream.class_change"
     }
    },
    {
@@ -1937,7 +1933,7 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /dream/seed"
+     "text": "prepend /dream/class_change"
     }
    },
    {
@@ -1958,13 +1954,9 @@
       ""
      ],
      "items": [
-      "class_image",
+      "morph",
       ",",
-      "spectrogram",
-      ",",
-      "noise",
-      ",",
-      "previous"
+      "restart"
      ],
      "parameter_enable": 0
     }
@@ -1981,7 +1973,7 @@
       300.0,
       20.0
      ],
-     "text": "dream.blend (0..1)"
+     "text": "dream.portrait_pull (0..1)"
     }
    },
    {
@@ -1999,7 +1991,7 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /dream/blend"
+     "text": "prepend /dream/portrait_pull"
     }
    },
    {
@@ -2035,7 +2027,7 @@
       300.0,
       20.0
      ],
-     "text": "dream.crossfade (s, 0..10)"
+     "text": "dream.seed"
     }
    },
    {
@@ -2053,27 +2045,35 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /dream/crossfade"
+     "text": "prepend /dream/seed"
     }
    },
    {
     "box": {
      "id": "obj-114",
-     "maxclass": "flonum",
+     "maxclass": "umenu",
      "numinlets": 1,
-     "numoutlets": 2,
+     "numoutlets": 3,
      "patching_rect": [
       670.0,
       448.0,
-      110.0,
+      120.0,
       22.0
      ],
      "outlettype": [
+      "int",
       "",
-      "bang"
+      ""
      ],
-     "minimum": 0.0,
-     "maximum": 10.0,
+     "items": [
+      "class_image",
+      ",",
+      "spectrogram",
+      ",",
+      "noise",
+      ",",
+      "previous"
+     ],
      "parameter_enable": 0
     }
    },
@@ -2089,7 +2089,7 @@
       300.0,
       20.0
      ],
-     "text": "dream.zoom (x, 0.9..1.2)"
+     "text": "dream.blend (0..1)"
     }
    },
    {
@@ -2107,7 +2107,7 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /dream/zoom"
+     "text": "prepend /dream/blend"
     }
    },
    {
@@ -2126,8 +2126,8 @@
       "",
       "bang"
      ],
-     "minimum": 0.9,
-     "maximum": 1.2,
+     "minimum": 0.0,
+     "maximum": 1.0,
      "parameter_enable": 0
     }
    },
@@ -2143,7 +2143,7 @@
       300.0,
       20.0
      ],
-     "text": "dream.rotate (deg, -10..10)"
+     "text": "dream.crossfade (s, 0..10)"
     }
    },
    {
@@ -2161,7 +2161,7 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /dream/rotate"
+     "text": "prepend /dream/crossfade"
     }
    },
    {
@@ -2180,7 +2180,7 @@
       "",
       "bang"
      ],
-     "minimum": -10.0,
+     "minimum": 0.0,
      "maximum": 10.0,
      "parameter_enable": 0
     }
@@ -2197,7 +2197,7 @@
       300.0,
       20.0
      ],
-     "text": "dream.translate_x (px, -32..32)"
+     "text": "dream.zoom (x, 0.9..1.2)"
     }
    },
    {
@@ -2215,7 +2215,7 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /dream/translate_x"
+     "text": "prepend /dream/zoom"
     }
    },
    {
@@ -2234,8 +2234,8 @@
       "",
       "bang"
      ],
-     "minimum": -32.0,
-     "maximum": 32.0,
+     "minimum": 0.9,
+     "maximum": 1.2,
      "parameter_enable": 0
     }
    },
@@ -2251,7 +2251,7 @@
       300.0,
       20.0
      ],
-     "text": "dream.translate_y (px, -32..32)"
+     "text": "dream.rotate (deg, -10..10)"
     }
    },
    {
@@ -2269,7 +2269,7 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /dream/translate_y"
+     "text": "prepend /dream/rotate"
     }
    },
    {
@@ -2288,8 +2288,8 @@
       "",
       "bang"
      ],
-     "minimum": -32.0,
-     "maximum": 32.0,
+     "minimum": -10.0,
+     "maximum": 10.0,
      "parameter_enable": 0
     }
    },
@@ -2305,7 +2305,7 @@
       300.0,
       20.0
      ],
-     "text": "dream.restart"
+     "text": "dream.translate_x (px, -32..32)"
     }
    },
    {
@@ -2323,24 +2323,27 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /dream/restart"
+     "text": "prepend /dream/translate_x"
     }
    },
    {
     "box": {
      "id": "obj-129",
-     "maxclass": "button",
+     "maxclass": "flonum",
      "numinlets": 1,
-     "numoutlets": 1,
+     "numoutlets": 2,
      "patching_rect": [
       670.0,
       678.0,
-      22.0,
+      110.0,
       22.0
      ],
      "outlettype": [
+      "",
       "bang"
      ],
+     "minimum": -32.0,
+     "maximum": 32.0,
      "parameter_enable": 0
     }
    },
@@ -2356,7 +2359,7 @@
       300.0,
       20.0
      ],
-     "text": "video.weight (0..1)"
+     "text": "dream.translate_y (px, -32..32)"
     }
    },
    {
@@ -2374,7 +2377,7 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /video/weight"
+     "text": "prepend /dream/translate_y"
     }
    },
    {
@@ -2393,8 +2396,8 @@
       "",
       "bang"
      ],
-     "minimum": 0.0,
-     "maximum": 1.0,
+     "minimum": -32.0,
+     "maximum": 32.0,
      "parameter_enable": 0
     }
    },
@@ -2410,7 +2413,7 @@
       300.0,
       20.0
      ],
-     "text": "video.mode"
+     "text": "dream.restart"
     }
    },
    {
@@ -2428,30 +2431,23 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /video/mode"
+     "text": "prepend /dream/restart"
     }
    },
    {
     "box": {
      "id": "obj-135",
-     "maxclass": "umenu",
+     "maxclass": "button",
      "numinlets": 1,
-     "numoutlets": 3,
+     "numoutlets": 1,
      "patching_rect": [
       1000.0,
       126.0,
-      120.0,
+      22.0,
       22.0
      ],
      "outlettype": [
-      "int",
-      "",
-      ""
-     ],
-     "items": [
-      "blend",
-      ",",
-      "restart"
+      "bang"
      ],
      "parameter_enable": 0
     }
@@ -2468,7 +2464,7 @@
       300.0,
       20.0
      ],
-     "text": "output.fps (fps, 1..120)"
+     "text": "video.weight (0..1)"
     }
    },
    {
@@ -2486,7 +2482,7 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /output/fps"
+     "text": "prepend /video/weight"
     }
    },
    {
@@ -2505,8 +2501,8 @@
       "",
       "bang"
      ],
-     "minimum": 1.0,
-     "maximum": 120.0,
+     "minimum": 0.0,
+     "maximum": 1.0,
      "parameter_enable": 0
     }
    },
@@ -2522,7 +2518,7 @@
       300.0,
       20.0
      ],
-     "text": "output.layout"
+     "text": "video.mode"
     }
    },
    {
@@ -2540,7 +2536,7 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /output/layout"
+     "text": "prepend /video/mode"
     }
    },
    {
@@ -2561,9 +2557,9 @@
       ""
      ],
      "items": [
-      "dream",
+      "blend",
       ",",
-      "composite"
+      "restart"
      ],
      "parameter_enable": 0
     }
@@ -2580,7 +2576,7 @@
       300.0,
       20.0
      ],
-     "text": "master.brightness (-1..1)"
+     "text": "output.fps (fps, 1..120)"
     }
    },
    {
@@ -2598,7 +2594,7 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /master/brightness"
+     "text": "prepend /output/fps"
     }
    },
    {
@@ -2617,8 +2613,8 @@
       "",
       "bang"
      ],
-     "minimum": -1.0,
-     "maximum": 1.0,
+     "minimum": 1.0,
+     "maximum": 120.0,
      "parameter_enable": 0
     }
    },
@@ -2634,7 +2630,7 @@
       300.0,
       20.0
      ],
-     "text": "master.contrast (x, 0..2)"
+     "text": "output.layout"
     }
    },
    {
@@ -2652,27 +2648,31 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /master/contrast"
+     "text": "prepend /output/layout"
     }
    },
    {
     "box": {
      "id": "obj-147",
-     "maxclass": "flonum",
+     "maxclass": "umenu",
      "numinlets": 1,
-     "numoutlets": 2,
+     "numoutlets": 3,
      "patching_rect": [
       1000.0,
       310.0,
-      110.0,
+      120.0,
       22.0
      ],
      "outlettype": [
+      "int",
       "",
-      "bang"
+      ""
      ],
-     "minimum": 0.0,
-     "maximum": 2.0,
+     "items": [
+      "dream",
+      ",",
+      "composite"
+     ],
      "parameter_enable": 0
     }
    },
@@ -2688,7 +2688,7 @@
       300.0,
       20.0
      ],
-     "text": "master.saturation (x, 0..2)"
+     "text": "master.brightness (-1..1)"
     }
    },
    {
@@ -2706,7 +2706,7 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /master/saturation"
+     "text": "prepend /master/brightness"
     }
    },
    {
@@ -2725,8 +2725,8 @@
       "",
       "bang"
      ],
-     "minimum": 0.0,
-     "maximum": 2.0,
+     "minimum": -1.0,
+     "maximum": 1.0,
      "parameter_enable": 0
     }
    },
@@ -2742,7 +2742,7 @@
       300.0,
       20.0
      ],
-     "text": "master.hue (deg, -180..180)"
+     "text": "master.contrast (x, 0..2)"
     }
    },
    {
@@ -2760,7 +2760,7 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /master/hue"
+     "text": "prepend /master/contrast"
     }
    },
    {
@@ -2779,8 +2779,8 @@
       "",
       "bang"
      ],
-     "minimum": -180.0,
-     "maximum": 180.0,
+     "minimum": 0.0,
+     "maximum": 2.0,
      "parameter_enable": 0
     }
    },
@@ -2796,7 +2796,7 @@
       300.0,
       20.0
      ],
-     "text": "master.fade (0..1)"
+     "text": "master.saturation (x, 0..2)"
     }
    },
    {
@@ -2814,7 +2814,7 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /master/fade"
+     "text": "prepend /master/saturation"
     }
    },
    {
@@ -2834,7 +2834,7 @@
       "bang"
      ],
      "minimum": 0.0,
-     "maximum": 1.0,
+     "maximum": 2.0,
      "parameter_enable": 0
     }
    },
@@ -2850,7 +2850,7 @@
       300.0,
       20.0
      ],
-     "text": "master.freeze"
+     "text": "master.hue (deg, -180..180)"
     }
    },
    {
@@ -2868,24 +2868,27 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /master/freeze"
+     "text": "prepend /master/hue"
     }
    },
    {
     "box": {
      "id": "obj-159",
-     "maxclass": "toggle",
+     "maxclass": "flonum",
      "numinlets": 1,
-     "numoutlets": 1,
+     "numoutlets": 2,
      "patching_rect": [
       1000.0,
       494.0,
-      22.0,
+      110.0,
       22.0
      ],
      "outlettype": [
-      "int"
+      "",
+      "bang"
      ],
+     "minimum": -180.0,
+     "maximum": 180.0,
      "parameter_enable": 0
     }
    },
@@ -2901,7 +2904,7 @@
       300.0,
       20.0
      ],
-     "text": "master.blackout"
+     "text": "master.fade (0..1)"
     }
    },
    {
@@ -2919,24 +2922,27 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /master/blackout"
+     "text": "prepend /master/fade"
     }
    },
    {
     "box": {
      "id": "obj-162",
-     "maxclass": "button",
+     "maxclass": "flonum",
      "numinlets": 1,
-     "numoutlets": 1,
+     "numoutlets": 2,
      "patching_rect": [
       1000.0,
       540.0,
-      22.0,
+      110.0,
       22.0
      ],
      "outlettype": [
+      "",
       "bang"
      ],
+     "minimum": 0.0,
+     "maximum": 1.0,
      "parameter_enable": 0
     }
    },
@@ -2952,7 +2958,7 @@
       300.0,
       20.0
      ],
-     "text": "control.osc_out_rate (Hz, 1..120)"
+     "text": "master.freeze"
     }
    },
    {
@@ -2970,27 +2976,24 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /control/osc_out_rate"
+     "text": "prepend /master/freeze"
     }
    },
    {
     "box": {
      "id": "obj-165",
-     "maxclass": "flonum",
+     "maxclass": "toggle",
      "numinlets": 1,
-     "numoutlets": 2,
+     "numoutlets": 1,
      "patching_rect": [
       1000.0,
       586.0,
-      110.0,
+      22.0,
       22.0
      ],
      "outlettype": [
-      "",
-      "bang"
+      "int"
      ],
-     "minimum": 1.0,
-     "maximum": 120.0,
      "parameter_enable": 0
     }
    },
@@ -3006,7 +3009,7 @@
       300.0,
       20.0
      ],
-     "text": "tempo.source"
+     "text": "master.blackout"
     }
    },
    {
@@ -3024,18 +3027,123 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /tempo/source"
+     "text": "prepend /master/blackout"
     }
    },
    {
     "box": {
      "id": "obj-168",
+     "maxclass": "button",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1000.0,
+      632.0,
+      22.0,
+      22.0
+     ],
+     "outlettype": [
+      "bang"
+     ],
+     "parameter_enable": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-169",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      1000.0,
+      658.0,
+      300.0,
+      20.0
+     ],
+     "text": "control.osc_out_rate (Hz, 1..120)"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-170",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1130.0,
+      678.0,
+      170.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend /control/osc_out_rate"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-171",
+     "maxclass": "flonum",
+     "numinlets": 1,
+     "numoutlets": 2,
+     "patching_rect": [
+      1000.0,
+      678.0,
+      110.0,
+      22.0
+     ],
+     "outlettype": [
+      "",
+      "bang"
+     ],
+     "minimum": 1.0,
+     "maximum": 120.0,
+     "parameter_enable": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-172",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      1330.0,
+      60.0,
+      300.0,
+      20.0
+     ],
+     "text": "tempo.source"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-173",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1460.0,
+      80.0,
+      170.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend /tempo/source"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-174",
      "maxclass": "umenu",
      "numinlets": 1,
      "numoutlets": 3,
      "patching_rect": [
-      1000.0,
-      632.0,
+      1330.0,
+      80.0,
       120.0,
       22.0
      ],
@@ -3058,13 +3166,13 @@
    },
    {
     "box": {
-     "id": "obj-169",
+     "id": "obj-175",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
      "patching_rect": [
-      1000.0,
-      658.0,
+      1330.0,
+      106.0,
       300.0,
       20.0
      ],
@@ -3073,13 +3181,13 @@
    },
    {
     "box": {
-     "id": "obj-170",
+     "id": "obj-176",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1130.0,
-      678.0,
+      1460.0,
+      126.0,
       170.0,
       22.0
      ],
@@ -3091,13 +3199,13 @@
    },
    {
     "box": {
-     "id": "obj-171",
+     "id": "obj-177",
      "maxclass": "umenu",
      "numinlets": 1,
      "numoutlets": 3,
      "patching_rect": [
-      1000.0,
-      678.0,
+      1330.0,
+      126.0,
       120.0,
       22.0
      ],
@@ -3118,111 +3226,6 @@
    },
    {
     "box": {
-     "id": "obj-172",
-     "maxclass": "comment",
-     "numinlets": 1,
-     "numoutlets": 0,
-     "patching_rect": [
-      1330.0,
-      60.0,
-      300.0,
-      20.0
-     ],
-     "text": "tempo.tap"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-173",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      1460.0,
-      80.0,
-      170.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend /tempo/tap"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-174",
-     "maxclass": "button",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      1330.0,
-      80.0,
-      22.0,
-      22.0
-     ],
-     "outlettype": [
-      "bang"
-     ],
-     "parameter_enable": 0
-    }
-   },
-   {
-    "box": {
-     "id": "obj-175",
-     "maxclass": "comment",
-     "numinlets": 1,
-     "numoutlets": 0,
-     "patching_rect": [
-      1330.0,
-      106.0,
-      300.0,
-      20.0
-     ],
-     "text": "tempo.bpm (BPM, 40..240)"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-176",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      1460.0,
-      126.0,
-      170.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend /tempo/bpm"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-177",
-     "maxclass": "flonum",
-     "numinlets": 1,
-     "numoutlets": 2,
-     "patching_rect": [
-      1330.0,
-      126.0,
-      110.0,
-      22.0
-     ],
-     "outlettype": [
-      "",
-      "bang"
-     ],
-     "minimum": 40.0,
-     "maximum": 240.0,
-     "parameter_enable": 0
-    }
-   },
-   {
-    "box": {
      "id": "obj-178",
      "maxclass": "comment",
      "numinlets": 1,
@@ -3233,7 +3236,7 @@
       300.0,
       20.0
      ],
-     "text": "tempo.downbeat"
+     "text": "tempo.tap"
     }
    },
    {
@@ -3251,7 +3254,7 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /tempo/downbeat"
+     "text": "prepend /tempo/tap"
     }
    },
    {
@@ -3284,7 +3287,7 @@
       300.0,
       20.0
      ],
-     "text": "tempo.latency (ms, -200..500)"
+     "text": "tempo.bpm (BPM, 40..240)"
     }
    },
    {
@@ -3302,7 +3305,7 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /tempo/latency"
+     "text": "prepend /tempo/bpm"
     }
    },
    {
@@ -3321,8 +3324,8 @@
       "",
       "bang"
      ],
-     "minimum": -200.0,
-     "maximum": 500.0,
+     "minimum": 40.0,
+     "maximum": 240.0,
      "parameter_enable": 0
     }
    },
@@ -3338,7 +3341,7 @@
       300.0,
       20.0
      ],
-     "text": "tempo.midi_input"
+     "text": "tempo.downbeat"
     }
    },
    {
@@ -3356,18 +3359,123 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /tempo/midi_input"
+     "text": "prepend /tempo/downbeat"
     }
    },
    {
     "box": {
      "id": "obj-186",
+     "maxclass": "button",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1330.0,
+      264.0,
+      22.0,
+      22.0
+     ],
+     "outlettype": [
+      "bang"
+     ],
+     "parameter_enable": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-187",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      1330.0,
+      290.0,
+      300.0,
+      20.0
+     ],
+     "text": "tempo.latency (ms, -200..500)"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-188",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1460.0,
+      310.0,
+      170.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend /tempo/latency"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-189",
+     "maxclass": "flonum",
+     "numinlets": 1,
+     "numoutlets": 2,
+     "patching_rect": [
+      1330.0,
+      310.0,
+      110.0,
+      22.0
+     ],
+     "outlettype": [
+      "",
+      "bang"
+     ],
+     "minimum": -200.0,
+     "maximum": 500.0,
+     "parameter_enable": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-190",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      1330.0,
+      336.0,
+      300.0,
+      20.0
+     ],
+     "text": "tempo.midi_input"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-191",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1460.0,
+      356.0,
+      170.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend /tempo/midi_input"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-192",
      "maxclass": "textedit",
      "numinlets": 1,
      "numoutlets": 4,
      "patching_rect": [
       1330.0,
-      264.0,
+      356.0,
       120.0,
       22.0
      ],
@@ -3382,13 +3490,13 @@
    },
    {
     "box": {
-     "id": "obj-187",
+     "id": "obj-193",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 2,
      "patching_rect": [
       1460.0,
-      288.0,
+      380.0,
       60.0,
       22.0
      ],
@@ -3401,7 +3509,7 @@
    },
    {
     "box": {
-     "id": "obj-188",
+     "id": "obj-194",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -3416,7 +3524,7 @@
    },
    {
     "box": {
-     "id": "obj-189",
+     "id": "obj-195",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -3434,7 +3542,7 @@
    },
    {
     "box": {
-     "id": "obj-190",
+     "id": "obj-196",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -3449,7 +3557,7 @@
    },
    {
     "box": {
-     "id": "obj-191",
+     "id": "obj-197",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -3467,7 +3575,7 @@
    },
    {
     "box": {
-     "id": "obj-192",
+     "id": "obj-198",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -3482,7 +3590,7 @@
    },
    {
     "box": {
-     "id": "obj-193",
+     "id": "obj-199",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -3500,7 +3608,7 @@
    },
    {
     "box": {
-     "id": "obj-194",
+     "id": "obj-200",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -3515,7 +3623,7 @@
    },
    {
     "box": {
-     "id": "obj-195",
+     "id": "obj-201",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -3533,7 +3641,7 @@
    },
    {
     "box": {
-     "id": "obj-196",
+     "id": "obj-202",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -3548,7 +3656,7 @@
    },
    {
     "box": {
-     "id": "obj-197",
+     "id": "obj-203",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -3566,7 +3674,7 @@
    },
    {
     "box": {
-     "id": "obj-198",
+     "id": "obj-204",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -3581,7 +3689,7 @@
    },
    {
     "box": {
-     "id": "obj-199",
+     "id": "obj-205",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -3599,7 +3707,7 @@
    },
    {
     "box": {
-     "id": "obj-200",
+     "id": "obj-206",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -3614,7 +3722,7 @@
    },
    {
     "box": {
-     "id": "obj-201",
+     "id": "obj-207",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -3632,7 +3740,7 @@
    },
    {
     "box": {
-     "id": "obj-202",
+     "id": "obj-208",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -3647,7 +3755,7 @@
    },
    {
     "box": {
-     "id": "obj-203",
+     "id": "obj-209",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -3665,7 +3773,7 @@
    },
    {
     "box": {
-     "id": "obj-204",
+     "id": "obj-210",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -3680,7 +3788,7 @@
    },
    {
     "box": {
-     "id": "obj-205",
+     "id": "obj-211",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -3695,7 +3803,7 @@
    },
    {
     "box": {
-     "id": "obj-206",
+     "id": "obj-212",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -3713,7 +3821,7 @@
    },
    {
     "box": {
-     "id": "obj-207",
+     "id": "obj-213",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 9,
@@ -3739,113 +3847,13 @@
    },
    {
     "box": {
-     "id": "obj-208",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      1000.0,
-      480.0,
-      90.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend set"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-209",
-     "maxclass": "message",
-     "numinlets": 2,
-     "numoutlets": 1,
-     "patching_rect": [
-      1095.0,
-      480.0,
-      180.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ]
-    }
-   },
-   {
-    "box": {
-     "id": "obj-210",
-     "maxclass": "comment",
-     "numinlets": 1,
-     "numoutlets": 0,
-     "patching_rect": [
-      1280.0,
-      480.0,
-      200.0,
-      20.0
-     ],
-     "text": "top class: name, index, confidence"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-211",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      1000.0,
-      506.0,
-      90.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend set"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-212",
-     "maxclass": "message",
-     "numinlets": 2,
-     "numoutlets": 1,
-     "patching_rect": [
-      1095.0,
-      506.0,
-      180.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ]
-    }
-   },
-   {
-    "box": {
-     "id": "obj-213",
-     "maxclass": "comment",
-     "numinlets": 1,
-     "numoutlets": 0,
-     "patching_rect": [
-      1280.0,
-      506.0,
-      200.0,
-      20.0
-     ],
-     "text": "RMS level, dBFS"
-    }
-   },
-   {
-    "box": {
      "id": "obj-214",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
       1000.0,
-      532.0,
+      480.0,
       90.0,
       22.0
      ],
@@ -3863,7 +3871,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1095.0,
-      532.0,
+      480.0,
       180.0,
       22.0
      ],
@@ -3880,11 +3888,11 @@
      "numoutlets": 0,
      "patching_rect": [
       1280.0,
-      532.0,
+      480.0,
       200.0,
       20.0
      ],
-     "text": "peak level, dBFS"
+     "text": "top class: name, index, confidence"
     }
    },
    {
@@ -3895,7 +3903,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1000.0,
-      558.0,
+      506.0,
       90.0,
       22.0
      ],
@@ -3913,7 +3921,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1095.0,
-      558.0,
+      506.0,
       180.0,
       22.0
      ],
@@ -3930,11 +3938,11 @@
      "numoutlets": 0,
      "patching_rect": [
       1280.0,
-      558.0,
+      506.0,
       200.0,
       20.0
      ],
-     "text": "onset strength 0..1"
+     "text": "RMS level, dBFS"
     }
    },
    {
@@ -3945,7 +3953,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1000.0,
-      584.0,
+      532.0,
       90.0,
       22.0
      ],
@@ -3963,7 +3971,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1095.0,
-      584.0,
+      532.0,
       180.0,
       22.0
      ],
@@ -3980,11 +3988,11 @@
      "numoutlets": 0,
      "patching_rect": [
       1280.0,
-      584.0,
+      532.0,
       200.0,
       20.0
      ],
-     "text": "spectral centroid, Hz"
+     "text": "peak level, dBFS"
     }
    },
    {
@@ -3995,7 +4003,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1000.0,
-      610.0,
+      558.0,
       90.0,
       22.0
      ],
@@ -4013,7 +4021,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1095.0,
-      610.0,
+      558.0,
       180.0,
       22.0
      ],
@@ -4030,11 +4038,11 @@
      "numoutlets": 0,
      "patching_rect": [
       1280.0,
-      610.0,
+      558.0,
       200.0,
       20.0
      ],
-     "text": "frames per second"
+     "text": "onset strength 0..1"
     }
    },
    {
@@ -4045,7 +4053,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1000.0,
-      636.0,
+      584.0,
       90.0,
       22.0
      ],
@@ -4063,7 +4071,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1095.0,
-      636.0,
+      584.0,
       180.0,
       22.0
      ],
@@ -4080,11 +4088,11 @@
      "numoutlets": 0,
      "patching_rect": [
       1280.0,
-      636.0,
+      584.0,
       200.0,
       20.0
      ],
-     "text": "analysis latency, ms"
+     "text": "spectral centroid, Hz"
     }
    },
    {
@@ -4095,7 +4103,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1000.0,
-      662.0,
+      610.0,
       90.0,
       22.0
      ],
@@ -4113,7 +4121,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1095.0,
-      662.0,
+      610.0,
       180.0,
       22.0
      ],
@@ -4130,6 +4138,106 @@
      "numoutlets": 0,
      "patching_rect": [
       1280.0,
+      610.0,
+      200.0,
+      20.0
+     ],
+     "text": "frames per second"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-232",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1000.0,
+      636.0,
+      90.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend set"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-233",
+     "maxclass": "message",
+     "numinlets": 2,
+     "numoutlets": 1,
+     "patching_rect": [
+      1095.0,
+      636.0,
+      180.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-234",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      1280.0,
+      636.0,
+      200.0,
+      20.0
+     ],
+     "text": "analysis latency, ms"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-235",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1000.0,
+      662.0,
+      90.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend set"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-236",
+     "maxclass": "message",
+     "numinlets": 2,
+     "numoutlets": 1,
+     "patching_rect": [
+      1095.0,
+      662.0,
+      180.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-237",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      1280.0,
       662.0,
       200.0,
       20.0
@@ -4139,10 +4247,10 @@
    },
    {
     "box": {
-     "id": "obj-232",
+     "id": "obj-238",
      "maxclass": "newobj",
      "numinlets": 1,
-     "numoutlets": 56,
+     "numoutlets": 58,
      "patching_rect": [
       1000.0,
       700.0,
@@ -4205,117 +4313,11 @@
       "",
       "",
       "",
+      "",
+      "",
       ""
      ],
-     "text": "route /audio/gain /audio/gate /classifier/enabled /classifier/window /classifier/hop /classifier/smoothing /classifier/hysteresis /classifier/hold /classifier/lock /classifier/fast /classifier/fast_window /classifier/fast_confidence /classifier/novelty /analysis/bands /mapping/enabled /mapping/depth /dream/network /dream/iterations /dream/octaves /dream/octave_scale /dream/lr /dream/jitter /dream/grad_norm /dream/grad_smooth /dream/robustness /dream/freq_decay /dream/decorrelate /dream/width /dream/height /dream/guide_weight /dream/follow_confidence /dream/class_change /dream/portrait_pull /dream/seed /dream/blend /dream/crossfade /dream/zoom /dream/rotate /dream/translate_x /dream/translate_y /video/weight /video/mode /output/fps /output/layout /master/brightness /master/contrast /master/saturation /master/hue /master/fade /master/freeze /control/osc_out_rate /tempo/source /tempo/quantize /tempo/bpm /tempo/latency"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-233",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      1000.0,
-      730.0,
-      60.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend set"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-234",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      1064.0,
-      730.0,
-      60.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend set"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-235",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      1128.0,
-      730.0,
-      60.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend set"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-236",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      1192.0,
-      730.0,
-      60.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend set"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-237",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      1256.0,
-      730.0,
-      60.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend set"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-238",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      1320.0,
-      730.0,
-      60.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend set"
+     "text": "route /audio/gain /audio/gate /classifier/enabled /classifier/window /classifier/hop /classifier/smoothing /classifier/hysteresis /classifier/hold /classifier/lock /classifier/fast /classifier/fast_window /classifier/fast_confidence /classifier/novelty /analysis/bands /mapping/enabled /mapping/depth /dream/network /dream/iterations /dream/octaves /dream/octave_scale /dream/lr /dream/jitter /dream/grad_norm /dream/grad_smooth /dream/robustness /dream/freq_decay /dream/decorrelate /dream/width /dream/height /dream/tile /dream/colour_hold /dream/guide_weight /dream/follow_confidence /dream/class_change /dream/portrait_pull /dream/seed /dream/blend /dream/crossfade /dream/zoom /dream/rotate /dream/translate_x /dream/translate_y /video/weight /video/mode /output/fps /output/layout /master/brightness /master/contrast /master/saturation /master/hue /master/fade /master/freeze /control/osc_out_rate /tempo/source /tempo/quantize /tempo/bpm /tempo/latency"
     }
    },
    {
@@ -4326,7 +4328,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1000.0,
-      756.0,
+      730.0,
       60.0,
       22.0
      ],
@@ -4344,7 +4346,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1064.0,
-      756.0,
+      730.0,
       60.0,
       22.0
      ],
@@ -4362,7 +4364,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1128.0,
-      756.0,
+      730.0,
       60.0,
       22.0
      ],
@@ -4380,7 +4382,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1192.0,
-      756.0,
+      730.0,
       60.0,
       22.0
      ],
@@ -4398,7 +4400,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1256.0,
-      756.0,
+      730.0,
       60.0,
       22.0
      ],
@@ -4416,7 +4418,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1320.0,
-      756.0,
+      730.0,
       60.0,
       22.0
      ],
@@ -4434,7 +4436,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1000.0,
-      782.0,
+      756.0,
       60.0,
       22.0
      ],
@@ -4452,7 +4454,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1064.0,
-      782.0,
+      756.0,
       60.0,
       22.0
      ],
@@ -4470,7 +4472,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1128.0,
-      782.0,
+      756.0,
       60.0,
       22.0
      ],
@@ -4488,7 +4490,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1192.0,
-      782.0,
+      756.0,
       60.0,
       22.0
      ],
@@ -4506,14 +4508,14 @@
      "numoutlets": 1,
      "patching_rect": [
       1256.0,
-      782.0,
+      756.0,
       60.0,
       22.0
      ],
      "outlettype": [
       ""
      ],
-     "text": "prepend setsymbol"
+     "text": "prepend set"
     }
    },
    {
@@ -4524,7 +4526,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1320.0,
-      782.0,
+      756.0,
       60.0,
       22.0
      ],
@@ -4542,7 +4544,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1000.0,
-      808.0,
+      782.0,
       60.0,
       22.0
      ],
@@ -4560,7 +4562,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1064.0,
-      808.0,
+      782.0,
       60.0,
       22.0
      ],
@@ -4578,7 +4580,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1128.0,
-      808.0,
+      782.0,
       60.0,
       22.0
      ],
@@ -4596,7 +4598,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1192.0,
-      808.0,
+      782.0,
       60.0,
       22.0
      ],
@@ -4614,7 +4616,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1256.0,
-      808.0,
+      782.0,
       60.0,
       22.0
      ],
@@ -4632,7 +4634,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1320.0,
-      808.0,
+      782.0,
       60.0,
       22.0
      ],
@@ -4650,7 +4652,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1000.0,
-      834.0,
+      808.0,
       60.0,
       22.0
      ],
@@ -4668,7 +4670,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1064.0,
-      834.0,
+      808.0,
       60.0,
       22.0
      ],
@@ -4686,7 +4688,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1128.0,
-      834.0,
+      808.0,
       60.0,
       22.0
      ],
@@ -4704,7 +4706,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1192.0,
-      834.0,
+      808.0,
       60.0,
       22.0
      ],
@@ -4722,14 +4724,14 @@
      "numoutlets": 1,
      "patching_rect": [
       1256.0,
-      834.0,
+      808.0,
       60.0,
       22.0
      ],
      "outlettype": [
       ""
      ],
-     "text": "prepend set"
+     "text": "prepend setsymbol"
     }
    },
    {
@@ -4740,7 +4742,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1320.0,
-      834.0,
+      808.0,
       60.0,
       22.0
      ],
@@ -4758,7 +4760,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1000.0,
-      860.0,
+      834.0,
       60.0,
       22.0
      ],
@@ -4776,14 +4778,14 @@
      "numoutlets": 1,
      "patching_rect": [
       1064.0,
-      860.0,
+      834.0,
       60.0,
       22.0
      ],
      "outlettype": [
       ""
      ],
-     "text": "prepend setsymbol"
+     "text": "prepend set"
     }
    },
    {
@@ -4794,7 +4796,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1128.0,
-      860.0,
+      834.0,
       60.0,
       22.0
      ],
@@ -4812,14 +4814,14 @@
      "numoutlets": 1,
      "patching_rect": [
       1192.0,
-      860.0,
+      834.0,
       60.0,
       22.0
      ],
      "outlettype": [
       ""
      ],
-     "text": "prepend setsymbol"
+     "text": "prepend set"
     }
    },
    {
@@ -4830,7 +4832,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1256.0,
-      860.0,
+      834.0,
       60.0,
       22.0
      ],
@@ -4848,7 +4850,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1320.0,
-      860.0,
+      834.0,
       60.0,
       22.0
      ],
@@ -4866,7 +4868,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1000.0,
-      886.0,
+      860.0,
       60.0,
       22.0
      ],
@@ -4884,7 +4886,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1064.0,
-      886.0,
+      860.0,
       60.0,
       22.0
      ],
@@ -4902,7 +4904,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1128.0,
-      886.0,
+      860.0,
       60.0,
       22.0
      ],
@@ -4920,14 +4922,14 @@
      "numoutlets": 1,
      "patching_rect": [
       1192.0,
-      886.0,
+      860.0,
       60.0,
       22.0
      ],
      "outlettype": [
       ""
      ],
-     "text": "prepend set"
+     "text": "prepend setsymbol"
     }
    },
    {
@@ -4938,7 +4940,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1256.0,
-      886.0,
+      860.0,
       60.0,
       22.0
      ],
@@ -4956,7 +4958,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1320.0,
-      886.0,
+      860.0,
       60.0,
       22.0
      ],
@@ -4974,7 +4976,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1000.0,
-      912.0,
+      886.0,
       60.0,
       22.0
      ],
@@ -4992,14 +4994,14 @@
      "numoutlets": 1,
      "patching_rect": [
       1064.0,
-      912.0,
+      886.0,
       60.0,
       22.0
      ],
      "outlettype": [
       ""
      ],
-     "text": "prepend setsymbol"
+     "text": "prepend set"
     }
    },
    {
@@ -5010,7 +5012,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1128.0,
-      912.0,
+      886.0,
       60.0,
       22.0
      ],
@@ -5028,7 +5030,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1192.0,
-      912.0,
+      886.0,
       60.0,
       22.0
      ],
@@ -5046,7 +5048,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1256.0,
-      912.0,
+      886.0,
       60.0,
       22.0
      ],
@@ -5064,7 +5066,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1320.0,
-      912.0,
+      886.0,
       60.0,
       22.0
      ],
@@ -5082,7 +5084,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1000.0,
-      938.0,
+      912.0,
       60.0,
       22.0
      ],
@@ -5100,14 +5102,14 @@
      "numoutlets": 1,
      "patching_rect": [
       1064.0,
-      938.0,
+      912.0,
       60.0,
       22.0
      ],
      "outlettype": [
       ""
      ],
-     "text": "prepend set"
+     "text": "prepend setsymbol"
     }
    },
    {
@@ -5118,7 +5120,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1128.0,
-      938.0,
+      912.0,
       60.0,
       22.0
      ],
@@ -5136,7 +5138,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1192.0,
-      938.0,
+      912.0,
       60.0,
       22.0
      ],
@@ -5154,14 +5156,14 @@
      "numoutlets": 1,
      "patching_rect": [
       1256.0,
-      938.0,
+      912.0,
       60.0,
       22.0
      ],
      "outlettype": [
       ""
      ],
-     "text": "prepend setsymbol"
+     "text": "prepend set"
     }
    },
    {
@@ -5172,7 +5174,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1320.0,
-      938.0,
+      912.0,
       60.0,
       22.0
      ],
@@ -5190,6 +5192,150 @@
      "numoutlets": 1,
      "patching_rect": [
       1000.0,
+      938.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend set"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-288",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1064.0,
+      938.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend set"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-289",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1128.0,
+      938.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend set"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-290",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1192.0,
+      938.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend set"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-291",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1256.0,
+      938.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend set"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-292",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1320.0,
+      938.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend setsymbol"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-293",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1000.0,
+      964.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend setsymbol"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-294",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1064.0,
+      964.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend set"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-295",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1128.0,
       964.0,
       60.0,
       22.0
@@ -5986,7 +6132,7 @@
     "patchline": {
      "source": [
       "obj-102",
-      1
+      0
      ],
      "destination": [
       "obj-101",
@@ -6082,7 +6228,7 @@
     "patchline": {
      "source": [
       "obj-114",
-      0
+      1
      ],
      "destination": [
       "obj-113",
@@ -6250,7 +6396,7 @@
     "patchline": {
      "source": [
       "obj-135",
-      1
+      0
      ],
      "destination": [
       "obj-134",
@@ -6346,7 +6492,7 @@
     "patchline": {
      "source": [
       "obj-147",
-      0
+      1
      ],
      "destination": [
       "obj-146",
@@ -6514,7 +6660,7 @@
     "patchline": {
      "source": [
       "obj-168",
-      1
+      0
      ],
      "destination": [
       "obj-167",
@@ -6538,7 +6684,7 @@
     "patchline": {
      "source": [
       "obj-171",
-      1
+      0
      ],
      "destination": [
       "obj-170",
@@ -6562,7 +6708,7 @@
     "patchline": {
      "source": [
       "obj-174",
-      0
+      1
      ],
      "destination": [
       "obj-173",
@@ -6586,7 +6732,7 @@
     "patchline": {
      "source": [
       "obj-177",
-      0
+      1
      ],
      "destination": [
       "obj-176",
@@ -6661,18 +6807,6 @@
       0
      ],
      "destination": [
-      "obj-187",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-187",
-      0
-     ],
-     "destination": [
       "obj-185",
       0
      ]
@@ -6697,7 +6831,7 @@
       0
      ],
      "destination": [
-      "obj-2",
+      "obj-188",
       0
      ]
     }
@@ -6705,7 +6839,7 @@
    {
     "patchline": {
      "source": [
-      "obj-191",
+      "obj-188",
       0
      ],
      "destination": [
@@ -6717,7 +6851,31 @@
    {
     "patchline": {
      "source": [
+      "obj-192",
+      0
+     ],
+     "destination": [
       "obj-193",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-193",
+      0
+     ],
+     "destination": [
+      "obj-191",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-191",
       0
      ],
      "destination": [
@@ -6789,11 +6947,11 @@
    {
     "patchline": {
      "source": [
-      "obj-206",
+      "obj-205",
       0
      ],
      "destination": [
-      "obj-207",
+      "obj-2",
       0
      ]
     }
@@ -6805,7 +6963,7 @@
       0
      ],
      "destination": [
-      "obj-208",
+      "obj-2",
       0
      ]
     }
@@ -6813,23 +6971,11 @@
    {
     "patchline": {
      "source": [
-      "obj-208",
-      0
-     ],
-     "destination": [
       "obj-209",
       0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-207",
-      1
      ],
      "destination": [
-      "obj-211",
+      "obj-2",
       0
      ]
     }
@@ -6837,20 +6983,20 @@
    {
     "patchline": {
      "source": [
-      "obj-211",
-      0
-     ],
-     "destination": [
       "obj-212",
       0
+     ],
+     "destination": [
+      "obj-213",
+      0
      ]
     }
    },
    {
     "patchline": {
      "source": [
-      "obj-207",
-      2
+      "obj-213",
+      0
      ],
      "destination": [
       "obj-214",
@@ -6873,8 +7019,8 @@
    {
     "patchline": {
      "source": [
-      "obj-207",
-      3
+      "obj-213",
+      1
      ],
      "destination": [
       "obj-217",
@@ -6897,8 +7043,8 @@
    {
     "patchline": {
      "source": [
-      "obj-207",
-      4
+      "obj-213",
+      2
      ],
      "destination": [
       "obj-220",
@@ -6921,8 +7067,8 @@
    {
     "patchline": {
      "source": [
-      "obj-207",
-      5
+      "obj-213",
+      3
      ],
      "destination": [
       "obj-223",
@@ -6945,8 +7091,8 @@
    {
     "patchline": {
      "source": [
-      "obj-207",
-      6
+      "obj-213",
+      4
      ],
      "destination": [
       "obj-226",
@@ -6969,8 +7115,8 @@
    {
     "patchline": {
      "source": [
-      "obj-207",
-      7
+      "obj-213",
+      5
      ],
      "destination": [
       "obj-229",
@@ -6993,11 +7139,59 @@
    {
     "patchline": {
      "source": [
-      "obj-207",
+      "obj-213",
+      6
+     ],
+     "destination": [
+      "obj-232",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-232",
+      0
+     ],
+     "destination": [
+      "obj-233",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-213",
+      7
+     ],
+     "destination": [
+      "obj-235",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-235",
+      0
+     ],
+     "destination": [
+      "obj-236",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-213",
       8
      ],
      "destination": [
-      "obj-232",
+      "obj-238",
       0
      ]
     }
@@ -7005,11 +7199,11 @@
    {
     "patchline": {
      "source": [
-      "obj-232",
+      "obj-238",
       0
      ],
      "destination": [
-      "obj-233",
+      "obj-239",
       0
      ]
     }
@@ -7017,7 +7211,7 @@
    {
     "patchline": {
      "source": [
-      "obj-233",
+      "obj-239",
       0
      ],
      "destination": [
@@ -7029,11 +7223,11 @@
    {
     "patchline": {
      "source": [
-      "obj-232",
+      "obj-238",
       1
      ],
      "destination": [
-      "obj-234",
+      "obj-240",
       0
      ]
     }
@@ -7041,7 +7235,7 @@
    {
     "patchline": {
      "source": [
-      "obj-234",
+      "obj-240",
       0
      ],
      "destination": [
@@ -7053,11 +7247,11 @@
    {
     "patchline": {
      "source": [
-      "obj-232",
+      "obj-238",
       2
      ],
      "destination": [
-      "obj-235",
+      "obj-241",
       0
      ]
     }
@@ -7065,7 +7259,7 @@
    {
     "patchline": {
      "source": [
-      "obj-235",
+      "obj-241",
       0
      ],
      "destination": [
@@ -7077,11 +7271,11 @@
    {
     "patchline": {
      "source": [
-      "obj-232",
+      "obj-238",
       3
      ],
      "destination": [
-      "obj-236",
+      "obj-242",
       0
      ]
     }
@@ -7089,7 +7283,7 @@
    {
     "patchline": {
      "source": [
-      "obj-236",
+      "obj-242",
       0
      ],
      "destination": [
@@ -7101,11 +7295,11 @@
    {
     "patchline": {
      "source": [
-      "obj-232",
+      "obj-238",
       4
      ],
      "destination": [
-      "obj-237",
+      "obj-243",
       0
      ]
     }
@@ -7113,7 +7307,7 @@
    {
     "patchline": {
      "source": [
-      "obj-237",
+      "obj-243",
       0
      ],
      "destination": [
@@ -7125,11 +7319,11 @@
    {
     "patchline": {
      "source": [
-      "obj-232",
+      "obj-238",
       5
      ],
      "destination": [
-      "obj-238",
+      "obj-244",
       0
      ]
     }
@@ -7137,7 +7331,7 @@
    {
     "patchline": {
      "source": [
-      "obj-238",
+      "obj-244",
       0
      ],
      "destination": [
@@ -7149,11 +7343,11 @@
    {
     "patchline": {
      "source": [
-      "obj-232",
+      "obj-238",
       6
      ],
      "destination": [
-      "obj-239",
+      "obj-245",
       0
      ]
     }
@@ -7161,7 +7355,7 @@
    {
     "patchline": {
      "source": [
-      "obj-239",
+      "obj-245",
       0
      ],
      "destination": [
@@ -7173,11 +7367,11 @@
    {
     "patchline": {
      "source": [
-      "obj-232",
+      "obj-238",
       7
      ],
      "destination": [
-      "obj-240",
+      "obj-246",
       0
      ]
     }
@@ -7185,7 +7379,7 @@
    {
     "patchline": {
      "source": [
-      "obj-240",
+      "obj-246",
       0
      ],
      "destination": [
@@ -7197,11 +7391,11 @@
    {
     "patchline": {
      "source": [
-      "obj-232",
+      "obj-238",
       8
      ],
      "destination": [
-      "obj-241",
+      "obj-247",
       0
      ]
     }
@@ -7209,7 +7403,7 @@
    {
     "patchline": {
      "source": [
-      "obj-241",
+      "obj-247",
       0
      ],
      "destination": [
@@ -7221,11 +7415,11 @@
    {
     "patchline": {
      "source": [
-      "obj-232",
+      "obj-238",
       9
      ],
      "destination": [
-      "obj-242",
+      "obj-248",
       0
      ]
     }
@@ -7233,7 +7427,7 @@
    {
     "patchline": {
      "source": [
-      "obj-242",
+      "obj-248",
       0
      ],
      "destination": [
@@ -7245,11 +7439,11 @@
    {
     "patchline": {
      "source": [
-      "obj-232",
+      "obj-238",
       10
      ],
      "destination": [
-      "obj-243",
+      "obj-249",
       0
      ]
     }
@@ -7257,7 +7451,7 @@
    {
     "patchline": {
      "source": [
-      "obj-243",
+      "obj-249",
       0
      ],
      "destination": [
@@ -7269,11 +7463,11 @@
    {
     "patchline": {
      "source": [
-      "obj-232",
+      "obj-238",
       11
      ],
      "destination": [
-      "obj-244",
+      "obj-250",
       0
      ]
     }
@@ -7281,7 +7475,7 @@
    {
     "patchline": {
      "source": [
-      "obj-244",
+      "obj-250",
       0
      ],
      "destination": [
@@ -7293,11 +7487,11 @@
    {
     "patchline": {
      "source": [
-      "obj-232",
+      "obj-238",
       12
      ],
      "destination": [
-      "obj-245",
+      "obj-251",
       0
      ]
     }
@@ -7305,7 +7499,7 @@
    {
     "patchline": {
      "source": [
-      "obj-245",
+      "obj-251",
       0
      ],
      "destination": [
@@ -7317,11 +7511,11 @@
    {
     "patchline": {
      "source": [
-      "obj-232",
+      "obj-238",
       13
      ],
      "destination": [
-      "obj-246",
+      "obj-252",
       0
      ]
     }
@@ -7329,7 +7523,7 @@
    {
     "patchline": {
      "source": [
-      "obj-246",
+      "obj-252",
       0
      ],
      "destination": [
@@ -7341,11 +7535,11 @@
    {
     "patchline": {
      "source": [
-      "obj-232",
+      "obj-238",
       14
      ],
      "destination": [
-      "obj-247",
+      "obj-253",
       0
      ]
     }
@@ -7353,7 +7547,7 @@
    {
     "patchline": {
      "source": [
-      "obj-247",
+      "obj-253",
       0
      ],
      "destination": [
@@ -7365,11 +7559,11 @@
    {
     "patchline": {
      "source": [
-      "obj-232",
+      "obj-238",
       15
      ],
      "destination": [
-      "obj-248",
+      "obj-254",
       0
      ]
     }
@@ -7377,7 +7571,7 @@
    {
     "patchline": {
      "source": [
-      "obj-248",
+      "obj-254",
       0
      ],
      "destination": [
@@ -7389,11 +7583,11 @@
    {
     "patchline": {
      "source": [
-      "obj-232",
+      "obj-238",
       16
      ],
      "destination": [
-      "obj-249",
+      "obj-255",
       0
      ]
     }
@@ -7401,7 +7595,7 @@
    {
     "patchline": {
      "source": [
-      "obj-249",
+      "obj-255",
       0
      ],
      "destination": [
@@ -7413,11 +7607,11 @@
    {
     "patchline": {
      "source": [
-      "obj-232",
+      "obj-238",
       17
      ],
      "destination": [
-      "obj-250",
+      "obj-256",
       0
      ]
     }
@@ -7425,7 +7619,7 @@
    {
     "patchline": {
      "source": [
-      "obj-250",
+      "obj-256",
       0
      ],
      "destination": [
@@ -7437,11 +7631,11 @@
    {
     "patchline": {
      "source": [
-      "obj-232",
+      "obj-238",
       18
      ],
      "destination": [
-      "obj-251",
+      "obj-257",
       0
      ]
     }
@@ -7449,7 +7643,7 @@
    {
     "patchline": {
      "source": [
-      "obj-251",
+      "obj-257",
       0
      ],
      "destination": [
@@ -7461,11 +7655,11 @@
    {
     "patchline": {
      "source": [
-      "obj-232",
+      "obj-238",
       19
      ],
      "destination": [
-      "obj-252",
+      "obj-258",
       0
      ]
     }
@@ -7473,7 +7667,7 @@
    {
     "patchline": {
      "source": [
-      "obj-252",
+      "obj-258",
       0
      ],
      "destination": [
@@ -7485,11 +7679,11 @@
    {
     "patchline": {
      "source": [
-      "obj-232",
+      "obj-238",
       20
      ],
      "destination": [
-      "obj-253",
+      "obj-259",
       0
      ]
     }
@@ -7497,7 +7691,7 @@
    {
     "patchline": {
      "source": [
-      "obj-253",
+      "obj-259",
       0
      ],
      "destination": [
@@ -7509,11 +7703,11 @@
    {
     "patchline": {
      "source": [
-      "obj-232",
+      "obj-238",
       21
      ],
      "destination": [
-      "obj-254",
+      "obj-260",
       0
      ]
     }
@@ -7521,7 +7715,7 @@
    {
     "patchline": {
      "source": [
-      "obj-254",
+      "obj-260",
       0
      ],
      "destination": [
@@ -7533,11 +7727,11 @@
    {
     "patchline": {
      "source": [
-      "obj-232",
+      "obj-238",
       22
      ],
      "destination": [
-      "obj-255",
+      "obj-261",
       0
      ]
     }
@@ -7545,7 +7739,7 @@
    {
     "patchline": {
      "source": [
-      "obj-255",
+      "obj-261",
       0
      ],
      "destination": [
@@ -7557,11 +7751,11 @@
    {
     "patchline": {
      "source": [
-      "obj-232",
+      "obj-238",
       23
      ],
      "destination": [
-      "obj-256",
+      "obj-262",
       0
      ]
     }
@@ -7569,7 +7763,7 @@
    {
     "patchline": {
      "source": [
-      "obj-256",
+      "obj-262",
       0
      ],
      "destination": [
@@ -7581,11 +7775,11 @@
    {
     "patchline": {
      "source": [
-      "obj-232",
+      "obj-238",
       24
      ],
      "destination": [
-      "obj-257",
+      "obj-263",
       0
      ]
     }
@@ -7593,7 +7787,7 @@
    {
     "patchline": {
      "source": [
-      "obj-257",
+      "obj-263",
       0
      ],
      "destination": [
@@ -7605,11 +7799,11 @@
    {
     "patchline": {
      "source": [
-      "obj-232",
+      "obj-238",
       25
      ],
      "destination": [
-      "obj-258",
+      "obj-264",
       0
      ]
     }
@@ -7617,7 +7811,7 @@
    {
     "patchline": {
      "source": [
-      "obj-258",
+      "obj-264",
       0
      ],
      "destination": [
@@ -7629,11 +7823,11 @@
    {
     "patchline": {
      "source": [
-      "obj-232",
+      "obj-238",
       26
      ],
      "destination": [
-      "obj-259",
+      "obj-265",
       0
      ]
     }
@@ -7641,7 +7835,7 @@
    {
     "patchline": {
      "source": [
-      "obj-259",
+      "obj-265",
       0
      ],
      "destination": [
@@ -7653,11 +7847,11 @@
    {
     "patchline": {
      "source": [
-      "obj-232",
+      "obj-238",
       27
      ],
      "destination": [
-      "obj-260",
+      "obj-266",
       0
      ]
     }
@@ -7665,7 +7859,7 @@
    {
     "patchline": {
      "source": [
-      "obj-260",
+      "obj-266",
       0
      ],
      "destination": [
@@ -7677,11 +7871,11 @@
    {
     "patchline": {
      "source": [
-      "obj-232",
+      "obj-238",
       28
      ],
      "destination": [
-      "obj-261",
+      "obj-267",
       0
      ]
     }
@@ -7689,7 +7883,7 @@
    {
     "patchline": {
      "source": [
-      "obj-261",
+      "obj-267",
       0
      ],
      "destination": [
@@ -7701,11 +7895,11 @@
    {
     "patchline": {
      "source": [
-      "obj-232",
+      "obj-238",
       29
      ],
      "destination": [
-      "obj-262",
+      "obj-268",
       0
      ]
     }
@@ -7713,7 +7907,7 @@
    {
     "patchline": {
      "source": [
-      "obj-262",
+      "obj-268",
       0
      ],
      "destination": [
@@ -7725,11 +7919,11 @@
    {
     "patchline": {
      "source": [
-      "obj-232",
+      "obj-238",
       30
      ],
      "destination": [
-      "obj-263",
+      "obj-269",
       0
      ]
     }
@@ -7737,7 +7931,7 @@
    {
     "patchline": {
      "source": [
-      "obj-263",
+      "obj-269",
       0
      ],
      "destination": [
@@ -7749,11 +7943,11 @@
    {
     "patchline": {
      "source": [
-      "obj-232",
+      "obj-238",
       31
      ],
      "destination": [
-      "obj-264",
+      "obj-270",
       0
      ]
     }
@@ -7761,7 +7955,7 @@
    {
     "patchline": {
      "source": [
-      "obj-264",
+      "obj-270",
       0
      ],
      "destination": [
@@ -7773,11 +7967,11 @@
    {
     "patchline": {
      "source": [
-      "obj-232",
+      "obj-238",
       32
      ],
      "destination": [
-      "obj-265",
+      "obj-271",
       0
      ]
     }
@@ -7785,7 +7979,7 @@
    {
     "patchline": {
      "source": [
-      "obj-265",
+      "obj-271",
       0
      ],
      "destination": [
@@ -7797,11 +7991,11 @@
    {
     "patchline": {
      "source": [
-      "obj-232",
+      "obj-238",
       33
      ],
      "destination": [
-      "obj-266",
+      "obj-272",
       0
      ]
     }
@@ -7809,7 +8003,7 @@
    {
     "patchline": {
      "source": [
-      "obj-266",
+      "obj-272",
       0
      ],
      "destination": [
@@ -7821,11 +8015,11 @@
    {
     "patchline": {
      "source": [
-      "obj-232",
+      "obj-238",
       34
      ],
      "destination": [
-      "obj-267",
+      "obj-273",
       0
      ]
     }
@@ -7833,7 +8027,7 @@
    {
     "patchline": {
      "source": [
-      "obj-267",
+      "obj-273",
       0
      ],
      "destination": [
@@ -7845,11 +8039,11 @@
    {
     "patchline": {
      "source": [
-      "obj-232",
+      "obj-238",
       35
      ],
      "destination": [
-      "obj-268",
+      "obj-274",
       0
      ]
     }
@@ -7857,7 +8051,7 @@
    {
     "patchline": {
      "source": [
-      "obj-268",
+      "obj-274",
       0
      ],
      "destination": [
@@ -7869,11 +8063,11 @@
    {
     "patchline": {
      "source": [
-      "obj-232",
+      "obj-238",
       36
      ],
      "destination": [
-      "obj-269",
+      "obj-275",
       0
      ]
     }
@@ -7881,7 +8075,7 @@
    {
     "patchline": {
      "source": [
-      "obj-269",
+      "obj-275",
       0
      ],
      "destination": [
@@ -7893,11 +8087,11 @@
    {
     "patchline": {
      "source": [
-      "obj-232",
+      "obj-238",
       37
      ],
      "destination": [
-      "obj-270",
+      "obj-276",
       0
      ]
     }
@@ -7905,7 +8099,7 @@
    {
     "patchline": {
      "source": [
-      "obj-270",
+      "obj-276",
       0
      ],
      "destination": [
@@ -7917,11 +8111,11 @@
    {
     "patchline": {
      "source": [
-      "obj-232",
+      "obj-238",
       38
      ],
      "destination": [
-      "obj-271",
+      "obj-277",
       0
      ]
     }
@@ -7929,7 +8123,7 @@
    {
     "patchline": {
      "source": [
-      "obj-271",
+      "obj-277",
       0
      ],
      "destination": [
@@ -7941,11 +8135,11 @@
    {
     "patchline": {
      "source": [
-      "obj-232",
+      "obj-238",
       39
      ],
      "destination": [
-      "obj-272",
+      "obj-278",
       0
      ]
     }
@@ -7953,7 +8147,7 @@
    {
     "patchline": {
      "source": [
-      "obj-272",
+      "obj-278",
       0
      ],
      "destination": [
@@ -7965,11 +8159,11 @@
    {
     "patchline": {
      "source": [
-      "obj-232",
+      "obj-238",
       40
      ],
      "destination": [
-      "obj-273",
+      "obj-279",
       0
      ]
     }
@@ -7977,7 +8171,31 @@
    {
     "patchline": {
      "source": [
-      "obj-273",
+      "obj-279",
+      0
+     ],
+     "destination": [
+      "obj-129",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-238",
+      41
+     ],
+     "destination": [
+      "obj-280",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-280",
       0
      ],
      "destination": [
@@ -7989,35 +8207,11 @@
    {
     "patchline": {
      "source": [
-      "obj-232",
-      41
-     ],
-     "destination": [
-      "obj-274",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-274",
-      0
-     ],
-     "destination": [
-      "obj-135",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-232",
+      "obj-238",
       42
      ],
      "destination": [
-      "obj-275",
+      "obj-281",
       0
      ]
     }
@@ -8025,7 +8219,7 @@
    {
     "patchline": {
      "source": [
-      "obj-275",
+      "obj-281",
       0
      ],
      "destination": [
@@ -8037,11 +8231,11 @@
    {
     "patchline": {
      "source": [
-      "obj-232",
+      "obj-238",
       43
      ],
      "destination": [
-      "obj-276",
+      "obj-282",
       0
      ]
     }
@@ -8049,7 +8243,7 @@
    {
     "patchline": {
      "source": [
-      "obj-276",
+      "obj-282",
       0
      ],
      "destination": [
@@ -8061,11 +8255,11 @@
    {
     "patchline": {
      "source": [
-      "obj-232",
+      "obj-238",
       44
      ],
      "destination": [
-      "obj-277",
+      "obj-283",
       0
      ]
     }
@@ -8073,7 +8267,7 @@
    {
     "patchline": {
      "source": [
-      "obj-277",
+      "obj-283",
       0
      ],
      "destination": [
@@ -8085,11 +8279,11 @@
    {
     "patchline": {
      "source": [
-      "obj-232",
+      "obj-238",
       45
      ],
      "destination": [
-      "obj-278",
+      "obj-284",
       0
      ]
     }
@@ -8097,7 +8291,7 @@
    {
     "patchline": {
      "source": [
-      "obj-278",
+      "obj-284",
       0
      ],
      "destination": [
@@ -8109,11 +8303,11 @@
    {
     "patchline": {
      "source": [
-      "obj-232",
+      "obj-238",
       46
      ],
      "destination": [
-      "obj-279",
+      "obj-285",
       0
      ]
     }
@@ -8121,7 +8315,7 @@
    {
     "patchline": {
      "source": [
-      "obj-279",
+      "obj-285",
       0
      ],
      "destination": [
@@ -8133,11 +8327,11 @@
    {
     "patchline": {
      "source": [
-      "obj-232",
+      "obj-238",
       47
      ],
      "destination": [
-      "obj-280",
+      "obj-286",
       0
      ]
     }
@@ -8145,7 +8339,7 @@
    {
     "patchline": {
      "source": [
-      "obj-280",
+      "obj-286",
       0
      ],
      "destination": [
@@ -8157,11 +8351,11 @@
    {
     "patchline": {
      "source": [
-      "obj-232",
+      "obj-238",
       48
      ],
      "destination": [
-      "obj-281",
+      "obj-287",
       0
      ]
     }
@@ -8169,7 +8363,7 @@
    {
     "patchline": {
      "source": [
-      "obj-281",
+      "obj-287",
       0
      ],
      "destination": [
@@ -8181,11 +8375,11 @@
    {
     "patchline": {
      "source": [
-      "obj-232",
+      "obj-238",
       49
      ],
      "destination": [
-      "obj-282",
+      "obj-288",
       0
      ]
     }
@@ -8193,7 +8387,7 @@
    {
     "patchline": {
      "source": [
-      "obj-282",
+      "obj-288",
       0
      ],
      "destination": [
@@ -8205,11 +8399,11 @@
    {
     "patchline": {
      "source": [
-      "obj-232",
+      "obj-238",
       50
      ],
      "destination": [
-      "obj-283",
+      "obj-289",
       0
      ]
     }
@@ -8217,7 +8411,31 @@
    {
     "patchline": {
      "source": [
-      "obj-283",
+      "obj-289",
+      0
+     ],
+     "destination": [
+      "obj-162",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-238",
+      51
+     ],
+     "destination": [
+      "obj-290",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-290",
       0
      ],
      "destination": [
@@ -8229,35 +8447,11 @@
    {
     "patchline": {
      "source": [
-      "obj-232",
-      51
-     ],
-     "destination": [
-      "obj-284",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-284",
-      0
-     ],
-     "destination": [
-      "obj-168",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-232",
+      "obj-238",
       52
      ],
      "destination": [
-      "obj-285",
+      "obj-291",
       0
      ]
     }
@@ -8265,7 +8459,7 @@
    {
     "patchline": {
      "source": [
-      "obj-285",
+      "obj-291",
       0
      ],
      "destination": [
@@ -8277,11 +8471,11 @@
    {
     "patchline": {
      "source": [
-      "obj-232",
+      "obj-238",
       53
      ],
      "destination": [
-      "obj-286",
+      "obj-292",
       0
      ]
     }
@@ -8289,7 +8483,31 @@
    {
     "patchline": {
      "source": [
-      "obj-286",
+      "obj-292",
+      0
+     ],
+     "destination": [
+      "obj-174",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-238",
+      54
+     ],
+     "destination": [
+      "obj-293",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-293",
       0
      ],
      "destination": [
@@ -8301,11 +8519,11 @@
    {
     "patchline": {
      "source": [
-      "obj-232",
-      54
+      "obj-238",
+      55
      ],
      "destination": [
-      "obj-287",
+      "obj-294",
       0
      ]
     }
@@ -8313,11 +8531,35 @@
    {
     "patchline": {
      "source": [
-      "obj-287",
+      "obj-294",
       0
      ],
      "destination": [
       "obj-183",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-238",
+      56
+     ],
+     "destination": [
+      "obj-295",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-295",
+      0
+     ],
+     "destination": [
+      "obj-189",
       0
      ]
     }
