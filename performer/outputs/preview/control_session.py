@@ -3,7 +3,8 @@
 A session sends ``hello``, then loops: messages from the page are applied through the hub (each reply sent back),
 the values changed since the last turn go out as one ``set``, and the analysis as it changes (at most
 ``ANALYSIS_RATE`` a second). A page may send at most ``MAX_RATE`` messages a second (a fader drag sends about
-30); faster ones wait, so one page cannot take the CPU from the renderer.
+30), and all pages together at most the hub's ``INTAKE_RATE``; faster ones wait (in the page's socket), so
+neither one page nor many can take the CPU from the renderer.
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ def serve_control(handler: GuardedHandler, hub: ControlHub | None, title: str, w
                 break
             for text in ws.recv(TURN):
                 limit.wait()
+                hub.admit()
                 answer = hub.handle(text)
                 if answer is not None:
                     ws.send(json.dumps(answer, default=str))

@@ -12,6 +12,13 @@ Every page hears ``hello`` (all values, the presets) when it connects, then ``se
 coalesced: a burst costs one message), ``analysis`` (class probabilities and tempo, when they change, at most
 ``ANALYSIS_RATE`` a second), ``ok`` and ``error`` (one line naming the thing, the value and what is allowed).
 A bad message changes nothing; the hub counts it (``rejected``).
+
+What the pages cost together is bounded twice: their sets reach the store through one
+:class:`~performer.outputs.preview.intake.SetCoalescer` (each parameter written at most ``APPLY_RATE`` times a
+second, the newest value winning), and all pages' sessions together take at most ``INTAKE_RATE`` messages a
+second (:meth:`ControlHub.admit`, on top of each page's own limit): a session past it waits before it reads on,
+so the flood stays in its socket, costing the server nothing and losing nothing. Each wait is counted
+(``held``), with one log line a second.
 """
 
 from __future__ import annotations
@@ -19,15 +26,21 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from performer.errors import PerformerError
+from performer.httpd import RateLimit
+from performer.outputs.preview.intake import APPLY_RATE, SetCoalescer
 from performer.params import Change, ParamStore
 
 log = logging.getLogger(__name__)
 
 ANALYSIS_RATE = 10.0
+INTAKE_RATE = 600.0
+"""Messages a second from all control pages together (a page dragging a fader sends about 30)."""
+INTAKE_BURST = 150.0
 MAX_LOGGED = 20  # rejected messages logged as warnings; later ones at debug level (a page cannot flood the log)
 
 
@@ -70,8 +83,14 @@ class ControlHub:
     """The store and controller behind every control page of one preview server."""
 
     def __init__(self, store: ParamStore, control: PageControl | None = None,
-                 frame_analysis: Callable[[], Mapping[str, Any]] | None = None) -> None:
+                 frame_analysis: Callable[[], Mapping[str, Any]] | None = None, *,
+                 apply_rate: float = APPLY_RATE, intake_rate: float = INTAKE_RATE,
+                 intake_burst: float = INTAKE_BURST) -> None:
         self.store, self.control = store, control
+        self.sets = SetCoalescer(store, apply_rate)
+        self._intake = RateLimit(intake_rate, burst=intake_burst)
+        self._kind_log: Any = None  # a KindLog, made when first needed (as httpd.py does: no import of control/)
+        self.held = 0  # messages that waited for the pages' shared intake
         self._frame_analysis = frame_analysis
         self._lock = threading.Lock()
         self._clients: list[PageClient] = []
@@ -80,7 +99,23 @@ class ControlHub:
         self._unsubscribe = store.subscribe(self._changed)
 
     def close(self) -> None:
+        self.sets.flush()
         self._unsubscribe()
+
+    def admit(self) -> None:
+        """Wait for a slot in what all pages together may send (call before handling each message)."""
+        delay = self._intake.delay()
+        if delay > 0:
+            with self._lock:
+                self.held += 1
+                held = self.held
+                if self._kind_log is None:
+                    from performer.control.throttle import KindLog
+
+                    self._kind_log = KindLog(log)
+            self._kind_log("held", f"control pages together sent more than {self._intake.rate:g} messages a "
+                           "second; their sessions wait before reading on", held, level=logging.INFO)
+            time.sleep(delay)
 
     # --- store -> pages ------------------------------------------------------------------------------------------
     def _changed(self, change: Change) -> None:  # on the writer's thread: quick, never raises
@@ -180,9 +215,13 @@ class ControlHub:
         if kind == "set":
             if "value" not in msg:
                 return self._reject(f"set {name}: no value; allowed: {self.store.registry.get(name).allowed()}")
-            value = self.store.set(name, msg["value"], source="page")
-            return None if self.store.registry.get(name).type == "trigger" else {"type": "ok", "set": name,
-                                                                                   "value": value}
+            p = self.store.registry.get(name)
+            if p.type == "trigger":
+                self.store.fire(name, source="page")
+                return None
+            value = p.validate(msg["value"])
+            self.sets.offer(name, value)  # stored now, or with the newest of this period's sets
+            return {"type": "ok", "set": name, "value": value}
         if kind == "fire":
             self.store.fire(name, source="page")
             return None
