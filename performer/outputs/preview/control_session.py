@@ -3,8 +3,8 @@
 A session sends ``hello``, then loops: messages from the page are applied through the hub (each reply sent back),
 the values changed since the last turn go out as one ``set``, and the analysis as it changes (at most
 ``ANALYSIS_RATE`` a second). A page may send at most ``MAX_RATE`` messages a second (a fader drag sends about
-30), and all pages together at most the hub's ``INTAKE_RATE``; faster ones wait (in the page's socket), so
-neither one page nor many can take the CPU from the renderer.
+30), and all pages together at most the hub's ``INTAKE_RATE`` (each page its share); a page past it waits before
+it reads on (its messages stay in its socket), so neither one page nor many can take the CPU from the renderer.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ def serve_control(handler: GuardedHandler, hub: ControlHub | None, title: str, w
     if ws is None:
         return
     client = hub.join()
-    limit = RateLimit(MAX_RATE, burst=50)
+    limit = RateLimit(hub.page_rate(MAX_RATE), burst=50)
     log.info("control page connected from %s (%d open)", handler.address_string(), hub.clients)
     try:
         ws.send(json.dumps(hub.hello()))
@@ -66,12 +66,17 @@ def serve_control(handler: GuardedHandler, hub: ControlHub | None, title: str, w
             if closing():
                 ws.close(1001, "the server is stopping")
                 break
-            for text in ws.recv(TURN):
-                limit.wait()
-                hub.admit()
-                answer = hub.handle(text)
+            texts = ws.recv(TURN)
+            limit.rate = hub.page_rate(MAX_RATE)  # this page's share of what all pages may send
+            delay = 0.0
+            for text in texts:
+                delay = limit.delay()  # the slot of the batch's last message
+                # a page that closed right after sending: its sets still count, unanswered
+                answer = hub.handle(text, answer=not ws.closed)
                 if answer is not None:
                     ws.send(json.dumps(answer, default=str))
+            if delay > 0:  # one wait a batch (a read holds at most ws.READ_BYTES, so it is short)
+                hub.hold(delay, handler.address_string())
             for message in hub.outgoing(client):
                 ws.send(json.dumps(message))
             now = time.monotonic()

@@ -15,10 +15,10 @@ A bad message changes nothing; the hub counts it (``rejected``).
 
 What the pages cost together is bounded twice: their sets reach the store through one
 :class:`~performer.outputs.preview.intake.SetCoalescer` (each parameter written at most ``APPLY_RATE`` times a
-second, the newest value winning), and all pages' sessions together take at most ``INTAKE_RATE`` messages a
-second (:meth:`ControlHub.admit`, on top of each page's own limit): a session past it waits before it reads on,
-so the flood stays in its socket, costing the server nothing and losing nothing. Each wait is counted
-(``held``), with one log line a second.
+second, the newest value winning), and all pages together are read at most ``INTAKE_RATE`` messages a second,
+each page its share (:meth:`ControlHub.page_rate`, at most the page's own limit): a page past its share waits
+before its session reads on (:meth:`ControlHub.hold`, counted in ``held``, one log line a second), so its flood
+stays in its socket, costing the server nothing; nothing it sent is dropped.
 """
 
 from __future__ import annotations
@@ -31,16 +31,14 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from performer.errors import PerformerError
-from performer.httpd import RateLimit
 from performer.outputs.preview.intake import APPLY_RATE, SetCoalescer
 from performer.params import Change, ParamStore
 
 log = logging.getLogger(__name__)
 
 ANALYSIS_RATE = 10.0
-INTAKE_RATE = 600.0
-"""Messages a second from all control pages together (a page dragging a fader sends about 30)."""
-INTAKE_BURST = 150.0
+INTAKE_RATE = 800.0
+"""Messages a second read from all control pages together (a page dragging a fader sends about 30)."""
 MAX_LOGGED = 20  # rejected messages logged as warnings; later ones at debug level (a page cannot flood the log)
 
 
@@ -84,13 +82,12 @@ class ControlHub:
 
     def __init__(self, store: ParamStore, control: PageControl | None = None,
                  frame_analysis: Callable[[], Mapping[str, Any]] | None = None, *,
-                 apply_rate: float = APPLY_RATE, intake_rate: float = INTAKE_RATE,
-                 intake_burst: float = INTAKE_BURST) -> None:
+                 apply_rate: float = APPLY_RATE, intake_rate: float = INTAKE_RATE) -> None:
         self.store, self.control = store, control
         self.sets = SetCoalescer(store, apply_rate)
-        self._intake = RateLimit(intake_rate, burst=intake_burst)
+        self.intake_rate = float(intake_rate)
         self._kind_log: Any = None  # a KindLog, made when first needed (as httpd.py does: no import of control/)
-        self.held = 0  # messages that waited for the pages' shared intake
+        self.held = 0  # times a page's session waited for its share of the pages' intake
         self._frame_analysis = frame_analysis
         self._lock = threading.Lock()
         self._clients: list[PageClient] = []
@@ -102,20 +99,23 @@ class ControlHub:
         self.sets.flush()
         self._unsubscribe()
 
-    def admit(self) -> None:
-        """Wait for a slot in what all pages together may send (call before handling each message)."""
-        delay = self._intake.delay()
-        if delay > 0:
-            with self._lock:
-                self.held += 1
-                held = self.held
-                if self._kind_log is None:
-                    from performer.control.throttle import KindLog
+    def page_rate(self, limit: float) -> float:
+        """Messages a second one page may send now: its share of ``intake_rate``, at most ``limit``."""
+        return min(limit, self.intake_rate / max(1, self.clients))
 
-                    self._kind_log = KindLog(log)
-            self._kind_log("held", f"control pages together sent more than {self._intake.rate:g} messages a "
-                           "second; their sessions wait before reading on", held, level=logging.INFO)
-            time.sleep(delay)
+    def hold(self, seconds: float, who: str = "a page") -> None:
+        """Wait ``seconds`` on a page's session (past its share), counted and logged once a second at most."""
+        with self._lock:
+            self.held += 1
+            held = self.held
+            if self._kind_log is None:
+                from performer.control.throttle import KindLog
+
+                self._kind_log = KindLog(log)
+        self._kind_log("held", f"control page from {who} sends more than its share of {self.intake_rate:g} "
+                       f"messages a second ({self.clients} pages open); it is read on only as the share allows",
+                       held, level=logging.INFO)
+        time.sleep(seconds)
 
     # --- store -> pages ------------------------------------------------------------------------------------------
     def _changed(self, change: Change) -> None:  # on the writer's thread: quick, never raises
@@ -181,13 +181,39 @@ class ControlHub:
         return text
 
     # --- pages -> store ------------------------------------------------------------------------------------------
-    def handle(self, text: str) -> dict[str, Any] | None:
-        """Apply one message from a page; the reply (``ok`` or ``error``) or None."""
+    def handle(self, text: str, answer: bool = True) -> dict[str, Any] | None:
+        """Apply one message from a page; the reply (``ok`` or ``error``) or None. Without ``answer`` (the page
+        has closed) only a set is taken, as its parameter's newest value; anything else is dropped."""
         self.messages += 1
+        if not answer:
+            self._take_unanswered(text)
+            return None
         try:
             return self._apply(text)
         except PerformerError as e:
             return self._reject(" ".join(str(e).split()))
+
+    def _take_unanswered(self, text: str) -> None:
+        """A set as its parameter's newest value; a bad one counted (``rejected``, logged at debug level only)."""
+        try:
+            msg = json.loads(text)
+        except ValueError:
+            msg = None
+        if isinstance(msg, dict) and msg.get("type") != "set":
+            return  # fire, recall, learn, ping: dropped
+        name = msg.get("name") if isinstance(msg, dict) else None
+        if not isinstance(name, str) or name not in self.store.registry or "value" not in msg:  # no guessing
+            self.rejected += 1  # at the name meant: that costs a millisecond
+            log.debug("control page (unanswered): %s is not a set of a parameter", _short(text))
+            return
+        p = self.store.registry.get(name)
+        if p.type == "trigger":
+            return
+        try:
+            self.sets.offer(p.name, p.validate(msg["value"]))
+        except PerformerError as e:
+            self.rejected += 1
+            log.debug("control page (unanswered): %s", e)
 
     def _reject(self, message: str) -> dict[str, Any]:
         self.rejected += 1

@@ -23,6 +23,10 @@ log = logging.getLogger(__name__)
 
 MAX_MESSAGE = 16 * 1024
 """Largest message a page may send (bytes); larger ones close the connection (1009)."""
+READ_BYTES = 4096
+"""Bytes read at once (about 60 sets): a page past its share of the intake waits after each read
+(``control_session.py``), and a small read keeps that wait short, so the echoes it is sent and the server
+stopping are not held up behind it."""
 
 
 def _origin_problem(handler: GuardedHandler) -> str | None:
@@ -100,7 +104,7 @@ class WebSocket:
         ready, _, _ = select.select([self.sock], [], [], timeout)
         if not ready:
             return []
-        data = self.sock.recv(65536)
+        data = self.sock.recv(READ_BYTES)
         if data:
             self.protocol.receive_data(data)
         else:
