@@ -25,6 +25,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
              "legibility of the output frames, output fps, first class"),
     "tempo": ("performer.bench.tempo", "audio beat tracker: tempo and phase error on clicks and drum loops"),
     "osc": ("performer.bench.osc", "renderer fps with and without a flood of OSC messages"),
+    "pages": ("performer.bench.pages", "renderer fps and store writes with and without control pages flooding sets"),
     "outputs": ("performer.bench.outputs", "frame outputs: cost per frame, renderer fps with outputs on/off"),
 }
 
