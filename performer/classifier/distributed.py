@@ -114,6 +114,25 @@ def _device_for(name: str, local_rank: int):
     return torch.device("cuda", local_rank), "nccl"
 
 
+def _import_before_joining() -> None:
+    """Import ``torch._dynamo``, which DistributedDataParallel imports lazily, before the process group exists.
+
+    DDP's first construction imports ``torch._dynamo`` (hundreds of modules), and that import, when a default
+    process group already exists, takes ten references to it that are never released (torch 2.14; which of the
+    modules holds them is not pinned down, they are not visible to the garbage collector). The
+    group then outlives :func:`torch.distributed.destroy_process_group`, so its gloo worker threads are never
+    joined and live on into interpreter shutdown. A worker that is still dropping its last collective (the
+    broadcast of :func:`agree`) when ``Py_FinalizeEx`` starts must take the GIL to release the tensor's Python
+    object, is made to exit by the finalizing interpreter, and the unwind through the work's destructor ends in
+    ``terminate called without an active exception`` (SIGABRT; seen on rank 1, which exits while rank 0 still
+    writes). Imported first, nothing holds the group: destroying it joins the worker threads while the
+    interpreter is whole.
+    """
+    import importlib
+
+    importlib.import_module("torch._dynamo")
+
+
 @contextmanager
 def session(device_name: str = "auto", environ: Mapping[str, str] | None = None) -> Iterator[tuple[Context, Any]]:
     """``(context, torch device)`` for the run: one plain process without torchrun, else this rank's place in the
@@ -135,6 +154,7 @@ def session(device_name: str = "auto", environ: Mapping[str, str] | None = None)
     if rank != 0:  # one log for the run: rank 0's; the others report warnings and errors only
         root = logging.getLogger()
         root.setLevel(max(root.level, logging.WARNING))
+    _import_before_joining()
     dist.init_process_group(backend, timeout=TIMEOUT, device_id=device if device.type == "cuda" else None)
     ctx = Context(world_size=dist.get_world_size(), rank=dist.get_rank(), local_rank=local, backend=backend)
     if ctx.world_size != world or ctx.rank != rank:

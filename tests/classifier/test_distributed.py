@@ -192,7 +192,9 @@ def test_two_ranks_train_like_one_process(plain_run, data, tmp_path):
 
 EXACT = textwrap.dedent('''
     """fit() on a model without BatchNorm or dropout: the updates must not depend on the number of ranks."""
+    import os
     import sys
+    import threading
 
     import numpy as np
     import torch
@@ -236,6 +238,12 @@ EXACT = textwrap.dedent('''
         if ddp.is_main:
             torch.save({"state": model.state_dict(), "init": init, "history": res["history"],
                         "steps": res["steps"], "world": ddp.world_size}, out)
+    # Leaving the session joined the gloo worker threads: none may live on into interpreter shutdown, where one
+    # still releasing its last collective's tensors aborts the process (rank 1 under load, issue #24).
+    if ddp.distributed and os.path.isdir("/proc/self/task"):
+        native = len(os.listdir("/proc/self/task")) - threading.active_count()
+        if native:
+            sys.exit(f"rank {ddp.rank}: {native} native thread(s) outlived the process group")
 ''')
 
 
