@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import io
-import os
 import re
-import subprocess
-import sys
-import threading
 
 import pytest
-from conftest import REPO
 
 from performer.cli.dream import Progress
+from terminal import on_a_terminal
 
 pytestmark = pytest.mark.timeout(240)
 ARGS = ["--width", "96", "--height", "64", "--iterations", "3", "--octaves", "2", "--device", "cpu",
@@ -30,34 +26,8 @@ def test_the_end_says_where_the_picture_went(cli, tmp_path):
 
 
 def test_on_a_terminal_a_bar_counts_the_steps_to_100_percent(tmp_path):
-    master, slave = os.openpty()
-    proc = subprocess.Popen([sys.executable, "-m", "performer", "dream", "noise", "--out", str(tmp_path / "d.png"),
-                             *ARGS], cwd=REPO, stdout=subprocess.PIPE, stderr=slave, text=True,
-                            env={k: v for k, v in os.environ.items() if k != "COLUMNS"})
-    os.close(slave)
-    chunks: list[bytes] = []
-
-    def read():
-        while True:
-            try:
-                data = os.read(master, 65536)
-            except OSError:
-                return
-            if not data:
-                return
-            chunks.append(data)
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    try:
-        out, _ = proc.communicate(timeout=180)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        reader.join(5)
-        os.close(master)
-    err = b"".join(chunks).decode("utf-8", "replace")
-    assert proc.returncode == 0, err
+    code, out, err = on_a_terminal(["dream", "noise", "--out", str(tmp_path / "d.png"), *ARGS])
+    assert code == 0, err
     drawn = [seg.strip() for seg in re.split(r"[\r\n]", err) if seg.strip()]
     assert any(seg.startswith("loading") for seg in drawn), drawn
     bars = [seg for seg in drawn if seg.startswith("dreaming 96x64")]

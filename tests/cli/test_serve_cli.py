@@ -4,35 +4,17 @@ never run into it, and --stats carries the controllers' counters."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import socket
-import subprocess
-import sys
-import threading
 
 import pytest
 import soundfile as sf
-from conftest import REPO
+
 from sounds import tone
+from terminal import SMALL_PRESET, on_a_terminal
 
 pytestmark = pytest.mark.timeout(240)
 
-SMALL_PRESET = """format = 1
-name = "small"
-
-[params.classifier]
-window = 1.0
-hop = 0.1
-
-[params.dream]
-iterations = 1
-width = 64
-height = 64
-
-[params.output]
-fps = 8.0
-"""
 
 
 def shipped_model_or_skip():
@@ -44,34 +26,7 @@ def shipped_model_or_skip():
 
 def serve_on_a_terminal(args: list[str], timeout: float = 180) -> tuple[int, str, str]:
     """Run `performer serve ARGS` with stderr on a pseudo-terminal (so it draws its status line)."""
-    master, slave = os.openpty()
-    proc = subprocess.Popen([sys.executable, "-m", "performer", "serve", *args], cwd=REPO, stdout=subprocess.PIPE,
-                            stderr=slave, stdin=subprocess.DEVNULL, text=True,
-                            env={k: v for k, v in os.environ.items() if k != "COLUMNS"})
-    os.close(slave)
-    chunks: list[bytes] = []
-
-    def read():
-        while True:
-            try:
-                data = os.read(master, 65536)
-            except OSError:  # EIO: the child closed the terminal
-                return
-            if not data:
-                return
-            chunks.append(data)
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    try:
-        out, _ = proc.communicate(timeout=timeout)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
-        reader.join(5)
-        os.close(master)
-    return proc.returncode, out, b"".join(chunks).decode("utf-8", "replace")
+    return on_a_terminal(["serve", *args], timeout)
 
 
 def test_a_file_shorter_than_one_window_is_played_and_ends_serve(tmp_path):

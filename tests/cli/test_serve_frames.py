@@ -8,17 +8,7 @@ import csv
 
 import pytest
 
-SMALL_PRESET = """format = 1
-name = "small"
-
-[params.dream]
-iterations = 1
-width = 64
-height = 64
-
-[params.output]
-fps = 8.0
-"""
+from terminal import SMALL_PRESET
 
 
 def earlier_run(folder):

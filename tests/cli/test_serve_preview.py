@@ -15,23 +15,13 @@ import urllib.error
 import urllib.request
 
 import pytest
-from conftest import REPO
 
+from conftest import REPO
 from performer.cli.main import build_parser
+from terminal import SMALL_PRESET
 
 pytestmark = pytest.mark.timeout(240)
 
-SMALL_PRESET = """format = 1
-name = "small"
-
-[params.dream]
-iterations = 1
-width = 64
-height = 64
-
-[params.output]
-fps = 8.0
-"""
 
 
 def test_the_option_takes_a_port_or_gives_the_default_one(capsys):
