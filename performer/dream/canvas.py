@@ -48,27 +48,23 @@ def resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
         memory_format=CL)
 
 
-def warp(x: torch.Tensor, zoom: float, rotate_deg: float, tx: float, ty: float) -> torch.Tensor:
-    """Zoom about the centre (>1 magnifies), rotate (degrees) and translate (pixels) once, edges reflected.
+def warp(x: torch.Tensor, zoom: float, rotate_deg: float) -> torch.Tensor:
+    """Zoom about the centre (>1 magnifies) and rotate (degrees) once, edges reflected.
 
     Bilinear: a picture moved a little every frame is resampled hundreds of times, and any sharper kernel
     (bicubic's overshoot) amplifies the finest frequencies a little each time until a maze of grain covers it;
-    bilinear only ever softens, and the dream puts the detail back. A move by whole pixels (see :class:`Drift`)
-    is exact and costs nothing."""
-    if abs(zoom - 1.0) < 1e-5 and abs(rotate_deg) < 1e-4 and abs(tx) < 1e-3 and abs(ty) < 1e-3:
+    bilinear only ever softens, and the dream puts the detail back. A drift needs no resampling at all (see
+    :class:`Window`)."""
+    if abs(zoom - 1.0) < 1e-5 and abs(rotate_deg) < 1e-4:
         return x
-    if abs(zoom - 1.0) < 1e-5 and abs(rotate_deg) < 1e-4 and float(tx).is_integer() and float(ty).is_integer():
-        return shift(x, int(tx), int(ty))
     if x.device.type != "cpu":
         from performer.dream.core import feedback
 
-        return feedback(x, zoom, rotate_deg, tx, ty)
+        return feedback(x, zoom, rotate_deg, 0.0, 0.0)
     import cv2
 
     _, _, h, w = x.shape
     m = cv2.getRotationMatrix2D((w / 2.0 - 0.5, h / 2.0 - 0.5), -rotate_deg, zoom)
-    m[0, 2] += tx
-    m[1, 2] += ty
     out = cv2.warpAffine(_np(x), m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
     return _t(np.clip(out, 0.0, 1.0, out=out))
 

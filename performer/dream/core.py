@@ -255,7 +255,8 @@ _grid_cache: dict[tuple, torch.Tensor] = {}
 
 
 def feedback(x: torch.Tensor, zoom: float, rotate_deg: float, tx: float, ty: float) -> torch.Tensor:
-    """Zoom (>1 magnifies the centre), rotate (degrees) and translate (pixels) the image once."""
+    """Zoom (>1 magnifies the centre), rotate (degrees) and translate (pixels) the image once; bilinear, as
+    :func:`performer.dream.canvas.warp` explains."""
     if abs(zoom - 1.0) < 1e-4 and abs(rotate_deg) < 1e-3 and abs(tx) < 1e-3 and abs(ty) < 1e-3:
         return x
     _, _, h, w = x.shape
@@ -271,7 +272,7 @@ def feedback(x: torch.Tensor, zoom: float, rotate_deg: float, tx: float, ty: flo
         if len(_grid_cache) > 64:
             _grid_cache.clear()
         _grid_cache[key] = grid
-    return F.grid_sample(x, grid, mode="bicubic", padding_mode="reflection",
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection",
                          align_corners=False).clamp_(0, 1).contiguous(memory_format=CL)
 
 

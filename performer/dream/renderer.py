@@ -51,6 +51,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+
 @dataclass
 class Scene:
     """What the engine tells the renderer each frame."""
@@ -387,9 +388,9 @@ class DreamRenderer:
         zoom, rot = float(params["dream.zoom"]) ** k, float(params["dream.rotate"]) * k
         img, seed = self._img, self._seed_t
         if abs(zoom - 1.0) > 1e-5 or abs(rot) > 1e-4:
-            img = canvas.warp(img, zoom, rot, 0.0, 0.0)
+            img = canvas.warp(img, zoom, rot)
             if float(params["dream.blend"]) > 0:  # the picture it is held to travels with it
-                seed = canvas.warp(seed, zoom, rot, 0.0, 0.0)
+                seed = canvas.warp(seed, zoom, rot)
         img = self._window.move(img, float(params["dream.translate_x"]) * k, float(params["dream.translate_y"]) * k)
         if self._window.recentred is not None:  # what the picture is pulled or held to moves back with it
             seed = canvas.shift(seed, *self._window.recentred)
