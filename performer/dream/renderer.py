@@ -266,10 +266,8 @@ class DreamRenderer:
         return image_seed(image, size, self.device)
 
     def frame(self, params: Mapping[str, Any], scene: Scene | None = None) -> np.ndarray:
-        """Dream one output frame; returns HxWx3 uint8 RGB of size dream.height x dream.width.
-
-        The picture dreamed is a little larger than that (:func:`~performer.dream.canvas.margin_for`): a drift
-        (dream.translate_x/y) moves the visible window over it, and a zoom or turn warps it."""
+        """Dream one output frame; returns HxWx3 uint8 RGB of size dream.height x dream.width. The picture dreamed
+        is a margin larger (:func:`~performer.dream.canvas.margin_for`): a drift moves the visible window over it."""
         import torch
 
         from performer.dream import canvas, core
