@@ -10,7 +10,8 @@ clock without ever sending Start is followed too, counting from its first clock.
 While stopped the beat stands still.
 
 :class:`MidiClockInput` opens the input ports whose name contains a substring
-(every input when it is empty) as they appear, and follows the first one that
+(every input when it is empty) as they appear, in a process of its own that
+stamps every message with the time it arrived, and follows the first one that
 sends clock until it has been silent for :data:`PORT_SILENT` seconds.
 """
 
@@ -18,15 +19,12 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from performer.errors import ControlError
 from performer.tempo.grid import BPM_MAX, BPM_MIN, BeatGrid
 
 log = logging.getLogger(__name__)
@@ -132,112 +130,83 @@ class MidiClockStats:
     following: str = ""
     """The port whose clock is followed."""
     error: str = ""
+    received: int = 0
+    """Transport messages received from every port (the clock's own count is of the followed port)."""
+    pid: int | None = None
+    """The reader process (None: read on a thread of this process)."""
 
 
 class MidiClockInput:
-    """Opens MIDI inputs matching ``match`` (hot plug) and feeds their clock messages to ``clock``."""
+    """Opens MIDI inputs matching ``match`` (hot plug) and feeds their transport messages to ``clock``.
 
-    def __init__(self, clock: MidiClock, match: str = "", *, poll: float = 1.0,
-                 now: Callable[[], float] = time.monotonic) -> None:
+    The ports are read in a process of their own (:mod:`~performer.tempo.midi_child`), or on a thread of this
+    one if that process cannot start (``process=False`` asks for the thread); either way the messages carry the
+    time they arrived (:mod:`~performer.tempo.midi_ports`), so the engine's load delays them but moves no beat.
+    """
+
+    def __init__(self, clock: MidiClock, match: str = "", *, poll: float = 1.0, process: bool = True) -> None:
         self.clock = clock
         self.match = match
         self.poll = poll
-        self.now = now
+        self.process = process
         self.stats = MidiClockStats()
-        self._ports: dict[str, Any] = {}
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._following = ""
         self._heard: dict[str, float] = {}
-        self._reported = False
-        self._backend_chosen = False
+        self._child: Any = None
+        self._reader: Any = None
 
     def start(self) -> None:
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="midi-clock-ports", daemon=True)
-        self._thread.start()
+        if self.process:
+            from performer.tempo.midi_child import ClockProcess
+
+            child = ClockProcess({"match": self.match, "scan_every": self.poll}, self._frame)
+            if child.start():
+                self._child = child
+                self.stats.pid = child.pid
+                return
+        from performer.tempo.midi_child import CLIENT_NAME, is_transport
+        from performer.tempo.midi_ports import PortReader
+
+        self._reader = PortReader(self.match, self._thread_message, scan_every=self.poll, client_name=CLIENT_NAME,
+                                  accept=is_transport, what="MIDI clock input")
+        self._reader.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=1.5)
-        with self._lock:
-            ports, self._ports = list(self._ports.values()), {}
-        for p in ports:
-            try:
-                p.close()
-            except Exception:
-                pass
+        if self._child is not None:
+            self._child.stop()
+            self._child = None
+        if self._reader is not None:
+            self._reader.stop()
+            self._reader = None
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.scan()
-            self._stop.wait(self.poll)
-
-    def scan(self) -> None:
-        """Open matching input ports not open yet; forget the ones that vanished.
-
-        While a followed port's clock runs nothing is scanned: listing ports makes rtmidi open a client of its
-        own, and under JACK every client that comes and goes holds up the MIDI of the others for a moment.
-        """
+    def _frame(self, frame: dict[str, Any]) -> None:
+        """What the reader process sends: its log lines, its ports, then the messages in order."""
         import mido
 
-        from performer.control.midi_backend import choose_backend
+        for level, line in frame["lines"]:
+            log.log(level, "%s", line)
+        self.stats.ports, self.stats.error = list(frame["ports"]), frame["error"]
+        for port, data, t in frame["events"]:
+            self.deliver(port, mido.Message.from_bytes(data), t)
 
-        following = self._following
-        if following and self.now() - self._heard.get(following, -1e9) < PORT_SILENT:
-            return
+    def _thread_message(self, port: str, msg: Any, t: float) -> None:
+        reader = self._reader
+        if reader is not None:
+            self.stats.ports, self.stats.error = sorted(reader.ports), reader.error
+        self.deliver(port, msg, t)
+
+    def deliver(self, name: str, msg: Any, t: float) -> None:
+        """One transport message from port ``name`` that arrived at ``t``: followed if its port is."""
+        self.stats.received += 1
+        self._heard[name] = t
+        current = self._following
+        if current != name:
+            if current and t - self._heard.get(current, -1e9) < PORT_SILENT:
+                return  # another port's clock is followed
+            self._following = self.stats.following = name
+            log.info("following the MIDI clock of %s", name)
         try:
-            if not self._backend_chosen:
-                choose_backend()
-                self._backend_chosen = True
-            names = mido.get_input_names()
-        except Exception as e:
-            self._backend_chosen = False
-            text = str(e) if isinstance(e, ControlError) else f"MIDI is unavailable ({e})"
-            if not self._reported:
-                log.error("MIDI clock: %s; retrying every %.0f s", text, self.poll)
-                self._reported = True
-            self.stats.error = text
-            return
-        self._reported = False
-        self.stats.error = ""
-        with self._lock:
-            for gone in [n for n in self._ports if n not in names]:
-                log.warning("MIDI clock input %r disappeared", gone)
-                try:
-                    self._ports.pop(gone).close()
-                except Exception:
-                    pass
-        for name in names:
-            if self.match.lower() in name.lower() and name not in self._ports and not self._stop.is_set():
-                try:
-                    port = mido.open_input(name, callback=self._callback(name))
-                except Exception as e:
-                    log.error("MIDI clock input %r cannot be opened: %s", name, e)
-                    continue
-                with self._lock:
-                    self._ports[name] = port
-                log.info("MIDI clock input open: %s", name)
-        self.stats.ports = sorted(self._ports)
-
-    def _callback(self, name: str) -> Callable[[Any], None]:
-        def handle(msg: Any) -> None:
-            if msg.type not in TRANSPORT:
-                return
-            t = self.now()
-            self._heard[name] = t
-            current = self._following
-            if current != name:
-                if current and t - self._heard.get(current, -1e9) < PORT_SILENT:
-                    return  # another port's clock is followed
-                self._following = self.stats.following = name
-                log.info("following the MIDI clock of %s", name)
-            try:
-                self.clock.handle(msg, t)
-            except Exception:  # rtmidi's thread must not die of one bad message
-                self.clock.bad += 1
-                log.exception("MIDI clock message %s could not be used", msg)
-
-        return handle
+            self.clock.handle(msg, t)
+        except Exception:  # the reader must not die of one bad message
+            self.clock.bad += 1
+            log.exception("MIDI clock message %s could not be used", msg)

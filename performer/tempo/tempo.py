@@ -250,8 +250,7 @@ class Tempo:
 
     def _start_midi(self) -> None:
         if self.midi_input is None:
-            self.midi_input = MidiClockInput(self.midi, str(self.store.get("tempo.midi_input")), poll=self.midi_poll,
-                                             now=self.clock)
+            self.midi_input = MidiClockInput(self.midi, str(self.store.get("tempo.midi_input")), poll=self.midi_poll)
             self.midi_input.start()
 
     def _stop_midi(self) -> None:
