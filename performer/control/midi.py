@@ -1,13 +1,13 @@
 """MIDI control through mido and python-rtmidi.
 
-Input ports are chosen by a name substring and opened as they appear (hot
-plug). Control changes drive parameters through the mappings in the preset's
-``[[midi.cc]]`` (7-bit, or 14-bit as an MSB/LSB pair ``cc`` / ``cc + 32``),
-with soft takeover: a mapped fader only takes hold of its parameter once it
-reaches the parameter's current value, so nothing jumps. MIDI learn arms a
-parameter; the next control moved is mapped to it. Notes and program changes
-recall presets. Parameter changes from elsewhere are echoed as CCs on the
-output port for controllers with LEDs or motor faders.
+Input ports are chosen by a name substring and opened as they appear (hot plug); they are read in a process of
+their own by :class:`~performer.tempo.midi_ports.PortReader`, which stamps every message with the time it
+arrived (a note mapped to ``tempo.tap`` is a beat then, however late the engine's load lets it be applied).
+Control changes drive parameters through the mappings in the preset's ``[[midi.cc]]`` (7-bit, or 14-bit as an
+MSB/LSB pair ``cc`` / ``cc + 32``), with soft takeover: a mapped fader only takes hold of its parameter once it
+reaches the parameter's current value, so nothing jumps. MIDI learn arms a parameter; the next control moved is
+mapped to it. Notes and program changes recall presets. Parameter changes from elsewhere are echoed as CCs on
+the output port for controllers with LEDs or motor faders.
 
 The MIDI system is chosen by :mod:`~performer.control.midi_backend`: the ALSA
 sequencer, else JACK MIDI when a JACK server runs, or what ``MIDO_BACKEND``
@@ -91,7 +91,8 @@ class MidiController:
         self.stats = MidiStats()
         self.armed: str | None = None
         self._lock = threading.Lock()
-        self._inputs: dict[str, Any] = {}
+        self._reader: Any = None
+        self._child: Any = None
         self._output = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -100,20 +101,34 @@ class MidiController:
 
     # --- ports ----------------------------------------------------------------------
     def start(self) -> None:
+        from performer.tempo.midi_child import ReaderProcess
+        from performer.tempo.midi_ports import PortReader
+
+        child = ReaderProcess({"match": self.input_match, "scan_every": self.poll, "transport_only": False,
+                               "client_name": "performer-midi", "what": "MIDI input"}, self._frame)
+        if child.start():
+            self._child = child
+        else:
+            self._reader = PortReader(self.input_match, self._received, scan_every=self.poll,
+                                      client_name="performer-midi", exclude=self._is_ours, what="MIDI input")
+            self._reader.start()
         self._thread = threading.Thread(target=self._run, name="midi-ports", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
         self._unsubscribe()
         self._stop.set()
+        if self._child is not None:
+            self._child.stop()
+        if self._reader is not None:
+            self._reader.stop()
         if self._thread is not None:
             self._thread.join(timeout=1.5)
         with self._lock:
-            ports = list(self._inputs.values()) + ([self._output] if self._output else [])
-            self._inputs, self._output = {}, None
-        for p in ports:
+            output, self._output = self._output, None
+        if output is not None:
             try:
-                p.close()
+                output.close()
             except Exception:
                 pass
 
@@ -123,15 +138,22 @@ class MidiController:
             self._stop.wait(self.poll)
 
     def scan(self) -> None:
-        """Open input (and output) ports that match and are not open yet; forget ports that vanished."""
+        """Open the feedback output when it appears; report the MIDI system and the inputs the reader has open.
+
+        Inputs are opened and read by a :class:`~performer.tempo.midi_ports.PortReader` in a process of its own
+        (:mod:`~performer.tempo.midi_child`; on a thread here if it cannot start): rtmidi's queue polled (never
+        Python on the MIDI driver's thread), every message stamped on arrival.
+        """
         import mido
 
         from performer.control.midi_backend import choose_backend
 
+        reader = self._reader
+        if reader is not None:
+            self.stats.ports = sorted(reader.ports)
         try:
             backend = choose_backend()  # before rtmidi is asked: a missing MIDI system is named, not spilled
-            names = mido.get_input_names()
-            out_names = mido.get_output_names() if self.output_match else []
+            out_names = mido.get_output_names() if self.output_match and self._output is None else []
         except Exception as e:  # no MIDI system (e.g. JACK not running): report once, keep trying
             if not self._reported_backend:
                 log.error("%s; retrying every %.0f s", e if isinstance(e, ControlError) else
@@ -143,23 +165,6 @@ class MidiController:
             log.info("MIDI through %s", backend.description)
         self._reported_backend = False
         self.stats.backend = backend.description
-        with self._lock:
-            for gone in [n for n in self._inputs if n not in names]:
-                log.warning("MIDI input %r disappeared", gone)
-                try:
-                    self._inputs.pop(gone).close()
-                except Exception:
-                    pass
-        for name in names:
-            if self.input_match.lower() in name.lower() and name not in self._inputs and not self._is_ours(name):
-                try:
-                    port = mido.open_input(name, callback=self.handle)
-                except Exception as e:
-                    log.error("MIDI input %r cannot be opened: %s", name, e)
-                    continue
-                with self._lock:
-                    self._inputs[name] = port
-                log.info("MIDI input open: %s", name)
         if self.output_match and self._output is None:
             for name in out_names:
                 if self.output_match.lower() in name.lower():
@@ -169,14 +174,41 @@ class MidiController:
                     except Exception as e:
                         log.error("MIDI output %r cannot be opened: %s", name, e)
                     break
-        self.stats.ports = sorted(self._inputs)
 
     def _is_ours(self, name: str) -> bool:
         return self._output is not None and name == getattr(self._output, "name", None)
 
     # --- messages -------------------------------------------------------------------
-    def handle(self, msg) -> None:
-        """Handle one mido message (called on rtmidi's thread; must be quick and must not raise)."""
+    def _frame(self, frame: dict[str, Any]) -> None:
+        """What the reader process sends: its log lines, its ports, then the messages in order."""
+        import mido
+
+        for level, line in frame["lines"]:
+            log.log(level, "%s", line)
+        self.stats.ports = list(frame["ports"])
+        for _port, data, t in frame["events"]:
+            try:
+                msg = mido.Message.from_bytes(data)
+            except ValueError:
+                self.stats.errors += 1
+                continue
+            self.handle(msg, t)
+
+    def _received(self, port: str, msg: Any, t: float) -> None:
+        self.stats.ports = sorted(self._reader.ports) if self._reader is not None else []
+        self.handle(msg, t)
+
+    def handle(self, msg: Any, t: float | None = None) -> None:
+        """Handle one mido message that arrived at ``t`` (monotonic seconds; None: now); must not raise.
+
+        What it sets off is applied as arriving at ``t`` (:mod:`~performer.tempo.stamps`): a tap is a beat then.
+        """
+        from performer.tempo.stamps import arrived
+
+        with arrived(t):
+            self._handle(msg)
+
+    def _handle(self, msg: Any) -> None:
         try:
             self.stats.messages += 1
             if msg.type == "control_change":

@@ -31,6 +31,7 @@ import selectors
 import socket
 import sys
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -41,6 +42,7 @@ from performer.control.osc_wire import build_bundle, build_message, osc_value
 from performer.control.throttle import throttle_library_warnings
 from performer.errors import ControlError, ParamError
 from performer.params import ParamStore
+from performer.tempo.stamps import arrived
 
 if TYPE_CHECKING:
     from performer.control.osc_child import IntakeProcess
@@ -166,7 +168,8 @@ class OscServer:
                 except (OSError, ValueError):  # the socket was closed under us
                     return
                 try:
-                    self.handle_batch(drain(self.sock))
+                    t = time.monotonic()
+                    self.handle_batch(drain(self.sock), t)
                 except Exception as e:  # never let one batch stop the server
                     if self.intake.error("internal", "?", f"internal error: {type(e).__name__}: {e}", None):
                         log.debug("OSC batch failed", exc_info=True)
@@ -175,9 +178,9 @@ class OscServer:
     def handle_packet(self, data: bytes, addr: tuple) -> None:
         self.handle_batch([(data, addr)])
 
-    def handle_batch(self, batch: Sequence[tuple[bytes, tuple]]) -> None:
-        """Read datagrams received together (on this process) and apply what they ask, in order."""
-        self._apply(self.intake.read(batch))
+    def handle_batch(self, batch: Sequence[tuple[bytes, tuple]], arrived: float | None = None) -> None:
+        """Read datagrams received together (on this process, at monotonic ``arrived``) and apply what they ask."""
+        self._apply(self.intake.read(batch, arrived))
 
     def _apply_frame(self, frame: tuple) -> None:
         """What the intake child read: its counts and log lines, then its items."""
@@ -195,8 +198,9 @@ class OscServer:
                     p = self.store.registry.get(name)
                     self.store.set(name, p.denormalize(value) if normalized else value, source="osc")
                 else:
-                    _, address, args, addr = item
-                    self.handle_message(address, args, addr)
+                    _, address, args, addr, t = item
+                    with arrived(t):  # a tap counts when it arrived (performer.tempo.stamps)
+                        self.handle_message(address, args, addr)
             except Exception as e:  # a handler's own bug must not stop the others
                 if self.intake.error("internal", str(item[1]), f"internal error: {type(e).__name__}: {e}", None):
                     log.debug("OSC item %r failed", item[:2], exc_info=True)

@@ -220,8 +220,9 @@ def main(argv: list[str] | None = None) -> None:
         while True:
             ready = {key.fd for key, _ in sel.select()}
             if sock.fileno() in ready:
+                arrived = time.monotonic()  # a tap is a beat when it arrived, not when the engine applies it
                 batch = drain(sock)
-                intake.read_into(batch, outbox)
+                intake.read_into(batch, outbox, arrived)
                 if len(batch) >= GATHER_ABOVE:  # a flood: let the next batch gather rather than wake per datagram
                     time.sleep(GATHER_S)
             while True:  # write frames until the pipe is full or nothing is left to say

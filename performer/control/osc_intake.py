@@ -1,8 +1,9 @@
 """OSC in, the part that needs no store: datagrams read, checked and coalesced into what the store must do.
 
 :class:`Intake` takes a batch of datagrams and returns items in order: ``("set", name, normalised, value)`` for
-a parameter set that passed its checks, ``("msg", address, args, sender)`` for what the store or a command must
-answer (queries, triggers, commands). Everything bad is handled here: counted by kind in ``errors``, logged at
+a parameter set that passed its checks, ``("msg", address, args, sender, arrived)`` for what the store or a
+command must answer (queries, triggers, commands; ``arrived``: the monotonic time the datagram arrived, or the
+time its bundle's time tag names, or None). Everything bad is handled here: counted by kind in ``errors``, logged at
 most once per kind per second in one clipped line, and answered to the sender with ``/performer/error
 <address> <message>`` while the reply budget lasts. Consecutive sets of one parameter in a batch become one item
 (the last), the others counted in ``coalesced``: a set waits until something could see it (a later message
@@ -20,11 +21,12 @@ import ipaddress
 import logging
 import math
 import socket
+import time
 from collections import Counter
 from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
-from performer.control.osc_wire import OscPacketError, build_message, parse_packet
+from performer.control.osc_wire import OscPacketError, build_message, bundle_time, parse_packet
 from performer.control.throttle import Budget, KindLog, clip
 from performer.errors import ParamRangeError, ParamTypeError, UnknownParamError
 from performer.params import Param, Registry
@@ -33,7 +35,7 @@ NORMALIZED = "/normalized"
 ERROR_ADDRESS = "/performer/error"
 
 Item = tuple[Any, ...]
-"""``("set", name, normalised, value)`` or ``("msg", address, args, sender)``."""
+"""``("set", name, normalised, value)`` or ``("msg", address, args, sender, arrived)``."""
 _REFUSED = object()
 
 
@@ -103,6 +105,8 @@ class Intake:
         self._guesses = Budget(GUESSES_PER_SECOND, GUESSES_PER_SECOND)
         self._unknown: dict[str, str] = {}
         """Recent answers to unknown addresses (a misconfigured client repeats one), at most :data:`KEEP_UNKNOWN`."""
+        self._arrived: float | None = None
+        """When the datagram being read arrived (see :meth:`read_into`)."""
         self._routes: dict[str, tuple[Param, bool]] = {}
         """Every parameter address and its ``/normalized`` form: the parameter, and whether normalised."""
         for p in registry:
@@ -133,15 +137,21 @@ class Intake:
         return self._routes.get(address)
 
     # --- reading ------------------------------------------------------------------------------------------
-    def read(self, batch: Sequence[tuple[bytes, tuple]]) -> list[Item]:
-        """The store items of datagrams received together, in order."""
+    def read(self, batch: Sequence[tuple[bytes, tuple]], arrived: float | None = None) -> list[Item]:
+        """The store items of datagrams received together (at monotonic ``arrived``), in order."""
         outbox = Outbox()
-        self.read_into(batch, outbox)
+        self.read_into(batch, outbox, arrived)
         return outbox.take()
 
-    def read_into(self, batch: Sequence[tuple[bytes, tuple]], outbox: Outbox) -> None:
-        """Add the items of a batch to those already waiting in ``outbox`` (sets coalesce across batches)."""
+    def read_into(self, batch: Sequence[tuple[bytes, tuple]], outbox: Outbox, arrived: float | None = None) -> None:
+        """Add the items of a batch to those already waiting in ``outbox`` (sets coalesce across batches).
+
+        ``arrived`` (monotonic seconds) is when the batch was read; a bundle's time tag, where it gives one, is
+        when its messages happened instead (:func:`~performer.control.osc_wire.bundle_time`).
+        """
+        wall = time.time() if arrived is not None else 0.0
         for data, addr in batch:
+            self._arrived = arrived if arrived is None else (bundle_time(data, arrived, wall) or arrived)
             self.received += 1
             if self.wide and self.allow and not self._allowed(addr):
                 continue
@@ -161,6 +171,7 @@ class Intake:
     def read_message(self, address: str, args: list[Any], addr: tuple | None) -> list[Item]:
         """The store items of one message already parsed (a set: checked, and refused or clamped here)."""
         outbox = Outbox()
+        self._arrived = None
         self._read(address, args, addr, outbox)
         return outbox.take()
 
@@ -168,13 +179,13 @@ class Intake:
         route = self._routes.get(address)
         if route is None:
             if address in self.commands:  # a command may see (or change) any parameter: what waits goes first
-                self._hand_over(outbox, ("msg", address, args, addr), flush=None)
+                self._hand_over(outbox, ("msg", address, args, addr, self._arrived), flush=None)
             else:
                 self.error("unknown_address", address, lambda: self.unknown(address), addr)
             return
         p, normalized = route
         if p.type == "trigger" or not args:  # a trigger, or a query: it must see the value set before it
-            self._hand_over(outbox, ("msg", address, args, addr), flush=p.name)
+            self._hand_over(outbox, ("msg", address, args, addr, self._arrived), flush=p.name)
             return
         if len(args) != 1:
             self.error("bad_count", address, f"{address} takes 1 argument ({p.allowed()}), got {len(args)}: "

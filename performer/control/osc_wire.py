@@ -75,6 +75,25 @@ def parse_packet(data: bytes) -> list[Message]:
                                       "nor a bundle (starts with '#bundle')")
 
 
+NTP_UNIX = 2208988800
+"""Seconds from the OSC time tag's epoch (1900, NTP) to the Unix epoch."""
+HONOUR_TAG = 2.0
+"""A bundle's time tag further than this many seconds from the time it arrived is not believed (a client whose
+clock is not set): the arrival time stands instead."""
+
+
+def bundle_time(data: bytes, arrived: float, wall: float) -> float | None:
+    """The monotonic time a bundle's time tag names, for a datagram that arrived at monotonic ``arrived`` when
+    the wall clock read ``wall``; None for a message, "immediately", or a tag more than :data:`HONOUR_TAG` s off."""
+    if not data.startswith(BUNDLE) or len(data) < 16:
+        return None
+    (tag,) = struct.unpack_from(">Q", data, 8)
+    if tag <= 1:
+        return None
+    t = arrived + (tag >> 32) - NTP_UNIX + (tag & 0xFFFFFFFF) / 2.0 ** 32 - wall
+    return t if abs(t - arrived) <= HONOUR_TAG else None
+
+
 def _bundle(data: bytes, start: int, end: int, depth: int, out: list[Message]) -> None:
     if depth > MAX_DEPTH:
         raise OscPacketError("too_large", f"bundles nested more than {MAX_DEPTH} deep; allowed: at most {MAX_DEPTH}")

@@ -1,15 +1,16 @@
-"""The MIDI clock reader process: opens the clock inputs away from the engine and sends back every transport
-message with the moment it arrived.
+"""The MIDI reader process: opens MIDI inputs away from the engine and sends back every message (or every
+transport message, for the clock) with the moment it arrived.
 
-Why a process: the clock must not lose a message, nor its time, whatever the renderer does. In a process of its
+Why a process: the clock must not lose a message, nor a tap its time, whatever the renderer does. In a process of its
 own the port reader (:class:`~performer.tempo.midi_ports.PortReader`) never waits for the engine's GIL, and a
 fault in a MIDI driver cannot take the engine down (the parent starts a new child). Messages keep the driver's
 time (see :mod:`~performer.tempo.midi_ports`); monotonic seconds are the same clock in both processes.
 
 Frames as in :mod:`performer.control.osc_child` (a 4-byte length, then a pickle). Stdin carries the settings
-(one frame: ``{"match", "scan_every"}``) and then nothing: when the parent closes it or dies, the child exits.
-The first frame out is ``"ready"``; then dicts ``{"events": [(port, bytes, time), ...], "ports": [...],
-"backend": str, "error": str, "lines": [(level, text), ...]}``. Run as ``python -m performer.tempo.midi_child``.
+(one frame: ``{"match", "scan_every", "transport_only", "client_name", "what"}``) and then nothing: when the
+parent closes it or dies, the child exits. The first frame out is ``"ready"``; then dicts ``{"events": [(port,
+bytes, time), ...], "ports": [...], "backend": str, "error": str, "lines": [(level, text), ...]}``. Run as
+``python -m performer.tempo.midi_child``.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ def is_transport(status: int) -> bool:
     return status in TRANSPORT_BYTES
 
 
-class ClockProcess:
+class ReaderProcess:
     """The parent's end: starts the child, reads its frames on a thread, starts it again if it dies."""
 
     def __init__(self, settings: dict[str, Any], on_frame: Callable[[dict[str, Any]], None]) -> None:
@@ -54,9 +55,10 @@ class ClockProcess:
         try:
             self.proc = self._spawn(timeout)
         except (OSError, EOFError, pickle.UnpicklingError) as e:
-            log.warning("MIDI clock process did not start (%s); reading the clock on a thread instead", e)
+            log.warning("%s: reader process did not start (%s); reading on a thread instead",
+                        self.settings["what"], e)
             return False
-        self._thread = threading.Thread(target=self._run, name="midi-clock-in", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="midi-in", daemon=True)
         self._thread.start()
         return True
 
@@ -88,19 +90,20 @@ class ClockProcess:
                 if self._stopping:
                     return
                 proc.wait()
-                log.error("MIDI clock process ended (status %s); starting it again", proc.returncode)
+                log.error("%s: reader process ended (status %s); starting it again", self.settings["what"],
+                          proc.returncode)
                 time.sleep(min(5.0, 0.5 * 2 ** min(self.restarts, 4)))
                 self.restarts += 1
                 try:
                     self.proc = self._spawn(15.0)
                 except (OSError, EOFError, pickle.UnpicklingError) as e:
-                    log.error("MIDI clock process did not start again (%s); MIDI clock in is off", e)
+                    log.error("%s: reader process did not start again (%s); it is off", self.settings["what"], e)
                     return
                 continue
             try:
                 self.on_frame(frame)
             except Exception:
-                log.exception("MIDI clock frame could not be used")
+                log.exception("%s: a frame from the reader could not be used", self.settings["what"])
 
     def stop(self) -> None:
         self._stopping = True
@@ -147,8 +150,8 @@ def main() -> None:
         logger.propagate = False
     events: list[tuple[str, bytes, float]] = []
     reader = PortReader(settings["match"], lambda port, msg, t: events.append((port, bytes(msg.bytes()), t)),
-                        scan_every=settings["scan_every"], client_name=CLIENT_NAME, accept=is_transport,
-                        what="MIDI clock input")
+                        scan_every=settings["scan_every"], client_name=settings["client_name"],
+                        accept=is_transport if settings["transport_only"] else None, what=settings["what"])
 
     def watch() -> None:  # the parent closed our stdin, or died: leave at once
         while stdin.read(65536):

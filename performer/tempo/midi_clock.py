@@ -157,9 +157,10 @@ class MidiClockInput:
 
     def start(self) -> None:
         if self.process:
-            from performer.tempo.midi_child import ClockProcess
+            from performer.tempo.midi_child import CLIENT_NAME, ReaderProcess
 
-            child = ClockProcess({"match": self.match, "scan_every": self.poll}, self._frame)
+            child = ReaderProcess({"match": self.match, "scan_every": self.poll, "transport_only": True,
+                                   "client_name": CLIENT_NAME, "what": "MIDI clock input"}, self._frame)
             if child.start():
                 self._child = child
                 self.stats.pid = child.pid

@@ -26,6 +26,7 @@ from performer.errors import ControlError
 from performer.params import Change, ParamStore
 from performer.tempo.grid import BEATS_PER_BAR, BeatGrid, Boundary
 from performer.tempo.midi_clock import MidiClock, MidiClockInput
+from performer.tempo.stamps import arrival
 from performer.tempo.tap import TapTempo
 
 log = logging.getLogger(__name__)
@@ -189,7 +190,7 @@ class Tempo:
             return
         now = self.clock()
         if name == "tempo.tap":
-            self.tap(now)
+            self.tap(arrival(now))  # when the tap was played, not when it is applied
         elif name == "tempo.bpm" and change.source != "tap":
             self.taps.set_bpm(float(change.value), now)
         elif name == "tempo.downbeat":

@@ -1,10 +1,11 @@
 """A JACK MIDI clock source in a process of its own, the way a drum machine sends clock: Start, then 24 clocks a
 beat written at their exact frames inside JACK's cycles, then Stop.
 
-Run as ``python tests/tempo/jack_clock.py NAME BPM CLOCKS``: it registers ``NAME:out``, prints ``ready``, waits
+Run as ``python tests/tempo/jack_clock.py NAME BPM CLOCKS [NOTE]``: it registers ``NAME:out``, prints ``ready``, waits
 until something connects to it, waits 0.3 s more (shared/TESTING.md), plays, and prints one JSON line: the clocks
 written and the monotonic time of Start (the first clock falls with it: beat 0). Frames become monotonic seconds
-through the least delayed observation of ``time - frames since the cycle began``.
+through the least delayed observation of ``time - frames since the cycle began``. With ``NOTE`` it plays that
+note once a beat instead (a drummer's pad mapped to tap tempo), CLOCKS times, with no Start or Stop.
 """
 
 from __future__ import annotations
@@ -17,13 +18,13 @@ import time
 from pathlib import Path
 
 
-def main(name: str, bpm: float, clocks: int) -> None:
+def main(name: str, bpm: float, clocks: int, note: int | None = None) -> None:
     import jack
 
     client = jack.Client(name, no_start_server=True)
     port = client.midi_outports.register("out")
     rate = client.samplerate
-    per_clock = rate * 60.0 / (bpm * 24)
+    per_clock = rate * 60.0 / (bpm * (24 if note is None else 1))
     state = {"start": None, "next": 0.0, "sent": 0, "offset": None, "stopped": False}
     done = threading.Event()
 
@@ -42,14 +43,15 @@ def main(name: str, bpm: float, clocks: int) -> None:
         end = base + frames
         while state["next"] < end:
             offset = max(0, int(state["next"]) - base)
-            if state["sent"] == 0:
+            if state["sent"] == 0 and note is None:
                 port.write_midi_event(offset, b"\xfa")  # Start, then the first clock
             if state["sent"] < clocks:
-                port.write_midi_event(offset, b"\xf8")
+                port.write_midi_event(offset, b"\xf8" if note is None else bytes((0x90, note, 100)))
                 state["sent"] += 1
                 state["next"] += per_clock
             else:
-                port.write_midi_event(offset, b"\xfc")  # Stop where the next clock would have been
+                if note is None:
+                    port.write_midi_event(offset, b"\xfc")  # Stop where the next clock would have been
                 state["stopped"] = True
                 done.set()
                 return
@@ -72,8 +74,9 @@ def main(name: str, bpm: float, clocks: int) -> None:
 class JackClock:
     """Starts the source above; :meth:`result` waits for its JSON line."""
 
-    def __init__(self, name: str, bpm: float, clocks: int) -> None:
-        self.proc = subprocess.Popen([sys.executable, str(Path(__file__)), name, str(bpm), str(clocks)],
+    def __init__(self, name: str, bpm: float, clocks: int, note: int | None = None) -> None:
+        extra = [] if note is None else [str(note)]
+        self.proc = subprocess.Popen([sys.executable, str(Path(__file__)), name, str(bpm), str(clocks), *extra],
                                      stdout=subprocess.PIPE, text=True)
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline().strip()
@@ -102,4 +105,4 @@ class JackClock:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], float(sys.argv[2]), int(sys.argv[3]))
+    main(sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]) if len(sys.argv) > 4 else None)

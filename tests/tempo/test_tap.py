@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
+from load import gil_load
 
 from conftest import wait_until
 from performer.params import ParamStore
@@ -97,6 +101,38 @@ def test_taps_over_osc_with_a_published_client():
         assert wait_until(lambda: store.get("tempo.tap") == 6, 2.0)
         assert store.get("tempo.bpm") == pytest.approx(150.0, rel=0.03)
         assert tempo.status()["tap"]["taps"] == 6
+    finally:
+        tempo.stop()
+        server.stop()
+
+
+def osc_taps(port: int, bpm: float, count: int, late: float = 0.0) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, str(Path(__file__).with_name("tap_sender.py")), str(port), str(bpm),
+                             str(count), str(late)], stdout=subprocess.PIPE, text=True)
+
+
+@pytest.mark.parametrize("late", [0.0, 0.12], ids=["on-time", "bundles-sent-late"])
+def test_taps_over_osc_count_when_they_arrive_or_when_their_bundle_says_while_the_server_is_loaded(late):
+    """Issue #23: 8 exact taps at 100 BPM read 102.8 and 111.6 BPM at load (stamped when applied). Stamped in
+    the reading process on arrival, or by the bundle's time tag, they are within 1 BPM under load; taps sent up
+    to 120 ms late in time-tagged bundles read the tempo they were played at."""
+    from performer.control.osc import OscServer
+
+    store = ParamStore()
+    store.set("tempo.source", "tap")
+    tempo = Tempo(store, {})
+    server = OscServer(store, port=0)
+    server.start()
+    tempo.start()
+    try:
+        with gil_load():
+            sender = osc_taps(server.port, 100.0, 8, late)
+            first = float(sender.communicate(timeout=20)[0])
+            assert wait_until(lambda: store.get("tempo.tap") == 8, 5)
+        g = tempo.taps.grid
+        assert g is not None
+        assert g.bpm == pytest.approx(100.0, abs=1.0 if not late else 0.05)
+        assert abs(wrap(g.beat_at(first))) * 600 < (15 if not late else 1)  # ms off the first tap
     finally:
         tempo.stop()
         server.stop()
