@@ -15,6 +15,7 @@ restart or a class change so that it lands on the next beat or bar.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, MutableMapping
@@ -24,7 +25,7 @@ from typing import Any
 from performer.audio.ring import AudioRing
 from performer.errors import ControlError
 from performer.params import Change, ParamStore
-from performer.tempo.grid import BEATS_PER_BAR, BeatGrid, Boundary
+from performer.tempo.grid import BEATS_PER_BAR, BPM_MAX, BPM_MIN, ON_TIME, BeatGrid, Boundary
 from performer.tempo.midi_clock import MidiClock, MidiClockInput
 from performer.tempo.stamps import arrival
 from performer.tempo.tap import TapTempo
@@ -71,6 +72,13 @@ class Tempo:
         self.stats = TempoStats()
         self._bar_shift = dict.fromkeys(SOURCES, 0.0)
         """Beats added to each source's count by ``tempo.downbeat`` (the audio tracker keeps its own)."""
+        self._factor = dict.fromkeys(SOURCES, 1.0)
+        """Each source's tempo multiplied by ×2 / ÷2 (:meth:`double`, :meth:`halve`)."""
+        self._nudge = dict.fromkeys(SOURCES, 0.0)
+        """Seconds each source's beat is moved by :meth:`nudge` (positive: later)."""
+        self.beat_listeners: list[Callable[[int, int], None]] = []
+        """Called from the tempo thread as each beat begins: ``(beat in the bar 0..3, bar number)``."""
+        self._last_beat: int | None = None
         self._source = "audio"
         self._lock = threading.RLock()
         self._stop = threading.Event()
@@ -110,11 +118,21 @@ class Tempo:
             self._stop.wait(TICK)
 
     def tick(self, now: float) -> None:
-        """Take in new audio and write the modulation sources for ``now``."""
+        """Take in new audio, write the modulation sources for ``now`` and tell the beat listeners of a new beat."""
         if self.audio is not None:
             self.audio.poll(now)
         self.stats.ticks += 1
         self.sources.update(self.values(now))
+        g = self.grid(now)
+        if g is None or not self.running():
+            self._last_beat = None
+            return
+        beat = math.floor(g.beat_at(now) + ON_TIME)
+        last, self._last_beat = self._last_beat, beat
+        if last is None or beat == last or beat < last - BEATS_PER_BAR or beat > last + BEATS_PER_BAR:
+            return  # the first tick, or a jump (a new tempo, a downbeat set): no beat played
+        for fn in list(self.beat_listeners):
+            fn(beat % BEATS_PER_BAR, beat // BEATS_PER_BAR)
 
     # --- reading ---------------------------------------------------------------------------
     @property
@@ -138,7 +156,40 @@ class Tempo:
         if g is None:
             return None
         latency = float(self.store.get("tempo.latency")) / 1000.0
-        return BeatGrid(g.time - latency, g.beat + self._bar_shift[src], g.bpm)
+        f = self._factor[src]
+        # ×2 / ÷2 scale the count about the source's own beat 0, so the bar lines stay where the source has them
+        return BeatGrid(g.time - latency + self._nudge[src], g.beat * f + self._bar_shift[src], g.bpm * f)
+
+    def double(self) -> None:
+        """The beat twice as fast (what ``/tempo/double`` does); tap tempo's ``tempo.bpm`` doubles."""
+        self._scale(2.0)
+
+    def halve(self) -> None:
+        """The beat half as fast (what ``/tempo/halve`` does)."""
+        self._scale(0.5)
+
+    def _scale(self, f: float) -> None:
+        now = self.clock()
+        g = self.grid(now)
+        if g is None:
+            return
+        if not BPM_MIN <= g.bpm * f <= BPM_MAX:
+            raise ValueError(f"tempo ×{f:g} would be {g.bpm * f:.1f} BPM; allowed: {BPM_MIN:g}..{BPM_MAX:g} BPM")
+        src = self._source
+        if src == "tap":
+            self.taps.set_bpm(g.bpm * f, now)
+            self.store.set("tempo.bpm", round(g.bpm * f, 2), source="tap")
+            return
+        self._factor[src] *= f
+        self._bar_shift[src] = 0.0  # the bar lines: where the source puts them (tempo.downbeat moves them again)
+
+    def nudge(self, ms: float) -> None:
+        """Move the beat ``ms`` milliseconds later (negative: earlier), for the source in use; at most a beat."""
+        g = self.grid()
+        if not math.isfinite(ms) or g is None or abs(ms) / 1000.0 > g.period:
+            raise ValueError(f"nudge {ms!r} ms is not allowed; allowed: up to one beat "
+                             f"({g.period * 1000.0 if g else 0:.0f} ms) either way, while a tempo is known")
+        self._nudge[self._source] += ms / 1000.0
 
     def bpm(self) -> float:
         """The chosen source's tempo now, 0 while it has none (what a morph in beats or bars is timed with)."""
