@@ -37,8 +37,8 @@ class VideoStats:
     """What a video source has done so far."""
 
     state: str = "new"
-    """new; searching (an NDI source not found yet); receiving; waiting (open, no frame for a while); lost (the last
-    read failed; retrying); failed (could not open); stopped."""
+    """new; searching (an NDI source or a camera not found yet); receiving; waiting (open, no frame for a while);
+    lost (the last read failed; retrying); failed (could not open); stopped."""
     frames: int = 0
     """Frames received."""
     dropped: int = 0
@@ -92,7 +92,8 @@ class VideoSource(ABC):
             self._last_frame_at = time.monotonic()
             self._thread = threading.Thread(target=self._run, name=f"video-{self.kind}", daemon=True)
             self._thread.start()
-        log.info("video source %s open", self.spec)
+        if self.stats.state != "searching":
+            log.info("video source %s open", self.spec)
 
     def stop(self, timeout: float = 3.0) -> None:
         """Stop reading and release the source; returns within about ``timeout``."""

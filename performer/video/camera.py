@@ -2,8 +2,10 @@
 
 :class:`CameraVideo` opens a camera by index (``camera:0``) or device path (``camera:/dev/video2``), or a video
 file, and reads it on the source's own thread. A camera sets its own pace; a file is played at its own frame rate
-and loops, so a clip can stand in for a camera when rehearsing (and in tests). A camera that stops delivering
-(unplugged) is reopened every second until it is back; the dream keeps the last frame meanwhile.
+and loops, so a clip can stand in for a camera when rehearsing (and in tests). A camera that is not there when the
+show starts (not plugged in yet) is looked for every second (state ``searching``) and read from when it appears; one
+that stops delivering (unplugged) is reopened every second until it is back; the dream keeps the last frame
+meanwhile. What cannot be a camera (a file that is no video, ``/dev/zero``) is refused at once.
 """
 
 from __future__ import annotations
@@ -65,6 +67,7 @@ class CameraVideo(VideoSource):
         self._cv2: Any = None
         self._cap: Any = None
         self._next = 0.0
+        self._opened = False  # the camera has been open at least once
 
     def _capture(self) -> Any:
         cv2 = self._cv2
@@ -93,19 +96,30 @@ class CameraVideo(VideoSource):
                     f"no such device {self.target}")
                 raise VideoError(f"video source {self.spec!r}: {what}; allowed: camera:INDEX, camera:/dev/videoN, "
                                  "ndi:NAME or a video file")
-            raise VideoError(f"video source {self.spec!r}: no camera at {self.target!r} could be opened "
-                             "(is it plugged in and not used by another program?)")
+            # not plugged in yet (or held by another program): looked for on the source's thread until it appears
+            msg = (f"video source {self.spec!r}: no camera at {self.target!r} could be opened (is it plugged in and "
+                   f"not used by another program?); looking for it every {self.retry_s:g} s")
+            log.warning("%s", msg)
+            self.stats.state, self.stats.last_error = "searching", msg
+            self.stats.errors += 1
+            return
+        self._opened = True
         if self.is_file:
             fps = float(self._cap.get(self._cv2.CAP_PROP_FPS) or 0.0)
             self.fps = fps if math.isfinite(fps) and 0.5 <= fps <= 240 else DEFAULT_FILE_FPS
             self._next = time.monotonic()
 
     def _read(self) -> np.ndarray | None:
-        if self._cap is None:  # a camera that went away: try again (the base waits a second between tries)
+        if self._cap is None:  # a camera not there yet, or gone: try again every retry_s
             self._cap = self._capture()
             if self._cap is None:
+                if not self._opened:  # still searching: no new error, no new line in the log
+                    self.stats.state = "searching"
+                    self._stop.wait(self.retry_s)
+                    return None
                 raise VideoError(f"video source {self.spec!r}: the camera is gone (unplugged?); reopening")
-            log.info("video source %s is back", self.spec)
+            log.info("video source %s %s", self.spec, "is back" if self._opened else "plugged in: reading from it")
+            self._opened = True
         if self.is_file:
             wait = self._next - time.monotonic()
             if wait > 0 and self._stop.wait(min(wait, 0.25)):

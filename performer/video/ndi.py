@@ -4,10 +4,14 @@
 just the part in brackets -- and receives its video on the source's thread. Discovery uses mDNS and, where mDNS
 does not reach (a machine without it, another subnet, this one), the ``extra_ips`` it is given; local sources are
 always shown and 127.0.0.1 is always asked, so a sender on the same machine is found either way. Until the source
-appears the state is ``searching``; a source that goes away and comes back (on another port, another machine of
-the same name) is found again. Frames arrive as RGBX (the runtime converts) or, with ``color="fastest"``, in the
-sender's own UYVY or BGRA, converted here; ``bandwidth="lowest"`` asks for the sender's small proxy stream (about
-640x360), plenty for a dream of that size and much lighter on the network.
+appears the state is ``searching``; a source that goes away (no video and no connection for ``lost_after_s``) is
+looked up again, and found when it comes back (on another port, another machine of the same name) within about a
+second: while searching, a fresh finder is made every ``refind_s`` next to the one made at the start, because the
+runtime's finder asks quickly only when it is new (one made 2 s before a sender appeared listed it 5 s later, one
+made 0.3 s before in 0.2 s; a source that came back was picked up after about 10 s). Frames arrive as RGBX (the
+runtime converts) or, with ``color="fastest"``, in the sender's own UYVY or BGRA, converted here;
+``bandwidth="lowest"`` asks for the sender's small proxy stream (about 640x360), plenty for a dream of that size and
+much lighter on the network.
 """
 
 from __future__ import annotations
@@ -43,8 +47,13 @@ class NDIVideo(VideoSource):
     """Receives the video of the NDI source named ``name`` (see :func:`name_matches`)."""
 
     kind = "ndi"
-    lost_after_s = 5.0
-    """Without video and without a connection for this long, the receiver is dropped and the source looked up again."""
+    lost_after_s = 1.0
+    """Without video and without a connection for this long, the receiver is dropped and the source looked up again
+    (the connection count falls to 0 within 0.1 s of a sender closing on loopback)."""
+    connect_s = 5.0
+    """A receiver that has not connected yet (a sender far away) is given this long before it is dropped."""
+    refind_s = 1.0
+    """While searching, a fresh finder is made this often (a new finder lists a source within about 0.2 s)."""
 
     def __init__(self, name: str, *, extra_ips: Sequence[str] = (), bandwidth: str = "highest",
                  color: str = "rgb", spec: str | None = None) -> None:
@@ -68,9 +77,12 @@ class NDIVideo(VideoSource):
         """The full name of the source received from (empty while searching)."""
         self._ndi: Any = None
         self._find: Any = None
+        self._fresh: Any = None
+        self._fresh_at = 0.0
         self._recv: Any = None
         self._formats: dict[Any, str] = {}
         self._since_video = 0.0
+        self._linked = False  # the receiver has been connected (or had video) since it was made
         self.pixel_format = ""
         """The pixel format of the last frame as it arrived (RGBX, UYVY, ...)."""
 
@@ -82,17 +94,35 @@ class NDIVideo(VideoSource):
             ndi = self._ndi = ndi_library()
         except OutputError as e:
             raise VideoError(f"video source {self.spec!r}: {e}") from None
-        self._find = ndi.find_create_v2(ndi.FindCreate(show_local_sources=True, p_extra_ips=",".join(self.extra_ips)))
+        self._find = self._finder()
         if self._find is None:
             raise VideoError(f"video source {self.spec!r}: the NDI runtime refused to create a finder")
         self._formats = {getattr(ndi, f"FOURCC_VIDEO_TYPE_{f}"): f for f in ("RGBA", "RGBX", "BGRA", "BGRX", "UYVY")}
         self.stats.state = "searching"
         log.info("looking for NDI source %r (mDNS and %s)", self.name, ", ".join(self.extra_ips))
 
+    def _finder(self) -> Any:
+        ndi = self._ndi
+        return ndi.find_create_v2(ndi.FindCreate(show_local_sources=True, p_extra_ips=",".join(self.extra_ips)))
+
+    def _sources(self) -> list[Any]:
+        """What the finder made at the start and a fresh one (renewed every ``refind_s``) list now."""
+        ndi, now = self._ndi, time.monotonic()
+        if now - self._fresh_at >= self.refind_s:
+            self._destroy_fresh()
+            self._fresh, self._fresh_at = self._finder(), now
+        ndi.find_wait_for_sources(self._fresh if self._fresh is not None else self._find, 200)
+        fresh = list(ndi.find_get_current_sources(self._fresh)) if self._fresh is not None else []
+        return fresh + list(ndi.find_get_current_sources(self._find))
+
+    def _destroy_fresh(self) -> None:
+        if self._fresh is not None:
+            self._ndi.find_destroy(self._fresh)
+            self._fresh = None
+
     def _connect(self) -> bool:
         ndi = self._ndi
-        ndi.find_wait_for_sources(self._find, 200)
-        for src in ndi.find_get_current_sources(self._find):
+        for src in self._sources():
             full = str(src.ndi_name)
             if not name_matches(self.name, full):
                 continue
@@ -105,7 +135,9 @@ class NDIVideo(VideoSource):
             if recv is None:
                 raise VideoError(f"video source {self.spec!r}: the NDI runtime refused a receiver for {full!r}")
             ndi.recv_connect(recv, src)
-            self._recv, self.found, self._since_video = recv, full, time.monotonic()
+            self._recv, self.found, self._since_video, self._linked = recv, full, time.monotonic(), False
+            self._destroy_fresh()
+            self._fresh_at = 0.0  # the next search starts with a fresh finder
             log.info("NDI source %r found at %s: receiving", full, src.url_address)
             return True
         return False
@@ -127,7 +159,7 @@ class NDIVideo(VideoSource):
                 self.pixel_format = fmt
             finally:
                 ndi.recv_free_video_v2(self._recv, video)
-            self._since_video = time.monotonic()
+            self._since_video, self._linked = time.monotonic(), True
             return frame
         if t == ndi.FRAME_TYPE_AUDIO:
             ndi.recv_free_audio_v2(self._recv, audio)
@@ -136,10 +168,14 @@ class NDIVideo(VideoSource):
         elif t == ndi.FRAME_TYPE_ERROR:
             self._drop_receiver()
             raise VideoError(f"video source {self.spec!r}: the connection to NDI source {self.found!r} failed")
-        if (time.monotonic() - self._since_video > self.lost_after_s
-                and ndi.recv_get_no_connections(self._recv) == 0):
-            log.warning("NDI source %r gone for %.0f s; looking for %r again", self.found, self.lost_after_s,
-                        self.name)
+        quiet = time.monotonic() - self._since_video
+        if quiet <= self.lost_after_s:
+            return None
+        if ndi.recv_get_no_connections(self._recv) > 0:  # connected, just no video now: keep it
+            self._linked = True
+        elif quiet > (self.lost_after_s if self._linked else self.connect_s):
+            log.warning("NDI source %r gone (no video and no connection for %g s); looking for %r again",
+                        self.found, self.lost_after_s, self.name)
             self._drop_receiver()
         return None
 
@@ -151,6 +187,7 @@ class NDIVideo(VideoSource):
 
     def _close(self) -> None:
         self._drop_receiver()
+        self._destroy_fresh()
         if self._find is not None:
             self._ndi.find_destroy(self._find)
             self._find = None

@@ -8,11 +8,9 @@ import logging
 import numpy as np
 import pytest
 import torch
-from conftest import wait_until
-from small import small_preset
-from sounds import ToneClassifier, tone
 from video_peer import Sender, error, picture
 
+from conftest import wait_until
 from performer.audio import ArraySource
 from performer.dream import DreamRenderer, Scene, core
 from performer.dream.seeds import image_seed
@@ -21,6 +19,8 @@ from performer.params import ParamStore
 from performer.presets import Preset, copy_preset, parse_preset
 from performer.video import CameraVideo, NDIVideo
 from performer.video.mix import VideoMix
+from small import small_preset
+from sounds import ToneClassifier, tone
 
 pytestmark = [pytest.mark.timeout(120), pytest.mark.usefixtures("one_torch_thread")]
 SIZE = 64
@@ -142,21 +142,31 @@ def test_the_engine_dreams_towards_an_ndi_source_once_video_weight_is_raised():
     assert engine.video.stats.state == "stopped"
 
 
-def test_an_engine_whose_video_cannot_open_dreams_on_without_it(caplog):
+@pytest.mark.parametrize("missing", ["camera", "file"])
+def test_an_engine_whose_video_cannot_open_dreams_on_without_it(caplog, tmp_path, missing):
+    """A camera not plugged in is looked for (hot plug) while the engine dreams; a file that is no video is one
+    line in the log, and the engine dreams without it."""
     pytest.importorskip("cv2", reason="OpenCV is not installed (pip install 'performer[video]')")
     preset = small_preset(**{"video.weight": 0.5})
-    preset.video = {"source": "camera:97"}
+    notes = tmp_path / "notes.avi"
+    notes.write_text("not a video")
+    preset.video = {"source": "camera:97" if missing == "camera" else str(notes)}
     engine = Engine(source=ArraySource(tone(300, 2.0), 22050, loop=True), classifier=ToneClassifier(),
                     renderer=DreamRenderer("cpu", seed=0), preset=preset)
     assert isinstance(engine.video, CameraVideo)
     engine.start()
     try:
         assert wait_until(lambda: engine.render_stats.frames >= 3, 60)
+        video = engine.status()["video"]
     finally:
         engine.stop()
     assert engine.render_stats.errors == 0
-    assert "'camera:97': no camera at 97" in engine.status()["video"]["error"]
-    assert any("dreaming without video" in r.message for r in caplog.records)
+    if missing == "camera":
+        assert video["state"] == "searching" and "'camera:97': no camera at 97" in video["error"], video
+        assert any("looking for it every 1 s" in r.message for r in caplog.records)
+    else:
+        assert video["state"] == "failed" and "cannot read it as a video" in video["error"], video
+        assert any("dreaming without video" in r.message for r in caplog.records)
 
 
 # --- presets and the command line ------------------------------------------------------------------------------------
