@@ -17,11 +17,17 @@ import logging
 import math
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from performer.errors import ModelError
+
+if TYPE_CHECKING:
+    import torch
+
+    from performer.analysis.features import FeatureSettings
+    from performer.classifier.datasets import MelSet
 
 log = logging.getLogger(__name__)
 
@@ -294,3 +300,24 @@ def calibrate_from_args(args) -> dict[str, Any]:
              report["temperature"], report["n"], len(ms), report["ece_before"], report["ece_after"], out)
     return {**block, "previous_temperature": previous, "model": str(args.model), "checkpoint": str(out),
             "reliability_png": str(png)}
+
+
+def calibrate_on(model: torch.nn.Module, val: MelSet, window: float, device: torch.device,
+                 settings: FeatureSettings | None = None) -> dict[str, Any] | None:
+    """The checkpoint's calibration block (``meta["calibration"]``, see :mod:`performer.classifier.calibration`):
+    the temperature of ``model`` fitted on the ``window``-second windows (half-window hop) of the validation
+    clips; None (with a warning) when it cannot be fitted, so that the trained model is saved all the same."""
+    from performer.analysis.features import DEFAULT_SETTINGS
+    from performer.errors import PerformerError
+
+    frames = (settings or DEFAULT_SETTINGS).frames(window)
+    try:
+        logits, labels = held_out_logits(model, val, frames, device, model_frames=frames)
+        report = calibration_report(logits, labels)
+    except PerformerError as e:
+        log.warning("no calibration at the end of training: %s", e)
+        return None
+    log.info("calibration on the validation set (%d windows of %d clips): temperature %.4f, ECE %.4f -> %.4f",
+             report["n"], len(val), report["temperature"], report["ece_before"], report["ece_after"])
+    return {**report, "window": float(window), "clips": len(val), "data": "the training run's validation set",
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}

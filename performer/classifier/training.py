@@ -35,11 +35,15 @@ import torch.nn.functional as F
 from performer.analysis.features import DEFAULT_SETTINGS, FeatureSettings
 from performer.classifier import distributed as D
 from performer.classifier import models as M
+from performer.classifier import resume as R
 from performer.classifier.augment import RoomAugment, mel_band_hz, mixup_db, room, spec_augment
+from performer.classifier.calibration import calibrate_on
 from performer.classifier.checkpoint import save_checkpoint
 from performer.classifier.datasets import MelSet, crop_frames, windows_of
+from performer.classifier.distil import Distiller
 from performer.classifier.figures import plot_curves
 from performer.classifier.labels import NONE_CLASS
+from performer.classifier.progress import Progress
 from performer.classifier.warmstart import NewRowsOnly
 from performer.errors import DataError, ModelError
 
@@ -108,26 +112,6 @@ def library_versions() -> dict[str, str]:
             "numpy": str(np.__version__), "python": sys.version.split()[0]}
 
 
-class Progress:
-    """A one-line progress bar on stderr; silent when stderr is not a terminal."""
-
-    def __init__(self, total: int, label: str, on: bool = True) -> None:
-        self.total, self.label, self.n = total, label, 0
-        self.on = on and sys.stderr.isatty()
-
-    def update(self, n: int = 1, extra: str = "") -> None:
-        self.n += n
-        if self.on:
-            width = 30
-            done = int(width * self.n / max(1, self.total))
-            sys.stderr.write(f"\r{self.label} [{'#' * done}{'.' * (width - done)}] {self.n}/{self.total} {extra}   ")
-            sys.stderr.flush()
-
-    def close(self) -> None:
-        if self.on:
-            sys.stderr.write("\n")
-
-
 def predict_windows(model: torch.nn.Module, windows: np.ndarray, device: torch.device, batch: int = 64) -> np.ndarray:
     """Softmax probabilities of ``windows`` (N, F, T) in batches."""
     from performer.classifier.calibration import softmax, window_logits
@@ -170,12 +154,16 @@ def fit(model: torch.nn.Module, train: MelSet, val: MelSet | None, cfg: TrainCon
         settings: FeatureSettings = DEFAULT_SETTINGS, device: torch.device | None = None,
         on_epoch: Callable[[dict], None] | None = None, max_steps: int | None = None,
         on_best: Callable[[dict[str, Any], list[dict[str, float]]], None] | None = None,
-        noise: MelSet | None = None, ddp: D.Context = D.SINGLE, frozen: NewRowsOnly | None = None) -> dict[str, Any]:
+        noise: MelSet | None = None, ddp: D.Context = D.SINGLE, frozen: NewRowsOnly | None = None,
+        resume: dict[str, Any] | None = None, on_epoch_end: Callable[[dict[str, Any]], None] | None = None,
+        teacher: Distiller | None = None) -> dict[str, Any]:
     """Train ``model`` in place; returns the history and the best epoch. ``max_steps`` stops early (tests).
     ``on_best(best, history)`` is called whenever the validation accuracy improves (to save a checkpoint).
     ``noise``: background log-mels mixed into training windows (see :mod:`performer.classifier.augment`).
     ``ddp``: this process's place under torchrun (see :mod:`performer.classifier.distributed`); ``on_epoch`` and
-    ``on_best`` are called on rank 0 only. ``frozen``: only the new classes' rows train (``--new-rows-only``)."""
+    ``on_best`` are called on rank 0 only. ``frozen``: only the new classes' rows train (``--new-rows-only``).
+    ``on_epoch_end(loop)`` gets the whole run state after each epoch and ``resume`` (such a state) goes on from it
+    (see :mod:`performer.classifier.resume`). ``teacher``: soft targets from a trained model (distillation)."""
     device = device or torch.device("cpu")
     torch.manual_seed(cfg.seed + ddp.rank)
     shared_rng, rng = D.rngs(cfg.seed, ddp)
@@ -204,7 +192,22 @@ def fit(model: torch.nn.Module, train: MelSet, val: MelSet | None, cfg: TrainCon
     stale = 0
     steps = 0
     t_start = time.time()
-    for epoch in range(1, cfg.epochs + 1):
+    first, done = 1, False
+    if resume is not None:
+        model.load_state_dict(resume["model"])
+        opt.load_state_dict(resume["optimizer"])
+        if sched is not None and resume.get("scheduler") is not None:
+            sched.load_state_dict(resume["scheduler"])
+        history, best, best_state = list(resume["history"]), dict(resume["best"]), resume["best_state"]
+        stale, steps, done = int(resume["stale"]), int(resume["steps"]), bool(resume["done"])
+        first = int(resume["epoch"]) + 1
+        t_start -= float(resume["seconds"])
+        R.restore_generators(resume, [shared_rng, rng])
+        log.info("resuming after epoch %d of %d (best %.4f at epoch %d)", first - 1, cfg.epochs,
+                 best["val_accuracy"], best["epoch"])
+    for epoch in range(first, cfg.epochs + 1):
+        if done:
+            break
         if frozen is not None:
             frozen.train_mode(net)
         else:
@@ -236,6 +239,8 @@ def fit(model: torch.nn.Module, train: MelSet, val: MelSet | None, cfg: TrainCon
             xb, target, yb = xb.to(device), target.to(device), yb.to(device)
             logits = net(xb)
             loss = torch.sum(-target * F.log_softmax(logits, dim=1), dim=1).mean()
+            if teacher is not None:
+                loss = teacher.loss(logits, loss, xb)
             opt.zero_grad(set_to_none=True)
             (loss * D.loss_scale(len(idx), len(batch), ddp) if ddp.distributed else loss).backward()
             opt.step()
@@ -282,7 +287,16 @@ def fit(model: torch.nn.Module, train: MelSet, val: MelSet | None, cfg: TrainCon
                 if stale >= cfg.patience:
                     log.info("early stop: no better validation accuracy for %d epochs (best %.4f at epoch %d)",
                              stale, best["val_accuracy"], best["epoch"])
-                    break
+                    done = True
+        if on_epoch_end and ddp.is_main:
+            on_epoch_end({"epoch": epoch, "done": done, "model": model.state_dict(), "optimizer": opt.state_dict(),
+                          "scheduler": sched.state_dict() if sched is not None else None, "history": history,
+                          "best": best, "best_state": best_state, "stale": stale, "steps": steps,
+                          "seconds": time.time() - t_start, "rng": [shared_rng.bit_generator.state,
+                                                                    rng.bit_generator.state],
+                          "torch_rng": torch.get_rng_state()})
+        if done:
+            break
     if best_state is not None:
         model.load_state_dict(best_state)
     return {"history": history, "best": best, "seconds": time.time() - t_start, "steps": steps}
@@ -291,6 +305,12 @@ def fit(model: torch.nn.Module, train: MelSet, val: MelSet | None, cfg: TrainCon
 def train_from_args(args) -> dict[str, Any] | None:
     """``performer train``. Under torchrun every process runs it (see :mod:`performer.classifier.distributed`);
     rank 0 returns the result, the others None."""
+    loop = None
+    if getattr(args, "resume", None):
+        state = R.load(args.resume)
+        args, loop = R.resumed_args(state, args), state["loop"]
+    if getattr(args, "data", None) is None:
+        raise DataError("performer train needs --data DIR (or --resume PATH to go on with an interrupted run)")
     share = getattr(args, "none_share", None)
     if share and getattr(args, "background", None) is None:
         raise DataError(f"--none-share {share:g} needs --background DIR (the '{NONE_CLASS}' clips it repeats)")
@@ -305,31 +325,13 @@ def train_from_args(args) -> dict[str, Any] | None:
                                 epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, patience=args.patience,
                                 seed=args.seed, threads=args.threads, **augment)
     with D.session(args.device) as (ddp, device):
-        return _train(args, cfg, ddp, device)
+        if loop is not None and ddp.distributed:
+            raise ModelError("--resume goes on with a run on one process; run it without torchrun")
+        return _train(args, cfg, ddp, device, loop)
 
 
-def calibrate_on(model: torch.nn.Module, val: MelSet, window: float, device: torch.device,
-                 settings: FeatureSettings = DEFAULT_SETTINGS) -> dict[str, Any] | None:
-    """The checkpoint's calibration block (``meta["calibration"]``, see :mod:`performer.classifier.calibration`):
-    the temperature of ``model`` fitted on the ``window``-second windows (half-window hop) of the validation
-    clips; None (with a warning) when it cannot be fitted, so that the trained model is saved all the same."""
-    from performer.classifier.calibration import calibration_report, held_out_logits
-    from performer.errors import PerformerError
-
-    frames = settings.frames(window)
-    try:
-        logits, labels = held_out_logits(model, val, frames, device, model_frames=frames)
-        report = calibration_report(logits, labels)
-    except PerformerError as e:
-        log.warning("no calibration at the end of training: %s", e)
-        return None
-    log.info("calibration on the validation set (%d windows of %d clips): temperature %.4f, ECE %.4f -> %.4f",
-             report["n"], len(val), report["temperature"], report["ece_before"], report["ece_after"])
-    return {**report, "window": float(window), "clips": len(val), "data": "the training run's validation set",
-            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-
-
-def _train(args, cfg: TrainConfig, ddp: D.Context, device: torch.device) -> dict[str, Any] | None:
+def _train(args, cfg: TrainConfig, ddp: D.Context, device: torch.device,
+           loop: dict[str, Any] | None = None) -> dict[str, Any] | None:
     from performer.classifier import trainset
     from performer.classifier.folds import parse_folds
 
@@ -349,6 +351,8 @@ def _train(args, cfg: TrainConfig, ddp: D.Context, device: torch.device) -> dict
     settings = DEFAULT_SETTINGS
     stamp = time.strftime("%Y%m%d-%H%M%S")
     out = Path(args.out) if args.out else Path("runs") / f"{name}-{stamp}" / "model.pt"
+    args.out = str(out)  # a resumed run writes where it wrote
+    command = R.command_line(args)
     cfg.model_config = {"image_size": cfg.image_size} if cfg.image_size else {}
     if getattr(args, "width", None):
         if name != "realtime":
@@ -385,7 +389,10 @@ def _train(args, cfg: TrainConfig, ddp: D.Context, device: torch.device) -> dict
             "padding": "tile",
             "dataset": sets.description,
             "training": {**{k: v for k, v in asdict(cfg).items() if k != "model_config"}, **ddp.describe(),
-                         "global_batch_size": cfg.batch_size * ddp.world_size, "init": init},
+                         "global_batch_size": cfg.batch_size * ddp.world_size, "init": init,
+                         "teacher": None if teacher is None else {"checkpoint": str(args.teacher),
+                                                                  "alpha": teacher.alpha,
+                                                                  "temperature": teacher.temperature}},
             "history": list(history),
             "metrics": {"best_epoch": best["epoch"], "val_accuracy": best["val_accuracy"],
                         "val_loss": best["val_loss"], "train_seconds": seconds, "finished": final},
@@ -399,8 +406,13 @@ def _train(args, cfg: TrainConfig, ddp: D.Context, device: torch.device) -> dict
         log.info("best so far (epoch %d, validation accuracy %.4f) saved to %s",
                  best["epoch"], best["val_accuracy"], out)
 
+    teacher = None
+    if getattr(args, "teacher", None):
+        teacher = Distiller.from_checkpoint(args.teacher, list(classes), device, args.distil_alpha,
+                                            args.distil_temperature)
     result = fit(model, train_ms, val_ms, cfg, len(classes), settings, device, on_best=save_best, noise=sets.noise,
-                 ddp=ddp, frozen=frozen)
+                 ddp=ddp, frozen=frozen, resume=loop, teacher=teacher,
+                 on_epoch_end=lambda state: R.save(R.state_path(out), command, state))
     if not ddp.is_main:
         return None
     meta = make_meta(result["best"], result["history"], result["seconds"], final=True)

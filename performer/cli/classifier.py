@@ -63,8 +63,8 @@ def register(subparsers) -> None:
         "rank 0 writes the checkpoint and prints the result.",
     )
     p.set_defaults(log_level=logging.INFO)  # its progress (epochs, best so far) is its log
-    p.add_argument("--data", required=True, metavar="DIR", type=existing_dir,
-                   help="dataset folder (UrbanSound8K or folder-per-class)")
+    p.add_argument("--data", default=None, metavar="DIR", type=existing_dir,
+                   help="dataset folder (UrbanSound8K or folder-per-class); needed unless --resume")
     p.add_argument("--model", default="realtime", choices=MODEL_CHOICES, help="architecture (default: realtime)")
     p.add_argument("--folds", default=None, type=folds_text,
                    help="UrbanSound8K training folds, e.g. '1,2' or '1-9' (default: all but the validation fold)")
@@ -126,6 +126,17 @@ def register(subparsers) -> None:
     p.add_argument("--skip-bad", action="store_true", help="skip missing/unreadable files (counted) instead of failing")
     p.add_argument("--seed", type=int, default=0, help="random seed of the split, the weights and the batches "
                    "(default 0)")
+    p.add_argument("--resume", default=None, metavar="PATH", type=existing_file,
+                   help="go on with an interrupted run from its state (<checkpoint>.resume.pt, written after every "
+                   "epoch, or the checkpoint beside it); every option but --threads and --device comes from that run")
+    p.add_argument("--teacher", default=None, metavar="CKPT", type=existing_file,
+                   help="distil: train on this trained model's softened probabilities of each training window as "
+                   "well as on the labels (its classes must include this run's)")
+    p.add_argument("--distil-alpha", type=float_range(0.0, 1.0), default=0.7, metavar="A",
+                   help="with --teacher: weight of the teacher's targets against the labels (default 0.7)")
+    p.add_argument("--distil-temperature", type=float_range(0.5, 10.0), default=2.0, metavar="T",
+                   help="with --teacher: softmax temperature of teacher and student in the distillation term "
+                   "(default 2)")
     p.add_argument("--limit", type=int, default=None, help=argparse.SUPPRESS)
     p.set_defaults(func=_train)
 
@@ -133,8 +144,8 @@ def register(subparsers) -> None:
         "evaluate",
         help="evaluate a classifier checkpoint: accuracy, macro-F1, confusion matrix, accuracy per window length",
     )
-    p.add_argument("--data", required=True, metavar="DIR", type=existing_dir,
-                   help="dataset folder (UrbanSound8K or folder-per-class)")
+    p.add_argument("--data", default=None, metavar="DIR", type=existing_dir,
+                   help="dataset folder (UrbanSound8K or folder-per-class); needed unless --resume")
     p.add_argument("--model", required=True, metavar="CKPT", type=existing_file, help="checkpoint file (.pt)")
     p.add_argument("--folds", default=None, type=folds_text,
                    help="UrbanSound8K folds to evaluate on (default: the checkpoint's validation fold)")
