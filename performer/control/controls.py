@@ -30,6 +30,7 @@ from typing import Any
 from performer.control.osc import ERROR_ADDRESS
 from performer.control.throttle import Budget, KindLog
 from performer.errors import ControlError, PerformerError, PresetError
+from performer.tempo.events import send_beats
 
 log = logging.getLogger(__name__)
 
@@ -127,10 +128,7 @@ class Controls:
                                     status=self._status_messages, announce=self._class_messages, allow=allow)
             engine.frame_listeners.append(self._on_frame)
             engine.error_listeners.append(self._engine_error)
-            if getattr(engine, "tempo", None) is not None:  # /performer/beat i, /performer/bar i
-                from performer.tempo.events import send_beats
-
-                send_beats(engine.tempo, self.sender.event)
+            send_beats(getattr(engine, "tempo", None), self.sender.event)  # /performer/beat i, /performer/bar i
             self.thumbnail = int(osc_cfg.get("thumbnail", 0))
             qport = (options.oscquery_port if options.oscquery_port is not None
                      else osc_cfg.get("oscquery_port", self.osc.port + 1))

@@ -16,8 +16,12 @@ BEAT_ADDRESS = "/performer/beat"
 BAR_ADDRESS = "/performer/bar"
 
 
-def send_beats(tempo: Any, event: Callable[[str, list[Any]], None]) -> Callable[[int, int], None]:
-    """Queue the beat and bar events of ``tempo`` through ``event(address, args)``; returns the listener."""
+def send_beats(tempo: Any, event: Callable[[str, list[Any]], None]) -> Callable[[int, int], None] | None:
+    """Queue the beat and bar events of ``tempo`` through ``event(address, args)``; returns the listener (None
+    when there is no tempo: an engine without one)."""
+    if tempo is None:
+        return None
+
     def on_beat(beat: int, bar: int) -> None:
         if beat == 0:
             event(BAR_ADDRESS, [int(bar)])
