@@ -144,8 +144,8 @@ def register(subparsers) -> None:
         "evaluate",
         help="evaluate a classifier checkpoint: accuracy, macro-F1, confusion matrix, accuracy per window length",
     )
-    p.add_argument("--data", default=None, metavar="DIR", type=existing_dir,
-                   help="dataset folder (UrbanSound8K or folder-per-class); needed unless --resume")
+    p.add_argument("--data", required=True, metavar="DIR", type=existing_dir,
+                   help="dataset folder (UrbanSound8K or folder-per-class)")
     p.add_argument("--model", required=True, metavar="CKPT", type=existing_file, help="checkpoint file (.pt)")
     p.add_argument("--folds", default=None, type=folds_text,
                    help="UrbanSound8K folds to evaluate on (default: the checkpoint's validation fold)")
