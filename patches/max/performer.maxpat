@@ -3514,6 +3514,213 @@
      "numinlets": 1,
      "numoutlets": 0,
      "patching_rect": [
+      1330.0,
+      382.0,
+      300.0,
+      20.0
+     ],
+     "text": "tempo.double"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-195",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1460.0,
+      402.0,
+      170.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend /tempo/double"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-196",
+     "maxclass": "button",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1330.0,
+      402.0,
+      22.0,
+      22.0
+     ],
+     "outlettype": [
+      "bang"
+     ],
+     "parameter_enable": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-197",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      1330.0,
+      428.0,
+      300.0,
+      20.0
+     ],
+     "text": "tempo.halve"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-198",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1460.0,
+      448.0,
+      170.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend /tempo/halve"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-199",
+     "maxclass": "button",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1330.0,
+      448.0,
+      22.0,
+      22.0
+     ],
+     "outlettype": [
+      "bang"
+     ],
+     "parameter_enable": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-200",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      1330.0,
+      474.0,
+      300.0,
+      20.0
+     ],
+     "text": "tempo.nudge (ms, -250..250)"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-201",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1460.0,
+      494.0,
+      170.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend /tempo/nudge"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-202",
+     "maxclass": "flonum",
+     "numinlets": 1,
+     "numoutlets": 2,
+     "patching_rect": [
+      1330.0,
+      494.0,
+      110.0,
+      22.0
+     ],
+     "outlettype": [
+      "",
+      "bang"
+     ],
+     "minimum": -250.0,
+     "maximum": 250.0,
+     "parameter_enable": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-203",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      1330.0,
+      520.0,
+      300.0,
+      20.0
+     ],
+     "text": "tempo.link_start_stop"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-204",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1460.0,
+      540.0,
+      170.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend /tempo/link_start_stop"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-205",
+     "maxclass": "toggle",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1330.0,
+      540.0,
+      22.0,
+      22.0
+     ],
+     "outlettype": [
+      "int"
+     ],
+     "parameter_enable": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-206",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
       1000.0,
       60.0,
       300.0,
@@ -3524,7 +3731,7 @@
    },
    {
     "box": {
-     "id": "obj-195",
+     "id": "obj-207",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -3542,7 +3749,7 @@
    },
    {
     "box": {
-     "id": "obj-196",
+     "id": "obj-208",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -3557,7 +3764,7 @@
    },
    {
     "box": {
-     "id": "obj-197",
+     "id": "obj-209",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -3575,7 +3782,7 @@
    },
    {
     "box": {
-     "id": "obj-198",
+     "id": "obj-210",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -3590,7 +3797,7 @@
    },
    {
     "box": {
-     "id": "obj-199",
+     "id": "obj-211",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -3608,7 +3815,7 @@
    },
    {
     "box": {
-     "id": "obj-200",
+     "id": "obj-212",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -3623,7 +3830,7 @@
    },
    {
     "box": {
-     "id": "obj-201",
+     "id": "obj-213",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -3641,7 +3848,7 @@
    },
    {
     "box": {
-     "id": "obj-202",
+     "id": "obj-214",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -3656,7 +3863,7 @@
    },
    {
     "box": {
-     "id": "obj-203",
+     "id": "obj-215",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -3674,7 +3881,7 @@
    },
    {
     "box": {
-     "id": "obj-204",
+     "id": "obj-216",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -3689,7 +3896,7 @@
    },
    {
     "box": {
-     "id": "obj-205",
+     "id": "obj-217",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -3707,7 +3914,7 @@
    },
    {
     "box": {
-     "id": "obj-206",
+     "id": "obj-218",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -3722,7 +3929,7 @@
    },
    {
     "box": {
-     "id": "obj-207",
+     "id": "obj-219",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -3740,7 +3947,7 @@
    },
    {
     "box": {
-     "id": "obj-208",
+     "id": "obj-220",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -3755,7 +3962,7 @@
    },
    {
     "box": {
-     "id": "obj-209",
+     "id": "obj-221",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -3773,7 +3980,7 @@
    },
    {
     "box": {
-     "id": "obj-210",
+     "id": "obj-222",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -3788,7 +3995,7 @@
    },
    {
     "box": {
-     "id": "obj-211",
+     "id": "obj-223",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -3803,7 +4010,7 @@
    },
    {
     "box": {
-     "id": "obj-212",
+     "id": "obj-224",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -3821,7 +4028,7 @@
    },
    {
     "box": {
-     "id": "obj-213",
+     "id": "obj-225",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 9,
@@ -3847,213 +4054,13 @@
    },
    {
     "box": {
-     "id": "obj-214",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      1000.0,
-      480.0,
-      90.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend set"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-215",
-     "maxclass": "message",
-     "numinlets": 2,
-     "numoutlets": 1,
-     "patching_rect": [
-      1095.0,
-      480.0,
-      180.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ]
-    }
-   },
-   {
-    "box": {
-     "id": "obj-216",
-     "maxclass": "comment",
-     "numinlets": 1,
-     "numoutlets": 0,
-     "patching_rect": [
-      1280.0,
-      480.0,
-      200.0,
-      20.0
-     ],
-     "text": "top class: name, index, confidence"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-217",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      1000.0,
-      506.0,
-      90.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend set"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-218",
-     "maxclass": "message",
-     "numinlets": 2,
-     "numoutlets": 1,
-     "patching_rect": [
-      1095.0,
-      506.0,
-      180.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ]
-    }
-   },
-   {
-    "box": {
-     "id": "obj-219",
-     "maxclass": "comment",
-     "numinlets": 1,
-     "numoutlets": 0,
-     "patching_rect": [
-      1280.0,
-      506.0,
-      200.0,
-      20.0
-     ],
-     "text": "RMS level, dBFS"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-220",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      1000.0,
-      532.0,
-      90.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend set"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-221",
-     "maxclass": "message",
-     "numinlets": 2,
-     "numoutlets": 1,
-     "patching_rect": [
-      1095.0,
-      532.0,
-      180.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ]
-    }
-   },
-   {
-    "box": {
-     "id": "obj-222",
-     "maxclass": "comment",
-     "numinlets": 1,
-     "numoutlets": 0,
-     "patching_rect": [
-      1280.0,
-      532.0,
-      200.0,
-      20.0
-     ],
-     "text": "peak level, dBFS"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-223",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      1000.0,
-      558.0,
-      90.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend set"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-224",
-     "maxclass": "message",
-     "numinlets": 2,
-     "numoutlets": 1,
-     "patching_rect": [
-      1095.0,
-      558.0,
-      180.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ]
-    }
-   },
-   {
-    "box": {
-     "id": "obj-225",
-     "maxclass": "comment",
-     "numinlets": 1,
-     "numoutlets": 0,
-     "patching_rect": [
-      1280.0,
-      558.0,
-      200.0,
-      20.0
-     ],
-     "text": "onset strength 0..1"
-    }
-   },
-   {
-    "box": {
      "id": "obj-226",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
       1000.0,
-      584.0,
+      480.0,
       90.0,
       22.0
      ],
@@ -4071,7 +4078,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1095.0,
-      584.0,
+      480.0,
       180.0,
       22.0
      ],
@@ -4088,11 +4095,11 @@
      "numoutlets": 0,
      "patching_rect": [
       1280.0,
-      584.0,
+      480.0,
       200.0,
       20.0
      ],
-     "text": "spectral centroid, Hz"
+     "text": "top class: name, index, confidence"
     }
    },
    {
@@ -4103,7 +4110,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1000.0,
-      610.0,
+      506.0,
       90.0,
       22.0
      ],
@@ -4121,7 +4128,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1095.0,
-      610.0,
+      506.0,
       180.0,
       22.0
      ],
@@ -4138,11 +4145,11 @@
      "numoutlets": 0,
      "patching_rect": [
       1280.0,
-      610.0,
+      506.0,
       200.0,
       20.0
      ],
-     "text": "frames per second"
+     "text": "RMS level, dBFS"
     }
    },
    {
@@ -4153,7 +4160,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1000.0,
-      636.0,
+      532.0,
       90.0,
       22.0
      ],
@@ -4171,7 +4178,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1095.0,
-      636.0,
+      532.0,
       180.0,
       22.0
      ],
@@ -4188,11 +4195,11 @@
      "numoutlets": 0,
      "patching_rect": [
       1280.0,
-      636.0,
+      532.0,
       200.0,
       20.0
      ],
-     "text": "analysis latency, ms"
+     "text": "peak level, dBFS"
     }
    },
    {
@@ -4203,7 +4210,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1000.0,
-      662.0,
+      558.0,
       90.0,
       22.0
      ],
@@ -4221,7 +4228,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1095.0,
-      662.0,
+      558.0,
       180.0,
       22.0
      ],
@@ -4238,6 +4245,206 @@
      "numoutlets": 0,
      "patching_rect": [
       1280.0,
+      558.0,
+      200.0,
+      20.0
+     ],
+     "text": "onset strength 0..1"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-238",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1000.0,
+      584.0,
+      90.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend set"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-239",
+     "maxclass": "message",
+     "numinlets": 2,
+     "numoutlets": 1,
+     "patching_rect": [
+      1095.0,
+      584.0,
+      180.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-240",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      1280.0,
+      584.0,
+      200.0,
+      20.0
+     ],
+     "text": "spectral centroid, Hz"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-241",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1000.0,
+      610.0,
+      90.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend set"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-242",
+     "maxclass": "message",
+     "numinlets": 2,
+     "numoutlets": 1,
+     "patching_rect": [
+      1095.0,
+      610.0,
+      180.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-243",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      1280.0,
+      610.0,
+      200.0,
+      20.0
+     ],
+     "text": "frames per second"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-244",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1000.0,
+      636.0,
+      90.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend set"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-245",
+     "maxclass": "message",
+     "numinlets": 2,
+     "numoutlets": 1,
+     "patching_rect": [
+      1095.0,
+      636.0,
+      180.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-246",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      1280.0,
+      636.0,
+      200.0,
+      20.0
+     ],
+     "text": "analysis latency, ms"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-247",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1000.0,
+      662.0,
+      90.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend set"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-248",
+     "maxclass": "message",
+     "numinlets": 2,
+     "numoutlets": 1,
+     "patching_rect": [
+      1095.0,
+      662.0,
+      180.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-249",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      1280.0,
       662.0,
       200.0,
       20.0
@@ -4247,10 +4454,10 @@
    },
    {
     "box": {
-     "id": "obj-238",
+     "id": "obj-250",
      "maxclass": "newobj",
      "numinlets": 1,
-     "numoutlets": 58,
+     "numoutlets": 60,
      "patching_rect": [
       1000.0,
       700.0,
@@ -4315,225 +4522,11 @@
       "",
       "",
       "",
+      "",
+      "",
       ""
      ],
-     "text": "route /audio/gain /audio/gate /classifier/enabled /classifier/window /classifier/hop /classifier/smoothing /classifier/hysteresis /classifier/hold /classifier/lock /classifier/fast /classifier/fast_window /classifier/fast_confidence /classifier/novelty /analysis/bands /mapping/enabled /mapping/depth /dream/network /dream/iterations /dream/octaves /dream/octave_scale /dream/lr /dream/jitter /dream/grad_norm /dream/grad_smooth /dream/robustness /dream/freq_decay /dream/decorrelate /dream/width /dream/height /dream/tile /dream/colour_hold /dream/guide_weight /dream/follow_confidence /dream/class_change /dream/portrait_pull /dream/seed /dream/blend /dream/crossfade /dream/zoom /dream/rotate /dream/translate_x /dream/translate_y /video/weight /video/mode /output/fps /output/layout /master/brightness /master/contrast /master/saturation /master/hue /master/fade /master/freeze /control/osc_out_rate /tempo/source /tempo/quantize /tempo/bpm /tempo/latency"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-239",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      1000.0,
-      730.0,
-      60.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend set"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-240",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      1064.0,
-      730.0,
-      60.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend set"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-241",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      1128.0,
-      730.0,
-      60.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend set"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-242",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      1192.0,
-      730.0,
-      60.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend set"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-243",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      1256.0,
-      730.0,
-      60.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend set"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-244",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      1320.0,
-      730.0,
-      60.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend set"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-245",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      1000.0,
-      756.0,
-      60.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend set"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-246",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      1064.0,
-      756.0,
-      60.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend set"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-247",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      1128.0,
-      756.0,
-      60.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend set"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-248",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      1192.0,
-      756.0,
-      60.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend set"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-249",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      1256.0,
-      756.0,
-      60.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend set"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-250",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      1320.0,
-      756.0,
-      60.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend set"
+     "text": "route /audio/gain /audio/gate /classifier/enabled /classifier/window /classifier/hop /classifier/smoothing /classifier/hysteresis /classifier/hold /classifier/lock /classifier/fast /classifier/fast_window /classifier/fast_confidence /classifier/novelty /analysis/bands /mapping/enabled /mapping/depth /dream/network /dream/iterations /dream/octaves /dream/octave_scale /dream/lr /dream/jitter /dream/grad_norm /dream/grad_smooth /dream/robustness /dream/freq_decay /dream/decorrelate /dream/width /dream/height /dream/tile /dream/colour_hold /dream/guide_weight /dream/follow_confidence /dream/class_change /dream/portrait_pull /dream/seed /dream/blend /dream/crossfade /dream/zoom /dream/rotate /dream/translate_x /dream/translate_y /video/weight /video/mode /output/fps /output/layout /master/brightness /master/contrast /master/saturation /master/hue /master/fade /master/freeze /control/osc_out_rate /tempo/source /tempo/quantize /tempo/bpm /tempo/latency /tempo/nudge /tempo/link_start_stop"
     }
    },
    {
@@ -4544,7 +4537,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1000.0,
-      782.0,
+      730.0,
       60.0,
       22.0
      ],
@@ -4562,7 +4555,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1064.0,
-      782.0,
+      730.0,
       60.0,
       22.0
      ],
@@ -4580,7 +4573,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1128.0,
-      782.0,
+      730.0,
       60.0,
       22.0
      ],
@@ -4598,7 +4591,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1192.0,
-      782.0,
+      730.0,
       60.0,
       22.0
      ],
@@ -4616,14 +4609,14 @@
      "numoutlets": 1,
      "patching_rect": [
       1256.0,
-      782.0,
+      730.0,
       60.0,
       22.0
      ],
      "outlettype": [
       ""
      ],
-     "text": "prepend setsymbol"
+     "text": "prepend set"
     }
    },
    {
@@ -4634,7 +4627,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1320.0,
-      782.0,
+      730.0,
       60.0,
       22.0
      ],
@@ -4652,7 +4645,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1000.0,
-      808.0,
+      756.0,
       60.0,
       22.0
      ],
@@ -4670,7 +4663,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1064.0,
-      808.0,
+      756.0,
       60.0,
       22.0
      ],
@@ -4688,7 +4681,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1128.0,
-      808.0,
+      756.0,
       60.0,
       22.0
      ],
@@ -4706,7 +4699,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1192.0,
-      808.0,
+      756.0,
       60.0,
       22.0
      ],
@@ -4724,14 +4717,14 @@
      "numoutlets": 1,
      "patching_rect": [
       1256.0,
-      808.0,
+      756.0,
       60.0,
       22.0
      ],
      "outlettype": [
       ""
      ],
-     "text": "prepend setsymbol"
+     "text": "prepend set"
     }
    },
    {
@@ -4742,7 +4735,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1320.0,
-      808.0,
+      756.0,
       60.0,
       22.0
      ],
@@ -4760,7 +4753,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1000.0,
-      834.0,
+      782.0,
       60.0,
       22.0
      ],
@@ -4778,7 +4771,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1064.0,
-      834.0,
+      782.0,
       60.0,
       22.0
      ],
@@ -4796,7 +4789,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1128.0,
-      834.0,
+      782.0,
       60.0,
       22.0
      ],
@@ -4814,7 +4807,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1192.0,
-      834.0,
+      782.0,
       60.0,
       22.0
      ],
@@ -4832,14 +4825,14 @@
      "numoutlets": 1,
      "patching_rect": [
       1256.0,
-      834.0,
+      782.0,
       60.0,
       22.0
      ],
      "outlettype": [
       ""
      ],
-     "text": "prepend set"
+     "text": "prepend setsymbol"
     }
    },
    {
@@ -4850,7 +4843,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1320.0,
-      834.0,
+      782.0,
       60.0,
       22.0
      ],
@@ -4868,7 +4861,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1000.0,
-      860.0,
+      808.0,
       60.0,
       22.0
      ],
@@ -4886,7 +4879,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1064.0,
-      860.0,
+      808.0,
       60.0,
       22.0
      ],
@@ -4904,7 +4897,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1128.0,
-      860.0,
+      808.0,
       60.0,
       22.0
      ],
@@ -4922,25 +4915,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1192.0,
-      860.0,
-      60.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend setsymbol"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-273",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      1256.0,
-      860.0,
+      808.0,
       60.0,
       22.0
      ],
@@ -4952,13 +4927,13 @@
    },
    {
     "box": {
-     "id": "obj-274",
+     "id": "obj-273",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1320.0,
-      860.0,
+      1256.0,
+      808.0,
       60.0,
       22.0
      ],
@@ -4970,13 +4945,31 @@
    },
    {
     "box": {
+     "id": "obj-274",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1320.0,
+      808.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend set"
+    }
+   },
+   {
+    "box": {
      "id": "obj-275",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
       1000.0,
-      886.0,
+      834.0,
       60.0,
       22.0
      ],
@@ -4994,7 +4987,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1064.0,
-      886.0,
+      834.0,
       60.0,
       22.0
      ],
@@ -5012,7 +5005,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1128.0,
-      886.0,
+      834.0,
       60.0,
       22.0
      ],
@@ -5030,7 +5023,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1192.0,
-      886.0,
+      834.0,
       60.0,
       22.0
      ],
@@ -5048,7 +5041,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1256.0,
-      886.0,
+      834.0,
       60.0,
       22.0
      ],
@@ -5066,7 +5059,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1320.0,
-      886.0,
+      834.0,
       60.0,
       22.0
      ],
@@ -5084,7 +5077,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1000.0,
-      912.0,
+      860.0,
       60.0,
       22.0
      ],
@@ -5102,14 +5095,14 @@
      "numoutlets": 1,
      "patching_rect": [
       1064.0,
-      912.0,
+      860.0,
       60.0,
       22.0
      ],
      "outlettype": [
       ""
      ],
-     "text": "prepend setsymbol"
+     "text": "prepend set"
     }
    },
    {
@@ -5120,7 +5113,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1128.0,
-      912.0,
+      860.0,
       60.0,
       22.0
      ],
@@ -5138,7 +5131,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1192.0,
-      912.0,
+      860.0,
       60.0,
       22.0
      ],
@@ -5156,7 +5149,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1256.0,
-      912.0,
+      860.0,
       60.0,
       22.0
      ],
@@ -5174,14 +5167,14 @@
      "numoutlets": 1,
      "patching_rect": [
       1320.0,
-      912.0,
+      860.0,
       60.0,
       22.0
      ],
      "outlettype": [
       ""
      ],
-     "text": "prepend set"
+     "text": "prepend setsymbol"
     }
    },
    {
@@ -5192,7 +5185,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1000.0,
-      938.0,
+      886.0,
       60.0,
       22.0
      ],
@@ -5210,7 +5203,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1064.0,
-      938.0,
+      886.0,
       60.0,
       22.0
      ],
@@ -5228,7 +5221,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1128.0,
-      938.0,
+      886.0,
       60.0,
       22.0
      ],
@@ -5246,7 +5239,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1192.0,
-      938.0,
+      886.0,
       60.0,
       22.0
      ],
@@ -5264,7 +5257,7 @@
      "numoutlets": 1,
      "patching_rect": [
       1256.0,
-      938.0,
+      886.0,
       60.0,
       22.0
      ],
@@ -5282,6 +5275,222 @@
      "numoutlets": 1,
      "patching_rect": [
       1320.0,
+      886.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend set"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-293",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1000.0,
+      912.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend set"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-294",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1064.0,
+      912.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend setsymbol"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-295",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1128.0,
+      912.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend set"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-296",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1192.0,
+      912.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend setsymbol"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-297",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1256.0,
+      912.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend set"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-298",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1320.0,
+      912.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend set"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-299",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1000.0,
+      938.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend set"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-300",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1064.0,
+      938.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend set"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-301",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1128.0,
+      938.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend set"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-302",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1192.0,
+      938.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend set"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-303",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1256.0,
+      938.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend set"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-304",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1320.0,
       938.0,
       60.0,
       22.0
@@ -5294,7 +5503,7 @@
    },
    {
     "box": {
-     "id": "obj-293",
+     "id": "obj-305",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -5312,7 +5521,7 @@
    },
    {
     "box": {
-     "id": "obj-294",
+     "id": "obj-306",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -5330,12 +5539,48 @@
    },
    {
     "box": {
-     "id": "obj-295",
+     "id": "obj-307",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
       1128.0,
+      964.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend set"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-308",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1192.0,
+      964.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend set"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-309",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1256.0,
       964.0,
       60.0,
       22.0
@@ -6887,11 +7132,11 @@
    {
     "patchline": {
      "source": [
-      "obj-195",
+      "obj-196",
       0
      ],
      "destination": [
-      "obj-2",
+      "obj-195",
       0
      ]
     }
@@ -6899,7 +7144,7 @@
    {
     "patchline": {
      "source": [
-      "obj-197",
+      "obj-195",
       0
      ],
      "destination": [
@@ -6915,7 +7160,31 @@
       0
      ],
      "destination": [
+      "obj-198",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-198",
+      0
+     ],
+     "destination": [
       "obj-2",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-202",
+      0
+     ],
+     "destination": [
+      "obj-201",
       0
      ]
     }
@@ -6935,11 +7204,11 @@
    {
     "patchline": {
      "source": [
-      "obj-203",
+      "obj-205",
       0
      ],
      "destination": [
-      "obj-2",
+      "obj-204",
       0
      ]
     }
@@ -6947,7 +7216,7 @@
    {
     "patchline": {
      "source": [
-      "obj-205",
+      "obj-204",
       0
      ],
      "destination": [
@@ -6983,11 +7252,11 @@
    {
     "patchline": {
      "source": [
-      "obj-212",
+      "obj-211",
       0
      ],
      "destination": [
-      "obj-213",
+      "obj-2",
       0
      ]
     }
@@ -6999,7 +7268,7 @@
       0
      ],
      "destination": [
-      "obj-214",
+      "obj-2",
       0
      ]
     }
@@ -7007,23 +7276,11 @@
    {
     "patchline": {
      "source": [
-      "obj-214",
-      0
-     ],
-     "destination": [
       "obj-215",
       0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-213",
-      1
      ],
      "destination": [
-      "obj-217",
+      "obj-2",
       0
      ]
     }
@@ -7035,7 +7292,7 @@
       0
      ],
      "destination": [
-      "obj-218",
+      "obj-2",
       0
      ]
     }
@@ -7043,11 +7300,11 @@
    {
     "patchline": {
      "source": [
-      "obj-213",
-      2
+      "obj-219",
+      0
      ],
      "destination": [
-      "obj-220",
+      "obj-2",
       0
      ]
     }
@@ -7055,23 +7312,11 @@
    {
     "patchline": {
      "source": [
-      "obj-220",
-      0
-     ],
-     "destination": [
       "obj-221",
       0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-213",
-      3
      ],
      "destination": [
-      "obj-223",
+      "obj-2",
       0
      ]
     }
@@ -7079,20 +7324,20 @@
    {
     "patchline": {
      "source": [
-      "obj-223",
-      0
-     ],
-     "destination": [
       "obj-224",
       0
+     ],
+     "destination": [
+      "obj-225",
+      0
      ]
     }
    },
    {
     "patchline": {
      "source": [
-      "obj-213",
-      4
+      "obj-225",
+      0
      ],
      "destination": [
       "obj-226",
@@ -7115,8 +7360,8 @@
    {
     "patchline": {
      "source": [
-      "obj-213",
-      5
+      "obj-225",
+      1
      ],
      "destination": [
       "obj-229",
@@ -7139,8 +7384,8 @@
    {
     "patchline": {
      "source": [
-      "obj-213",
-      6
+      "obj-225",
+      2
      ],
      "destination": [
       "obj-232",
@@ -7163,8 +7408,8 @@
    {
     "patchline": {
      "source": [
-      "obj-213",
-      7
+      "obj-225",
+      3
      ],
      "destination": [
       "obj-235",
@@ -7187,11 +7432,107 @@
    {
     "patchline": {
      "source": [
-      "obj-213",
+      "obj-225",
+      4
+     ],
+     "destination": [
+      "obj-238",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-238",
+      0
+     ],
+     "destination": [
+      "obj-239",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-225",
+      5
+     ],
+     "destination": [
+      "obj-241",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-241",
+      0
+     ],
+     "destination": [
+      "obj-242",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-225",
+      6
+     ],
+     "destination": [
+      "obj-244",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-244",
+      0
+     ],
+     "destination": [
+      "obj-245",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-225",
+      7
+     ],
+     "destination": [
+      "obj-247",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-247",
+      0
+     ],
+     "destination": [
+      "obj-248",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-225",
       8
      ],
      "destination": [
-      "obj-238",
+      "obj-250",
       0
      ]
     }
@@ -7199,11 +7540,11 @@
    {
     "patchline": {
      "source": [
-      "obj-238",
+      "obj-250",
       0
      ],
      "destination": [
-      "obj-239",
+      "obj-251",
       0
      ]
     }
@@ -7211,7 +7552,7 @@
    {
     "patchline": {
      "source": [
-      "obj-239",
+      "obj-251",
       0
      ],
      "destination": [
@@ -7223,11 +7564,11 @@
    {
     "patchline": {
      "source": [
-      "obj-238",
+      "obj-250",
       1
      ],
      "destination": [
-      "obj-240",
+      "obj-252",
       0
      ]
     }
@@ -7235,7 +7576,7 @@
    {
     "patchline": {
      "source": [
-      "obj-240",
+      "obj-252",
       0
      ],
      "destination": [
@@ -7247,11 +7588,11 @@
    {
     "patchline": {
      "source": [
-      "obj-238",
+      "obj-250",
       2
      ],
      "destination": [
-      "obj-241",
+      "obj-253",
       0
      ]
     }
@@ -7259,7 +7600,7 @@
    {
     "patchline": {
      "source": [
-      "obj-241",
+      "obj-253",
       0
      ],
      "destination": [
@@ -7271,11 +7612,11 @@
    {
     "patchline": {
      "source": [
-      "obj-238",
+      "obj-250",
       3
      ],
      "destination": [
-      "obj-242",
+      "obj-254",
       0
      ]
     }
@@ -7283,7 +7624,7 @@
    {
     "patchline": {
      "source": [
-      "obj-242",
+      "obj-254",
       0
      ],
      "destination": [
@@ -7295,11 +7636,11 @@
    {
     "patchline": {
      "source": [
-      "obj-238",
+      "obj-250",
       4
      ],
      "destination": [
-      "obj-243",
+      "obj-255",
       0
      ]
     }
@@ -7307,7 +7648,7 @@
    {
     "patchline": {
      "source": [
-      "obj-243",
+      "obj-255",
       0
      ],
      "destination": [
@@ -7319,11 +7660,11 @@
    {
     "patchline": {
      "source": [
-      "obj-238",
+      "obj-250",
       5
      ],
      "destination": [
-      "obj-244",
+      "obj-256",
       0
      ]
     }
@@ -7331,7 +7672,7 @@
    {
     "patchline": {
      "source": [
-      "obj-244",
+      "obj-256",
       0
      ],
      "destination": [
@@ -7343,11 +7684,11 @@
    {
     "patchline": {
      "source": [
-      "obj-238",
+      "obj-250",
       6
      ],
      "destination": [
-      "obj-245",
+      "obj-257",
       0
      ]
     }
@@ -7355,7 +7696,7 @@
    {
     "patchline": {
      "source": [
-      "obj-245",
+      "obj-257",
       0
      ],
      "destination": [
@@ -7367,11 +7708,11 @@
    {
     "patchline": {
      "source": [
-      "obj-238",
+      "obj-250",
       7
      ],
      "destination": [
-      "obj-246",
+      "obj-258",
       0
      ]
     }
@@ -7379,7 +7720,7 @@
    {
     "patchline": {
      "source": [
-      "obj-246",
+      "obj-258",
       0
      ],
      "destination": [
@@ -7391,11 +7732,11 @@
    {
     "patchline": {
      "source": [
-      "obj-238",
+      "obj-250",
       8
      ],
      "destination": [
-      "obj-247",
+      "obj-259",
       0
      ]
     }
@@ -7403,7 +7744,7 @@
    {
     "patchline": {
      "source": [
-      "obj-247",
+      "obj-259",
       0
      ],
      "destination": [
@@ -7415,11 +7756,11 @@
    {
     "patchline": {
      "source": [
-      "obj-238",
+      "obj-250",
       9
      ],
      "destination": [
-      "obj-248",
+      "obj-260",
       0
      ]
     }
@@ -7427,7 +7768,7 @@
    {
     "patchline": {
      "source": [
-      "obj-248",
+      "obj-260",
       0
      ],
      "destination": [
@@ -7439,11 +7780,11 @@
    {
     "patchline": {
      "source": [
-      "obj-238",
+      "obj-250",
       10
      ],
      "destination": [
-      "obj-249",
+      "obj-261",
       0
      ]
     }
@@ -7451,7 +7792,7 @@
    {
     "patchline": {
      "source": [
-      "obj-249",
+      "obj-261",
       0
      ],
      "destination": [
@@ -7463,11 +7804,11 @@
    {
     "patchline": {
      "source": [
-      "obj-238",
+      "obj-250",
       11
      ],
      "destination": [
-      "obj-250",
+      "obj-262",
       0
      ]
     }
@@ -7475,7 +7816,7 @@
    {
     "patchline": {
      "source": [
-      "obj-250",
+      "obj-262",
       0
      ],
      "destination": [
@@ -7487,11 +7828,11 @@
    {
     "patchline": {
      "source": [
-      "obj-238",
+      "obj-250",
       12
      ],
      "destination": [
-      "obj-251",
+      "obj-263",
       0
      ]
     }
@@ -7499,7 +7840,7 @@
    {
     "patchline": {
      "source": [
-      "obj-251",
+      "obj-263",
       0
      ],
      "destination": [
@@ -7511,11 +7852,11 @@
    {
     "patchline": {
      "source": [
-      "obj-238",
+      "obj-250",
       13
      ],
      "destination": [
-      "obj-252",
+      "obj-264",
       0
      ]
     }
@@ -7523,7 +7864,7 @@
    {
     "patchline": {
      "source": [
-      "obj-252",
+      "obj-264",
       0
      ],
      "destination": [
@@ -7535,11 +7876,11 @@
    {
     "patchline": {
      "source": [
-      "obj-238",
+      "obj-250",
       14
      ],
      "destination": [
-      "obj-253",
+      "obj-265",
       0
      ]
     }
@@ -7547,7 +7888,7 @@
    {
     "patchline": {
      "source": [
-      "obj-253",
+      "obj-265",
       0
      ],
      "destination": [
@@ -7559,11 +7900,11 @@
    {
     "patchline": {
      "source": [
-      "obj-238",
+      "obj-250",
       15
      ],
      "destination": [
-      "obj-254",
+      "obj-266",
       0
      ]
     }
@@ -7571,7 +7912,7 @@
    {
     "patchline": {
      "source": [
-      "obj-254",
+      "obj-266",
       0
      ],
      "destination": [
@@ -7583,11 +7924,11 @@
    {
     "patchline": {
      "source": [
-      "obj-238",
+      "obj-250",
       16
      ],
      "destination": [
-      "obj-255",
+      "obj-267",
       0
      ]
     }
@@ -7595,7 +7936,7 @@
    {
     "patchline": {
      "source": [
-      "obj-255",
+      "obj-267",
       0
      ],
      "destination": [
@@ -7607,11 +7948,11 @@
    {
     "patchline": {
      "source": [
-      "obj-238",
+      "obj-250",
       17
      ],
      "destination": [
-      "obj-256",
+      "obj-268",
       0
      ]
     }
@@ -7619,7 +7960,7 @@
    {
     "patchline": {
      "source": [
-      "obj-256",
+      "obj-268",
       0
      ],
      "destination": [
@@ -7631,11 +7972,11 @@
    {
     "patchline": {
      "source": [
-      "obj-238",
+      "obj-250",
       18
      ],
      "destination": [
-      "obj-257",
+      "obj-269",
       0
      ]
     }
@@ -7643,7 +7984,7 @@
    {
     "patchline": {
      "source": [
-      "obj-257",
+      "obj-269",
       0
      ],
      "destination": [
@@ -7655,11 +7996,11 @@
    {
     "patchline": {
      "source": [
-      "obj-238",
+      "obj-250",
       19
      ],
      "destination": [
-      "obj-258",
+      "obj-270",
       0
      ]
     }
@@ -7667,7 +8008,7 @@
    {
     "patchline": {
      "source": [
-      "obj-258",
+      "obj-270",
       0
      ],
      "destination": [
@@ -7679,11 +8020,11 @@
    {
     "patchline": {
      "source": [
-      "obj-238",
+      "obj-250",
       20
      ],
      "destination": [
-      "obj-259",
+      "obj-271",
       0
      ]
     }
@@ -7691,7 +8032,7 @@
    {
     "patchline": {
      "source": [
-      "obj-259",
+      "obj-271",
       0
      ],
      "destination": [
@@ -7703,11 +8044,11 @@
    {
     "patchline": {
      "source": [
-      "obj-238",
+      "obj-250",
       21
      ],
      "destination": [
-      "obj-260",
+      "obj-272",
       0
      ]
     }
@@ -7715,7 +8056,7 @@
    {
     "patchline": {
      "source": [
-      "obj-260",
+      "obj-272",
       0
      ],
      "destination": [
@@ -7727,11 +8068,11 @@
    {
     "patchline": {
      "source": [
-      "obj-238",
+      "obj-250",
       22
      ],
      "destination": [
-      "obj-261",
+      "obj-273",
       0
      ]
     }
@@ -7739,7 +8080,7 @@
    {
     "patchline": {
      "source": [
-      "obj-261",
+      "obj-273",
       0
      ],
      "destination": [
@@ -7751,11 +8092,11 @@
    {
     "patchline": {
      "source": [
-      "obj-238",
+      "obj-250",
       23
      ],
      "destination": [
-      "obj-262",
+      "obj-274",
       0
      ]
     }
@@ -7763,7 +8104,7 @@
    {
     "patchline": {
      "source": [
-      "obj-262",
+      "obj-274",
       0
      ],
      "destination": [
@@ -7775,11 +8116,11 @@
    {
     "patchline": {
      "source": [
-      "obj-238",
+      "obj-250",
       24
      ],
      "destination": [
-      "obj-263",
+      "obj-275",
       0
      ]
     }
@@ -7787,7 +8128,7 @@
    {
     "patchline": {
      "source": [
-      "obj-263",
+      "obj-275",
       0
      ],
      "destination": [
@@ -7799,11 +8140,11 @@
    {
     "patchline": {
      "source": [
-      "obj-238",
+      "obj-250",
       25
      ],
      "destination": [
-      "obj-264",
+      "obj-276",
       0
      ]
     }
@@ -7811,7 +8152,7 @@
    {
     "patchline": {
      "source": [
-      "obj-264",
+      "obj-276",
       0
      ],
      "destination": [
@@ -7823,11 +8164,11 @@
    {
     "patchline": {
      "source": [
-      "obj-238",
+      "obj-250",
       26
      ],
      "destination": [
-      "obj-265",
+      "obj-277",
       0
      ]
     }
@@ -7835,7 +8176,7 @@
    {
     "patchline": {
      "source": [
-      "obj-265",
+      "obj-277",
       0
      ],
      "destination": [
@@ -7847,11 +8188,11 @@
    {
     "patchline": {
      "source": [
-      "obj-238",
+      "obj-250",
       27
      ],
      "destination": [
-      "obj-266",
+      "obj-278",
       0
      ]
     }
@@ -7859,7 +8200,7 @@
    {
     "patchline": {
      "source": [
-      "obj-266",
+      "obj-278",
       0
      ],
      "destination": [
@@ -7871,11 +8212,11 @@
    {
     "patchline": {
      "source": [
-      "obj-238",
+      "obj-250",
       28
      ],
      "destination": [
-      "obj-267",
+      "obj-279",
       0
      ]
     }
@@ -7883,7 +8224,7 @@
    {
     "patchline": {
      "source": [
-      "obj-267",
+      "obj-279",
       0
      ],
      "destination": [
@@ -7895,11 +8236,11 @@
    {
     "patchline": {
      "source": [
-      "obj-238",
+      "obj-250",
       29
      ],
      "destination": [
-      "obj-268",
+      "obj-280",
       0
      ]
     }
@@ -7907,7 +8248,7 @@
    {
     "patchline": {
      "source": [
-      "obj-268",
+      "obj-280",
       0
      ],
      "destination": [
@@ -7919,11 +8260,11 @@
    {
     "patchline": {
      "source": [
-      "obj-238",
+      "obj-250",
       30
      ],
      "destination": [
-      "obj-269",
+      "obj-281",
       0
      ]
     }
@@ -7931,7 +8272,7 @@
    {
     "patchline": {
      "source": [
-      "obj-269",
+      "obj-281",
       0
      ],
      "destination": [
@@ -7943,11 +8284,11 @@
    {
     "patchline": {
      "source": [
-      "obj-238",
+      "obj-250",
       31
      ],
      "destination": [
-      "obj-270",
+      "obj-282",
       0
      ]
     }
@@ -7955,7 +8296,7 @@
    {
     "patchline": {
      "source": [
-      "obj-270",
+      "obj-282",
       0
      ],
      "destination": [
@@ -7967,11 +8308,11 @@
    {
     "patchline": {
      "source": [
-      "obj-238",
+      "obj-250",
       32
      ],
      "destination": [
-      "obj-271",
+      "obj-283",
       0
      ]
     }
@@ -7979,7 +8320,7 @@
    {
     "patchline": {
      "source": [
-      "obj-271",
+      "obj-283",
       0
      ],
      "destination": [
@@ -7991,11 +8332,11 @@
    {
     "patchline": {
      "source": [
-      "obj-238",
+      "obj-250",
       33
      ],
      "destination": [
-      "obj-272",
+      "obj-284",
       0
      ]
     }
@@ -8003,7 +8344,7 @@
    {
     "patchline": {
      "source": [
-      "obj-272",
+      "obj-284",
       0
      ],
      "destination": [
@@ -8015,11 +8356,11 @@
    {
     "patchline": {
      "source": [
-      "obj-238",
+      "obj-250",
       34
      ],
      "destination": [
-      "obj-273",
+      "obj-285",
       0
      ]
     }
@@ -8027,7 +8368,7 @@
    {
     "patchline": {
      "source": [
-      "obj-273",
+      "obj-285",
       0
      ],
      "destination": [
@@ -8039,11 +8380,11 @@
    {
     "patchline": {
      "source": [
-      "obj-238",
+      "obj-250",
       35
      ],
      "destination": [
-      "obj-274",
+      "obj-286",
       0
      ]
     }
@@ -8051,7 +8392,7 @@
    {
     "patchline": {
      "source": [
-      "obj-274",
+      "obj-286",
       0
      ],
      "destination": [
@@ -8063,11 +8404,11 @@
    {
     "patchline": {
      "source": [
-      "obj-238",
+      "obj-250",
       36
      ],
      "destination": [
-      "obj-275",
+      "obj-287",
       0
      ]
     }
@@ -8075,7 +8416,7 @@
    {
     "patchline": {
      "source": [
-      "obj-275",
+      "obj-287",
       0
      ],
      "destination": [
@@ -8087,11 +8428,11 @@
    {
     "patchline": {
      "source": [
-      "obj-238",
+      "obj-250",
       37
      ],
      "destination": [
-      "obj-276",
+      "obj-288",
       0
      ]
     }
@@ -8099,7 +8440,7 @@
    {
     "patchline": {
      "source": [
-      "obj-276",
+      "obj-288",
       0
      ],
      "destination": [
@@ -8111,11 +8452,11 @@
    {
     "patchline": {
      "source": [
-      "obj-238",
+      "obj-250",
       38
      ],
      "destination": [
-      "obj-277",
+      "obj-289",
       0
      ]
     }
@@ -8123,7 +8464,7 @@
    {
     "patchline": {
      "source": [
-      "obj-277",
+      "obj-289",
       0
      ],
      "destination": [
@@ -8135,11 +8476,11 @@
    {
     "patchline": {
      "source": [
-      "obj-238",
+      "obj-250",
       39
      ],
      "destination": [
-      "obj-278",
+      "obj-290",
       0
      ]
     }
@@ -8147,7 +8488,7 @@
    {
     "patchline": {
      "source": [
-      "obj-278",
+      "obj-290",
       0
      ],
      "destination": [
@@ -8159,11 +8500,11 @@
    {
     "patchline": {
      "source": [
-      "obj-238",
+      "obj-250",
       40
      ],
      "destination": [
-      "obj-279",
+      "obj-291",
       0
      ]
     }
@@ -8171,7 +8512,7 @@
    {
     "patchline": {
      "source": [
-      "obj-279",
+      "obj-291",
       0
      ],
      "destination": [
@@ -8183,11 +8524,11 @@
    {
     "patchline": {
      "source": [
-      "obj-238",
+      "obj-250",
       41
      ],
      "destination": [
-      "obj-280",
+      "obj-292",
       0
      ]
     }
@@ -8195,7 +8536,7 @@
    {
     "patchline": {
      "source": [
-      "obj-280",
+      "obj-292",
       0
      ],
      "destination": [
@@ -8207,11 +8548,11 @@
    {
     "patchline": {
      "source": [
-      "obj-238",
+      "obj-250",
       42
      ],
      "destination": [
-      "obj-281",
+      "obj-293",
       0
      ]
     }
@@ -8219,7 +8560,7 @@
    {
     "patchline": {
      "source": [
-      "obj-281",
+      "obj-293",
       0
      ],
      "destination": [
@@ -8231,11 +8572,11 @@
    {
     "patchline": {
      "source": [
-      "obj-238",
+      "obj-250",
       43
      ],
      "destination": [
-      "obj-282",
+      "obj-294",
       0
      ]
     }
@@ -8243,7 +8584,7 @@
    {
     "patchline": {
      "source": [
-      "obj-282",
+      "obj-294",
       0
      ],
      "destination": [
@@ -8255,11 +8596,11 @@
    {
     "patchline": {
      "source": [
-      "obj-238",
+      "obj-250",
       44
      ],
      "destination": [
-      "obj-283",
+      "obj-295",
       0
      ]
     }
@@ -8267,7 +8608,7 @@
    {
     "patchline": {
      "source": [
-      "obj-283",
+      "obj-295",
       0
      ],
      "destination": [
@@ -8279,11 +8620,11 @@
    {
     "patchline": {
      "source": [
-      "obj-238",
+      "obj-250",
       45
      ],
      "destination": [
-      "obj-284",
+      "obj-296",
       0
      ]
     }
@@ -8291,7 +8632,7 @@
    {
     "patchline": {
      "source": [
-      "obj-284",
+      "obj-296",
       0
      ],
      "destination": [
@@ -8303,11 +8644,11 @@
    {
     "patchline": {
      "source": [
-      "obj-238",
+      "obj-250",
       46
      ],
      "destination": [
-      "obj-285",
+      "obj-297",
       0
      ]
     }
@@ -8315,7 +8656,7 @@
    {
     "patchline": {
      "source": [
-      "obj-285",
+      "obj-297",
       0
      ],
      "destination": [
@@ -8327,11 +8668,11 @@
    {
     "patchline": {
      "source": [
-      "obj-238",
+      "obj-250",
       47
      ],
      "destination": [
-      "obj-286",
+      "obj-298",
       0
      ]
     }
@@ -8339,7 +8680,7 @@
    {
     "patchline": {
      "source": [
-      "obj-286",
+      "obj-298",
       0
      ],
      "destination": [
@@ -8351,11 +8692,11 @@
    {
     "patchline": {
      "source": [
-      "obj-238",
+      "obj-250",
       48
      ],
      "destination": [
-      "obj-287",
+      "obj-299",
       0
      ]
     }
@@ -8363,7 +8704,7 @@
    {
     "patchline": {
      "source": [
-      "obj-287",
+      "obj-299",
       0
      ],
      "destination": [
@@ -8375,11 +8716,11 @@
    {
     "patchline": {
      "source": [
-      "obj-238",
+      "obj-250",
       49
      ],
      "destination": [
-      "obj-288",
+      "obj-300",
       0
      ]
     }
@@ -8387,7 +8728,7 @@
    {
     "patchline": {
      "source": [
-      "obj-288",
+      "obj-300",
       0
      ],
      "destination": [
@@ -8399,11 +8740,11 @@
    {
     "patchline": {
      "source": [
-      "obj-238",
+      "obj-250",
       50
      ],
      "destination": [
-      "obj-289",
+      "obj-301",
       0
      ]
     }
@@ -8411,7 +8752,7 @@
    {
     "patchline": {
      "source": [
-      "obj-289",
+      "obj-301",
       0
      ],
      "destination": [
@@ -8423,11 +8764,11 @@
    {
     "patchline": {
      "source": [
-      "obj-238",
+      "obj-250",
       51
      ],
      "destination": [
-      "obj-290",
+      "obj-302",
       0
      ]
     }
@@ -8435,7 +8776,7 @@
    {
     "patchline": {
      "source": [
-      "obj-290",
+      "obj-302",
       0
      ],
      "destination": [
@@ -8447,11 +8788,11 @@
    {
     "patchline": {
      "source": [
-      "obj-238",
+      "obj-250",
       52
      ],
      "destination": [
-      "obj-291",
+      "obj-303",
       0
      ]
     }
@@ -8459,7 +8800,7 @@
    {
     "patchline": {
      "source": [
-      "obj-291",
+      "obj-303",
       0
      ],
      "destination": [
@@ -8471,11 +8812,11 @@
    {
     "patchline": {
      "source": [
-      "obj-238",
+      "obj-250",
       53
      ],
      "destination": [
-      "obj-292",
+      "obj-304",
       0
      ]
     }
@@ -8483,7 +8824,7 @@
    {
     "patchline": {
      "source": [
-      "obj-292",
+      "obj-304",
       0
      ],
      "destination": [
@@ -8495,11 +8836,11 @@
    {
     "patchline": {
      "source": [
-      "obj-238",
+      "obj-250",
       54
      ],
      "destination": [
-      "obj-293",
+      "obj-305",
       0
      ]
     }
@@ -8507,7 +8848,7 @@
    {
     "patchline": {
      "source": [
-      "obj-293",
+      "obj-305",
       0
      ],
      "destination": [
@@ -8519,11 +8860,11 @@
    {
     "patchline": {
      "source": [
-      "obj-238",
+      "obj-250",
       55
      ],
      "destination": [
-      "obj-294",
+      "obj-306",
       0
      ]
     }
@@ -8531,7 +8872,7 @@
    {
     "patchline": {
      "source": [
-      "obj-294",
+      "obj-306",
       0
      ],
      "destination": [
@@ -8543,11 +8884,11 @@
    {
     "patchline": {
      "source": [
-      "obj-238",
+      "obj-250",
       56
      ],
      "destination": [
-      "obj-295",
+      "obj-307",
       0
      ]
     }
@@ -8555,11 +8896,59 @@
    {
     "patchline": {
      "source": [
-      "obj-295",
+      "obj-307",
       0
      ],
      "destination": [
       "obj-189",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-250",
+      57
+     ],
+     "destination": [
+      "obj-308",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-308",
+      0
+     ],
+     "destination": [
+      "obj-202",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-250",
+      58
+     ],
+     "destination": [
+      "obj-309",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-309",
+      0
+     ],
+     "destination": [
+      "obj-205",
       0
      ]
     }

@@ -88,6 +88,10 @@ PARAMS = [
     {'name': 'Tempodownbeat', 'label': 'tempo.downbeat', 'address': '/tempo/downbeat', 'type': 'trigger', 'help': 'The beat nearest now begins a bar: the bar phase restarts there, whatever the tempo source.'},
     {'name': 'Tempolatency', 'label': 'tempo.latency', 'address': '/tempo/latency', 'type': 'float', 'help': "How far ahead of the source the beat runs, to make up for the input's and the video's delay.", 'min': -200.0, 'max': 500.0, 'default': 0.0},
     {'name': 'Tempomidiinput', 'label': 'tempo.midi_input', 'address': '/tempo/midi_input', 'type': 'string', 'help': 'MIDI input ports whose clock tempo.source = midi follows: a part of the port name (empty: any port).', 'default': ''},
+    {'name': 'Tempodouble', 'label': 'tempo.double', 'address': '/tempo/double', 'type': 'trigger', 'help': "The beat twice as fast (x2), whatever the source: tap tempo's tempo.bpm doubles, a Link session's tempo doubles for every peer, the audio tracker's and the MIDI clock's count runs twice as fast."},
+    {'name': 'Tempohalve', 'label': 'tempo.halve', 'address': '/tempo/halve', 'type': 'trigger', 'help': 'The beat half as fast (/2), whatever the source (as tempo.double).'},
+    {'name': 'Temponudge', 'label': 'tempo.nudge', 'address': '/tempo/nudge', 'type': 'float', 'help': 'Moves the beat later (positive) or earlier by this much, whatever the source: line the grid up by ear.', 'min': -250.0, 'max': 250.0, 'default': 0.0},
+    {'name': 'Tempolinkstartstop', 'label': 'tempo.link_start_stop', 'address': '/tempo/link_start_stop', 'type': 'bool', 'help': "With tempo.source = link, follow the session's start and stop (Link start/stop sync): stopped, the beat stands still and what waits for the beat happens at once.", 'default': False},
 ]
 
 COMMANDS = [

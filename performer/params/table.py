@@ -185,4 +185,15 @@ PARAMS: tuple[Param, ...] = (
     Param("tempo.midi_input", "string", "", "control",
           "MIDI input ports whose clock tempo.source = midi follows: a part of the port name (empty: any port).",
           max_length=256),
+    Param("tempo.double", "trigger", None, "control",
+          "The beat twice as fast (x2), whatever the source: tap tempo's tempo.bpm doubles, a Link session's "
+          "tempo doubles for every peer, the audio tracker's and the MIDI clock's count runs twice as fast."),
+    Param("tempo.halve", "trigger", None, "control",
+          "The beat half as fast (/2), whatever the source (as tempo.double)."),
+    Param("tempo.nudge", "float", 0.0, "control",
+          "Moves the beat later (positive) or earlier by this much, whatever the source: line the grid up by ear.",
+          "ms", -250.0, 250.0, clamp=True),
+    Param("tempo.link_start_stop", "bool", False, "control",
+          "With tempo.source = link, follow the session's start and stop (Link start/stop sync): stopped, the "
+          "beat stands still and what waits for the beat happens at once."),
 )

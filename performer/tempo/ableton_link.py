@@ -3,7 +3,10 @@
 Joining a Link session makes this machine one of its peers: the tempo and the
 phase of every 4-beat bar are the session's (Ableton Live, Resolume, Traktor,
 phone apps on the same network). Link finds its peers by multicast on every
-network interface; this follows the session and never changes its tempo.
+network interface. The show follows the session, and leads it too: a tempo set
+here (``tempo.bpm``, ``tempo.double``, ``tempo.halve``) becomes the session's, as
+in any Link app. With start/stop sync (``tempo.link_start_stop``) the session's
+play state is followed: stopped, the beat stands still.
 """
 
 from __future__ import annotations
@@ -49,6 +52,22 @@ class LinkSession:
 
     def peers(self) -> int:
         return int(self._link.numPeers())
+
+    def set_tempo(self, bpm: float) -> None:
+        """Propose ``bpm`` to the session (every peer follows; the beat goes on from where it is)."""
+        with self._lock:
+            state = self._link.captureAppSessionState()
+            state.setTempo(float(bpm), self._link.clock().micros())
+            self._link.commitAppSessionState(state)
+
+    def start_stop_sync(self, on: bool) -> None:
+        with self._lock:
+            self._link.startStopSyncEnabled = bool(on)
+
+    def playing(self) -> bool:
+        """Whether the session plays (meaningful with start/stop sync)."""
+        with self._lock:
+            return bool(self._link.captureAppSessionState().isPlaying())
 
     def grid(self) -> BeatGrid:
         """The session's beat grid now, in monotonic seconds (Link's clock is read beside the monotonic one)."""

@@ -74,8 +74,6 @@ class Tempo:
         """Beats added to each source's count by ``tempo.downbeat`` (the audio tracker keeps its own)."""
         self._factor = dict.fromkeys(SOURCES, 1.0)
         """Each source's tempo multiplied by ×2 / ÷2 (:meth:`double`, :meth:`halve`)."""
-        self._nudge = dict.fromkeys(SOURCES, 0.0)
-        """Seconds each source's beat is moved by :meth:`nudge` (positive: later)."""
         self.beat_listeners: list[Callable[[int, int], None]] = []
         """Called from the tempo thread as each beat begins: ``(beat in the bar 0..3, bar number)``."""
         self._last_beat: int | None = None
@@ -155,17 +153,18 @@ class Tempo:
             g = link.grid() if link is not None else None
         if g is None:
             return None
-        latency = float(self.store.get("tempo.latency")) / 1000.0
+        shift = (float(self.store.get("tempo.nudge")) - float(self.store.get("tempo.latency"))) / 1000.0
         f = self._factor[src]
         # ×2 / ÷2 scale the count about the source's own beat 0, so the bar lines stay where the source has them
-        return BeatGrid(g.time - latency + self._nudge[src], g.beat * f + self._bar_shift[src], g.bpm * f)
+        return BeatGrid(g.time + shift, g.beat * f + self._bar_shift[src], g.bpm * f)
 
     def double(self) -> None:
-        """The beat twice as fast (what ``/tempo/double`` does); tap tempo's ``tempo.bpm`` doubles."""
+        """The beat twice as fast (``tempo.double``): tap tempo's ``tempo.bpm`` and a Link session's tempo
+        double, the other sources' count runs twice as fast."""
         self._scale(2.0)
 
     def halve(self) -> None:
-        """The beat half as fast (what ``/tempo/halve`` does)."""
+        """The beat half as fast (``tempo.halve``)."""
         self._scale(0.5)
 
     def _scale(self, f: float) -> None:
@@ -180,16 +179,12 @@ class Tempo:
             self.taps.set_bpm(g.bpm * f, now)
             self.store.set("tempo.bpm", round(g.bpm * f, 2), source="tap")
             return
+        if src == "link" and self.link is not None:  # Link leads from here too: the whole session changes
+            self.link.set_tempo(g.bpm * f / self._factor[src])
+            return
         self._factor[src] *= f
         self._bar_shift[src] = 0.0  # the bar lines: where the source puts them (tempo.downbeat moves them again)
 
-    def nudge(self, ms: float) -> None:
-        """Move the beat ``ms`` milliseconds later (negative: earlier), for the source in use; at most a beat."""
-        g = self.grid()
-        if not math.isfinite(ms) or g is None or abs(ms) / 1000.0 > g.period:
-            raise ValueError(f"nudge {ms!r} ms is not allowed; allowed: up to one beat "
-                             f"({g.period * 1000.0 if g else 0:.0f} ms) either way, while a tempo is known")
-        self._nudge[self._source] += ms / 1000.0
 
     def bpm(self) -> float:
         """The chosen source's tempo now, 0 while it has none (what a morph in beats or bars is timed with)."""
@@ -200,6 +195,8 @@ class Tempo:
         """Whether the beat moves: False before any tempo is known and while a MIDI clock's transport is stopped."""
         if self._source == "midi":
             return self.midi.running()
+        if self._source == "link" and self.link is not None and bool(self.store.get("tempo.link_start_stop")):
+            return self.link.playing()
         return self.grid() is not None
 
     def values(self, now: float | None = None) -> dict[str, float]:
@@ -244,6 +241,16 @@ class Tempo:
             self.tap(arrival(now))  # when the tap was played, not when it is applied
         elif name == "tempo.bpm" and change.source != "tap":
             self.taps.set_bpm(float(change.value), now)
+            if self._source == "link" and self.link is not None:  # a tempo set here reaches the session
+                self.link.set_tempo(float(change.value))
+        elif name in ("tempo.double", "tempo.halve"):
+            try:
+                self.double() if name == "tempo.double" else self.halve()
+            except ValueError as e:
+                self.stats.source_refused += 1
+                log.error("%s: %s", name, e)
+        elif name == "tempo.link_start_stop" and self.link is not None:
+            self.link.start_stop_sync(bool(change.value))
         elif name == "tempo.downbeat":
             self.downbeat(now)
         elif name == "tempo.source" and change.source != "tempo":
@@ -298,6 +305,7 @@ class Tempo:
             from performer.tempo.ableton_link import LinkSession
 
             self.link = LinkSession(float(self.store.get("tempo.bpm")))
+        self.link.start_stop_sync(bool(self.store.get("tempo.link_start_stop")))
         self.link.enable(True)
 
     def _start_midi(self) -> None:

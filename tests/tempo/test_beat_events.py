@@ -1,4 +1,5 @@
-"""Beat and bar events (to OSC out, over a real UDP socket), ×2 / ÷2 and nudge (issue #23 item 4)."""
+"""Beat and bar events (to OSC out, over a real UDP socket), ×2 / ÷2 and nudge (issue #23 item 4); Link's lead
+and start/stop are in test_link.py."""
 
 from __future__ import annotations
 
@@ -56,13 +57,17 @@ def double_halve_nudge(tempo: Tempo, now: list[float]) -> None:
     tempo.halve()
     assert tempo.bpm() == pytest.approx(60.0)
     tempo.store.set("tempo.bpm", 120.0)
-    tempo.nudge(20.0)  # the beat 20 ms later
+    tempo.store.set("tempo.nudge", 20.0)  # the beat 20 ms later
     assert tempo.next_boundary("beat", 0.5) == pytest.approx(0.02)
-    with pytest.raises(ValueError, match="allowed: up to one beat"):
-        tempo.nudge(900.0)
-    tempo.store.set("tempo.bpm", 300.0)
+    tempo.store.set("tempo.nudge", 0.0)
+    tempo.store.set("tempo.bpm", 240.0)
     with pytest.raises(ValueError, match="allowed: 20..400 BPM"):
         tempo.double()
+    tempo.store.fire("tempo.halve")  # the trigger, as OSC or a MIDI button fires it
+    assert tempo.bpm() == pytest.approx(120.0)
+    tempo.store.fire("tempo.double")
+    tempo.store.fire("tempo.double")  # 480: refused in one line, counted, the tempo stays
+    assert tempo.bpm() == pytest.approx(240.0) and tempo.stats.source_refused == 1
     # a source the performer does not set (here MIDI clock): ×2 scales its count, bar lines stay on its beat 0
     from test_midi_clock import clocks, msg
 

@@ -63,3 +63,60 @@ def test_two_link_peers_share_tempo_and_bar_phase():
         peer.kill()
         peer.wait(5)
         reader.join(2)
+
+
+FOLLOWER = textwrap.dedent("""
+    import time
+    import link
+    peer = link.Link(100.0)
+    peer.startStopSyncEnabled = True
+    peer.enabled = True
+    deadline = time.monotonic() + 25.0              # bounded: the peer leaves after 25 s whatever happens
+    started = stopped = None
+    while time.monotonic() < deadline:
+        state = peer.captureAppSessionState()
+        tempo = state.tempo()
+        now = time.monotonic()
+        if started is None and abs(tempo - 140.0) < 0.01:  # the show led: start the session ...
+            state.setIsPlaying(True, peer.clock().micros())
+            peer.commitAppSessionState(state)
+            started = now
+        elif started is not None and stopped is None and now - started > 1.5:  # ... and stop it 1.5 s later
+            state.setIsPlaying(False, peer.clock().micros())
+            peer.commitAppSessionState(state)
+            stopped = now
+        print(f"{peer.numPeers()} {tempo!r} {int(state.isPlaying())}", flush=True)
+        time.sleep(0.05)
+""")
+
+
+def test_the_show_leads_the_link_session_and_follows_its_start_and_stop():
+    """Issue #23 item 4: a tempo set here (tempo.bpm, tempo.double) reaches the session; with start/stop sync a
+    session stopped by a peer stops the beat here (what waits for the bar then happens at once)."""
+    peer = subprocess.Popen([sys.executable, "-c", FOLLOWER], stdout=subprocess.PIPE, text=True)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(iter(peer.stdout.readline, "")), daemon=True)
+    reader.start()
+    store = ParamStore()
+    store.set("tempo.link_start_stop", True)
+    store.set("tempo.quantize", "bar")
+    store.set("tempo.source", "link")
+    tempo = Tempo(store, {})
+    tempo.start()
+    try:
+        assert wait_until(lambda: tempo.link.peers() >= 1, 10), "the two peers did not find each other"
+        assert not tempo.running()  # the session has not started
+        store.set("tempo.bpm", 140.0)
+        assert wait_until(lambda: lines and float(lines[-1].split()[1]) == pytest.approx(140.0, abs=0.01), 5), lines[-1:]
+        assert wait_until(tempo.running, 5)  # the peer started the session
+        assert tempo.bpm() == pytest.approx(140.0, abs=0.01)
+        assert wait_until(lambda: not tempo.running(), 5)  # ... and stopped it
+        assert tempo.quantize_delay() == 0.0
+        store.fire("tempo.double")
+        assert wait_until(lambda: float(lines[-1].split()[1]) == pytest.approx(280.0, abs=0.01), 5), lines[-1:]
+        assert tempo.bpm() == pytest.approx(280.0, abs=0.01)
+    finally:
+        tempo.stop()
+        peer.kill()
+        peer.wait(5)
+        reader.join(2)
