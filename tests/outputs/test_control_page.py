@@ -98,7 +98,7 @@ def test_page_is_generated_from_the_registry(served):
         elif p.type == "trigger":
             assert 'class="trigger"' in html
         assert ('data-learn="' in html) == (p.type != "string")
-    groups = re.findall(r'<section class="group" data-group="(\w+)">', page)
+    groups = re.findall(r'<details class="group" data-group="(\w+)" open>', page)
     assert set(groups) == {p.group for p in REGISTRY} and len(groups) == len(set(groups))
 
 
@@ -249,7 +249,8 @@ def test_control_page_in_chromium_moves_both_ways(browser, served):  # noqa: F81
         # a trigger button fires; a preset button recalls; a learn button arms learn
         js(tools, "document.querySelector('.ctl [data-name=\"dream.restart\"]').click()")
         assert wait_until(lambda: store.get("dream.restart") == 1, 10, 0.05)
-        assert wait_until(lambda: js(tools, "document.querySelectorAll('#presets button').length") == 2, 10, 0.1)
+        recall = "document.querySelectorAll('#presets button[data-preset]').length"
+        assert wait_until(lambda: js(tools, recall) == 2, 10, 0.1)
         js(tools, "document.querySelector('#presets button[data-preset=\"club\"]').click()")
         assert wait_until(lambda: control.recalled == ["club"], 10, 0.05)
         ok = wait_until(lambda: abs(float(js(tools, VALUE.format(name="audio.gate"))) + 30) < 0.2, 10, 0.05)

@@ -13,10 +13,9 @@ import time
 import numpy as np
 import pytest
 from test_outputs import info, pattern, wait_until
-from test_preview import CHROMIUM, FRAME_BOX, browser, get, open_page, preview  # noqa: F401 (fixtures)
+from test_preview import CHROMIUM, FRAME_BOX, DevTools, browser, get, open_page, preview  # noqa: F401 (fixtures)
 
 from performer.outputs.preview import PreviewOutput
-
 
 QUADRANTS = ((255, 0, 255), (0, 255, 255), (255, 255, 0), (0, 255, 0))
 """Colours the page itself never uses: the four quarters of the test frame."""
@@ -119,7 +118,7 @@ def test_a_devtools_screenshot_of_the_polling_page_shows_the_frame_where_the_pag
         out.close()
     from PIL import Image as Img
 
-    for n, (box, screen) in enumerate(shots):
+    for n, (_box, screen) in enumerate(shots):
         Img.fromarray(screen).save(tmp_path / f"devtools-{n}.png")
     for box, screen in shots:  # the DOM says naturalWidth 0 while a frame is swapped in; the pixels show it
         assert box["w"] > 300, box
@@ -146,3 +145,46 @@ def test_the_page_arrives_with_the_newest_frame_spectrogram_and_state(preview): 
     assert initial is not None and "<script>alert" not in page
     state = json.loads(initial.group(1))
     assert state["frame"] == 7 and state["top_class"] == "dog_bark" and state["status"]["input_error"].startswith("</")
+
+
+def test_on_a_phone_the_preview_shows_the_picture_the_screens_width(browser, tmp_path):  # noqa: F811
+    """At 390 x 844 the picture was 95 px wide beside the side panel; now it takes the width, the panel below."""
+    import os
+    import tempfile
+    from pathlib import Path
+
+    from PIL import Image
+
+    out = PreviewOutput("web", port=0, fps=30)
+    out.open()
+    tools = None
+    try:
+        with Feeder(out, quadrant_frame()):
+            targets = json.loads(get(f"http://127.0.0.1:{browser}/json/list")[2])
+            tools = DevTools(next(t for t in targets if t["type"] == "page")["webSocketDebuggerUrl"])
+            tools.call("Page.enable")
+            tools.call("Emulation.setDeviceMetricsOverride", width=390, height=844, deviceScaleFactor=1, mobile=True)
+            tools.call("Page.navigate", url=out.url)
+            where = FRAME_BOX.format(w=1280, h=720)
+            assert wait_until(lambda: (tools.evaluate(where) or {}).get("seen", 0) >= 3, 30, 0.1)
+            box = tools.evaluate(where)
+            data = base64.b64decode(tools.call("Page.captureScreenshot", format="png")["data"])
+            side = tools.evaluate("(() => { const r = document.getElementById('side').getBoundingClientRect();"
+                                  "return {x: r.left, y: r.top, w: r.width}; })()")
+            width = tools.evaluate("document.documentElement.scrollWidth")
+    finally:
+        if tools is not None:
+            tools.close()
+        out.close()
+    shots = Path(os.environ.get("PERFORMER_SHOTS", tempfile.gettempdir()))
+    shots.mkdir(parents=True, exist_ok=True)
+    (shots / "preview_phone.png").write_bytes(data)
+    screen = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+    assert screen.shape[:2] == (844, 390) and width <= 390
+    assert box["w"] >= 360 and box["y"] + box["h"] <= 844, box  # the screen's width, on the first screen
+    assert side["y"] >= box["y"] + box["h"] - 1 and side["w"] >= 360, (side, box)  # the panel below, not beside
+    x0, y0, w, h = (round(box[k]) for k in ("x", "y", "w", "h"))
+    for i, (fy, fx) in enumerate(((0.25, 0.25), (0.25, 0.75), (0.75, 0.25), (0.75, 0.75))):
+        y, x = y0 + int(fy * h), x0 + int(fx * w)
+        patch = screen[y - 5:y + 5, x - 5:x + 5].reshape(-1, 3).mean(axis=0)
+        assert np.abs(patch - QUADRANTS[i]).max() < 25, (i, patch.round(), box)  # the pixels, not the DOM

@@ -5,7 +5,9 @@ state as JSON the script shows before anything else), so it shows the picture as
 headless browser's screenshot, taken at the load event, showed a black frame when the page drew nothing before
 its first poll came back. Then it polls for newer ones.
 
-The class ``none`` ("none of these") is shown in grey: its bar, its name, and the top line while it wins.
+The class ``none`` ("none of these") is shown in grey: its bar, its name, and the top line while it wins. On a
+phone (up to 700 px wide) the picture takes the screen's width and the bars, spectrogram and engine panel follow
+below it (beside it, the picture was 95 px wide on a 390-px phone).
 """
 
 from __future__ import annotations
@@ -36,13 +38,19 @@ _PAGE = """<!doctype html>
  #spec{width:100%;height:140px;image-rendering:pixelated;background:#000}
  #status{font:13px system-ui,sans-serif;overflow:auto;flex:1;background:#14141a;padding:6px 8px}
  #status table{border-collapse:collapse;width:100%;margin-bottom:6px}
- #status th{text-align:left;color:#8a8a96;font-weight:normal;padding:1px 10px 1px 0;white-space:nowrap;
+ #status th{text-align:left;color:#a0a0ac;font-weight:normal;padding:1px 10px 1px 0;white-space:nowrap;
             vertical-align:top}
  #status td{padding:1px 8px 1px 0;font-variant-numeric:tabular-nums}
  #status .outputs th{border-bottom:1px solid #30303a}
  #status .outputs .n{text-align:right}
  #status tr.warn th,#status tr.warn td{color:#ff7a6b}
- h2{font-size:12px;text-transform:uppercase;color:#8a8a96;margin:0}
+ h2{font-size:12px;text-transform:uppercase;color:#a0a0ac;margin:0}
+ @media (max-width:700px){  /* a phone: the picture the screen's width, the rest below it */
+  main{grid-template-columns:minmax(0,1fr);height:auto;padding:8px;gap:10px}
+  #dream{height:auto;aspect-ratio:16/9}
+  #status{flex:none;overflow-x:auto}
+  #status td,#status th{overflow-wrap:anywhere}
+ }
 </style></head>
 <body><main>
 <img id="dream" alt="live frame"__FRAME__ data-frames-seen="0">
