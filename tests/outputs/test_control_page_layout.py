@@ -20,9 +20,12 @@ from test_control_page import Control, served  # noqa: F401 (served is a fixture
 from test_outputs import info, wait_until
 from test_preview import DevTools, browser, get  # noqa: F401 (browser is a fixture)
 
+from performer.params import REGISTRY
+
 PHONE, DESKTOP = (390, 844), (1280, 800)
 SHOTS = Path(os.environ.get("PERFORMER_SHOTS", tempfile.gettempdir()))
-PERFORM = ("#blackout", "#freeze", "#tap", "#master-fader", "#live", "#fav-list", "#xy")
+PERFORM = ("#blackout", "#freeze", "#tap", "#master-fader", "#live", "#fav-list", "#xy") + (
+    ("#crossfader-fader",) if "crossfader.position" in REGISTRY else ())
 MAGENTA = (255, 0, 255)
 
 BOXES = """(() => { const out = {}; for (const s of %s) { const el = document.querySelector(s);
@@ -165,6 +168,14 @@ def test_keys_pad_and_favourites_play_the_show_by_touch(browser, served):  # noq
         for _ in range(3):
             tap(tools, *centre(boxes["#tap"]), touch=True)
         assert wait_until(lambda: store.get("tempo.tap") == 3, 10, 0.05)
+        if "#crossfader-fader" in boxes:  # the A/B crossfader, with the presets at its ends by name
+            store.update({"crossfader.a": "ambient", "crossfader.b": "club"}, source="osc")
+            ends = "[...document.querySelectorAll('#crossfader .xend')].map(e => e.textContent)"
+            assert wait_until(lambda: tools.evaluate(ends) == ["ambient", "club"], 10, 0.05)
+            x = boxes["#crossfader-fader"]
+            tap(tools, x["x"] + 0.75 * x["w"], x["y"] + x["h"] / 2, touch=True)
+            assert wait_until(lambda: abs(store.get("crossfader.position") - 0.75) < 0.1, 10, 0.05), \
+                store.get("crossfader.position")
         # the XY pad: a finger dragged to a quarter from the left, a quarter from the top
         pad = boxes["#xy"]
         start, end = centre(pad), (pad["x"] + 0.25 * pad["w"], pad["y"] + 0.25 * pad["h"])

@@ -1,8 +1,9 @@
 """The control page: one self-contained, touch-friendly HTML document generated from the parameter registry.
 
 At the top, the performance layout, all within the first screen of a phone: blackout, freeze and tap, the master
-fader (``master.fade``), a small live picture (the preview's newest frame, four a second), the favourite presets
-(starred on the device) and an XY pad driving two numeric parameters chosen in its menus. Below, the class
+fader (``master.fade``) and the A/B crossfader (where the registry has them), a small live picture (the preview's
+newest frame, four a second), the favourite presets (starred on the device) and an XY pad driving two numeric
+parameters chosen in its menus. Below, the class
 probabilities, the presets, and every parameter in its group (closed on a phone, a tap opens one): a fader for
 numbers with its range and unit, a toggle for a bool, a menu for an enum, a text field for a string, a button for a
 trigger, each with a MIDI-learn button. The page keeps itself in sync with the server over the WebSocket at
@@ -65,8 +66,10 @@ def _row(p: Param) -> str:
             f'<div class="ctl">{_control(p)}{learn}</div></div>')
 
 
-PERFORM = {"blackout": "master.blackout", "freeze": "master.freeze", "tap": "tempo.tap", "master": "master.fade"}
-"""The parameters of the performance layout's keys and master fader (left out where a registry lacks one)."""
+PERFORM = {"blackout": "master.blackout", "freeze": "master.freeze", "tap": "tempo.tap", "master": "master.fade",
+           "crossfader": "crossfader.position", "a": "crossfader.a", "b": "crossfader.b"}
+"""The parameters of the performance layout's keys, master fader and A/B crossfader (each left out where a registry
+lacks it)."""
 XY = ("dream.rotate", "dream.zoom")
 """The XY pad's parameters until the performer picks others (kept on the device)."""
 
@@ -88,13 +91,23 @@ def _perform(registry: Registry) -> str:
     if has(PERFORM["tap"], "trigger"):
         keys.append(f'<button type="button" class="key" id="tap" data-name="{PERFORM["tap"]}" title="tap tempo">'
                     'Tap<span id="tap-bpm">— BPM</span></button>')
-    master = ""
-    if has(PERFORM["master"]) and registry.get(PERFORM["master"]).numeric:
-        p = registry.get(PERFORM["master"])
-        master = (f'<div id="master" title="{_attr(p.description)}"><span class="plabel">master fade</span>'
-                  f'<input type="range" id="master-fader" data-name="{_attr(p.name)}" min="{format_number(p.min)}" '
-                  f'max="{format_number(p.max)}" step="{_number_step(p)}" value="{_attr(p.default)}" '
-                  f'aria-label="master fade"><span class="value" data-value="{_attr(p.name)}"></span></div>')
+
+    def fader(key: str, label: str, before: str = "", after: str = "") -> str:
+        if not (has(PERFORM[key]) and registry.get(PERFORM[key]).numeric):
+            return ""
+        p = registry.get(PERFORM[key])
+        before = before or f'<span class="plabel">{label}</span>'
+        after = after or f'<span class="value" data-value="{_attr(p.name)}"></span>'
+        return (f'<div id="{key}" class="pfader" title="{_attr(p.description)}">{before}'
+                f'<input type="range" id="{key}-fader" data-name="{_attr(p.name)}" min="{format_number(p.min)}" '
+                f'max="{format_number(p.max)}" step="{_number_step(p)}" value="{_attr(p.default)}" '
+                f'aria-label="{label}">{after}</div>')
+
+    def end(key: str, side: str) -> str:  # the preset at one end of the crossfader, by name
+        name = f'<span class="xend" data-value="{PERFORM[key]}"></span>' if has(PERFORM[key]) else ""
+        return f'<span class="plabel">{side} {name}</span>'
+
+    master = fader("master", "master fade") + fader("crossfader", "crossfader", end("a", "A"), end("b", "B"))
     numeric = [p for p in registry if p.numeric]
     xy = ""
     if len(numeric) >= 2:
@@ -104,7 +117,8 @@ def _perform(registry: Registry) -> str:
               f'aria-label="XY pad"><div id="xy-dot"></div></div><div class="axes">'
               f'<label>x <select id="xy-x" aria-label="XY pad: x">{options}</select></label>'
               f'<label>y <select id="xy-y" aria-label="XY pad: y">{options}</select></label></div></div>')
-    return (f'<section id="perform" aria-label="performance"><div id="keys">{"".join(keys)}</div>{master}'
+    return (f'<section id="perform" aria-label="performance"><div id="keys">{"".join(keys)}</div>'
+            f'<div id="faders">{master}</div>'
             '<a id="live-box" href="/" target="_blank" title="the preview, larger"><img id="live" '
             'alt="live picture"></a><div id="favs"><div id="fav-list"></div><div id="fav-hint" class="hint"></div>'
             f'</div>{xy}</section>')
