@@ -12,6 +12,7 @@ import time
 
 import numpy as np
 import pytest
+from test_control_page_layout import CONTRAST
 from test_outputs import info, pattern, wait_until
 from test_preview import CHROMIUM, FRAME_BOX, DevTools, browser, get, open_page, preview  # noqa: F401 (fixtures)
 
@@ -172,10 +173,12 @@ def test_on_a_phone_the_preview_shows_the_picture_the_screens_width(browser, tmp
             side = tools.evaluate("(() => { const r = document.getElementById('side').getBoundingClientRect();"
                                   "return {x: r.left, y: r.top, w: r.width}; })()")
             width = tools.evaluate("document.documentElement.scrollWidth")
+            contrast = tools.evaluate(CONTRAST)
     finally:
         if tools is not None:
             tools.close()
         out.close()
+    assert contrast["n"] > 10 and not contrast["bad"], contrast["bad"]  # every label 4.5:1 on its background
     shots = Path(os.environ.get("PERFORMER_SHOTS", tempfile.gettempdir()))
     shots.mkdir(parents=True, exist_ok=True)
     (shots / "preview_phone.png").write_bytes(data)
