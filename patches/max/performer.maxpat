@@ -808,7 +808,7 @@
       300.0,
       20.0
      ],
-     "text": "mapping.enabled"
+     "text": "analysis.attack (s, 0..2)"
     }
    },
    {
@@ -826,24 +826,27 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /mapping/enabled"
+     "text": "prepend /analysis/attack"
     }
    },
    {
     "box": {
      "id": "obj-47",
-     "maxclass": "toggle",
+     "maxclass": "flonum",
      "numinlets": 1,
-     "numoutlets": 1,
+     "numoutlets": 2,
      "patching_rect": [
       340.0,
       80.0,
-      22.0,
+      110.0,
       22.0
      ],
      "outlettype": [
-      "int"
+      "",
+      "bang"
      ],
+     "minimum": 0.0,
+     "maximum": 2.0,
      "parameter_enable": 0
     }
    },
@@ -859,7 +862,7 @@
       300.0,
       20.0
      ],
-     "text": "mapping.depth (0..2)"
+     "text": "analysis.release (s, 0..5)"
     }
    },
    {
@@ -877,7 +880,7 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /mapping/depth"
+     "text": "prepend /analysis/release"
     }
    },
    {
@@ -897,7 +900,7 @@
       "bang"
      ],
      "minimum": 0.0,
-     "maximum": 2.0,
+     "maximum": 5.0,
      "parameter_enable": 0
     }
    },
@@ -913,7 +916,7 @@
       300.0,
       20.0
      ],
-     "text": "dream.network"
+     "text": "analysis.hit (dB, 1..30)"
     }
    },
    {
@@ -931,18 +934,177 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /dream/network"
+     "text": "prepend /analysis/hit"
     }
    },
    {
     "box": {
      "id": "obj-53",
+     "maxclass": "flonum",
+     "numinlets": 1,
+     "numoutlets": 2,
+     "patching_rect": [
+      340.0,
+      172.0,
+      110.0,
+      22.0
+     ],
+     "outlettype": [
+      "",
+      "bang"
+     ],
+     "minimum": 1.0,
+     "maximum": 30.0,
+     "parameter_enable": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-54",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      340.0,
+      198.0,
+      300.0,
+      20.0
+     ],
+     "text": "mapping.enabled"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-55",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      470.0,
+      218.0,
+      170.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend /mapping/enabled"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-56",
+     "maxclass": "toggle",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      340.0,
+      218.0,
+      22.0,
+      22.0
+     ],
+     "outlettype": [
+      "int"
+     ],
+     "parameter_enable": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-57",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      340.0,
+      244.0,
+      300.0,
+      20.0
+     ],
+     "text": "mapping.depth (0..2)"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-58",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      470.0,
+      264.0,
+      170.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend /mapping/depth"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-59",
+     "maxclass": "flonum",
+     "numinlets": 1,
+     "numoutlets": 2,
+     "patching_rect": [
+      340.0,
+      264.0,
+      110.0,
+      22.0
+     ],
+     "outlettype": [
+      "",
+      "bang"
+     ],
+     "minimum": 0.0,
+     "maximum": 2.0,
+     "parameter_enable": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-60",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      340.0,
+      290.0,
+      300.0,
+      20.0
+     ],
+     "text": "dream.network"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-61",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      470.0,
+      310.0,
+      170.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend /dream/network"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-62",
      "maxclass": "umenu",
      "numinlets": 1,
      "numoutlets": 3,
      "patching_rect": [
       340.0,
-      172.0,
+      310.0,
       120.0,
       22.0
      ],
@@ -965,13 +1127,13 @@
    },
    {
     "box": {
-     "id": "obj-54",
+     "id": "obj-63",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
      "patching_rect": [
       340.0,
-      198.0,
+      336.0,
       300.0,
       20.0
      ],
@@ -980,13 +1142,13 @@
    },
    {
     "box": {
-     "id": "obj-55",
+     "id": "obj-64",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
       470.0,
-      218.0,
+      356.0,
       170.0,
       22.0
      ],
@@ -998,13 +1160,13 @@
    },
    {
     "box": {
-     "id": "obj-56",
+     "id": "obj-65",
      "maxclass": "textedit",
      "numinlets": 1,
      "numoutlets": 4,
      "patching_rect": [
       340.0,
-      218.0,
+      356.0,
       120.0,
       22.0
      ],
@@ -1019,13 +1181,13 @@
    },
    {
     "box": {
-     "id": "obj-57",
+     "id": "obj-66",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 2,
      "patching_rect": [
       470.0,
-      242.0,
+      380.0,
       60.0,
       22.0
      ],
@@ -1034,168 +1196,6 @@
       ""
      ],
      "text": "route text"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-58",
-     "maxclass": "comment",
-     "numinlets": 1,
-     "numoutlets": 0,
-     "patching_rect": [
-      340.0,
-      244.0,
-      300.0,
-      20.0
-     ],
-     "text": "dream.iterations (1..20)"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-59",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      470.0,
-      264.0,
-      170.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend /dream/iterations"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-60",
-     "maxclass": "number",
-     "numinlets": 1,
-     "numoutlets": 2,
-     "patching_rect": [
-      340.0,
-      264.0,
-      110.0,
-      22.0
-     ],
-     "outlettype": [
-      "",
-      "bang"
-     ],
-     "minimum": 1,
-     "maximum": 20,
-     "parameter_enable": 0
-    }
-   },
-   {
-    "box": {
-     "id": "obj-61",
-     "maxclass": "comment",
-     "numinlets": 1,
-     "numoutlets": 0,
-     "patching_rect": [
-      340.0,
-      290.0,
-      300.0,
-      20.0
-     ],
-     "text": "dream.octaves (1..6)"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-62",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      470.0,
-      310.0,
-      170.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend /dream/octaves"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-63",
-     "maxclass": "number",
-     "numinlets": 1,
-     "numoutlets": 2,
-     "patching_rect": [
-      340.0,
-      310.0,
-      110.0,
-      22.0
-     ],
-     "outlettype": [
-      "",
-      "bang"
-     ],
-     "minimum": 1,
-     "maximum": 6,
-     "parameter_enable": 0
-    }
-   },
-   {
-    "box": {
-     "id": "obj-64",
-     "maxclass": "comment",
-     "numinlets": 1,
-     "numoutlets": 0,
-     "patching_rect": [
-      340.0,
-      336.0,
-      300.0,
-      20.0
-     ],
-     "text": "dream.octave_scale (1.1..2)"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-65",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      470.0,
-      356.0,
-      170.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend /dream/octave_scale"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-66",
-     "maxclass": "flonum",
-     "numinlets": 1,
-     "numoutlets": 2,
-     "patching_rect": [
-      340.0,
-      356.0,
-      110.0,
-      22.0
-     ],
-     "outlettype": [
-      "",
-      "bang"
-     ],
-     "minimum": 1.1,
-     "maximum": 2.0,
-     "parameter_enable": 0
     }
    },
    {
@@ -1210,7 +1210,7 @@
       300.0,
       20.0
      ],
-     "text": "dream.lr (0.001..0.2)"
+     "text": "dream.iterations (1..20)"
     }
    },
    {
@@ -1228,13 +1228,13 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /dream/lr"
+     "text": "prepend /dream/iterations"
     }
    },
    {
     "box": {
      "id": "obj-69",
-     "maxclass": "flonum",
+     "maxclass": "number",
      "numinlets": 1,
      "numoutlets": 2,
      "patching_rect": [
@@ -1247,8 +1247,8 @@
       "",
       "bang"
      ],
-     "minimum": 0.001,
-     "maximum": 0.2,
+     "minimum": 1,
+     "maximum": 20,
      "parameter_enable": 0
     }
    },
@@ -1264,7 +1264,7 @@
       300.0,
       20.0
      ],
-     "text": "dream.jitter (px, 0..64)"
+     "text": "dream.octaves (1..6)"
     }
    },
    {
@@ -1282,7 +1282,7 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /dream/jitter"
+     "text": "prepend /dream/octaves"
     }
    },
    {
@@ -1301,8 +1301,8 @@
       "",
       "bang"
      ],
-     "minimum": 0,
-     "maximum": 64,
+     "minimum": 1,
+     "maximum": 6,
      "parameter_enable": 0
     }
    },
@@ -1318,7 +1318,7 @@
       300.0,
       20.0
      ],
-     "text": "dream.grad_norm"
+     "text": "dream.octave_scale (1.1..2)"
     }
    },
    {
@@ -1336,18 +1336,180 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /dream/grad_norm"
+     "text": "prepend /dream/octave_scale"
     }
    },
    {
     "box": {
      "id": "obj-75",
+     "maxclass": "flonum",
+     "numinlets": 1,
+     "numoutlets": 2,
+     "patching_rect": [
+      340.0,
+      494.0,
+      110.0,
+      22.0
+     ],
+     "outlettype": [
+      "",
+      "bang"
+     ],
+     "minimum": 1.1,
+     "maximum": 2.0,
+     "parameter_enable": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-76",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      340.0,
+      520.0,
+      300.0,
+      20.0
+     ],
+     "text": "dream.lr (0.001..0.2)"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-77",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      470.0,
+      540.0,
+      170.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend /dream/lr"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-78",
+     "maxclass": "flonum",
+     "numinlets": 1,
+     "numoutlets": 2,
+     "patching_rect": [
+      340.0,
+      540.0,
+      110.0,
+      22.0
+     ],
+     "outlettype": [
+      "",
+      "bang"
+     ],
+     "minimum": 0.001,
+     "maximum": 0.2,
+     "parameter_enable": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-79",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      340.0,
+      566.0,
+      300.0,
+      20.0
+     ],
+     "text": "dream.jitter (px, 0..64)"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-80",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      470.0,
+      586.0,
+      170.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend /dream/jitter"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-81",
+     "maxclass": "number",
+     "numinlets": 1,
+     "numoutlets": 2,
+     "patching_rect": [
+      340.0,
+      586.0,
+      110.0,
+      22.0
+     ],
+     "outlettype": [
+      "",
+      "bang"
+     ],
+     "minimum": 0,
+     "maximum": 64,
+     "parameter_enable": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-82",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      340.0,
+      612.0,
+      300.0,
+      20.0
+     ],
+     "text": "dream.grad_norm"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-83",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      470.0,
+      632.0,
+      170.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend /dream/grad_norm"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-84",
      "maxclass": "umenu",
      "numinlets": 1,
      "numoutlets": 3,
      "patching_rect": [
       340.0,
-      494.0,
+      632.0,
       120.0,
       22.0
      ],
@@ -1368,168 +1530,6 @@
    },
    {
     "box": {
-     "id": "obj-76",
-     "maxclass": "comment",
-     "numinlets": 1,
-     "numoutlets": 0,
-     "patching_rect": [
-      340.0,
-      520.0,
-      300.0,
-      20.0
-     ],
-     "text": "dream.grad_smooth (px, 0..4)"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-77",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      470.0,
-      540.0,
-      170.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend /dream/grad_smooth"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-78",
-     "maxclass": "flonum",
-     "numinlets": 1,
-     "numoutlets": 2,
-     "patching_rect": [
-      340.0,
-      540.0,
-      110.0,
-      22.0
-     ],
-     "outlettype": [
-      "",
-      "bang"
-     ],
-     "minimum": 0.0,
-     "maximum": 4.0,
-     "parameter_enable": 0
-    }
-   },
-   {
-    "box": {
-     "id": "obj-79",
-     "maxclass": "comment",
-     "numinlets": 1,
-     "numoutlets": 0,
-     "patching_rect": [
-      340.0,
-      566.0,
-      300.0,
-      20.0
-     ],
-     "text": "dream.robustness (0..2)"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-80",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      470.0,
-      586.0,
-      170.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend /dream/robustness"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-81",
-     "maxclass": "flonum",
-     "numinlets": 1,
-     "numoutlets": 2,
-     "patching_rect": [
-      340.0,
-      586.0,
-      110.0,
-      22.0
-     ],
-     "outlettype": [
-      "",
-      "bang"
-     ],
-     "minimum": 0.0,
-     "maximum": 2.0,
-     "parameter_enable": 0
-    }
-   },
-   {
-    "box": {
-     "id": "obj-82",
-     "maxclass": "comment",
-     "numinlets": 1,
-     "numoutlets": 0,
-     "patching_rect": [
-      340.0,
-      612.0,
-      300.0,
-      20.0
-     ],
-     "text": "dream.freq_decay (0..2)"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-83",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      470.0,
-      632.0,
-      170.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend /dream/freq_decay"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-84",
-     "maxclass": "flonum",
-     "numinlets": 1,
-     "numoutlets": 2,
-     "patching_rect": [
-      340.0,
-      632.0,
-      110.0,
-      22.0
-     ],
-     "outlettype": [
-      "",
-      "bang"
-     ],
-     "minimum": 0.0,
-     "maximum": 2.0,
-     "parameter_enable": 0
-    }
-   },
-   {
-    "box": {
      "id": "obj-85",
      "maxclass": "comment",
      "numinlets": 1,
@@ -1540,7 +1540,7 @@
       300.0,
       20.0
      ],
-     "text": "dream.decorrelate"
+     "text": "dream.grad_smooth (px, 0..4)"
     }
    },
    {
@@ -1558,24 +1558,27 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /dream/decorrelate"
+     "text": "prepend /dream/grad_smooth"
     }
    },
    {
     "box": {
      "id": "obj-87",
-     "maxclass": "toggle",
+     "maxclass": "flonum",
      "numinlets": 1,
-     "numoutlets": 1,
+     "numoutlets": 2,
      "patching_rect": [
       340.0,
       678.0,
-      22.0,
+      110.0,
       22.0
      ],
      "outlettype": [
-      "int"
+      "",
+      "bang"
      ],
+     "minimum": 0.0,
+     "maximum": 4.0,
      "parameter_enable": 0
     }
    },
@@ -1591,7 +1594,7 @@
       300.0,
       20.0
      ],
-     "text": "dream.width (px, 64..1920)"
+     "text": "dream.robustness (0..2)"
     }
    },
    {
@@ -1609,13 +1612,13 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /dream/width"
+     "text": "prepend /dream/robustness"
     }
    },
    {
     "box": {
      "id": "obj-90",
-     "maxclass": "number",
+     "maxclass": "flonum",
      "numinlets": 1,
      "numoutlets": 2,
      "patching_rect": [
@@ -1628,8 +1631,8 @@
       "",
       "bang"
      ],
-     "minimum": 64,
-     "maximum": 1920,
+     "minimum": 0.0,
+     "maximum": 2.0,
      "parameter_enable": 0
     }
    },
@@ -1645,7 +1648,7 @@
       300.0,
       20.0
      ],
-     "text": "dream.height (px, 64..1080)"
+     "text": "dream.freq_decay (0..2)"
     }
    },
    {
@@ -1663,13 +1666,13 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /dream/height"
+     "text": "prepend /dream/freq_decay"
     }
    },
    {
     "box": {
      "id": "obj-93",
-     "maxclass": "number",
+     "maxclass": "flonum",
      "numinlets": 1,
      "numoutlets": 2,
      "patching_rect": [
@@ -1682,8 +1685,8 @@
       "",
       "bang"
      ],
-     "minimum": 64,
-     "maximum": 1080,
+     "minimum": 0.0,
+     "maximum": 2.0,
      "parameter_enable": 0
     }
    },
@@ -1699,7 +1702,7 @@
       300.0,
       20.0
      ],
-     "text": "dream.tile (px, 0..1920)"
+     "text": "dream.decorrelate"
     }
    },
    {
@@ -1717,27 +1720,24 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /dream/tile"
+     "text": "prepend /dream/decorrelate"
     }
    },
    {
     "box": {
      "id": "obj-96",
-     "maxclass": "number",
+     "maxclass": "toggle",
      "numinlets": 1,
-     "numoutlets": 2,
+     "numoutlets": 1,
      "patching_rect": [
       670.0,
       172.0,
-      110.0,
+      22.0,
       22.0
      ],
      "outlettype": [
-      "",
-      "bang"
+      "int"
      ],
-     "minimum": 0,
-     "maximum": 1920,
      "parameter_enable": 0
     }
    },
@@ -1753,7 +1753,7 @@
       300.0,
       20.0
      ],
-     "text": "dream.colour_hold (0..1)"
+     "text": "dream.width (px, 64..1920)"
     }
    },
    {
@@ -1771,13 +1771,13 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /dream/colour_hold"
+     "text": "prepend /dream/width"
     }
    },
    {
     "box": {
      "id": "obj-99",
-     "maxclass": "flonum",
+     "maxclass": "number",
      "numinlets": 1,
      "numoutlets": 2,
      "patching_rect": [
@@ -1790,8 +1790,8 @@
       "",
       "bang"
      ],
-     "minimum": 0.0,
-     "maximum": 1.0,
+     "minimum": 64,
+     "maximum": 1920,
      "parameter_enable": 0
     }
    },
@@ -1807,7 +1807,7 @@
       300.0,
       20.0
      ],
-     "text": "dream.guide_weight (0..10)"
+     "text": "dream.height (px, 64..1080)"
     }
    },
    {
@@ -1825,13 +1825,13 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /dream/guide_weight"
+     "text": "prepend /dream/height"
     }
    },
    {
     "box": {
      "id": "obj-102",
-     "maxclass": "flonum",
+     "maxclass": "number",
      "numinlets": 1,
      "numoutlets": 2,
      "patching_rect": [
@@ -1844,8 +1844,8 @@
       "",
       "bang"
      ],
-     "minimum": 0.0,
-     "maximum": 10.0,
+     "minimum": 64,
+     "maximum": 1080,
      "parameter_enable": 0
     }
    },
@@ -1861,7 +1861,7 @@
       300.0,
       20.0
      ],
-     "text": "dream.follow_confidence (0..1)"
+     "text": "dream.tile (px, 0..1920)"
     }
    },
    {
@@ -1879,13 +1879,13 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /dream/follow_confidence"
+     "text": "prepend /dream/tile"
     }
    },
    {
     "box": {
      "id": "obj-105",
-     "maxclass": "flonum",
+     "maxclass": "number",
      "numinlets": 1,
      "numoutlets": 2,
      "patching_rect": [
@@ -1898,8 +1898,8 @@
       "",
       "bang"
      ],
-     "minimum": 0.0,
-     "maximum": 1.0,
+     "minimum": 0,
+     "maximum": 1920,
      "parameter_enable": 0
     }
    },
@@ -1915,7 +1915,7 @@
       300.0,
       20.0
      ],
-     "text": "dream.class_change"
+     "text": "dream.colour_hold (0..1)"
     }
    },
    {
@@ -1933,31 +1933,27 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /dream/class_change"
+     "text": "prepend /dream/colour_hold"
     }
    },
    {
     "box": {
      "id": "obj-108",
-     "maxclass": "umenu",
+     "maxclass": "flonum",
      "numinlets": 1,
-     "numoutlets": 3,
+     "numoutlets": 2,
      "patching_rect": [
       670.0,
       356.0,
-      120.0,
+      110.0,
       22.0
      ],
      "outlettype": [
-      "int",
       "",
-      ""
+      "bang"
      ],
-     "items": [
-      "morph",
-      ",",
-      "restart"
-     ],
+     "minimum": 0.0,
+     "maximum": 1.0,
      "parameter_enable": 0
     }
    },
@@ -1973,7 +1969,7 @@
       300.0,
       20.0
      ],
-     "text": "dream.portrait_pull (0..1)"
+     "text": "dream.guide_weight (0..10)"
     }
    },
    {
@@ -1991,7 +1987,7 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /dream/portrait_pull"
+     "text": "prepend /dream/guide_weight"
     }
    },
    {
@@ -2011,7 +2007,7 @@
       "bang"
      ],
      "minimum": 0.0,
-     "maximum": 1.0,
+     "maximum": 10.0,
      "parameter_enable": 0
     }
    },
@@ -2027,7 +2023,7 @@
       300.0,
       20.0
      ],
-     "text": "dream.seed"
+     "text": "dream.follow_confidence (0..1)"
     }
    },
    {
@@ -2045,18 +2041,184 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /dream/seed"
+     "text": "prepend /dream/follow_confidence"
     }
    },
    {
     "box": {
      "id": "obj-114",
+     "maxclass": "flonum",
+     "numinlets": 1,
+     "numoutlets": 2,
+     "patching_rect": [
+      670.0,
+      448.0,
+      110.0,
+      22.0
+     ],
+     "outlettype": [
+      "",
+      "bang"
+     ],
+     "minimum": 0.0,
+     "maximum": 1.0,
+     "parameter_enable": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-115",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      670.0,
+      474.0,
+      300.0,
+      20.0
+     ],
+     "text": "dream.class_change"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-116",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      800.0,
+      494.0,
+      170.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend /dream/class_change"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-117",
      "maxclass": "umenu",
      "numinlets": 1,
      "numoutlets": 3,
      "patching_rect": [
       670.0,
-      448.0,
+      494.0,
+      120.0,
+      22.0
+     ],
+     "outlettype": [
+      "int",
+      "",
+      ""
+     ],
+     "items": [
+      "morph",
+      ",",
+      "restart"
+     ],
+     "parameter_enable": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-118",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      670.0,
+      520.0,
+      300.0,
+      20.0
+     ],
+     "text": "dream.portrait_pull (0..1)"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-119",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      800.0,
+      540.0,
+      170.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend /dream/portrait_pull"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-120",
+     "maxclass": "flonum",
+     "numinlets": 1,
+     "numoutlets": 2,
+     "patching_rect": [
+      670.0,
+      540.0,
+      110.0,
+      22.0
+     ],
+     "outlettype": [
+      "",
+      "bang"
+     ],
+     "minimum": 0.0,
+     "maximum": 1.0,
+     "parameter_enable": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-121",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      670.0,
+      566.0,
+      300.0,
+      20.0
+     ],
+     "text": "dream.seed"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-122",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      800.0,
+      586.0,
+      170.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend /dream/seed"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-123",
+     "maxclass": "umenu",
+     "numinlets": 1,
+     "numoutlets": 3,
+     "patching_rect": [
+      670.0,
+      586.0,
       120.0,
       22.0
      ],
@@ -2079,168 +2241,6 @@
    },
    {
     "box": {
-     "id": "obj-115",
-     "maxclass": "comment",
-     "numinlets": 1,
-     "numoutlets": 0,
-     "patching_rect": [
-      670.0,
-      474.0,
-      300.0,
-      20.0
-     ],
-     "text": "dream.blend (0..1)"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-116",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      800.0,
-      494.0,
-      170.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend /dream/blend"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-117",
-     "maxclass": "flonum",
-     "numinlets": 1,
-     "numoutlets": 2,
-     "patching_rect": [
-      670.0,
-      494.0,
-      110.0,
-      22.0
-     ],
-     "outlettype": [
-      "",
-      "bang"
-     ],
-     "minimum": 0.0,
-     "maximum": 1.0,
-     "parameter_enable": 0
-    }
-   },
-   {
-    "box": {
-     "id": "obj-118",
-     "maxclass": "comment",
-     "numinlets": 1,
-     "numoutlets": 0,
-     "patching_rect": [
-      670.0,
-      520.0,
-      300.0,
-      20.0
-     ],
-     "text": "dream.crossfade (s, 0..10)"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-119",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      800.0,
-      540.0,
-      170.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend /dream/crossfade"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-120",
-     "maxclass": "flonum",
-     "numinlets": 1,
-     "numoutlets": 2,
-     "patching_rect": [
-      670.0,
-      540.0,
-      110.0,
-      22.0
-     ],
-     "outlettype": [
-      "",
-      "bang"
-     ],
-     "minimum": 0.0,
-     "maximum": 10.0,
-     "parameter_enable": 0
-    }
-   },
-   {
-    "box": {
-     "id": "obj-121",
-     "maxclass": "comment",
-     "numinlets": 1,
-     "numoutlets": 0,
-     "patching_rect": [
-      670.0,
-      566.0,
-      300.0,
-      20.0
-     ],
-     "text": "dream.zoom (x, 0.9..1.2)"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-122",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      800.0,
-      586.0,
-      170.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend /dream/zoom"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-123",
-     "maxclass": "flonum",
-     "numinlets": 1,
-     "numoutlets": 2,
-     "patching_rect": [
-      670.0,
-      586.0,
-      110.0,
-      22.0
-     ],
-     "outlettype": [
-      "",
-      "bang"
-     ],
-     "minimum": 0.9,
-     "maximum": 1.2,
-     "parameter_enable": 0
-    }
-   },
-   {
-    "box": {
      "id": "obj-124",
      "maxclass": "comment",
      "numinlets": 1,
@@ -2251,7 +2251,7 @@
       300.0,
       20.0
      ],
-     "text": "dream.rotate (deg, -10..10)"
+     "text": "dream.blend (0..1)"
     }
    },
    {
@@ -2269,7 +2269,7 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /dream/rotate"
+     "text": "prepend /dream/blend"
     }
    },
    {
@@ -2288,8 +2288,8 @@
       "",
       "bang"
      ],
-     "minimum": -10.0,
-     "maximum": 10.0,
+     "minimum": 0.0,
+     "maximum": 1.0,
      "parameter_enable": 0
     }
    },
@@ -2305,7 +2305,7 @@
       300.0,
       20.0
      ],
-     "text": "dream.translate_x (px, -32..32)"
+     "text": "dream.crossfade (s, 0..10)"
     }
    },
    {
@@ -2323,7 +2323,7 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /dream/translate_x"
+     "text": "prepend /dream/crossfade"
     }
    },
    {
@@ -2342,8 +2342,8 @@
       "",
       "bang"
      ],
-     "minimum": -32.0,
-     "maximum": 32.0,
+     "minimum": 0.0,
+     "maximum": 10.0,
      "parameter_enable": 0
     }
    },
@@ -2359,7 +2359,7 @@
       300.0,
       20.0
      ],
-     "text": "dream.translate_y (px, -32..32)"
+     "text": "dream.zoom (x, 0.9..1.2)"
     }
    },
    {
@@ -2377,7 +2377,7 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /dream/translate_y"
+     "text": "prepend /dream/zoom"
     }
    },
    {
@@ -2396,8 +2396,8 @@
       "",
       "bang"
      ],
-     "minimum": -32.0,
-     "maximum": 32.0,
+     "minimum": 0.9,
+     "maximum": 1.2,
      "parameter_enable": 0
     }
    },
@@ -2413,7 +2413,7 @@
       300.0,
       20.0
      ],
-     "text": "dream.restart"
+     "text": "dream.rotate (deg, -10..10)"
     }
    },
    {
@@ -2431,24 +2431,27 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /dream/restart"
+     "text": "prepend /dream/rotate"
     }
    },
    {
     "box": {
      "id": "obj-135",
-     "maxclass": "button",
+     "maxclass": "flonum",
      "numinlets": 1,
-     "numoutlets": 1,
+     "numoutlets": 2,
      "patching_rect": [
       1000.0,
       126.0,
-      22.0,
+      110.0,
       22.0
      ],
      "outlettype": [
+      "",
       "bang"
      ],
+     "minimum": -10.0,
+     "maximum": 10.0,
      "parameter_enable": 0
     }
    },
@@ -2464,7 +2467,7 @@
       300.0,
       20.0
      ],
-     "text": "video.weight (0..1)"
+     "text": "dream.translate_x (px, -32..32)"
     }
    },
    {
@@ -2482,7 +2485,7 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /video/weight"
+     "text": "prepend /dream/translate_x"
     }
    },
    {
@@ -2501,8 +2504,8 @@
       "",
       "bang"
      ],
-     "minimum": 0.0,
-     "maximum": 1.0,
+     "minimum": -32.0,
+     "maximum": 32.0,
      "parameter_enable": 0
     }
    },
@@ -2518,7 +2521,7 @@
       300.0,
       20.0
      ],
-     "text": "video.mode"
+     "text": "dream.translate_y (px, -32..32)"
     }
    },
    {
@@ -2536,18 +2539,177 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /video/mode"
+     "text": "prepend /dream/translate_y"
     }
    },
    {
     "box": {
      "id": "obj-141",
+     "maxclass": "flonum",
+     "numinlets": 1,
+     "numoutlets": 2,
+     "patching_rect": [
+      1000.0,
+      218.0,
+      110.0,
+      22.0
+     ],
+     "outlettype": [
+      "",
+      "bang"
+     ],
+     "minimum": -32.0,
+     "maximum": 32.0,
+     "parameter_enable": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-142",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      1000.0,
+      244.0,
+      300.0,
+      20.0
+     ],
+     "text": "dream.restart"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-143",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1130.0,
+      264.0,
+      170.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend /dream/restart"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-144",
+     "maxclass": "button",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1000.0,
+      264.0,
+      22.0,
+      22.0
+     ],
+     "outlettype": [
+      "bang"
+     ],
+     "parameter_enable": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-145",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      1000.0,
+      290.0,
+      300.0,
+      20.0
+     ],
+     "text": "video.weight (0..1)"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-146",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1130.0,
+      310.0,
+      170.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend /video/weight"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-147",
+     "maxclass": "flonum",
+     "numinlets": 1,
+     "numoutlets": 2,
+     "patching_rect": [
+      1000.0,
+      310.0,
+      110.0,
+      22.0
+     ],
+     "outlettype": [
+      "",
+      "bang"
+     ],
+     "minimum": 0.0,
+     "maximum": 1.0,
+     "parameter_enable": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-148",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      1000.0,
+      336.0,
+      300.0,
+      20.0
+     ],
+     "text": "video.mode"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-149",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1130.0,
+      356.0,
+      170.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend /video/mode"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-150",
      "maxclass": "umenu",
      "numinlets": 1,
      "numoutlets": 3,
      "patching_rect": [
       1000.0,
-      218.0,
+      356.0,
       120.0,
       22.0
      ],
@@ -2566,172 +2728,6 @@
    },
    {
     "box": {
-     "id": "obj-142",
-     "maxclass": "comment",
-     "numinlets": 1,
-     "numoutlets": 0,
-     "patching_rect": [
-      1000.0,
-      244.0,
-      300.0,
-      20.0
-     ],
-     "text": "output.fps (fps, 1..120)"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-143",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      1130.0,
-      264.0,
-      170.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend /output/fps"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-144",
-     "maxclass": "flonum",
-     "numinlets": 1,
-     "numoutlets": 2,
-     "patching_rect": [
-      1000.0,
-      264.0,
-      110.0,
-      22.0
-     ],
-     "outlettype": [
-      "",
-      "bang"
-     ],
-     "minimum": 1.0,
-     "maximum": 120.0,
-     "parameter_enable": 0
-    }
-   },
-   {
-    "box": {
-     "id": "obj-145",
-     "maxclass": "comment",
-     "numinlets": 1,
-     "numoutlets": 0,
-     "patching_rect": [
-      1000.0,
-      290.0,
-      300.0,
-      20.0
-     ],
-     "text": "output.layout"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-146",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      1130.0,
-      310.0,
-      170.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend /output/layout"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-147",
-     "maxclass": "umenu",
-     "numinlets": 1,
-     "numoutlets": 3,
-     "patching_rect": [
-      1000.0,
-      310.0,
-      120.0,
-      22.0
-     ],
-     "outlettype": [
-      "int",
-      "",
-      ""
-     ],
-     "items": [
-      "dream",
-      ",",
-      "composite"
-     ],
-     "parameter_enable": 0
-    }
-   },
-   {
-    "box": {
-     "id": "obj-148",
-     "maxclass": "comment",
-     "numinlets": 1,
-     "numoutlets": 0,
-     "patching_rect": [
-      1000.0,
-      336.0,
-      300.0,
-      20.0
-     ],
-     "text": "master.brightness (-1..1)"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-149",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      1130.0,
-      356.0,
-      170.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend /master/brightness"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-150",
-     "maxclass": "flonum",
-     "numinlets": 1,
-     "numoutlets": 2,
-     "patching_rect": [
-      1000.0,
-      356.0,
-      110.0,
-      22.0
-     ],
-     "outlettype": [
-      "",
-      "bang"
-     ],
-     "minimum": -1.0,
-     "maximum": 1.0,
-     "parameter_enable": 0
-    }
-   },
-   {
-    "box": {
      "id": "obj-151",
      "maxclass": "comment",
      "numinlets": 1,
@@ -2742,7 +2738,7 @@
       300.0,
       20.0
      ],
-     "text": "master.contrast (x, 0..2)"
+     "text": "output.fps (fps, 1..120)"
     }
    },
    {
@@ -2760,7 +2756,7 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /master/contrast"
+     "text": "prepend /output/fps"
     }
    },
    {
@@ -2779,8 +2775,8 @@
       "",
       "bang"
      ],
-     "minimum": 0.0,
-     "maximum": 2.0,
+     "minimum": 1.0,
+     "maximum": 120.0,
      "parameter_enable": 0
     }
    },
@@ -2796,7 +2792,7 @@
       300.0,
       20.0
      ],
-     "text": "master.saturation (x, 0..2)"
+     "text": "output.layout"
     }
    },
    {
@@ -2814,27 +2810,31 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /master/saturation"
+     "text": "prepend /output/layout"
     }
    },
    {
     "box": {
      "id": "obj-156",
-     "maxclass": "flonum",
+     "maxclass": "umenu",
      "numinlets": 1,
-     "numoutlets": 2,
+     "numoutlets": 3,
      "patching_rect": [
       1000.0,
       448.0,
-      110.0,
+      120.0,
       22.0
      ],
      "outlettype": [
+      "int",
       "",
-      "bang"
+      ""
      ],
-     "minimum": 0.0,
-     "maximum": 2.0,
+     "items": [
+      "dream",
+      ",",
+      "composite"
+     ],
      "parameter_enable": 0
     }
    },
@@ -2850,7 +2850,7 @@
       300.0,
       20.0
      ],
-     "text": "master.hue (deg, -180..180)"
+     "text": "master.brightness (-1..1)"
     }
    },
    {
@@ -2868,7 +2868,7 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /master/hue"
+     "text": "prepend /master/brightness"
     }
    },
    {
@@ -2887,8 +2887,8 @@
       "",
       "bang"
      ],
-     "minimum": -180.0,
-     "maximum": 180.0,
+     "minimum": -1.0,
+     "maximum": 1.0,
      "parameter_enable": 0
     }
    },
@@ -2904,7 +2904,7 @@
       300.0,
       20.0
      ],
-     "text": "master.fade (0..1)"
+     "text": "master.contrast (x, 0..2)"
     }
    },
    {
@@ -2922,7 +2922,7 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /master/fade"
+     "text": "prepend /master/contrast"
     }
    },
    {
@@ -2942,7 +2942,7 @@
       "bang"
      ],
      "minimum": 0.0,
-     "maximum": 1.0,
+     "maximum": 2.0,
      "parameter_enable": 0
     }
    },
@@ -2958,7 +2958,7 @@
       300.0,
       20.0
      ],
-     "text": "master.freeze"
+     "text": "master.saturation (x, 0..2)"
     }
    },
    {
@@ -2976,24 +2976,27 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /master/freeze"
+     "text": "prepend /master/saturation"
     }
    },
    {
     "box": {
      "id": "obj-165",
-     "maxclass": "toggle",
+     "maxclass": "flonum",
      "numinlets": 1,
-     "numoutlets": 1,
+     "numoutlets": 2,
      "patching_rect": [
       1000.0,
       586.0,
-      22.0,
+      110.0,
       22.0
      ],
      "outlettype": [
-      "int"
+      "",
+      "bang"
      ],
+     "minimum": 0.0,
+     "maximum": 2.0,
      "parameter_enable": 0
     }
    },
@@ -3009,7 +3012,7 @@
       300.0,
       20.0
      ],
-     "text": "master.blackout"
+     "text": "master.hue (deg, -180..180)"
     }
    },
    {
@@ -3027,24 +3030,27 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /master/blackout"
+     "text": "prepend /master/hue"
     }
    },
    {
     "box": {
      "id": "obj-168",
-     "maxclass": "button",
+     "maxclass": "flonum",
      "numinlets": 1,
-     "numoutlets": 1,
+     "numoutlets": 2,
      "patching_rect": [
       1000.0,
       632.0,
-      22.0,
+      110.0,
       22.0
      ],
      "outlettype": [
+      "",
       "bang"
      ],
+     "minimum": -180.0,
+     "maximum": 180.0,
      "parameter_enable": 0
     }
    },
@@ -3060,7 +3066,7 @@
       300.0,
       20.0
      ],
-     "text": "control.osc_out_rate (Hz, 1..120)"
+     "text": "master.fade (0..1)"
     }
    },
    {
@@ -3078,7 +3084,7 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /control/osc_out_rate"
+     "text": "prepend /master/fade"
     }
    },
    {
@@ -3097,8 +3103,8 @@
       "",
       "bang"
      ],
-     "minimum": 1.0,
-     "maximum": 120.0,
+     "minimum": 0.0,
+     "maximum": 1.0,
      "parameter_enable": 0
     }
    },
@@ -3114,7 +3120,7 @@
       300.0,
       20.0
      ],
-     "text": "tempo.source"
+     "text": "master.freeze"
     }
    },
    {
@@ -3132,18 +3138,374 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend /tempo/source"
+     "text": "prepend /master/freeze"
     }
    },
    {
     "box": {
      "id": "obj-174",
+     "maxclass": "toggle",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1330.0,
+      80.0,
+      22.0,
+      22.0
+     ],
+     "outlettype": [
+      "int"
+     ],
+     "parameter_enable": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-175",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      1330.0,
+      106.0,
+      300.0,
+      20.0
+     ],
+     "text": "master.blackout"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-176",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1460.0,
+      126.0,
+      170.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend /master/blackout"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-177",
+     "maxclass": "button",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1330.0,
+      126.0,
+      22.0,
+      22.0
+     ],
+     "outlettype": [
+      "bang"
+     ],
+     "parameter_enable": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-178",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      1330.0,
+      152.0,
+      300.0,
+      20.0
+     ],
+     "text": "control.osc_out_rate (Hz, 1..120)"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-179",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1460.0,
+      172.0,
+      170.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend /control/osc_out_rate"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-180",
+     "maxclass": "flonum",
+     "numinlets": 1,
+     "numoutlets": 2,
+     "patching_rect": [
+      1330.0,
+      172.0,
+      110.0,
+      22.0
+     ],
+     "outlettype": [
+      "",
+      "bang"
+     ],
+     "minimum": 1.0,
+     "maximum": 120.0,
+     "parameter_enable": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-181",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      1330.0,
+      198.0,
+      300.0,
+      20.0
+     ],
+     "text": "crossfader.a"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-182",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1460.0,
+      218.0,
+      170.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend /crossfader/a"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-183",
+     "maxclass": "textedit",
+     "numinlets": 1,
+     "numoutlets": 4,
+     "patching_rect": [
+      1330.0,
+      218.0,
+      120.0,
+      22.0
+     ],
+     "outlettype": [
+      "",
+      "int",
+      "",
+      ""
+     ],
+     "parameter_enable": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-184",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 2,
+     "patching_rect": [
+      1460.0,
+      242.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      "",
+      ""
+     ],
+     "text": "route text"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-185",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      1330.0,
+      244.0,
+      300.0,
+      20.0
+     ],
+     "text": "crossfader.b"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-186",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1460.0,
+      264.0,
+      170.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend /crossfader/b"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-187",
+     "maxclass": "textedit",
+     "numinlets": 1,
+     "numoutlets": 4,
+     "patching_rect": [
+      1330.0,
+      264.0,
+      120.0,
+      22.0
+     ],
+     "outlettype": [
+      "",
+      "int",
+      "",
+      ""
+     ],
+     "parameter_enable": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-188",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 2,
+     "patching_rect": [
+      1460.0,
+      288.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      "",
+      ""
+     ],
+     "text": "route text"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-189",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      1330.0,
+      290.0,
+      300.0,
+      20.0
+     ],
+     "text": "crossfader.position (0..1)"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-190",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1460.0,
+      310.0,
+      170.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend /crossfader/position"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-191",
+     "maxclass": "flonum",
+     "numinlets": 1,
+     "numoutlets": 2,
+     "patching_rect": [
+      1330.0,
+      310.0,
+      110.0,
+      22.0
+     ],
+     "outlettype": [
+      "",
+      "bang"
+     ],
+     "minimum": 0.0,
+     "maximum": 1.0,
+     "parameter_enable": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-192",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      1330.0,
+      336.0,
+      300.0,
+      20.0
+     ],
+     "text": "tempo.source"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-193",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1460.0,
+      356.0,
+      170.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend /tempo/source"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-194",
      "maxclass": "umenu",
      "numinlets": 1,
      "numoutlets": 3,
      "patching_rect": [
       1330.0,
-      80.0,
+      356.0,
       120.0,
       22.0
      ],
@@ -3166,13 +3528,13 @@
    },
    {
     "box": {
-     "id": "obj-175",
+     "id": "obj-195",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
      "patching_rect": [
       1330.0,
-      106.0,
+      382.0,
       300.0,
       20.0
      ],
@@ -3181,13 +3543,13 @@
    },
    {
     "box": {
-     "id": "obj-176",
+     "id": "obj-196",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
       1460.0,
-      126.0,
+      402.0,
       170.0,
       22.0
      ],
@@ -3199,13 +3561,13 @@
    },
    {
     "box": {
-     "id": "obj-177",
+     "id": "obj-197",
      "maxclass": "umenu",
      "numinlets": 1,
      "numoutlets": 3,
      "patching_rect": [
       1330.0,
-      126.0,
+      402.0,
       120.0,
       22.0
      ],
@@ -3226,13 +3588,13 @@
    },
    {
     "box": {
-     "id": "obj-178",
+     "id": "obj-198",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
      "patching_rect": [
       1330.0,
-      152.0,
+      428.0,
       300.0,
       20.0
      ],
@@ -3241,13 +3603,13 @@
    },
    {
     "box": {
-     "id": "obj-179",
+     "id": "obj-199",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
       1460.0,
-      172.0,
+      448.0,
       170.0,
       22.0
      ],
@@ -3259,13 +3621,13 @@
    },
    {
     "box": {
-     "id": "obj-180",
+     "id": "obj-200",
      "maxclass": "button",
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
       1330.0,
-      172.0,
+      448.0,
       22.0,
       22.0
      ],
@@ -3277,13 +3639,13 @@
    },
    {
     "box": {
-     "id": "obj-181",
+     "id": "obj-201",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
      "patching_rect": [
       1330.0,
-      198.0,
+      474.0,
       300.0,
       20.0
      ],
@@ -3292,13 +3654,13 @@
    },
    {
     "box": {
-     "id": "obj-182",
+     "id": "obj-202",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
       1460.0,
-      218.0,
+      494.0,
       170.0,
       22.0
      ],
@@ -3310,13 +3672,13 @@
    },
    {
     "box": {
-     "id": "obj-183",
+     "id": "obj-203",
      "maxclass": "flonum",
      "numinlets": 1,
      "numoutlets": 2,
      "patching_rect": [
       1330.0,
-      218.0,
+      494.0,
       110.0,
       22.0
      ],
@@ -3331,13 +3693,13 @@
    },
    {
     "box": {
-     "id": "obj-184",
+     "id": "obj-204",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
      "patching_rect": [
       1330.0,
-      244.0,
+      520.0,
       300.0,
       20.0
      ],
@@ -3346,13 +3708,13 @@
    },
    {
     "box": {
-     "id": "obj-185",
+     "id": "obj-205",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
       1460.0,
-      264.0,
+      540.0,
       170.0,
       22.0
      ],
@@ -3364,13 +3726,13 @@
    },
    {
     "box": {
-     "id": "obj-186",
+     "id": "obj-206",
      "maxclass": "button",
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
       1330.0,
-      264.0,
+      540.0,
       22.0,
       22.0
      ],
@@ -3382,13 +3744,13 @@
    },
    {
     "box": {
-     "id": "obj-187",
+     "id": "obj-207",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
      "patching_rect": [
       1330.0,
-      290.0,
+      566.0,
       300.0,
       20.0
      ],
@@ -3397,13 +3759,13 @@
    },
    {
     "box": {
-     "id": "obj-188",
+     "id": "obj-208",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
       1460.0,
-      310.0,
+      586.0,
       170.0,
       22.0
      ],
@@ -3415,13 +3777,13 @@
    },
    {
     "box": {
-     "id": "obj-189",
+     "id": "obj-209",
      "maxclass": "flonum",
      "numinlets": 1,
      "numoutlets": 2,
      "patching_rect": [
       1330.0,
-      310.0,
+      586.0,
       110.0,
       22.0
      ],
@@ -3436,13 +3798,13 @@
    },
    {
     "box": {
-     "id": "obj-190",
+     "id": "obj-210",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
      "patching_rect": [
       1330.0,
-      336.0,
+      612.0,
       300.0,
       20.0
      ],
@@ -3451,13 +3813,13 @@
    },
    {
     "box": {
-     "id": "obj-191",
+     "id": "obj-211",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
       1460.0,
-      356.0,
+      632.0,
       170.0,
       22.0
      ],
@@ -3469,13 +3831,13 @@
    },
    {
     "box": {
-     "id": "obj-192",
+     "id": "obj-212",
      "maxclass": "textedit",
      "numinlets": 1,
      "numoutlets": 4,
      "patching_rect": [
       1330.0,
-      356.0,
+      632.0,
       120.0,
       22.0
      ],
@@ -3490,13 +3852,13 @@
    },
    {
     "box": {
-     "id": "obj-193",
+     "id": "obj-213",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 2,
      "patching_rect": [
       1460.0,
-      380.0,
+      656.0,
       60.0,
       22.0
      ],
@@ -3509,13 +3871,13 @@
    },
    {
     "box": {
-     "id": "obj-194",
+     "id": "obj-214",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
      "patching_rect": [
       1330.0,
-      382.0,
+      658.0,
       300.0,
       20.0
      ],
@@ -3524,13 +3886,13 @@
    },
    {
     "box": {
-     "id": "obj-195",
+     "id": "obj-215",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
       1460.0,
-      402.0,
+      678.0,
       170.0,
       22.0
      ],
@@ -3542,13 +3904,13 @@
    },
    {
     "box": {
-     "id": "obj-196",
+     "id": "obj-216",
      "maxclass": "button",
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
       1330.0,
-      402.0,
+      678.0,
       22.0,
       22.0
      ],
@@ -3560,13 +3922,13 @@
    },
    {
     "box": {
-     "id": "obj-197",
+     "id": "obj-217",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
      "patching_rect": [
-      1330.0,
-      428.0,
+      1660.0,
+      60.0,
       300.0,
       20.0
      ],
@@ -3575,13 +3937,13 @@
    },
    {
     "box": {
-     "id": "obj-198",
+     "id": "obj-218",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1460.0,
-      448.0,
+      1790.0,
+      80.0,
       170.0,
       22.0
      ],
@@ -3593,13 +3955,13 @@
    },
    {
     "box": {
-     "id": "obj-199",
+     "id": "obj-219",
      "maxclass": "button",
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1330.0,
-      448.0,
+      1660.0,
+      80.0,
       22.0,
       22.0
      ],
@@ -3611,13 +3973,13 @@
    },
    {
     "box": {
-     "id": "obj-200",
+     "id": "obj-220",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
      "patching_rect": [
-      1330.0,
-      474.0,
+      1660.0,
+      106.0,
       300.0,
       20.0
      ],
@@ -3626,13 +3988,13 @@
    },
    {
     "box": {
-     "id": "obj-201",
+     "id": "obj-221",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1460.0,
-      494.0,
+      1790.0,
+      126.0,
       170.0,
       22.0
      ],
@@ -3644,13 +4006,13 @@
    },
    {
     "box": {
-     "id": "obj-202",
+     "id": "obj-222",
      "maxclass": "flonum",
      "numinlets": 1,
      "numoutlets": 2,
      "patching_rect": [
-      1330.0,
-      494.0,
+      1660.0,
+      126.0,
       110.0,
       22.0
      ],
@@ -3665,13 +4027,13 @@
    },
    {
     "box": {
-     "id": "obj-203",
+     "id": "obj-223",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
      "patching_rect": [
-      1330.0,
-      520.0,
+      1660.0,
+      152.0,
       300.0,
       20.0
      ],
@@ -3680,13 +4042,13 @@
    },
    {
     "box": {
-     "id": "obj-204",
+     "id": "obj-224",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1460.0,
-      540.0,
+      1790.0,
+      172.0,
       170.0,
       22.0
      ],
@@ -3698,13 +4060,13 @@
    },
    {
     "box": {
-     "id": "obj-205",
+     "id": "obj-225",
      "maxclass": "toggle",
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1330.0,
-      540.0,
+      1660.0,
+      172.0,
       22.0,
       22.0
      ],
@@ -3716,7 +4078,7 @@
    },
    {
     "box": {
-     "id": "obj-206",
+     "id": "obj-226",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -3731,7 +4093,7 @@
    },
    {
     "box": {
-     "id": "obj-207",
+     "id": "obj-227",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -3749,7 +4111,7 @@
    },
    {
     "box": {
-     "id": "obj-208",
+     "id": "obj-228",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -3759,12 +4121,12 @@
       230.0,
       20.0
      ],
-     "text": "Recall a preset by name: from your preset folder, else the shipped presets."
+     "text": "Recall a preset by name: from your preset folder, else the shipped presets; a second argument, seconds, morphs to it over that time (0: no morph), whatever the preset's own morph."
     }
    },
    {
     "box": {
-     "id": "obj-209",
+     "id": "obj-229",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -3782,7 +4144,7 @@
    },
    {
     "box": {
-     "id": "obj-210",
+     "id": "obj-230",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -3797,7 +4159,7 @@
    },
    {
     "box": {
-     "id": "obj-211",
+     "id": "obj-231",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -3815,7 +4177,7 @@
    },
    {
     "box": {
-     "id": "obj-212",
+     "id": "obj-232",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -3830,7 +4192,7 @@
    },
    {
     "box": {
-     "id": "obj-213",
+     "id": "obj-233",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -3848,7 +4210,7 @@
    },
    {
     "box": {
-     "id": "obj-214",
+     "id": "obj-234",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -3863,7 +4225,7 @@
    },
    {
     "box": {
-     "id": "obj-215",
+     "id": "obj-235",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -3881,7 +4243,7 @@
    },
    {
     "box": {
-     "id": "obj-216",
+     "id": "obj-236",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -3896,7 +4258,7 @@
    },
    {
     "box": {
-     "id": "obj-217",
+     "id": "obj-237",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -3914,7 +4276,7 @@
    },
    {
     "box": {
-     "id": "obj-218",
+     "id": "obj-238",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -3929,7 +4291,7 @@
    },
    {
     "box": {
-     "id": "obj-219",
+     "id": "obj-239",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -3947,7 +4309,7 @@
    },
    {
     "box": {
-     "id": "obj-220",
+     "id": "obj-240",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -3962,7 +4324,7 @@
    },
    {
     "box": {
-     "id": "obj-221",
+     "id": "obj-241",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -3980,7 +4342,7 @@
    },
    {
     "box": {
-     "id": "obj-222",
+     "id": "obj-242",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -3995,7 +4357,7 @@
    },
    {
     "box": {
-     "id": "obj-223",
+     "id": "obj-243",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -4010,7 +4372,7 @@
    },
    {
     "box": {
-     "id": "obj-224",
+     "id": "obj-244",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -4028,7 +4390,7 @@
    },
    {
     "box": {
-     "id": "obj-225",
+     "id": "obj-245",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 9,
@@ -4054,7 +4416,7 @@
    },
    {
     "box": {
-     "id": "obj-226",
+     "id": "obj-246",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -4072,7 +4434,7 @@
    },
    {
     "box": {
-     "id": "obj-227",
+     "id": "obj-247",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -4089,7 +4451,7 @@
    },
    {
     "box": {
-     "id": "obj-228",
+     "id": "obj-248",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -4104,7 +4466,7 @@
    },
    {
     "box": {
-     "id": "obj-229",
+     "id": "obj-249",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -4122,7 +4484,7 @@
    },
    {
     "box": {
-     "id": "obj-230",
+     "id": "obj-250",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -4139,7 +4501,7 @@
    },
    {
     "box": {
-     "id": "obj-231",
+     "id": "obj-251",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -4154,7 +4516,7 @@
    },
    {
     "box": {
-     "id": "obj-232",
+     "id": "obj-252",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -4172,7 +4534,7 @@
    },
    {
     "box": {
-     "id": "obj-233",
+     "id": "obj-253",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -4189,7 +4551,7 @@
    },
    {
     "box": {
-     "id": "obj-234",
+     "id": "obj-254",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -4204,7 +4566,7 @@
    },
    {
     "box": {
-     "id": "obj-235",
+     "id": "obj-255",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -4222,7 +4584,7 @@
    },
    {
     "box": {
-     "id": "obj-236",
+     "id": "obj-256",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -4239,7 +4601,7 @@
    },
    {
     "box": {
-     "id": "obj-237",
+     "id": "obj-257",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -4254,7 +4616,7 @@
    },
    {
     "box": {
-     "id": "obj-238",
+     "id": "obj-258",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -4272,7 +4634,7 @@
    },
    {
     "box": {
-     "id": "obj-239",
+     "id": "obj-259",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -4289,7 +4651,7 @@
    },
    {
     "box": {
-     "id": "obj-240",
+     "id": "obj-260",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -4304,7 +4666,7 @@
    },
    {
     "box": {
-     "id": "obj-241",
+     "id": "obj-261",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -4322,7 +4684,7 @@
    },
    {
     "box": {
-     "id": "obj-242",
+     "id": "obj-262",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -4339,7 +4701,7 @@
    },
    {
     "box": {
-     "id": "obj-243",
+     "id": "obj-263",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -4354,7 +4716,7 @@
    },
    {
     "box": {
-     "id": "obj-244",
+     "id": "obj-264",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -4372,7 +4734,7 @@
    },
    {
     "box": {
-     "id": "obj-245",
+     "id": "obj-265",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -4389,7 +4751,7 @@
    },
    {
     "box": {
-     "id": "obj-246",
+     "id": "obj-266",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -4404,7 +4766,7 @@
    },
    {
     "box": {
-     "id": "obj-247",
+     "id": "obj-267",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -4422,7 +4784,7 @@
    },
    {
     "box": {
-     "id": "obj-248",
+     "id": "obj-268",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -4439,7 +4801,7 @@
    },
    {
     "box": {
-     "id": "obj-249",
+     "id": "obj-269",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -4454,10 +4816,10 @@
    },
    {
     "box": {
-     "id": "obj-250",
+     "id": "obj-270",
      "maxclass": "newobj",
      "numinlets": 1,
-     "numoutlets": 60,
+     "numoutlets": 64,
      "patching_rect": [
       1000.0,
       700.0,
@@ -4524,369 +4886,13 @@
       "",
       "",
       "",
+      "",
+      "",
+      "",
+      "",
       ""
      ],
-     "text": "route /audio/gain /audio/gate /classifier/enabled /classifier/window /classifier/hop /classifier/smoothing /classifier/hysteresis /classifier/hold /classifier/lock /classifier/fast /classifier/fast_window /classifier/fast_confidence /classifier/novelty /analysis/bands /mapping/enabled /mapping/depth /dream/network /dream/iterations /dream/octaves /dream/octave_scale /dream/lr /dream/jitter /dream/grad_norm /dream/grad_smooth /dream/robustness /dream/freq_decay /dream/decorrelate /dream/width /dream/height /dream/tile /dream/colour_hold /dream/guide_weight /dream/follow_confidence /dream/class_change /dream/portrait_pull /dream/seed /dream/blend /dream/crossfade /dream/zoom /dream/rotate /dream/translate_x /dream/translate_y /video/weight /video/mode /output/fps /output/layout /master/brightness /master/contrast /master/saturation /master/hue /master/fade /master/freeze /control/osc_out_rate /tempo/source /tempo/quantize /tempo/bpm /tempo/latency /tempo/nudge /tempo/link_start_stop"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-251",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      1000.0,
-      730.0,
-      60.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend set"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-252",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      1064.0,
-      730.0,
-      60.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend set"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-253",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      1128.0,
-      730.0,
-      60.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend set"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-254",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      1192.0,
-      730.0,
-      60.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend set"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-255",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      1256.0,
-      730.0,
-      60.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend set"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-256",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      1320.0,
-      730.0,
-      60.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend set"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-257",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      1000.0,
-      756.0,
-      60.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend set"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-258",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      1064.0,
-      756.0,
-      60.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend set"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-259",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      1128.0,
-      756.0,
-      60.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend set"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-260",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      1192.0,
-      756.0,
-      60.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend set"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-261",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      1256.0,
-      756.0,
-      60.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend set"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-262",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      1320.0,
-      756.0,
-      60.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend set"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-263",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      1000.0,
-      782.0,
-      60.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend set"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-264",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      1064.0,
-      782.0,
-      60.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend set"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-265",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      1128.0,
-      782.0,
-      60.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend set"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-266",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      1192.0,
-      782.0,
-      60.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend set"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-267",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      1256.0,
-      782.0,
-      60.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend setsymbol"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-268",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      1320.0,
-      782.0,
-      60.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend set"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-269",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      1000.0,
-      808.0,
-      60.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend set"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-270",
-     "maxclass": "newobj",
-     "numinlets": 1,
-     "numoutlets": 1,
-     "patching_rect": [
-      1064.0,
-      808.0,
-      60.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "prepend set"
+     "text": "route /audio/gain /audio/gate /classifier/enabled /classifier/window /classifier/hop /classifier/smoothing /classifier/hysteresis /classifier/hold /classifier/lock /classifier/fast /classifier/fast_window /classifier/fast_confidence /classifier/novelty /analysis/bands /analysis/attack /analysis/release /analysis/hit /mapping/enabled /mapping/depth /dream/network /dream/iterations /dream/octaves /dream/octave_scale /dream/lr /dream/jitter /dream/grad_norm /dream/grad_smooth /dream/robustness /dream/freq_decay /dream/decorrelate /dream/width /dream/height /dream/tile /dream/colour_hold /dream/guide_weight /dream/follow_confidence /dream/class_change /dream/portrait_pull /dream/seed /dream/blend /dream/crossfade /dream/zoom /dream/rotate /dream/translate_x /dream/translate_y /video/weight /video/mode /output/fps /output/layout /master/brightness /master/contrast /master/saturation /master/hue /master/fade /master/freeze /control/osc_out_rate /crossfader/position /tempo/source /tempo/quantize /tempo/bpm /tempo/latency /tempo/nudge /tempo/link_start_stop"
     }
    },
    {
@@ -4896,8 +4902,8 @@
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1128.0,
-      808.0,
+      1000.0,
+      730.0,
       60.0,
       22.0
      ],
@@ -4914,8 +4920,8 @@
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1192.0,
-      808.0,
+      1064.0,
+      730.0,
       60.0,
       22.0
      ],
@@ -4932,15 +4938,15 @@
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1256.0,
-      808.0,
+      1128.0,
+      730.0,
       60.0,
       22.0
      ],
      "outlettype": [
       ""
      ],
-     "text": "prepend setsymbol"
+     "text": "prepend set"
     }
    },
    {
@@ -4950,8 +4956,8 @@
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1320.0,
-      808.0,
+      1192.0,
+      730.0,
       60.0,
       22.0
      ],
@@ -4968,8 +4974,8 @@
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1000.0,
-      834.0,
+      1256.0,
+      730.0,
       60.0,
       22.0
      ],
@@ -4986,8 +4992,8 @@
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1064.0,
-      834.0,
+      1320.0,
+      730.0,
       60.0,
       22.0
      ],
@@ -5004,8 +5010,8 @@
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1128.0,
-      834.0,
+      1000.0,
+      756.0,
       60.0,
       22.0
      ],
@@ -5022,8 +5028,8 @@
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1192.0,
-      834.0,
+      1064.0,
+      756.0,
       60.0,
       22.0
      ],
@@ -5040,8 +5046,8 @@
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1256.0,
-      834.0,
+      1128.0,
+      756.0,
       60.0,
       22.0
      ],
@@ -5058,8 +5064,8 @@
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1320.0,
-      834.0,
+      1192.0,
+      756.0,
       60.0,
       22.0
      ],
@@ -5076,8 +5082,8 @@
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1000.0,
-      860.0,
+      1256.0,
+      756.0,
       60.0,
       22.0
      ],
@@ -5094,8 +5100,8 @@
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1064.0,
-      860.0,
+      1320.0,
+      756.0,
       60.0,
       22.0
      ],
@@ -5112,8 +5118,8 @@
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1128.0,
-      860.0,
+      1000.0,
+      782.0,
       60.0,
       22.0
      ],
@@ -5130,15 +5136,15 @@
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1192.0,
-      860.0,
+      1064.0,
+      782.0,
       60.0,
       22.0
      ],
      "outlettype": [
       ""
      ],
-     "text": "prepend setsymbol"
+     "text": "prepend set"
     }
    },
    {
@@ -5148,8 +5154,8 @@
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1256.0,
-      860.0,
+      1128.0,
+      782.0,
       60.0,
       22.0
      ],
@@ -5166,15 +5172,15 @@
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1320.0,
-      860.0,
+      1192.0,
+      782.0,
       60.0,
       22.0
      ],
      "outlettype": [
       ""
      ],
-     "text": "prepend setsymbol"
+     "text": "prepend set"
     }
    },
    {
@@ -5184,8 +5190,8 @@
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1000.0,
-      886.0,
+      1256.0,
+      782.0,
       60.0,
       22.0
      ],
@@ -5202,8 +5208,8 @@
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1064.0,
-      886.0,
+      1320.0,
+      782.0,
       60.0,
       22.0
      ],
@@ -5220,8 +5226,8 @@
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1128.0,
-      886.0,
+      1000.0,
+      808.0,
       60.0,
       22.0
      ],
@@ -5238,15 +5244,15 @@
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1192.0,
-      886.0,
+      1064.0,
+      808.0,
       60.0,
       22.0
      ],
      "outlettype": [
       ""
      ],
-     "text": "prepend set"
+     "text": "prepend setsymbol"
     }
    },
    {
@@ -5256,8 +5262,8 @@
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1256.0,
-      886.0,
+      1128.0,
+      808.0,
       60.0,
       22.0
      ],
@@ -5274,8 +5280,8 @@
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1320.0,
-      886.0,
+      1192.0,
+      808.0,
       60.0,
       22.0
      ],
@@ -5292,8 +5298,8 @@
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1000.0,
-      912.0,
+      1256.0,
+      808.0,
       60.0,
       22.0
      ],
@@ -5310,15 +5316,15 @@
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1064.0,
-      912.0,
+      1320.0,
+      808.0,
       60.0,
       22.0
      ],
      "outlettype": [
       ""
      ],
-     "text": "prepend setsymbol"
+     "text": "prepend set"
     }
    },
    {
@@ -5328,8 +5334,8 @@
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1128.0,
-      912.0,
+      1000.0,
+      834.0,
       60.0,
       22.0
      ],
@@ -5346,8 +5352,8 @@
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1192.0,
-      912.0,
+      1064.0,
+      834.0,
       60.0,
       22.0
      ],
@@ -5364,8 +5370,8 @@
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1256.0,
-      912.0,
+      1128.0,
+      834.0,
       60.0,
       22.0
      ],
@@ -5382,8 +5388,8 @@
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1320.0,
-      912.0,
+      1192.0,
+      834.0,
       60.0,
       22.0
      ],
@@ -5400,8 +5406,8 @@
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1000.0,
-      938.0,
+      1256.0,
+      834.0,
       60.0,
       22.0
      ],
@@ -5418,8 +5424,8 @@
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
-      1064.0,
-      938.0,
+      1320.0,
+      834.0,
       60.0,
       22.0
      ],
@@ -5436,6 +5442,366 @@
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
+      1000.0,
+      860.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend set"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-302",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1064.0,
+      860.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend set"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-303",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1128.0,
+      860.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend set"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-304",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1192.0,
+      860.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend set"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-305",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1256.0,
+      860.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend set"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-306",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1320.0,
+      860.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend set"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-307",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1000.0,
+      886.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend setsymbol"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-308",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1064.0,
+      886.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend set"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-309",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1128.0,
+      886.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend setsymbol"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-310",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1192.0,
+      886.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend set"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-311",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1256.0,
+      886.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend set"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-312",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1320.0,
+      886.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend set"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-313",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1000.0,
+      912.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend set"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-314",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1064.0,
+      912.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend set"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-315",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1128.0,
+      912.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend set"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-316",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1192.0,
+      912.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend set"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-317",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1256.0,
+      912.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend setsymbol"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-318",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1320.0,
+      912.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend set"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-319",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1000.0,
+      938.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend setsymbol"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-320",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1064.0,
+      938.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend set"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-321",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
       1128.0,
       938.0,
       60.0,
@@ -5449,7 +5815,7 @@
    },
    {
     "box": {
-     "id": "obj-302",
+     "id": "obj-322",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -5467,7 +5833,7 @@
    },
    {
     "box": {
-     "id": "obj-303",
+     "id": "obj-323",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -5485,7 +5851,7 @@
    },
    {
     "box": {
-     "id": "obj-304",
+     "id": "obj-324",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -5498,12 +5864,12 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend setsymbol"
+     "text": "prepend set"
     }
    },
    {
     "box": {
-     "id": "obj-305",
+     "id": "obj-325",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -5516,12 +5882,12 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend setsymbol"
+     "text": "prepend set"
     }
    },
    {
     "box": {
-     "id": "obj-306",
+     "id": "obj-326",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -5539,7 +5905,7 @@
    },
    {
     "box": {
-     "id": "obj-307",
+     "id": "obj-327",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -5557,7 +5923,7 @@
    },
    {
     "box": {
-     "id": "obj-308",
+     "id": "obj-328",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -5570,18 +5936,90 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend set"
+     "text": "prepend setsymbol"
     }
    },
    {
     "box": {
-     "id": "obj-309",
+     "id": "obj-329",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
       1256.0,
       964.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend setsymbol"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-330",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1320.0,
+      964.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend set"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-331",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1000.0,
+      990.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend set"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-332",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1064.0,
+      990.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend set"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-333",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1128.0,
+      990.0,
       60.0,
       22.0
      ],
@@ -5981,7 +6419,7 @@
     "patchline": {
      "source": [
       "obj-53",
-      1
+      0
      ],
      "destination": [
       "obj-52",
@@ -6008,18 +6446,6 @@
       0
      ],
      "destination": [
-      "obj-57",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-57",
-      0
-     ],
-     "destination": [
       "obj-55",
       0
      ]
@@ -6040,11 +6466,11 @@
    {
     "patchline": {
      "source": [
-      "obj-60",
+      "obj-59",
       0
      ],
      "destination": [
-      "obj-59",
+      "obj-58",
       0
      ]
     }
@@ -6052,7 +6478,7 @@
    {
     "patchline": {
      "source": [
-      "obj-59",
+      "obj-58",
       0
      ],
      "destination": [
@@ -6064,11 +6490,11 @@
    {
     "patchline": {
      "source": [
-      "obj-63",
-      0
+      "obj-62",
+      1
      ],
      "destination": [
-      "obj-62",
+      "obj-61",
       0
      ]
     }
@@ -6076,11 +6502,23 @@
    {
     "patchline": {
      "source": [
-      "obj-62",
+      "obj-61",
       0
      ],
      "destination": [
       "obj-2",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-65",
+      0
+     ],
+     "destination": [
+      "obj-66",
       0
      ]
     }
@@ -6092,7 +6530,7 @@
       0
      ],
      "destination": [
-      "obj-65",
+      "obj-64",
       0
      ]
     }
@@ -6100,7 +6538,7 @@
    {
     "patchline": {
      "source": [
-      "obj-65",
+      "obj-64",
       0
      ],
      "destination": [
@@ -6161,7 +6599,7 @@
     "patchline": {
      "source": [
       "obj-75",
-      1
+      0
      ],
      "destination": [
       "obj-74",
@@ -6233,7 +6671,7 @@
     "patchline": {
      "source": [
       "obj-84",
-      0
+      1
      ],
      "destination": [
       "obj-83",
@@ -6425,7 +6863,7 @@
     "patchline": {
      "source": [
       "obj-108",
-      1
+      0
      ],
      "destination": [
       "obj-107",
@@ -6473,7 +6911,7 @@
     "patchline": {
      "source": [
       "obj-114",
-      1
+      0
      ],
      "destination": [
       "obj-113",
@@ -6497,7 +6935,7 @@
     "patchline": {
      "source": [
       "obj-117",
-      0
+      1
      ],
      "destination": [
       "obj-116",
@@ -6545,7 +6983,7 @@
     "patchline": {
      "source": [
       "obj-123",
-      0
+      1
      ],
      "destination": [
       "obj-122",
@@ -6689,7 +7127,7 @@
     "patchline": {
      "source": [
       "obj-141",
-      1
+      0
      ],
      "destination": [
       "obj-140",
@@ -6737,7 +7175,7 @@
     "patchline": {
      "source": [
       "obj-147",
-      1
+      0
      ],
      "destination": [
       "obj-146",
@@ -6761,7 +7199,7 @@
     "patchline": {
      "source": [
       "obj-150",
-      0
+      1
      ],
      "destination": [
       "obj-149",
@@ -6809,7 +7247,7 @@
     "patchline": {
      "source": [
       "obj-156",
-      0
+      1
      ],
      "destination": [
       "obj-155",
@@ -6953,7 +7391,7 @@
     "patchline": {
      "source": [
       "obj-174",
-      1
+      0
      ],
      "destination": [
       "obj-173",
@@ -6977,7 +7415,7 @@
     "patchline": {
      "source": [
       "obj-177",
-      1
+      0
      ],
      "destination": [
       "obj-176",
@@ -7028,6 +7466,18 @@
       0
      ],
      "destination": [
+      "obj-184",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-184",
+      0
+     ],
+     "destination": [
       "obj-182",
       0
      ]
@@ -7041,6 +7491,30 @@
      ],
      "destination": [
       "obj-2",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-187",
+      0
+     ],
+     "destination": [
+      "obj-188",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-188",
+      0
+     ],
+     "destination": [
+      "obj-186",
       0
      ]
     }
@@ -7052,7 +7526,7 @@
       0
      ],
      "destination": [
-      "obj-185",
+      "obj-2",
       0
      ]
     }
@@ -7060,7 +7534,19 @@
    {
     "patchline": {
      "source": [
-      "obj-185",
+      "obj-191",
+      0
+     ],
+     "destination": [
+      "obj-190",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-190",
       0
      ],
      "destination": [
@@ -7072,32 +7558,8 @@
    {
     "patchline": {
      "source": [
-      "obj-189",
-      0
-     ],
-     "destination": [
-      "obj-188",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-188",
-      0
-     ],
-     "destination": [
-      "obj-2",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-192",
-      0
+      "obj-194",
+      1
      ],
      "destination": [
       "obj-193",
@@ -7112,7 +7574,7 @@
       0
      ],
      "destination": [
-      "obj-191",
+      "obj-2",
       0
      ]
     }
@@ -7120,11 +7582,11 @@
    {
     "patchline": {
      "source": [
-      "obj-191",
-      0
+      "obj-197",
+      1
      ],
      "destination": [
-      "obj-2",
+      "obj-196",
       0
      ]
     }
@@ -7136,7 +7598,7 @@
       0
      ],
      "destination": [
-      "obj-195",
+      "obj-2",
       0
      ]
     }
@@ -7144,11 +7606,11 @@
    {
     "patchline": {
      "source": [
-      "obj-195",
+      "obj-200",
       0
      ],
      "destination": [
-      "obj-2",
+      "obj-199",
       0
      ]
     }
@@ -7160,7 +7622,7 @@
       0
      ],
      "destination": [
-      "obj-198",
+      "obj-2",
       0
      ]
     }
@@ -7168,11 +7630,11 @@
    {
     "patchline": {
      "source": [
-      "obj-198",
+      "obj-203",
       0
      ],
      "destination": [
-      "obj-2",
+      "obj-202",
       0
      ]
     }
@@ -7184,7 +7646,7 @@
       0
      ],
      "destination": [
-      "obj-201",
+      "obj-2",
       0
      ]
     }
@@ -7192,11 +7654,11 @@
    {
     "patchline": {
      "source": [
-      "obj-201",
+      "obj-206",
       0
      ],
      "destination": [
-      "obj-2",
+      "obj-205",
       0
      ]
     }
@@ -7205,30 +7667,6 @@
     "patchline": {
      "source": [
       "obj-205",
-      0
-     ],
-     "destination": [
-      "obj-204",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-204",
-      0
-     ],
-     "destination": [
-      "obj-2",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-207",
       0
      ],
      "destination": [
@@ -7244,7 +7682,43 @@
       0
      ],
      "destination": [
+      "obj-208",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-208",
+      0
+     ],
+     "destination": [
       "obj-2",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-212",
+      0
+     ],
+     "destination": [
+      "obj-213",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-213",
+      0
+     ],
+     "destination": [
+      "obj-211",
       0
      ]
     }
@@ -7264,11 +7738,11 @@
    {
     "patchline": {
      "source": [
-      "obj-213",
+      "obj-216",
       0
      ],
      "destination": [
-      "obj-2",
+      "obj-215",
       0
      ]
     }
@@ -7288,7 +7762,19 @@
    {
     "patchline": {
      "source": [
-      "obj-217",
+      "obj-219",
+      0
+     ],
+     "destination": [
+      "obj-218",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-218",
       0
      ],
      "destination": [
@@ -7300,11 +7786,11 @@
    {
     "patchline": {
      "source": [
-      "obj-219",
+      "obj-222",
       0
      ],
      "destination": [
-      "obj-2",
+      "obj-221",
       0
      ]
     }
@@ -7324,11 +7810,23 @@
    {
     "patchline": {
      "source": [
+      "obj-225",
+      0
+     ],
+     "destination": [
+      "obj-224",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
       "obj-224",
       0
      ],
      "destination": [
-      "obj-225",
+      "obj-2",
       0
      ]
     }
@@ -7336,35 +7834,11 @@
    {
     "patchline": {
      "source": [
-      "obj-225",
-      0
-     ],
-     "destination": [
-      "obj-226",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-226",
-      0
-     ],
-     "destination": [
       "obj-227",
       0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-225",
-      1
      ],
      "destination": [
-      "obj-229",
+      "obj-2",
       0
      ]
     }
@@ -7376,7 +7850,7 @@
       0
      ],
      "destination": [
-      "obj-230",
+      "obj-2",
       0
      ]
     }
@@ -7384,11 +7858,11 @@
    {
     "patchline": {
      "source": [
-      "obj-225",
-      2
+      "obj-231",
+      0
      ],
      "destination": [
-      "obj-232",
+      "obj-2",
       0
      ]
     }
@@ -7396,23 +7870,11 @@
    {
     "patchline": {
      "source": [
-      "obj-232",
-      0
-     ],
-     "destination": [
       "obj-233",
       0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-225",
-      3
      ],
      "destination": [
-      "obj-235",
+      "obj-2",
       0
      ]
     }
@@ -7424,7 +7886,7 @@
       0
      ],
      "destination": [
-      "obj-236",
+      "obj-2",
       0
      ]
     }
@@ -7432,11 +7894,11 @@
    {
     "patchline": {
      "source": [
-      "obj-225",
-      4
+      "obj-237",
+      0
      ],
      "destination": [
-      "obj-238",
+      "obj-2",
       0
      ]
     }
@@ -7444,23 +7906,11 @@
    {
     "patchline": {
      "source": [
-      "obj-238",
-      0
-     ],
-     "destination": [
       "obj-239",
       0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-225",
-      5
      ],
      "destination": [
-      "obj-241",
+      "obj-2",
       0
      ]
     }
@@ -7472,19 +7922,7 @@
       0
      ],
      "destination": [
-      "obj-242",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-225",
-      6
-     ],
-     "destination": [
-      "obj-244",
+      "obj-2",
       0
      ]
     }
@@ -7504,11 +7942,179 @@
    {
     "patchline": {
      "source": [
-      "obj-225",
+      "obj-245",
+      0
+     ],
+     "destination": [
+      "obj-246",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-246",
+      0
+     ],
+     "destination": [
+      "obj-247",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-245",
+      1
+     ],
+     "destination": [
+      "obj-249",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-249",
+      0
+     ],
+     "destination": [
+      "obj-250",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-245",
+      2
+     ],
+     "destination": [
+      "obj-252",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-252",
+      0
+     ],
+     "destination": [
+      "obj-253",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-245",
+      3
+     ],
+     "destination": [
+      "obj-255",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-255",
+      0
+     ],
+     "destination": [
+      "obj-256",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-245",
+      4
+     ],
+     "destination": [
+      "obj-258",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-258",
+      0
+     ],
+     "destination": [
+      "obj-259",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-245",
+      5
+     ],
+     "destination": [
+      "obj-261",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-261",
+      0
+     ],
+     "destination": [
+      "obj-262",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-245",
+      6
+     ],
+     "destination": [
+      "obj-264",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-264",
+      0
+     ],
+     "destination": [
+      "obj-265",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-245",
       7
      ],
      "destination": [
-      "obj-247",
+      "obj-267",
       0
      ]
     }
@@ -7516,11 +8122,11 @@
    {
     "patchline": {
      "source": [
-      "obj-247",
+      "obj-267",
       0
      ],
      "destination": [
-      "obj-248",
+      "obj-268",
       0
      ]
     }
@@ -7528,11 +8134,11 @@
    {
     "patchline": {
      "source": [
-      "obj-225",
+      "obj-245",
       8
      ],
      "destination": [
-      "obj-250",
+      "obj-270",
       0
      ]
     }
@@ -7540,11 +8146,11 @@
    {
     "patchline": {
      "source": [
-      "obj-250",
+      "obj-270",
       0
      ],
      "destination": [
-      "obj-251",
+      "obj-271",
       0
      ]
     }
@@ -7552,7 +8158,7 @@
    {
     "patchline": {
      "source": [
-      "obj-251",
+      "obj-271",
       0
      ],
      "destination": [
@@ -7564,11 +8170,11 @@
    {
     "patchline": {
      "source": [
-      "obj-250",
+      "obj-270",
       1
      ],
      "destination": [
-      "obj-252",
+      "obj-272",
       0
      ]
     }
@@ -7576,7 +8182,7 @@
    {
     "patchline": {
      "source": [
-      "obj-252",
+      "obj-272",
       0
      ],
      "destination": [
@@ -7588,11 +8194,11 @@
    {
     "patchline": {
      "source": [
-      "obj-250",
+      "obj-270",
       2
      ],
      "destination": [
-      "obj-253",
+      "obj-273",
       0
      ]
     }
@@ -7600,7 +8206,7 @@
    {
     "patchline": {
      "source": [
-      "obj-253",
+      "obj-273",
       0
      ],
      "destination": [
@@ -7612,11 +8218,11 @@
    {
     "patchline": {
      "source": [
-      "obj-250",
+      "obj-270",
       3
      ],
      "destination": [
-      "obj-254",
+      "obj-274",
       0
      ]
     }
@@ -7624,7 +8230,7 @@
    {
     "patchline": {
      "source": [
-      "obj-254",
+      "obj-274",
       0
      ],
      "destination": [
@@ -7636,11 +8242,11 @@
    {
     "patchline": {
      "source": [
-      "obj-250",
+      "obj-270",
       4
      ],
      "destination": [
-      "obj-255",
+      "obj-275",
       0
      ]
     }
@@ -7648,7 +8254,7 @@
    {
     "patchline": {
      "source": [
-      "obj-255",
+      "obj-275",
       0
      ],
      "destination": [
@@ -7660,11 +8266,11 @@
    {
     "patchline": {
      "source": [
-      "obj-250",
+      "obj-270",
       5
      ],
      "destination": [
-      "obj-256",
+      "obj-276",
       0
      ]
     }
@@ -7672,7 +8278,7 @@
    {
     "patchline": {
      "source": [
-      "obj-256",
+      "obj-276",
       0
      ],
      "destination": [
@@ -7684,11 +8290,11 @@
    {
     "patchline": {
      "source": [
-      "obj-250",
+      "obj-270",
       6
      ],
      "destination": [
-      "obj-257",
+      "obj-277",
       0
      ]
     }
@@ -7696,7 +8302,7 @@
    {
     "patchline": {
      "source": [
-      "obj-257",
+      "obj-277",
       0
      ],
      "destination": [
@@ -7708,11 +8314,11 @@
    {
     "patchline": {
      "source": [
-      "obj-250",
+      "obj-270",
       7
      ],
      "destination": [
-      "obj-258",
+      "obj-278",
       0
      ]
     }
@@ -7720,7 +8326,7 @@
    {
     "patchline": {
      "source": [
-      "obj-258",
+      "obj-278",
       0
      ],
      "destination": [
@@ -7732,11 +8338,11 @@
    {
     "patchline": {
      "source": [
-      "obj-250",
+      "obj-270",
       8
      ],
      "destination": [
-      "obj-259",
+      "obj-279",
       0
      ]
     }
@@ -7744,7 +8350,7 @@
    {
     "patchline": {
      "source": [
-      "obj-259",
+      "obj-279",
       0
      ],
      "destination": [
@@ -7756,11 +8362,11 @@
    {
     "patchline": {
      "source": [
-      "obj-250",
+      "obj-270",
       9
      ],
      "destination": [
-      "obj-260",
+      "obj-280",
       0
      ]
     }
@@ -7768,7 +8374,7 @@
    {
     "patchline": {
      "source": [
-      "obj-260",
+      "obj-280",
       0
      ],
      "destination": [
@@ -7780,11 +8386,11 @@
    {
     "patchline": {
      "source": [
-      "obj-250",
+      "obj-270",
       10
      ],
      "destination": [
-      "obj-261",
+      "obj-281",
       0
      ]
     }
@@ -7792,7 +8398,7 @@
    {
     "patchline": {
      "source": [
-      "obj-261",
+      "obj-281",
       0
      ],
      "destination": [
@@ -7804,11 +8410,11 @@
    {
     "patchline": {
      "source": [
-      "obj-250",
+      "obj-270",
       11
      ],
      "destination": [
-      "obj-262",
+      "obj-282",
       0
      ]
     }
@@ -7816,7 +8422,7 @@
    {
     "patchline": {
      "source": [
-      "obj-262",
+      "obj-282",
       0
      ],
      "destination": [
@@ -7828,11 +8434,11 @@
    {
     "patchline": {
      "source": [
-      "obj-250",
+      "obj-270",
       12
      ],
      "destination": [
-      "obj-263",
+      "obj-283",
       0
      ]
     }
@@ -7840,7 +8446,7 @@
    {
     "patchline": {
      "source": [
-      "obj-263",
+      "obj-283",
       0
      ],
      "destination": [
@@ -7852,11 +8458,11 @@
    {
     "patchline": {
      "source": [
-      "obj-250",
+      "obj-270",
       13
      ],
      "destination": [
-      "obj-264",
+      "obj-284",
       0
      ]
     }
@@ -7864,7 +8470,7 @@
    {
     "patchline": {
      "source": [
-      "obj-264",
+      "obj-284",
       0
      ],
      "destination": [
@@ -7876,11 +8482,11 @@
    {
     "patchline": {
      "source": [
-      "obj-250",
+      "obj-270",
       14
      ],
      "destination": [
-      "obj-265",
+      "obj-285",
       0
      ]
     }
@@ -7888,7 +8494,7 @@
    {
     "patchline": {
      "source": [
-      "obj-265",
+      "obj-285",
       0
      ],
      "destination": [
@@ -7900,11 +8506,11 @@
    {
     "patchline": {
      "source": [
-      "obj-250",
+      "obj-270",
       15
      ],
      "destination": [
-      "obj-266",
+      "obj-286",
       0
      ]
     }
@@ -7912,7 +8518,7 @@
    {
     "patchline": {
      "source": [
-      "obj-266",
+      "obj-286",
       0
      ],
      "destination": [
@@ -7924,11 +8530,11 @@
    {
     "patchline": {
      "source": [
-      "obj-250",
+      "obj-270",
       16
      ],
      "destination": [
-      "obj-267",
+      "obj-287",
       0
      ]
     }
@@ -7936,7 +8542,7 @@
    {
     "patchline": {
      "source": [
-      "obj-267",
+      "obj-287",
       0
      ],
      "destination": [
@@ -7948,11 +8554,11 @@
    {
     "patchline": {
      "source": [
-      "obj-250",
+      "obj-270",
       17
      ],
      "destination": [
-      "obj-268",
+      "obj-288",
       0
      ]
     }
@@ -7960,11 +8566,11 @@
    {
     "patchline": {
      "source": [
-      "obj-268",
+      "obj-288",
       0
      ],
      "destination": [
-      "obj-60",
+      "obj-56",
       0
      ]
     }
@@ -7972,11 +8578,11 @@
    {
     "patchline": {
      "source": [
-      "obj-250",
+      "obj-270",
       18
      ],
      "destination": [
-      "obj-269",
+      "obj-289",
       0
      ]
     }
@@ -7984,11 +8590,11 @@
    {
     "patchline": {
      "source": [
-      "obj-269",
+      "obj-289",
       0
      ],
      "destination": [
-      "obj-63",
+      "obj-59",
       0
      ]
     }
@@ -7996,11 +8602,11 @@
    {
     "patchline": {
      "source": [
-      "obj-250",
+      "obj-270",
       19
      ],
      "destination": [
-      "obj-270",
+      "obj-290",
       0
      ]
     }
@@ -8008,11 +8614,11 @@
    {
     "patchline": {
      "source": [
-      "obj-270",
+      "obj-290",
       0
      ],
      "destination": [
-      "obj-66",
+      "obj-62",
       0
      ]
     }
@@ -8020,11 +8626,11 @@
    {
     "patchline": {
      "source": [
-      "obj-250",
+      "obj-270",
       20
      ],
      "destination": [
-      "obj-271",
+      "obj-291",
       0
      ]
     }
@@ -8032,7 +8638,7 @@
    {
     "patchline": {
      "source": [
-      "obj-271",
+      "obj-291",
       0
      ],
      "destination": [
@@ -8044,11 +8650,11 @@
    {
     "patchline": {
      "source": [
-      "obj-250",
+      "obj-270",
       21
      ],
      "destination": [
-      "obj-272",
+      "obj-292",
       0
      ]
     }
@@ -8056,7 +8662,7 @@
    {
     "patchline": {
      "source": [
-      "obj-272",
+      "obj-292",
       0
      ],
      "destination": [
@@ -8068,11 +8674,11 @@
    {
     "patchline": {
      "source": [
-      "obj-250",
+      "obj-270",
       22
      ],
      "destination": [
-      "obj-273",
+      "obj-293",
       0
      ]
     }
@@ -8080,7 +8686,7 @@
    {
     "patchline": {
      "source": [
-      "obj-273",
+      "obj-293",
       0
      ],
      "destination": [
@@ -8092,11 +8698,11 @@
    {
     "patchline": {
      "source": [
-      "obj-250",
+      "obj-270",
       23
      ],
      "destination": [
-      "obj-274",
+      "obj-294",
       0
      ]
     }
@@ -8104,7 +8710,7 @@
    {
     "patchline": {
      "source": [
-      "obj-274",
+      "obj-294",
       0
      ],
      "destination": [
@@ -8116,11 +8722,11 @@
    {
     "patchline": {
      "source": [
-      "obj-250",
+      "obj-270",
       24
      ],
      "destination": [
-      "obj-275",
+      "obj-295",
       0
      ]
     }
@@ -8128,7 +8734,7 @@
    {
     "patchline": {
      "source": [
-      "obj-275",
+      "obj-295",
       0
      ],
      "destination": [
@@ -8140,11 +8746,11 @@
    {
     "patchline": {
      "source": [
-      "obj-250",
+      "obj-270",
       25
      ],
      "destination": [
-      "obj-276",
+      "obj-296",
       0
      ]
     }
@@ -8152,7 +8758,7 @@
    {
     "patchline": {
      "source": [
-      "obj-276",
+      "obj-296",
       0
      ],
      "destination": [
@@ -8164,11 +8770,11 @@
    {
     "patchline": {
      "source": [
-      "obj-250",
+      "obj-270",
       26
      ],
      "destination": [
-      "obj-277",
+      "obj-297",
       0
      ]
     }
@@ -8176,7 +8782,7 @@
    {
     "patchline": {
      "source": [
-      "obj-277",
+      "obj-297",
       0
      ],
      "destination": [
@@ -8188,11 +8794,11 @@
    {
     "patchline": {
      "source": [
-      "obj-250",
+      "obj-270",
       27
      ],
      "destination": [
-      "obj-278",
+      "obj-298",
       0
      ]
     }
@@ -8200,7 +8806,7 @@
    {
     "patchline": {
      "source": [
-      "obj-278",
+      "obj-298",
       0
      ],
      "destination": [
@@ -8212,11 +8818,11 @@
    {
     "patchline": {
      "source": [
-      "obj-250",
+      "obj-270",
       28
      ],
      "destination": [
-      "obj-279",
+      "obj-299",
       0
      ]
     }
@@ -8224,7 +8830,7 @@
    {
     "patchline": {
      "source": [
-      "obj-279",
+      "obj-299",
       0
      ],
      "destination": [
@@ -8236,11 +8842,11 @@
    {
     "patchline": {
      "source": [
-      "obj-250",
+      "obj-270",
       29
      ],
      "destination": [
-      "obj-280",
+      "obj-300",
       0
      ]
     }
@@ -8248,7 +8854,7 @@
    {
     "patchline": {
      "source": [
-      "obj-280",
+      "obj-300",
       0
      ],
      "destination": [
@@ -8260,11 +8866,11 @@
    {
     "patchline": {
      "source": [
-      "obj-250",
+      "obj-270",
       30
      ],
      "destination": [
-      "obj-281",
+      "obj-301",
       0
      ]
     }
@@ -8272,7 +8878,7 @@
    {
     "patchline": {
      "source": [
-      "obj-281",
+      "obj-301",
       0
      ],
      "destination": [
@@ -8284,11 +8890,11 @@
    {
     "patchline": {
      "source": [
-      "obj-250",
+      "obj-270",
       31
      ],
      "destination": [
-      "obj-282",
+      "obj-302",
       0
      ]
     }
@@ -8296,7 +8902,7 @@
    {
     "patchline": {
      "source": [
-      "obj-282",
+      "obj-302",
       0
      ],
      "destination": [
@@ -8308,11 +8914,11 @@
    {
     "patchline": {
      "source": [
-      "obj-250",
+      "obj-270",
       32
      ],
      "destination": [
-      "obj-283",
+      "obj-303",
       0
      ]
     }
@@ -8320,7 +8926,7 @@
    {
     "patchline": {
      "source": [
-      "obj-283",
+      "obj-303",
       0
      ],
      "destination": [
@@ -8332,11 +8938,11 @@
    {
     "patchline": {
      "source": [
-      "obj-250",
+      "obj-270",
       33
      ],
      "destination": [
-      "obj-284",
+      "obj-304",
       0
      ]
     }
@@ -8344,7 +8950,7 @@
    {
     "patchline": {
      "source": [
-      "obj-284",
+      "obj-304",
       0
      ],
      "destination": [
@@ -8356,11 +8962,11 @@
    {
     "patchline": {
      "source": [
-      "obj-250",
+      "obj-270",
       34
      ],
      "destination": [
-      "obj-285",
+      "obj-305",
       0
      ]
     }
@@ -8368,7 +8974,7 @@
    {
     "patchline": {
      "source": [
-      "obj-285",
+      "obj-305",
       0
      ],
      "destination": [
@@ -8380,11 +8986,11 @@
    {
     "patchline": {
      "source": [
-      "obj-250",
+      "obj-270",
       35
      ],
      "destination": [
-      "obj-286",
+      "obj-306",
       0
      ]
     }
@@ -8392,7 +8998,7 @@
    {
     "patchline": {
      "source": [
-      "obj-286",
+      "obj-306",
       0
      ],
      "destination": [
@@ -8404,11 +9010,11 @@
    {
     "patchline": {
      "source": [
-      "obj-250",
+      "obj-270",
       36
      ],
      "destination": [
-      "obj-287",
+      "obj-307",
       0
      ]
     }
@@ -8416,7 +9022,7 @@
    {
     "patchline": {
      "source": [
-      "obj-287",
+      "obj-307",
       0
      ],
      "destination": [
@@ -8428,11 +9034,11 @@
    {
     "patchline": {
      "source": [
-      "obj-250",
+      "obj-270",
       37
      ],
      "destination": [
-      "obj-288",
+      "obj-308",
       0
      ]
     }
@@ -8440,7 +9046,7 @@
    {
     "patchline": {
      "source": [
-      "obj-288",
+      "obj-308",
       0
      ],
      "destination": [
@@ -8452,11 +9058,11 @@
    {
     "patchline": {
      "source": [
-      "obj-250",
+      "obj-270",
       38
      ],
      "destination": [
-      "obj-289",
+      "obj-309",
       0
      ]
     }
@@ -8464,7 +9070,7 @@
    {
     "patchline": {
      "source": [
-      "obj-289",
+      "obj-309",
       0
      ],
      "destination": [
@@ -8476,11 +9082,11 @@
    {
     "patchline": {
      "source": [
-      "obj-250",
+      "obj-270",
       39
      ],
      "destination": [
-      "obj-290",
+      "obj-310",
       0
      ]
     }
@@ -8488,7 +9094,7 @@
    {
     "patchline": {
      "source": [
-      "obj-290",
+      "obj-310",
       0
      ],
      "destination": [
@@ -8500,11 +9106,11 @@
    {
     "patchline": {
      "source": [
-      "obj-250",
+      "obj-270",
       40
      ],
      "destination": [
-      "obj-291",
+      "obj-311",
       0
      ]
     }
@@ -8512,7 +9118,7 @@
    {
     "patchline": {
      "source": [
-      "obj-291",
+      "obj-311",
       0
      ],
      "destination": [
@@ -8524,11 +9130,11 @@
    {
     "patchline": {
      "source": [
-      "obj-250",
+      "obj-270",
       41
      ],
      "destination": [
-      "obj-292",
+      "obj-312",
       0
      ]
     }
@@ -8536,7 +9142,7 @@
    {
     "patchline": {
      "source": [
-      "obj-292",
+      "obj-312",
       0
      ],
      "destination": [
@@ -8548,11 +9154,11 @@
    {
     "patchline": {
      "source": [
-      "obj-250",
+      "obj-270",
       42
      ],
      "destination": [
-      "obj-293",
+      "obj-313",
       0
      ]
     }
@@ -8560,7 +9166,31 @@
    {
     "patchline": {
      "source": [
-      "obj-293",
+      "obj-313",
+      0
+     ],
+     "destination": [
+      "obj-135",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-270",
+      43
+     ],
+     "destination": [
+      "obj-314",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-314",
       0
      ],
      "destination": [
@@ -8572,11 +9202,11 @@
    {
     "patchline": {
      "source": [
-      "obj-250",
-      43
+      "obj-270",
+      44
      ],
      "destination": [
-      "obj-294",
+      "obj-315",
       0
      ]
     }
@@ -8584,7 +9214,7 @@
    {
     "patchline": {
      "source": [
-      "obj-294",
+      "obj-315",
       0
      ],
      "destination": [
@@ -8596,35 +9226,11 @@
    {
     "patchline": {
      "source": [
-      "obj-250",
-      44
-     ],
-     "destination": [
-      "obj-295",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-295",
-      0
-     ],
-     "destination": [
-      "obj-144",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-250",
+      "obj-270",
       45
      ],
      "destination": [
-      "obj-296",
+      "obj-316",
       0
      ]
     }
@@ -8632,7 +9238,7 @@
    {
     "patchline": {
      "source": [
-      "obj-296",
+      "obj-316",
       0
      ],
      "destination": [
@@ -8644,11 +9250,11 @@
    {
     "patchline": {
      "source": [
-      "obj-250",
+      "obj-270",
       46
      ],
      "destination": [
-      "obj-297",
+      "obj-317",
       0
      ]
     }
@@ -8656,7 +9262,7 @@
    {
     "patchline": {
      "source": [
-      "obj-297",
+      "obj-317",
       0
      ],
      "destination": [
@@ -8668,11 +9274,11 @@
    {
     "patchline": {
      "source": [
-      "obj-250",
+      "obj-270",
       47
      ],
      "destination": [
-      "obj-298",
+      "obj-318",
       0
      ]
     }
@@ -8680,7 +9286,7 @@
    {
     "patchline": {
      "source": [
-      "obj-298",
+      "obj-318",
       0
      ],
      "destination": [
@@ -8692,11 +9298,11 @@
    {
     "patchline": {
      "source": [
-      "obj-250",
+      "obj-270",
       48
      ],
      "destination": [
-      "obj-299",
+      "obj-319",
       0
      ]
     }
@@ -8704,7 +9310,7 @@
    {
     "patchline": {
      "source": [
-      "obj-299",
+      "obj-319",
       0
      ],
      "destination": [
@@ -8716,11 +9322,11 @@
    {
     "patchline": {
      "source": [
-      "obj-250",
+      "obj-270",
       49
      ],
      "destination": [
-      "obj-300",
+      "obj-320",
       0
      ]
     }
@@ -8728,7 +9334,7 @@
    {
     "patchline": {
      "source": [
-      "obj-300",
+      "obj-320",
       0
      ],
      "destination": [
@@ -8740,11 +9346,11 @@
    {
     "patchline": {
      "source": [
-      "obj-250",
+      "obj-270",
       50
      ],
      "destination": [
-      "obj-301",
+      "obj-321",
       0
      ]
     }
@@ -8752,7 +9358,7 @@
    {
     "patchline": {
      "source": [
-      "obj-301",
+      "obj-321",
       0
      ],
      "destination": [
@@ -8764,11 +9370,11 @@
    {
     "patchline": {
      "source": [
-      "obj-250",
+      "obj-270",
       51
      ],
      "destination": [
-      "obj-302",
+      "obj-322",
       0
      ]
     }
@@ -8776,7 +9382,7 @@
    {
     "patchline": {
      "source": [
-      "obj-302",
+      "obj-322",
       0
      ],
      "destination": [
@@ -8788,11 +9394,11 @@
    {
     "patchline": {
      "source": [
-      "obj-250",
+      "obj-270",
       52
      ],
      "destination": [
-      "obj-303",
+      "obj-323",
       0
      ]
     }
@@ -8800,7 +9406,31 @@
    {
     "patchline": {
      "source": [
-      "obj-303",
+      "obj-323",
+      0
+     ],
+     "destination": [
+      "obj-168",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-270",
+      53
+     ],
+     "destination": [
+      "obj-324",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-324",
       0
      ],
      "destination": [
@@ -8812,11 +9442,11 @@
    {
     "patchline": {
      "source": [
-      "obj-250",
-      53
+      "obj-270",
+      54
      ],
      "destination": [
-      "obj-304",
+      "obj-325",
       0
      ]
     }
@@ -8824,7 +9454,7 @@
    {
     "patchline": {
      "source": [
-      "obj-304",
+      "obj-325",
       0
      ],
      "destination": [
@@ -8836,35 +9466,11 @@
    {
     "patchline": {
      "source": [
-      "obj-250",
-      54
-     ],
-     "destination": [
-      "obj-305",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-305",
-      0
-     ],
-     "destination": [
-      "obj-177",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-250",
+      "obj-270",
       55
      ],
      "destination": [
-      "obj-306",
+      "obj-326",
       0
      ]
     }
@@ -8872,11 +9478,11 @@
    {
     "patchline": {
      "source": [
-      "obj-306",
+      "obj-326",
       0
      ],
      "destination": [
-      "obj-183",
+      "obj-180",
       0
      ]
     }
@@ -8884,11 +9490,11 @@
    {
     "patchline": {
      "source": [
-      "obj-250",
+      "obj-270",
       56
      ],
      "destination": [
-      "obj-307",
+      "obj-327",
       0
      ]
     }
@@ -8896,11 +9502,11 @@
    {
     "patchline": {
      "source": [
-      "obj-307",
+      "obj-327",
       0
      ],
      "destination": [
-      "obj-189",
+      "obj-191",
       0
      ]
     }
@@ -8908,11 +9514,11 @@
    {
     "patchline": {
      "source": [
-      "obj-250",
+      "obj-270",
       57
      ],
      "destination": [
-      "obj-308",
+      "obj-328",
       0
      ]
     }
@@ -8920,11 +9526,11 @@
    {
     "patchline": {
      "source": [
-      "obj-308",
+      "obj-328",
       0
      ],
      "destination": [
-      "obj-202",
+      "obj-194",
       0
      ]
     }
@@ -8932,11 +9538,11 @@
    {
     "patchline": {
      "source": [
-      "obj-250",
+      "obj-270",
       58
      ],
      "destination": [
-      "obj-309",
+      "obj-329",
       0
      ]
     }
@@ -8944,11 +9550,107 @@
    {
     "patchline": {
      "source": [
-      "obj-309",
+      "obj-329",
       0
      ],
      "destination": [
-      "obj-205",
+      "obj-197",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-270",
+      59
+     ],
+     "destination": [
+      "obj-330",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-330",
+      0
+     ],
+     "destination": [
+      "obj-203",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-270",
+      60
+     ],
+     "destination": [
+      "obj-331",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-331",
+      0
+     ],
+     "destination": [
+      "obj-209",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-270",
+      61
+     ],
+     "destination": [
+      "obj-332",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-332",
+      0
+     ],
+     "destination": [
+      "obj-222",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-270",
+      62
+     ],
+     "destination": [
+      "obj-333",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-333",
+      0
+     ],
+     "destination": [
+      "obj-225",
       0
      ]
     }

@@ -39,6 +39,9 @@ PARAMS = [
     {'name': 'Classifierfastconfidence', 'label': 'classifier.fast_confidence', 'address': '/classifier/fast_confidence', 'type': 'float', 'help': "Probability the fast path's class needs before it takes over.", 'min': 0.0, 'max': 1.0, 'default': 0.35},
     {'name': 'Classifiernovelty', 'label': 'classifier.novelty', 'address': '/classifier/novelty', 'type': 'float', 'help': 'How different the latest hop must sound from the second before it to count as a new sound for the fast path: the mean change over mel bands, each in units of its own variation (std in dB + 3 dB).', 'min': 0.2, 'max': 5.0, 'default': 1.2},
     {'name': 'Analysisbands', 'label': 'analysis.bands', 'address': '/analysis/bands', 'type': 'int', 'help': 'Number of log-spaced spectrum bands (30 Hz to 16 kHz) the analyser measures besides low, mid and high: modulation sources band.1 .. band.N and the tail of /performer/bands, each in dBFS.', 'min': 1, 'max': 32, 'default': 3},
+    {'name': 'Analysisattack', 'label': 'analysis.attack', 'address': '/analysis/attack', 'type': 'float', 'help': 'Attack of the band envelopes (env.low, env.1 ...: each band 0..1 against its own recent peak): time constant with which an envelope rises, updated each analysis hop (0: at once).', 'min': 0.0, 'max': 2.0, 'default': 0.01},
+    {'name': 'Analysisrelease', 'label': 'analysis.release', 'address': '/analysis/release', 'type': 'float', 'help': 'Release of the band envelopes and of the hits (hit.low, the kick, ...): time constant with which they fall back towards 0.', 'min': 0.0, 'max': 5.0, 'default': 0.25},
+    {'name': 'Analysishit', 'label': 'analysis.hit', 'address': '/analysis/hit', 'type': 'float', 'help': 'How many dB a band must rise from one analysis hop to the next, into the top half of its 0..1 range, to count as a hit: hit.low (the kick), hit.mid ... jump to 1 and fall with analysis.release.', 'min': 1.0, 'max': 30.0, 'default': 6.0},
     {'name': 'Mappingenabled', 'label': 'mapping.enabled', 'address': '/mapping/enabled', 'type': 'bool', 'help': "Apply the preset's modulation matrix (sound and glove acting on parameters).", 'default': True},
     {'name': 'Mappingdepth', 'label': 'mapping.depth', 'address': '/mapping/depth', 'type': 'float', 'help': 'Master depth that scales every modulation route.', 'min': 0.0, 'max': 2.0, 'default': 1.0},
     {'name': 'Dreamnetwork', 'label': 'dream.network', 'address': '/dream/network', 'type': 'enum', 'help': "ImageNet network the dream climbs; all but efficientnet_lite0 need torchvision's weights in TORCH_HOME.", 'choices': ['efficientnet_lite0', 'googlenet', 'vgg16', 'resnet50'], 'default': 'efficientnet_lite0'},
@@ -81,6 +84,9 @@ PARAMS = [
     {'name': 'Masterfreeze', 'label': 'master.freeze', 'address': '/master/freeze', 'type': 'bool', 'help': 'Hold the output on the frame it shows now, while the dream goes on underneath; off cuts back to it.', 'default': False},
     {'name': 'Masterblackout', 'label': 'master.blackout', 'address': '/master/blackout', 'type': 'trigger', 'help': 'Black at once; fire again to bring the picture back (an odd number of fires is black).'},
     {'name': 'Controloscoutrate', 'label': 'control.osc_out_rate', 'address': '/control/osc_out_rate', 'type': 'float', 'help': 'Rate of the analysis messages sent over OSC.', 'min': 1.0, 'max': 120.0, 'default': 30.0},
+    {'name': 'Crossfadera', 'label': 'crossfader.a', 'address': '/crossfader/a', 'type': 'string', 'help': "The preset at the crossfader's A end (0), by name: your preset folder first, then the shipped presets.", 'default': ''},
+    {'name': 'Crossfaderb', 'label': 'crossfader.b', 'address': '/crossfader/b', 'type': 'string', 'help': "The preset at the crossfader's B end (1), by name: your preset folder first, then the shipped presets.", 'default': ''},
+    {'name': 'Crossfaderposition', 'label': 'crossfader.position', 'address': '/crossfader/position', 'type': 'float', 'help': 'Moving it mixes crossfader.a and crossfader.b: numbers in proportion, the rest switch at 0.5; only a move applies, a recall leaves it where it is.', 'min': 0.0, 'max': 1.0, 'default': 0.0},
     {'name': 'Temposource', 'label': 'tempo.source', 'address': '/tempo/source', 'type': 'enum', 'help': "Where the beat comes from: the input's own beat (tracked from the sound), tap tempo (tempo.tap, or tempo.bpm set by hand), MIDI clock in (tempo.midi_input), or an Ableton Link session.", 'choices': ['audio', 'tap', 'midi', 'link'], 'default': 'audio'},
     {'name': 'Tempoquantize', 'label': 'tempo.quantize', 'address': '/tempo/quantize', 'type': 'enum', 'help': 'Hold preset recalls, restarts and class changes until the next beat or the next bar of the tempo.', 'choices': ['off', 'beat', 'bar'], 'default': 'off'},
     {'name': 'Tempotap', 'label': 'tempo.tap', 'address': '/tempo/tap', 'type': 'trigger', 'help': 'Tap tempo (tempo.source = tap): each tap is a beat; the first after a 2-s pause begins a bar, two or more set tempo.bpm.'},
@@ -95,7 +101,7 @@ PARAMS = [
 ]
 
 COMMANDS = [
-    ('/preset/load', 's', 'Recall a preset by name: from your preset folder, else the shipped presets.'),
+    ('/preset/load', 's', "Recall a preset by name: from your preset folder, else the shipped presets; a second argument, seconds, morphs to it over that time (0: no morph), whatever the preset's own morph."),
     ('/preset/save', 's', 'Save the current state as a new preset of this name in your preset folder.'),
     ('/preset/save/overwrite', 's', 'Save the current state in your preset folder, replacing the preset of this name.'),
     ('/preset/next', '', "Recall the next preset in the current preset's folder."),

@@ -1,19 +1,16 @@
-"""Control from the stage: OSC in and out, OSCQuery, MIDI with learn, the flex-sensor glove.
+"""Control from the stage: OSC in and out, OSCQuery, MIDI with learn, the flex-sensor glove, the A/B crossfader.
 
-Every controller writes into the engine's one :class:`~performer.params.ParamStore`.
-:class:`Controls` builds the controllers a preset (and the command line) asks
-for around a running engine and wires the commands they share: preset
-recall and save, MIDI learn, glove input, status queries.
+Every controller writes into the engine's one :class:`~performer.params.ParamStore`. :class:`Controls` builds the
+controllers a preset (and the command line) asks for around a running engine and wires the commands they share:
+preset recall (``/preset/load NAME [SECONDS]``: a morph time) and save, MIDI learn, glove input, status queries,
+and the crossfader between two presets (:mod:`performer.presets.crossfader`, driven by its parameters).
 
-Preset commands name presets, never paths: a name is looked up in the user's
-preset folder, then the shipped presets, and saved only into the user's folder
-(:class:`~performer.presets.PresetFolders`). Recalls and saves run one at a
-time on a worker thread, so the OSC thread answers the next message at once;
-each one's outcome goes back to its sender (``/preset/loaded``,
-``/preset/saved`` or ``/performer/error <address> <message>``, while the
-reply budget lasts). A failure is counted in ``preset_errors`` and logged in
-one line at most once a second with the count so far, so a client repeating a
-bad command cannot flood the log.
+Preset commands name presets, never paths: a name is looked up in the user's preset folder, then the shipped
+presets, and saved only into the user's folder (:class:`~performer.presets.PresetFolders`). Recalls and saves run
+one at a time on a worker thread, so the OSC thread answers the next message at once; each one's outcome goes back
+to its sender (``/preset/loaded``, ``/preset/saved`` or ``/performer/error <address> <message>``, while the reply
+budget lasts). A failure is counted in ``preset_errors`` and logged in one line at most once a second with the
+count so far, so a client repeating a bad command cannot flood the log.
 """
 
 from __future__ import annotations
@@ -36,7 +33,7 @@ log = logging.getLogger(__name__)
 
 # (address, OSC type tags, description) of the commands, for OSCQuery and the docs.
 COMMANDS: tuple[tuple[str, str, str], ...] = (
-    ("/preset/load", "s", "Recall a preset by name: from your preset folder, else the shipped presets."),
+    ("/preset/load", "s", "Recall a preset by name (your folder, else the shipped ones); NAME SECONDS morphs to it."),
     ("/preset/save", "s", "Save the current state as a new preset of this name in your preset folder."),
     ("/preset/save/overwrite", "s", "Save the current state in your preset folder, replacing the preset of this name."),
     ("/preset/next", "", "Recall the next preset in the current preset's folder."),
@@ -85,7 +82,8 @@ class Controls:
 
     def __init__(self, engine: Any, options: ControlOptions) -> None:
         from performer.control.glove import Calibration, Glove
-        from performer.presets import PresetFolders
+        from performer.presets import PresetFolders, load_preset
+        from performer.presets.crossfader import Crossfader
 
         self.folders = PresetFolders.default(options.preset_dir)
         self.preset_errors = 0
@@ -153,6 +151,9 @@ class Controls:
             from performer.control.glove import SerialGlove
 
             self.serial_glove = SerialGlove(self.glove, glove_port, int(glove_cfg.get("baud", 115200)))
+        classes = list(getattr(engine.classifier, "classes", ())) or None
+        self.crossfader = Crossfader(self.store, self.folders.find, lambda p: load_preset(p, classes=classes),
+                                     on_error=self._engine_error)
 
     # --- life cycle --------------------------------------------------------------------
     def start(self) -> None:
@@ -162,7 +163,7 @@ class Controls:
 
     def stop(self) -> None:
         self._jobs.shutdown(wait=False, cancel_futures=True)
-        for part in (self.serial_glove, self.midi, self.oscquery, self.sender, self.osc):
+        for part in (self.crossfader, self.serial_glove, self.midi, self.oscquery, self.sender, self.osc):
             if part is not None:
                 try:
                     part.stop()
@@ -195,8 +196,11 @@ class Controls:
             return args[0]
 
         def load(args, reply):
-            name = named("/preset/load", args)
-            self._submit("/preset/load", lambda: self.recall(name), reply, "/preset/loaded")
+            from performer.presets.morph import morph_argument
+
+            seconds = morph_argument(args[1:], "/preset/load")  # /preset/load NAME SECONDS
+            name = named("/preset/load", args[:1])
+            self._submit("/preset/load", lambda: self.recall(name, seconds), reply, "/preset/loaded")
 
         def save(overwrite: bool):
             address = "/preset/save/overwrite" if overwrite else "/preset/save"
@@ -318,16 +322,16 @@ class Controls:
             self.refusals("preset_error", f"preset {name[:80]!r} not recalled: {e}", self.preset_errors,
                           logging.ERROR)
 
-    def recall(self, name: str) -> str:
-        """Recall the preset called ``name`` (your folder first, then the shipped presets), now; its name."""
-        return self.recall_path(self.folders.find(name))
+    def recall(self, name: str, morph: float | None = None) -> str:
+        """Recall the preset called ``name`` (your folder, else the shipped ones) now, over ``morph`` s; its name."""
+        return self.recall_path(self.folders.find(name), morph)
 
-    def recall_path(self, path: Path) -> str:
+    def recall_path(self, path: Path, morph: float | None = None) -> str:
         """Recall a preset file, now; PresetError with every problem (and the current state kept) if it has any."""
         from performer.presets import load_preset
 
         load_preset(path)  # for the reasons a bad preset is refused; the engine reads the checked file again
-        if not self.engine.load_preset(path):
+        if not (self.engine.load_preset(path) if morph is None else self.engine.load_preset(path, morph=morph)):
             raise ControlError(f"preset {path} was refused by the engine (see the server log); "
                                f"keeping {self.engine.preset.name!r}")
         return str(self.engine.preset.name)

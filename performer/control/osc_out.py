@@ -23,6 +23,7 @@ from performer.control.osc_wire import build_bundle, osc_value
 from performer.control.throttle import KindLog
 from performer.errors import ControlError
 from performer.params import Change, ParamStore
+from performer.params.glides import GlideFollow
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +45,9 @@ class OscSender:
     ``analysis()`` and ``status()`` are called each tick (at ``control.osc_out_rate``)
     and return the messages to send; frame events are queued as they happen,
     and parameter changes are coalesced (the newest value of each parameter),
-    all sent with the next tick in bundles. ``announce()`` returns what a client
-    needs once to read the rest (the class names that label ``/performer/probs``):
+    all sent with the next tick in bundles; while a parameter glides after a recall or a morph, its live value
+    goes out each tick until it arrives (:class:`~performer.params.glides.GlideFollow`). ``announce()``
+    returns what a client needs once to read the rest (the class names that label ``/performer/probs``):
     checked each tick, it is sent to every destination at start, to a destination
     as soon as it is added, to all when it changes, and to all again every
     ``status_every`` seconds (for a patch started after the server). ``allow``
@@ -85,6 +87,7 @@ class OscSender:
         self.coalesced = 0
         """Parameter changes replaced by a newer value of the same parameter before they were sent."""
         self._changes: dict[str, list[Any]] = {}
+        self.glides = GlideFollow(store)
         self.sent = 0
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self._stop = threading.Event()
@@ -165,10 +168,11 @@ class OscSender:
         # Coalesced: only the newest value of each parameter goes out with the next tick, so a flood of
         # changes costs one message per parameter per tick, and faders still end where the value is.
         p = self.store.registry.get(change.name)
+        value = [osc_value(self.glides.shown(change))]  # a glide's start, not its target: the fader follows
         with self._lock:
             if p.address in self._changes:
                 self.coalesced += 1
-            self._changes[p.address] = [osc_value(change.value)]
+            self._changes[p.address] = value
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="osc-out", daemon=True)
@@ -185,8 +189,11 @@ class OscSender:
         next_status = 0.0
         while not self._stop.is_set():
             t0 = time.monotonic()
+            glides = self.glides.due()  # a morph's live values, each tick until they arrive
             with self._lock:
                 changes, self._changes = self._changes, {}
+            for name, value in glides.items():
+                changes.setdefault(self.store.registry.get(name).address, [osc_value(value)])
             messages: list[tuple[str, list[Any]]] = list(changes.items())
             while len(messages) < 256 + len(changes):
                 try:

@@ -38,6 +38,7 @@ from performer.mapping import ModMatrix
 from performer.outputs import FrameInfo, FrameOutput
 from performer.params import ParamStore, Snapshot
 from performer.presets import Preset, apply_preset, load_preset
+from performer.presets.morph import Morph
 from performer.tempo import attach as attach_tempo
 from performer.video import VideoError, VideoSource, video_from_preset
 
@@ -130,10 +131,13 @@ class Engine:
             self.preset, self.matrix, self.class_images, self.class_guides = preset, matrix, images, guides
             self.class_colours = colours
 
-    def load_preset(self, path: str | Path) -> bool:
-        """Recall a preset file at run time; on any problem keep the current state and report why."""
+    def load_preset(self, path: str | Path, morph: float | None = None) -> bool:
+        """Recall a preset file at run time (``morph``: seconds to glide over instead of the preset's own morph,
+        0 none); on any problem keep the current state and report why."""
         try:
             preset = load_preset(path, classes=list(self.classifier.classes))
+            if morph is not None:
+                preset.morph = Morph(float(morph))
             delay = self.tempo.quantize_delay()
             if delay > 0:  # tempo.quantize: the recall lands on the next beat or bar
                 time.sleep(min(delay, 10.0))

@@ -49,6 +49,17 @@ PARAMS: tuple[Param, ...] = (
           "Number of log-spaced spectrum bands (30 Hz to 16 kHz) the analyser measures besides low, mid and high: "
           "modulation sources band.1 .. band.N and the tail of /performer/bands, each in dBFS.", "", 1, 32,
           clamp=True),
+    Param("analysis.attack", "float", 0.01, "classifier",
+          "Attack of the band envelopes (env.low, env.1 ...: each band 0..1 against its own recent peak): time "
+          "constant with which an envelope rises, updated each analysis hop (0: at once).", "s", 0.0, 2.0,
+          clamp=True),
+    Param("analysis.release", "float", 0.25, "classifier",
+          "Release of the band envelopes and of the hits (hit.low, the kick, ...): time constant with which they "
+          "fall back towards 0.", "s", 0.0, 5.0, clamp=True),
+    Param("analysis.hit", "float", 6.0, "classifier",
+          "How many dB a band must rise from one analysis hop to the next, into the top half of its 0..1 range, "
+          "to count as a hit: hit.low (the kick), hit.mid ... jump to 1 and fall with analysis.release.", "dB",
+          1.0, 30.0, clamp=True),
     # mapping
     Param("mapping.enabled", "bool", True, "mapping",
           "Apply the preset's modulation matrix (sound and glove acting on parameters)."),
@@ -163,6 +174,16 @@ PARAMS: tuple[Param, ...] = (
     # control
     Param("control.osc_out_rate", "float", 30.0, "control", "Rate of the analysis messages sent over OSC.", "Hz",
           1.0, 120.0, clamp=True),
+    # crossfader: an A/B fader between two presets (performer.presets.crossfader)
+    Param("crossfader.a", "string", "", "control",
+          "The preset at the crossfader's A end (0), by name: your preset folder first, then the shipped presets.",
+          max_length=100),  # performer.presets.folders.MAX_NAME_CHARS
+    Param("crossfader.b", "string", "", "control",
+          "The preset at the crossfader's B end (1), by name: your preset folder first, then the shipped presets.",
+          max_length=100),
+    Param("crossfader.position", "float", 0.0, "control",
+          "Moving it mixes crossfader.a and crossfader.b: numbers in proportion, the rest switch at 0.5; "
+          "only a move applies, a recall leaves it where it is.", "", 0.0, 1.0, clamp=True),
     # tempo
     Param("tempo.source", "enum", "audio", "control",
           "Where the beat comes from: the input's own beat (tracked from the sound), tap tempo (tempo.tap, or "

@@ -10,6 +10,9 @@ included) to the preset's, over that time, whatever its own slew; enums, boolean
 start, and so does the dream's frame size (``dream.width``, ``dream.height``: a size gliding would resize the
 picture on every frame). No ``morph`` (or 0) is an ordinary recall: values jump, or glide over their own slew.
 
+A recall over OSC may give its own morph time: ``/preset/load NAME SECONDS`` glides over that many seconds
+whatever the preset says (0: no morph), see :func:`morph_argument`.
+
 Beats and bars are turned into seconds once, at the recall, with the tempo the caller gives
 (:func:`performer.presets.apply_preset`'s ``bpm``: the engine's live tempo); while none is known, with the
 ``tempo.bpm`` parameter (the tap / hand-set tempo), and as a jump if there is none of either.
@@ -20,10 +23,12 @@ from __future__ import annotations
 import logging
 import math
 import re
-from collections.abc import Callable, Mapping
+import reprlib
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from performer.errors import ControlError
 from performer.params import Registry
 from performer.tempo.grid import BEATS_PER_BAR
 
@@ -108,3 +113,17 @@ def morph_durations(values: Mapping[str, Any], registry: Registry, seconds: floa
         return {}
     return {name: seconds for name in values
             if registry.get(name).numeric and name not in SWITCH_AT_START}
+
+
+def morph_argument(args: Sequence[Any], address: str) -> float | None:
+    """The optional morph time after a command's preset name (``/preset/load NAME SECONDS``): None when absent;
+    ControlError naming what is allowed when it is not a number of seconds in [0, 300]."""
+    if not args:
+        return None
+    value = args[0]
+    if (len(args) == 1 and isinstance(value, (int, float)) and not isinstance(value, bool)
+            and math.isfinite(value) and 0 <= value <= LIMITS["s"]):
+        return float(value)
+    shown = reprlib.repr(list(args))
+    raise ControlError(f"{address}: morph time {shown} is not allowed; allowed: the preset name, then optionally the "
+                       f"seconds the recall glides over, a number in [0, {LIMITS['s']:g}] (0: no morph)")

@@ -43,6 +43,9 @@ FORMAT_VERSION = 1
 OUTPUT_TYPES = ("ndi", "syphon", "spout", "preview", "record", "frames")
 RIG_GROUP = "control"
 """The parameter group a recall leaves alone unless the preset names it: the rig's tempo sync and OSC-out rate."""
+LIVE_ONLY = ("crossfader.a", "crossfader.b", "crossfader.position")
+"""Parameters no preset holds: the crossfader between two presets (:mod:`performer.presets.crossfader`) is not
+saved, and a preset that names it is recalled without it (said in the log)."""
 
 MISSING = object()
 """The value a :class:`Problem` reports for a required key that is absent."""
@@ -137,7 +140,7 @@ def _route_to_dict(r: Route) -> dict[str, Any]:
 
 def preset_from_store(store: ParamStore, name: str, base: Preset | None = None) -> Preset:
     """A preset holding the store's current values (targets), keeping ``base``'s other sections."""
-    params = {p.name: store.target(p.name) for p in store.registry if p.type != "trigger"}
+    params = {p.name: store.target(p.name) for p in store.registry if p.type != "trigger" and p.name not in LIVE_ONLY}
     if base is None:
         return Preset(name=name, params=params)
     return copy_preset(base, name, params)
@@ -215,7 +218,11 @@ def apply_preset(store: ParamStore, preset: Preset, *, source: str = "preset",
     ParamError and changes nothing if a value is invalid for this registry.
     """
     values = {name: value for name, value in preset.values(store.registry).items()
-              if name in preset.params or store.registry.get(name).group != RIG_GROUP}
+              if (name in preset.params or store.registry.get(name).group != RIG_GROUP) and name not in LIVE_ONLY}
+    named = [name for name in LIVE_ONLY if name in preset.params]
+    if named:
+        log.warning("preset %s: %s not recalled (the crossfader is a live control; presets do not hold it)",
+                    preset.name, ", ".join(named))
     seconds = morph_seconds(preset.morph, store.get, store.registry, bpm) if preset.morph is not None else 0.0
     store.update(values, source=source, durations=morph_durations(values, store.registry, seconds))
     log.info("preset %s recalled (%d parameter values%s)", preset.name, len(preset.params),

@@ -9,9 +9,10 @@ Pages send JSON messages; the hub applies them to the store (source ``"page"``) 
 - ``{"type": "ping"}``
 
 Every page hears ``hello`` (all values, the presets) when it connects, then ``set`` (the values that changed,
-coalesced: a burst costs one message), ``analysis`` (class probabilities and tempo, when they change, at most
-``ANALYSIS_RATE`` a second), ``ok`` and ``error`` (one line naming the thing, the value and what is allowed).
-A bad message changes nothing; the hub counts it (``rejected``).
+coalesced: a burst costs one message; while a recall or a morph glides a parameter, its live value every
+``GLIDE_PERIOD`` until it arrives, so the page's fader moves with the picture), ``analysis`` (class
+probabilities and tempo, when they change, at most ``ANALYSIS_RATE`` a second), ``ok`` and ``error`` (one line
+naming the thing, the value and what is allowed). A bad message changes nothing; the hub counts it (``rejected``).
 
 What the pages cost together is bounded twice: their sets reach the store through one
 :class:`~performer.outputs.preview.intake.SetCoalescer` (each parameter written at most ``APPLY_RATE`` times a
@@ -33,10 +34,13 @@ from typing import Any, Protocol
 from performer.errors import PerformerError
 from performer.outputs.preview.intake import APPLY_RATE, SetCoalescer
 from performer.params import Change, ParamStore
+from performer.params.glides import GlideFollow
 
 log = logging.getLogger(__name__)
 
 ANALYSIS_RATE = 10.0
+GLIDE_PERIOD = 1.0 / 30.0
+"""Seconds between two live values of a gliding parameter sent to the pages."""
 INTAKE_RATE = 800.0
 """Messages a second read from all control pages together (a page dragging a fader sends about 30)."""
 MAX_LOGGED = 20  # rejected messages logged as warnings; later ones at debug level (a page cannot flood the log)
@@ -93,6 +97,8 @@ class ControlHub:
         self._clients: list[PageClient] = []
         self.messages = 0
         self.rejected = 0
+        self.glides = GlideFollow(store)
+        self._glide_at = 0.0
         self._unsubscribe = store.subscribe(self._changed)
 
     def close(self) -> None:
@@ -120,12 +126,13 @@ class ControlHub:
     # --- store -> pages ------------------------------------------------------------------------------------------
     def _changed(self, change: Change) -> None:  # on the writer's thread: quick, never raises
         trigger = self.store.registry.get(change.name).type == "trigger"
+        value = None if trigger else self.glides.shown(change)  # a glide's start, not its target
         with self._lock:
             for c in self._clients:
                 if trigger:
                     c.fired.append(change.name)
                 else:
-                    c.pending[change.name] = change.value
+                    c.pending[change.name] = value
 
     def join(self) -> PageClient:
         client = PageClient()
@@ -155,6 +162,7 @@ class ControlHub:
 
     def outgoing(self, client: PageClient) -> list[dict[str, Any]]:
         """What ``client`` has not heard yet: changed values and fired triggers (then taken)."""
+        self._follow_glides()
         with self._lock:
             pending, fired = client.pending, client.fired
             client.pending, client.fired = {}, []
@@ -163,6 +171,20 @@ class ControlHub:
             out.append({"type": "set", "values": pending})
         out += [{"type": "fired", "name": n} for n in fired]
         return out
+
+    def _follow_glides(self) -> None:
+        """Every ``GLIDE_PERIOD``: the live values of gliding parameters to every page (a newer set wins)."""
+        now = time.monotonic()
+        with self._lock:
+            if now - self._glide_at < GLIDE_PERIOD:
+                return
+            self._glide_at = now
+        glides = self.glides.due()
+        if glides:
+            with self._lock:
+                for c in self._clients:
+                    for name, value in glides.items():
+                        c.pending.setdefault(name, value)
 
     def analysis(self, client: PageClient) -> str | None:
         """The analysis message as JSON text when it differs from what ``client`` last heard, else None."""
