@@ -35,6 +35,16 @@ SOURCES: dict[str, tuple[tuple[float, float], str]] = {
     "band.mid": ((-60.0, 0.0), "level of the input between 250 Hz and 4 kHz, dBFS"),
     "band.high": ((-60.0, 0.0), "level of the input above 4 kHz, dBFS"),
     "band.<n>": ((-60.0, 0.0), "level of one of the analysis.bands log-spaced bands, band.1 (lowest) .. band.32, dBFS"),
+    "env.low": ((0.0, 1.0), "envelope of band.low, 0..1 against the band's own recent peak, with analysis.attack "
+                "and analysis.release"),
+    "env.mid": ((0.0, 1.0), "envelope of band.mid, 0..1 (as env.low)"),
+    "env.high": ((0.0, 1.0), "envelope of band.high, 0..1 (as env.low)"),
+    "env.<n>": ((0.0, 1.0), "envelope of band.<n>, 0..1 (as env.low)"),
+    "hit.low": ((0.0, 1.0), "the kick: 1 on an onset below 250 Hz (a rise of analysis.hit dB), falling to 0 with "
+                "analysis.release"),
+    "hit.mid": ((0.0, 1.0), "1 on an onset in band.mid (a snare, a clap), falling with analysis.release"),
+    "hit.high": ((0.0, 1.0), "1 on an onset in band.high (a hat), falling with analysis.release"),
+    "hit.<n>": ((0.0, 1.0), "1 on an onset in band.<n>, falling with analysis.release"),
     "glove.fist": ((0.0, 1.0), "how closed the gloved hand is, 0 open .. 1 fist"),
     "glove.<n>": ((0.0, 1.0), "one calibrated finger, glove.1 (thumb) .. glove.10"),
     "beat_phase": ((0.0, 1.0), "position within the beat of tempo.source, 0 on the beat .. 1 (a range of [1, 0] "
@@ -46,6 +56,8 @@ _PATTERNS = (
     (re.compile(r"prob\.[A-Za-z0-9_\-]+"), "prob.<class>"),
     (re.compile(r"glove\.(10|[1-9])"), "glove.<n>"),
     (re.compile(r"band\.(3[0-2]|[12][0-9]|[1-9])"), "band.<n>"),
+    (re.compile(r"env\.(3[0-2]|[12][0-9]|[1-9])"), "env.<n>"),
+    (re.compile(r"hit\.(3[0-2]|[12][0-9]|[1-9])"), "hit.<n>"),
 )
 
 

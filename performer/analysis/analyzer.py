@@ -28,7 +28,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from performer.analysis.bands import FLOOR_DB, BandMeter
+from performer.analysis.bands import FLOOR_DB, BandEnvelopes, BandMeter
 from performer.analysis.features import log_mel_numpy
 from performer.analysis.novelty import novelty
 from performer.audio import AudioRing
@@ -76,6 +76,9 @@ class Analysis:
     """Levels (dBFS) of the latest hop below 250 Hz, 250-4000 Hz and above 4 kHz (performer.analysis.bands)."""
     bands: tuple[float, ...] = ()
     """Levels (dBFS) of the latest hop in ``analysis.bands`` log-spaced bands, lowest first."""
+    envelopes: tuple[float, ...] = ()
+    hits: tuple[float, ...] = ()
+    """0..1 envelopes and hits of low, mid, high and the N bands, in that order (bands.BandEnvelopes)."""
 
     @property
     def hears_none(self) -> bool:
@@ -88,6 +91,9 @@ class Analysis:
                "confidence": self.confidence}
         out.update(zip(("band.low", "band.mid", "band.high"), self.low_mid_high))
         out.update((f"band.{i}", v) for i, v in enumerate(self.bands, 1))
+        names = ("low", "mid", "high", *range(1, len(self.bands) + 1))
+        out.update((f"env.{n}", v) for n, v in zip(names, self.envelopes))
+        out.update((f"hit.{n}", v) for n, v in zip(names, self.hits))
         for name, p in zip(self.classes, self.probs):
             out[f"prob.{name}"] = float(p)
         return out
@@ -148,6 +154,7 @@ class Analyzer:
         self._prev_spectrum: np.ndarray | None = None
         self._onset_peak = 1e-3
         self._bands = BandMeter()
+        self._envelopes = BandEnvelopes()
         self._event_start: float | None = None  # audio time the current new sound began (fast path)
         self._event_confidence = 0.0  # confidence of the fast path's latest choice in this event
         self._event_named = False  # the fast path has named the event's sound (switched, or confirmed the class)
@@ -229,6 +236,8 @@ class Analyzer:
         if gain != 1.0:
             audio = audio * np.float32(gain)
         low_mid_high, bands = self._bands.measure(audio, rate, int(p["analysis.bands"]), int(hop_s * rate))
+        envelopes, hits = self._envelopes.update((*low_mid_high, *bands), position / rate, p["analysis.attack"],
+                                                 p["analysis.release"], p["analysis.hit"])
         sr = int(self.clf.sample_rate)
         if rate != sr:
             import soxr
@@ -271,7 +280,8 @@ class Analyzer:
                         probs=probs.copy(), raw_probs=np.array(raw, dtype=np.float32), top=top,
                         top_name=self.classes[top], confidence=float(probs[top]), changed=changed,
                         level_db=level, peak_db=peak, onset=onset, centroid=centroid, silent=silent,
-                        spectrogram=spec, classify_ms=ms, low_mid_high=low_mid_high, bands=bands)
+                        spectrogram=spec, classify_ms=ms, low_mid_high=low_mid_high, bands=bands,
+                        envelopes=envelopes, hits=hits)
 
     def _fast_path(self, audio: np.ndarray, sr: int, now: float, p: Mapping[str, Any]) -> int | None:
         """The fast path: name a new sound from its first fraction of a second.

@@ -7,6 +7,9 @@ the classifier's resampling, so ``band.high`` reaches the input's Nyquist freque
 one dedicated FFT per 50 %-overlapping Hann frame (Welch's average): about 85 ms per frame, which resolves
 12 Hz at 48 kHz.
 
+:class:`BandEnvelopes` turns the levels into what a performer maps: 0..1 envelopes (``env.low`` ...) with
+``analysis.attack`` and ``analysis.release``, and a hit on each onset of a band (``hit.low``: the kick).
+
 The fixed three bands are low 20-250 Hz, mid 250-4000 Hz and high 4000 Hz up to Nyquist. The N bands
 (``analysis.bands``, 1..32) split 30 Hz .. min(16 kHz, Nyquist) into log-spaced bands; a band narrower than an
 FFT bin (the lowest of many bands) gets its share of the bins it overlaps, so neighbours there read alike.
@@ -98,3 +101,66 @@ class BandMeter:
 
 def _db(power: np.ndarray) -> list[float]:
     return [max(FLOOR_DB, 10.0 * math.log10(float(v))) if v > 0 else FLOOR_DB for v in power]
+
+
+RANGE_DB = 30.0
+"""dB below its band's running peak at which an envelope reads 0 (the peak reads 1)."""
+PEAK_FALL_DB = 2.0
+"""dB a second a band's running peak falls while the band is quieter: a quiet passage is re-ranged in seconds."""
+PEAK_MIN_DB = -40.0
+"""The lowest running peak: a band never louder than this reads against it (quieter than -70 dBFS reads 0; raise
+audio.gain for a quiet input)."""
+HIT_LEVEL = 0.5
+"""The least normalised level (before the envelope) a band must reach for a rise to count as a hit."""
+
+
+class BandEnvelopes:
+    """The bands as a performer uses them: 0..1 envelopes with attack and release, and a hit on each onset.
+
+    Each band's level (dBFS) is read against its own running peak (which follows a rise at once and falls
+    :data:`PEAK_FALL_DB` a second, never below :data:`PEAK_MIN_DB`): the peak reads 1, :data:`RANGE_DB` below it
+    reads 0. The envelope follows that with a one-pole ``attack`` time constant while rising and ``release`` while
+    falling. A *hit* is a rise of at least ``threshold`` dB from one hop to the next that reaches the top half
+    (:data:`HIT_LEVEL`): the band's hit value jumps to 1 and falls with the release (so a frame drawn a little
+    later still sees it); a band fires again only after a hop that did not rise by ``threshold`` (a kick spread
+    over two hops is one hit). ``hit.low`` is the kick. Updated once per analysis hop, in audio time.
+    """
+
+    def __init__(self) -> None:
+        self._t: float | None = None
+        self._peak = np.zeros(0)
+        self._prev = np.zeros(0)
+        self._env = np.zeros(0)
+        self._hit = np.zeros(0)
+        self._armed = np.zeros(0, dtype=bool)
+        self.hits = 0
+        """Hits so far, all bands together."""
+
+    def update(self, levels_db: tuple[float, ...] | list[float], t: float, attack: float, release: float,
+               threshold: float) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        """(envelopes, hits) of the bands whose levels are ``levels_db`` at audio time ``t`` (seconds), each 0..1,
+        in the order given. A change in the number of bands (``analysis.bands``) starts them afresh."""
+        x = np.asarray(levels_db, dtype=np.float64)
+        if len(x) != len(self._env) or self._t is None or t < self._t:
+            self._t = t
+            self._peak = np.maximum(x, PEAK_MIN_DB)
+            self._prev = x.copy()
+            self._env = np.zeros(len(x))
+            self._hit = np.zeros(len(x))
+            self._armed = np.ones(len(x), dtype=bool)
+        dt = t - self._t
+        self._t = t
+        self._peak = np.maximum(np.maximum(x, self._peak - PEAK_FALL_DB * dt), PEAK_MIN_DB)
+        level = np.clip((x - (self._peak - RANGE_DB)) / RANGE_DB, 0.0, 1.0)
+        tau = np.where(level > self._env, attack, release)
+        k = np.where(tau > 0, 1.0 - np.exp(-dt / np.maximum(tau, 1e-9)), 1.0)
+        self._env += k * (level - self._env)
+        fall = math.exp(-dt / release) if release > 0 else 0.0
+        self._hit *= fall
+        rise = x - self._prev
+        self._prev = x
+        hit = self._armed & (rise >= threshold) & (level >= HIT_LEVEL)
+        self._hit[hit] = 1.0
+        self.hits += int(hit.sum())
+        self._armed = (rise < threshold) | (self._armed & ~hit)  # one hit a rise; a rise too quiet keeps it armed
+        return tuple(float(v) for v in self._env), tuple(float(v) for v in self._hit)

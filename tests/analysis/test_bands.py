@@ -109,3 +109,77 @@ def test_osc_out_sends_low_mid_high_then_the_n_bands():
     bands = messages["/performer/bands"]
     assert len(bands) == 3 + 5 and all(isinstance(v, float) for v in bands)
     assert bands[0] == max(bands[:3]) and bands[0] > -10
+
+
+def hops(audio: np.ndarray, store: ParamStore, rate: int = 22050) -> list:
+    """The analysis of every hop of ``audio`` in order, as the analyser's thread makes them."""
+    ring = AudioRing(rate, seconds=len(audio) / rate + 1)
+    ring.write(audio)
+    an = Analyzer(ring, ToneClassifier(), store, Latest())
+    hop = int(store.get("classifier.hop") * rate)
+    return [an.analyse(pos, store.snapshot()) for pos in range(hop, len(audio) + 1, hop)]
+
+
+def test_an_envelope_rises_with_the_attack_and_falls_with_the_release():
+    rate = 22050
+    quiet = noise(1.0, rate, amp=1e-4)
+    audio = np.concatenate([quiet, tone(100, 1.0, rate, amp=0.5), quiet, quiet])
+    store = ParamStore()
+    store.update({"analysis.attack": 0.2, "analysis.release": 0.5}, glide=False)
+    env = [a.sources()["env.low"] for a in hops(audio, store)]  # one a hop: 0.1 s
+    high = [a.sources()["env.high"] for a in hops(audio, store)]
+    assert max(env[:10]) < 0.05  # quiet: far below what the band will reach
+    for n in range(1, 11):  # the tone: a one-pole rise with a 0.2-s time constant towards 1
+        assert env[9 + n] == pytest.approx(1 - np.exp(-n * 0.1 / 0.2), abs=0.03), (n, env[9 + n])
+    top = env[19]
+    for n in range(1, 15):  # after it: a fall with a 0.5-s time constant towards 0
+        assert env[19 + n] == pytest.approx(top * np.exp(-n * 0.1 / 0.5), abs=0.03), (n, env[19 + n])
+    assert max(high) < 0.05  # a 100-Hz tone does not light the high band
+    store.set("analysis.attack", 0.0, glide=False)  # no attack: there at once
+    assert [a.sources()["env.low"] for a in hops(audio, store)][10] == pytest.approx(1.0, abs=0.01)
+
+
+def kicks(seconds: float, rate: int = 22050, every: float = 0.5) -> np.ndarray:
+    """A kick drum every ``every`` seconds from ``every`` on (60 Hz, 40-ms decay, 150 ms long) over a steady
+    1-kHz tone and a little noise."""
+    out = tone(1000, seconds, rate, amp=0.1) + noise(seconds, rate, amp=1e-3)
+    t = np.arange(int(0.15 * rate)) / rate
+    kick = (0.8 * np.sin(2 * np.pi * 60 * t) * np.exp(-t / 0.04)).astype(np.float32)
+    for start in np.arange(every, seconds - 0.15, every):
+        i = int(round(start * rate))
+        out[i:i + len(kick)] += kick
+    return out
+
+
+def test_each_kick_is_one_hit_in_the_low_band_and_none_elsewhere():
+    store = ParamStore()
+    store.update({"analysis.release": 0.2}, glide=False)
+    result = hops(kicks(3.0), store)
+    low = [a.sources()["hit.low"] for a in result]
+    mid = [a.sources()["hit.mid"] for a in result]
+    fired = [i for i, v in enumerate(low) if v == 1.0]
+    assert fired == [5, 10, 15, 20, 25]  # the hops that hold the kicks at 0.5, 1.0 ... 2.5 s
+    after = low[6]  # the hit falls with the release
+    assert after == pytest.approx(np.exp(-0.1 / 0.2), abs=0.01) and low[9] < 0.2
+    assert max(mid) == 0.0  # the steady tone never hits
+    store.set("analysis.hit", 30.0, glide=False)  # a rise of 30 dB: these kicks still make it...
+    assert sum(a.sources()["hit.low"] == 1.0 for a in hops(kicks(3.0), store)) == 5
+    quiet = kicks(3.0) * 0 + tone(1000, 3.0, 22050, amp=0.1)
+    assert all(a.sources()["hit.low"] == 0.0 for a in hops(quiet, store))  # ...no kick, no hit
+
+
+def test_envelopes_and_hits_are_sources_a_preset_may_route():
+    for name in ("env.low", "env.mid", "env.high", "env.1", "env.32", "hit.low", "hit.high", "hit.7"):
+        assert source_kind(name) is not None, name
+    for name in ("env.0", "env.33", "hit.kick", "hit"):
+        assert source_kind(name) is None, name
+    preset, problems = parse_preset({"mapping": {"routes": [
+        {"source": "hit.low", "target": "dream.zoom", "depth": 0.2},
+        {"source": "env.high", "target": "master.brightness", "depth": 0.3}]}}, classes=["low", "high"])
+    assert not problems and preset is not None
+    store = ParamStore()
+    store.set("analysis.bands", 4)
+    a = hops(kicks(1.2), store)[5]  # the hop of the first kick
+    assert len(a.envelopes) == len(a.hits) == 3 + 4 and "env.4" in a.sources() and "hit.4" in a.sources()
+    moved = ModMatrix(preset.routes).apply(store.snapshot(), a.sources(), 0.1)
+    assert moved["dream.zoom"] == pytest.approx(store.get("dream.zoom") + 0.2 * (1.2 - 0.9), abs=1e-6)
