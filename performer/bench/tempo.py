@@ -23,6 +23,7 @@ from performer.audio.ring import AudioRing
 from performer.tempo.listener import AudioBeat
 from performer.tempo.signals import STYLE_FOR_TEMPO, STYLES, clicks, drum_loop
 
+DEFAULT_TEMPI = "80,90,100,110,120,124,128,130,140,150,160,170,180"
 SETTLED_AFTER = 10.0
 """Seconds after which the tracker counts as settled: the errors are measured from then on."""
 LOCKED_BPM = 0.02
@@ -30,11 +31,13 @@ LOCKED_MS = 40.0
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--tempi", default="90,120,174", help="tempi to test, BPM, comma-separated (default 90,120,174)")
+    p.add_argument("--tempi", default=DEFAULT_TEMPI,
+                   help=f"tempi to test, BPM, comma-separated (default {DEFAULT_TEMPI})")
     p.add_argument("--seconds", type=float, default=30.0, help="length of each signal (default 30)")
     p.add_argument("--rate", type=int, default=48000, help="sample rate (default 48000)")
-    p.add_argument("--styles", default="", help="drum styles to test at every tempo, comma-separated (default: "
-                   f"the one each tempo suggests: {STYLE_FOR_TEMPO}); all: {', '.join(STYLES)}")
+    p.add_argument("--styles", default="house", help="drum styles to test at every tempo, comma-separated (default: "
+                   "house, four on the floor with a snare on two and four; empty: the one each tempo suggests: "
+                   f"{STYLE_FOR_TEMPO}); all: {', '.join(STYLES)}")
     p.add_argument("--seeds", default="0", help="seeds of the drum loops' variations (default 0)")
 
 
@@ -75,6 +78,7 @@ def measure(audio: np.ndarray, beats: np.ndarray, bpm: float, rate: int) -> dict
         "lock_s": None if lock is None else round(lock, 2),
         "bpm": round(float(np.median(est[settled])), 3) if settled.any() else None,
         "bpm_error_pct": round(float(np.median(np.abs(est[settled] / bpm - 1.0))) * 100, 3) if settled.any() else None,
+        "bpm_error_pct_max": round(float(np.max(np.abs(est[settled] / bpm - 1.0))) * 100, 3) if settled.any() else None,
         "octave": "double" if abs(ratio - 2) < 0.05 else "half" if abs(ratio - 0.5) < 0.03 else "",
         "beat_error_ms_median_abs": round(float(np.median(np.abs(beat_ms[settled]))), 1) if settled.any() else None,
         "beat_error_ms_mean": round(float(np.mean(beat_ms[settled])), 1) if settled.any() else None,

@@ -68,9 +68,10 @@ class AudioBeat:
             return False
         self._next_update = env.frames + int(UPDATE_EVERY * env.fps)
         values, level, last = env.recent(WINDOW + 1.0)
+        mid, low = env.recent_bands(WINDOW + 1.0)
         with self._lock:
             before = self.tracker.updates
-            self.tracker.update(values, last, level)
+            self.tracker.update(values, last, level, mid, low)
             if self.tracker.updates != before:
                 self._locked_at = now
             self._publish()

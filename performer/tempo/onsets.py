@@ -31,6 +31,10 @@ COMPRESSION = 30.0
 LOW_HZ = 300.0
 LOW_WEIGHT = 6.0
 """Bands centred below ``LOW_HZ`` weigh ``LOW_WEIGHT`` times as much in the flux."""
+MID_HZ = (300.0, 4000.0)
+"""Bands whose own flux is kept as the mid envelope: where a snare's crack is, and not a kick (the backbeat)."""
+HARMONY_HZ = 600.0
+"""Bands centred below this are kept as the low spectrum (bass notes and chords: a bar's harmony)."""
 SILENT_DB = -100.0
 
 Reader = Callable[[int, int], np.ndarray]
@@ -54,9 +58,13 @@ class OnsetEnvelope:
         self._bands = np.ascontiguousarray(bands[:, :self._bins], dtype=np.float32)
         centres = mel_frequencies(N_BANDS + 2, 30.0, fmax)[1:-1]
         self._weights = np.where(centres < LOW_HZ, LOW_WEIGHT, 1.0).astype(np.float32)
+        self._mid_bands = ((centres >= MID_HZ[0]) & (centres < MID_HZ[1])).astype(np.float32)
+        self._harmony = int(np.count_nonzero(centres < HARMONY_HZ))
         self.size = int(keep * self.fps)
         self._env = np.zeros(self.size, dtype=np.float32)
         self._level = np.full(self.size, SILENT_DB, dtype=np.float32)
+        self._mid = np.zeros(self.size, dtype=np.float32)
+        self._low = np.zeros((self.size, self._harmony), dtype=np.float32)
         self.computed = 0
         """Frames computed so far (silence filled in for a skip counts too), at most the ``keep`` seconds held."""
         self.frames = 0
@@ -86,7 +94,8 @@ class OnsetEnvelope:
         if behind > max_behind * self.fps:
             skip = behind - int(max_behind * self.fps / 2)
             n = min(skip, self.size)
-            self._append(np.zeros(n, dtype=np.float32), np.full(n, SILENT_DB, dtype=np.float32))
+            self._append(np.zeros(n, dtype=np.float32), np.full(n, SILENT_DB, dtype=np.float32),
+                         np.zeros(n, dtype=np.float32), np.zeros((n, self._harmony), dtype=np.float32))
             self.frames += skip
             self._prev = None
             self.gaps += 1
@@ -101,8 +110,8 @@ class OnsetEnvelope:
             added += n
         return added
 
-    def _flux(self, audio: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """The flux and the level (dB) of ``n`` frames of ``audio``."""
+    def _flux(self, audio: np.ndarray, n: int) -> tuple[np.ndarray, ...]:
+        """The flux, the level (dB), the mid bands' flux and the low spectrum of ``n`` frames of ``audio``."""
         frames = np.lib.stride_tricks.sliding_window_view(audio, self.n_fft)[:: self.hop][:n] * self._window
         level = 10.0 * np.log10(np.mean(frames * frames, axis=1) + 1e-12)
         mag = np.abs(np.fft.rfft(frames, axis=1)[:, :self._bins]).astype(np.float32)
@@ -113,16 +122,18 @@ class OnsetEnvelope:
         ref = stacked[:-1]
         # maximum over neighbouring bands of the previous frame (SuperFlux's trick against vibrato)
         wide = np.maximum(ref, np.maximum(np.roll(ref, 1, axis=1), np.roll(ref, -1, axis=1)))
-        flux = np.maximum(stacked[1:] - wide, 0.0) @ self._weights
+        rise = np.maximum(stacked[1:] - wide, 0.0)
+        flux = rise @ self._weights
         self._prev = bands[-1]
-        return flux.astype(np.float32), np.maximum(level, SILENT_DB).astype(np.float32)
+        return (flux.astype(np.float32), np.maximum(level, SILENT_DB).astype(np.float32),
+                (rise @ self._mid_bands).astype(np.float32), bands[:, :self._harmony].astype(np.float32))
 
-    def _append(self, flux: np.ndarray, level: np.ndarray) -> None:
+    def _append(self, flux: np.ndarray, level: np.ndarray, mid: np.ndarray, low: np.ndarray) -> None:
         n = min(len(flux), self.size)
         if n == 0:
             return
         self.computed = min(self.size, self.computed + len(flux))
-        for buf, values in ((self._env, flux), (self._level, level)):
+        for buf, values in ((self._env, flux), (self._level, level), (self._mid, mid), (self._low, low)):
             if n < self.size:
                 buf[:-n] = buf[n:].copy()
             buf[-n:] = values[-n:]
@@ -132,3 +143,9 @@ class OnsetEnvelope:
         index of their last frame."""
         n = min(int(seconds * self.fps), self.computed)
         return self._env[self.size - n:].copy(), self._level[self.size - n:].copy(), self.frames - 1
+
+    def recent_bands(self, seconds: float) -> tuple[np.ndarray, np.ndarray]:
+        """The last ``seconds`` (at most, as :meth:`recent`) of the mid bands' flux and of the low spectrum
+        (frames × bands below :data:`HARMONY_HZ`, log-compressed): what the downbeat guess reads."""
+        n = min(int(seconds * self.fps), self.computed)
+        return self._mid[self.size - n:].copy(), self._low[self.size - n:].copy()

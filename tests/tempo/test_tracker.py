@@ -40,6 +40,26 @@ def test_a_drum_loop_at_174_is_not_taken_for_87():
     assert r["beat_error_ms_median_abs"] < 20.0, r
 
 
+@pytest.mark.parametrize("bpm", [80.0, 128.0, 130.0, 140.0, 180.0])
+@pytest.mark.parametrize("signal", ["clicks", "house"])
+def test_the_tempo_is_within_a_twentieth_of_a_percent_from_80_to_180(bpm, signal):
+    """Issue #23: 128 / 130 / 140 read 127.75 / 130.30 / 139.66 (the autocorrelation's period to a twentieth of a
+    frame); the period is now the slope of a line through the beats placed. Every reading from 10 s on counts."""
+    audio, beats = clicks(bpm, 24.0, RATE) if signal == "clicks" else drum_loop(bpm, 24.0, RATE, style="house")
+    r = measure(audio, beats, bpm, RATE)
+    assert r["octave"] == "" and r["bpm_error_pct_max"] < 0.05, r
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_four_on_the_floor_with_a_backbeat_at_124_starts_the_bar_on_one(seed):
+    """Issue #23: a kick on every beat and a snare on two and four at 124 BPM got the bar two beats off every
+    time (every beat as loud as the others); the snare's beats are the backbeat, and of one and three the bar
+    begins where the bass and the chords change."""
+    audio, beats = drum_loop(124.0, 30.0, RATE, style="house", seed=seed)
+    r = measure(audio, beats, 124.0, RATE)
+    assert r["bar_right"] >= 0.9, r  # measured: 1.0 and 0.96 (the first readings after 10 s)
+
+
 def _feed(beat: AudioBeat, audio: np.ndarray, t0: float = 0.0) -> None:
     block = RATE // 100
     for start in range(0, len(audio) - block + 1, block):
