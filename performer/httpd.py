@@ -200,6 +200,8 @@ class GuardedHTTPServer(ThreadingHTTPServer):
         self.say = KindLog(log)  # one counted line per kind of refusal a second
         self.refused_busy = self.refused_address = self.refused_sessions = self.refused_host = 0
         self.slow_requests = self.closed_stalled = 0  # requests cut off at their deadline; stalled ones closed
+        self.refused_origin = 0  # WebSocket handshakes from another site's page (preview/ws.py)
+        self.count_lock = threading.Lock()
         self._named: set[str] = set()  # Host values already warned about (each once, so a page cannot flood the log)
         super().__init__(address, handler)
         self.host_check = HostCheck(address[0], str(self.server_address[0]))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import math
 import re
 import socket
 import threading
@@ -185,6 +186,21 @@ def test_a_foreign_page_and_a_foreign_host_are_refused(served):
     with connect(ws_url(out), origin=f"http://{host}", open_timeout=5) as ws:  # the page's own origin
         assert json.loads(ws.recv(timeout=5))["type"] == "hello"
     assert store.get("audio.gate") == -70.0
+
+
+def test_a_flood_of_foreign_pages_writes_one_counted_line_a_second(served, caplog):
+    out, _, _ = served
+    from websockets.exceptions import InvalidStatus
+
+    start = time.monotonic()
+    with caplog.at_level("WARNING"):
+        for _ in range(30):
+            with pytest.raises(InvalidStatus):
+                connect(ws_url(out), origin="http://evil.example", open_timeout=5)
+    seconds = time.monotonic() - start
+    lines = [r.getMessage() for r in caplog.records if "is not this server's page" in r.getMessage()]
+    assert 1 <= len(lines) <= 1 + math.ceil(seconds), lines  # one a second at most, not one per handshake
+    assert lines[0].endswith("(1 origin refusals so far)")
 
 
 def test_closing_the_server_ends_sessions(served):

@@ -145,7 +145,11 @@ def upgrade(handler: GuardedHandler) -> WebSocket | None:
     if not events or not isinstance(events[0], Request):
         response = protocol.reject(400, "not a WebSocket handshake\n")
     elif problem is not None:
-        log.warning("control page: %s", problem)
+        server = handler.server
+        with server.count_lock:
+            server.refused_origin += 1
+            count = server.refused_origin
+        server.say("origin_refusals", f"control page: {problem}", count)  # one line a second, however many pages
         response = protocol.reject(403, problem + "\n")
     else:
         response = protocol.accept(events[0])
