@@ -138,8 +138,8 @@ class Engine:
             preset = load_preset(path, classes=list(self.classifier.classes))
             if morph is not None:
                 preset.morph = Morph(float(morph))
-            delay = self.tempo.quantize_delay()
-            if delay > 0:  # tempo.quantize: the recall lands on the next beat or bar
+            delay = self.tempo.quantize_delay(mode=preset.quantize)
+            if delay > 0:  # the preset's quantize, else tempo.quantize: the recall lands on the next beat or bar
                 time.sleep(min(delay, 10.0))
             self._install(preset)
         except (PresetError, PerformerError, ValueError) as e:

@@ -5,6 +5,7 @@ A preset has these top-level keys, every one optional::
     name = "club"                   # defaults to the file name
     description = "..."
     morph = 4.0                     # a recall glides over 4 s (or "8 beats", "2 bars"); see presets.morph
+    quantize = "bar"                # the recall lands on the next bar ("beat", "off"), whatever tempo.quantize
     [params.dream]                  # parameter values, nested by the registry's dotted names
     iterations = 3
     [[mapping.routes]]              # the modulation matrix (performer.mapping)
@@ -94,6 +95,8 @@ class Preset:
     """The ``[video]`` table: source (ndi:NAME, camera:N, a file), extra_ips, bandwidth."""
     morph: Morph | None = None
     """How long a recall glides (None: values jump, or glide over their own slew)."""
+    quantize: str | None = None
+    """``off``, ``beat`` or ``bar``: the recall waits for that, whatever ``tempo.quantize`` (None: as it says)."""
     path: Path | None = None
 
     def resolve(self, relative: str) -> Path:
@@ -115,6 +118,8 @@ class Preset:
             data["description"] = self.description
         if self.morph is not None:
             data["morph"] = self.morph.to_toml()
+        if self.quantize is not None:
+            data["quantize"] = self.quantize
         if self.params:
             nested: dict[str, Any] = {}
             for name, value in self.params.items():
@@ -153,7 +158,7 @@ def copy_preset(base: Preset, name: str, params: dict[str, Any] | None = None) -
                   params=dict(params) if params is not None else base.values(), routes=list(base.routes),
                   midi=dict(base.midi), glove=_absolute(base, base.glove, "calibration"), osc=dict(base.osc),
                   classes={c: _absolute(base, spec, "image") for c, spec in base.classes.items()},
-                  outputs=dict(base.outputs), video=_video_absolute(base), morph=base.morph)
+                  outputs=dict(base.outputs), video=_video_absolute(base), morph=base.morph, quantize=base.quantize)
 
 
 def _absolute(base: Preset, table: dict[str, Any], key: str) -> dict[str, Any]:
@@ -187,7 +192,8 @@ def diff_presets(a: Preset, b: Preset, registry: Registry = REGISTRY) -> list[tu
 def _flat(p: Preset, registry: Registry) -> dict[str, Any]:
     out: dict[str, Any] = {f"params.{k}": v for k, v in p.values(registry).items()}
     data = p.to_toml_data()
-    for section in ("mapping", "midi", "glove", "osc", "classes", "outputs", "video", "description", "morph"):
+    for section in ("mapping", "midi", "glove", "osc", "classes", "outputs", "video", "description", "morph",
+                    "quantize"):
         if section not in data:
             continue
 

@@ -213,8 +213,10 @@ VIDEO: Schema = {
     "extra_ips": (list_of(string(), "IP addresses or host names NDI asks for sources besides mDNS"), False),
     "bandwidth": (one_of(*BANDWIDTHS), False),
 }
-TOP_KEYS = ("format", "name", "description", "morph", "params", "mapping", "midi", "glove", "osc", "classes",
-            "outputs", "video")
+TOP_KEYS = ("format", "name", "description", "morph", "quantize", "params", "mapping", "midi", "glove", "osc",
+            "classes", "outputs", "video")
+QUANTIZE = ("off", "beat", "bar")
+"""A preset's own launch quantise (its recall waits for the next beat or bar, whatever tempo.quantize says)."""
 
 
 class _Checker:
@@ -350,6 +352,9 @@ def parse_preset(
     morph, allowed = parse_morph(data["morph"]) if "morph" in data else (None, None)
     if allowed:
         c.add("morph", data["morph"], allowed)
+    quantize = data.get("quantize")
+    if quantize is not None and quantize not in QUANTIZE:
+        c.add("quantize", quantize, f"one of {', '.join(QUANTIZE)} (or no quantize: the rig's tempo.quantize)")
 
     params = _flatten_params(c, data.get("params", {}), registry)
 
@@ -403,7 +408,7 @@ def parse_preset(
                     midi=dict(midi or {}), glove=dict(glove or {}), osc=dict(osc or {}),
                     classes={k: _class_spec(v) for k, v in sound.items()},
                     outputs={k: dict(v) for k, v in outputs.items()}, video=dict(video or {}), morph=morph,
-                    path=Path(file) if file != "<preset>" else None)
+                    quantize=quantize, path=Path(file) if file != "<preset>" else None)
     return preset, []
 
 

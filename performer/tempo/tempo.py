@@ -74,6 +74,8 @@ class Tempo:
         """Beats added to each source's count by ``tempo.downbeat`` (the audio tracker keeps its own)."""
         self._factor = dict.fromkeys(SOURCES, 1.0)
         """Each source's tempo multiplied by ×2 / ÷2 (:meth:`double`, :meth:`halve`)."""
+        self.lead: Callable[[], float] | None = None
+        """The pipeline's delay, seconds (:func:`attach` measures the engine's): quantised changes go this early."""
         self.beat_listeners: list[Callable[[int, int], None]] = []
         """Called from the tempo thread as each beat begins: ``(beat in the bar 0..3, bar number)``."""
         self._last_beat: int | None = None
@@ -219,17 +221,25 @@ class Tempo:
             return 0.0
         return g.next_boundary(kind, now)
 
-    def quantize_delay(self, now: float | None = None) -> float:
-        """Seconds to hold a recall, restart or class change so it lands as ``tempo.quantize`` asks (0 when off)."""
-        mode = str(self.store.get("tempo.quantize"))
+    def pipeline_delay(self) -> float:
+        """Seconds from letting a change through to its first picture on the outputs (0 without an engine)."""
+        return max(0.0, float(self.lead())) if self.lead is not None else 0.0
+
+    def quantize_delay(self, now: float | None = None, mode: str | None = None) -> float:
+        """Seconds to hold a recall, restart or class change so that its picture lands on the beat or the bar
+        (``mode``, by default ``tempo.quantize``; 0 when off): the next boundary at least
+        :meth:`pipeline_delay` away, less that delay."""
+        mode = str(self.store.get("tempo.quantize")) if mode is None else mode
         if mode == "off":
             return 0.0
-        return self.next_boundary("beat" if mode == "beat" else "bar", now)
+        now = self.clock() if now is None else now
+        lead = self.pipeline_delay()
+        return self.next_boundary("beat" if mode == "beat" else "bar", now + lead)
 
-    def quantize_at(self, now: float | None = None) -> float:
+    def quantize_at(self, now: float | None = None, mode: str | None = None) -> float:
         """The monotonic time at which something asked for at ``now`` should happen (``now`` itself when off)."""
         now = self.clock() if now is None else now
-        return now + self.quantize_delay(now)
+        return now + self.quantize_delay(now, mode)
 
     # --- store ---------------------------------------------------------------------------------
     def _on_change(self, change: Change) -> None:
@@ -340,6 +350,17 @@ class Tempo:
         return out
 
 
+def pipeline_delay(engine: Any) -> float:
+    """How long ``engine`` takes from letting a change through to showing it, measured: the render loop looks
+    for released changes when a frame begins (on average half a frame after the release), the frame takes its
+    time (``render_stats.frame_ms``, the last frame's), and the output clock shows it with its next frame."""
+    frame = float(engine.render_stats.frame_ms) / 1000.0
+    return 1.5 * frame + 1.0 / max(1.0, float(engine.store.get("output.fps")))
+
+
 def attach(engine: Any) -> Tempo:
-    """A :class:`Tempo` for ``engine``: its store, its modulation sources and its audio ring (not started)."""
-    return Tempo(engine.store, engine.extra_sources, ring=engine.ring)
+    """A :class:`Tempo` for ``engine``: its store, its modulation sources and its audio ring (not started);
+    quantised changes are let through early by the engine's own delay (:func:`pipeline_delay`)."""
+    tempo = Tempo(engine.store, engine.extra_sources, ring=engine.ring)
+    tempo.lead = lambda: pipeline_delay(engine)
+    return tempo

@@ -23,7 +23,8 @@ class Grid:
         self.asked += 1
         return self.at
 
-    def quantize_delay(self, now: float | None = None) -> float:
+    def quantize_delay(self, now: float | None = None, mode: str | None = None) -> float:
+        self.mode = mode
         return max(0.0, self.at - time.monotonic())
 
 
@@ -60,3 +61,23 @@ def test_a_preset_recall_waits_for_the_boundary(tmp_path):
     t0 = time.monotonic()
     assert e.load_preset(path)
     assert time.monotonic() - t0 >= 0.35 and e.store.get("dream.iterations") == 5
+
+
+def test_a_preset_s_own_quantize_is_asked_for_whatever_the_rig_says(tmp_path):
+    """Issue #23 item 5: ``quantize = "bar"`` in a preset was ignored while the rig's tempo.quantize was off."""
+    from performer.params import ParamStore
+    from performer.tempo import Tempo
+
+    e = engine()
+    path = tmp_path / "drop.toml"
+    save_preset(Preset(name="drop", params={"dream.iterations": 7}, quantize="bar"), path)
+    now = [100.0]
+    tempo = Tempo(ParamStore(), {}, clock=lambda: now[0])
+    tempo.store.set("tempo.quantize", "off")
+    tempo._source = "tap"
+    tempo.taps.tap(99.0)  # 120 BPM: bars at 99, 101, 103
+    assert tempo.quantize_delay() == 0.0 and tempo.quantize_delay(mode="bar") == 1.0
+    e.tempo = Grid(at=time.monotonic() + 0.3)  # type: ignore[assignment]
+    t0 = time.monotonic()
+    assert e.load_preset(path)
+    assert e.tempo.mode == "bar" and time.monotonic() - t0 >= 0.25 and e.store.get("dream.iterations") == 7

@@ -181,3 +181,15 @@ def test_recall_keeps_the_rigs_tempo_and_osc_settings_unless_the_preset_names_th
     apply_preset(store, Preset(name="tapped", params={"tempo.source": "tap", "tempo.bpm": 90.0}))
     assert store.target("tempo.source") == "tap" and store.target("tempo.bpm") == 90.0  # named: applied
     assert store.target("tempo.midi_input") == "nanoKONTROL2"
+
+
+def test_a_preset_carries_its_own_launch_quantize(tmp_path):
+    """Issue #23 item 5: ``quantize = "bar"`` is the preset's (kept on save), a wrong one is named with what is
+    allowed; the engine asks the tempo for it (tests/engine/test_quantise.py)."""
+    p = load_preset(write(tmp_path, 'name = "drop"\nquantize = "bar"\n'))
+    assert p.quantize == "bar"
+    save_preset(p, tmp_path / "again.toml")
+    assert load_preset(tmp_path / "again.toml").quantize == "bar"
+    assert load_preset(write(tmp_path, 'name = "plain"\n', "plain.toml")).quantize is None
+    with pytest.raises(PresetError, match=r"quantize.*'bars'.*one of off, beat, bar"):
+        load_preset(write(tmp_path, 'quantize = "bars"\n', "bad.toml"))

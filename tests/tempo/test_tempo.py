@@ -183,3 +183,33 @@ def test_the_preset_in_docs_tempo_md_is_a_valid_preset(tmp_path):
     matrix = ModMatrix(preset.routes)
     zoom = matrix.apply({"dream.zoom": 1.0, "dream.rotate": 0.0}, {"beat_phase": 0.0, "bar_phase": 0.0}, 0.0)
     assert zoom["dream.zoom"] > 1.0  # on the beat the pulse is at its height
+
+
+def test_quantised_changes_go_early_by_the_pipeline_s_delay_so_the_picture_lands_on_the_bar():
+    """Issue #23 item 5: the picture landed 128-264 ms after the bar unless tempo.latency was set by hand; a
+    change now goes through the engine's own delay early, for the first bar it can still reach."""
+    store = ParamStore()
+    store.set("tempo.quantize", "bar")
+    clock = Clock(100.0)
+    tempo = Tempo(store, {}, clock=clock)
+    tempo._source = "tap"
+    tempo.taps.tap(100.0)  # 120 BPM: bars at 100, 102, 104
+    assert tempo.quantize_delay(100.3) == pytest.approx(1.7)  # no engine: no delay
+    tempo.lead = lambda: 0.2
+    assert tempo.quantize_delay(100.3) == pytest.approx(1.5)  # let through at 101.8, shown at 102
+    assert tempo.quantize_delay(101.9) == pytest.approx(1.9)  # 102 is out of reach: 104 - 0.2
+    assert tempo.quantize_at(100.3, mode="beat") == pytest.approx(100.3)  # 100.5 - 0.2: now
+    store.set("tempo.quantize", "off")
+    assert tempo.quantize_delay(100.3) == 0.0
+
+
+def test_attach_measures_the_engine_s_delay_from_its_frames():
+    store = ParamStore()
+    store.set("output.fps", 25.0)
+    stats = SimpleNamespace(frame_ms=120.0)
+    engine = SimpleNamespace(store=store, extra_sources={}, ring=None, render_stats=stats)
+    tempo = attach(engine)
+    # half a frame waiting for the render loop to look, the frame itself, one output frame
+    assert tempo.pipeline_delay() == pytest.approx(0.18 + 0.04)
+    stats.frame_ms = 900.0  # a slow frame (1280x720 on a CPU): the delay follows
+    assert tempo.pipeline_delay() == pytest.approx(1.35 + 0.04)
