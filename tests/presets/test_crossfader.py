@@ -132,3 +132,42 @@ def test_controllers_see_a_glide_from_its_start_and_each_value_until_it_arrives(
     assert follow.due() == {} and follow.following == 0  # ...then dropped
     # a hand's own slew is not followed: its controller hears the value it set
     assert follow.shown(Change("dream.zoom", 1.0, 1.2, "osc")) == 1.0 and follow.following == 0
+
+
+@pytest.mark.jack
+def test_a_midi_fader_learned_onto_the_crossfader_moves_between_two_presets(jack_server, monkeypatch, tmp_path):
+    import mido
+
+    from performer.control.midi import MidiController
+
+    backend = "mido.backends.rtmidi/UNIX_JACK"
+    monkeypatch.setenv("MIDO_BACKEND", backend)
+    mido.set_backend(backend, load=True)
+    store = ParamStore()
+    fader = Crossfader(store, folder_with(tmp_path, A, B), load_preset)
+    midi = MidiController(store, {"input": "xfaderctl", "cc": [{"param": "crossfader.position", "cc": 8,
+                                                                 "takeover": False}]}, poll=0.2)
+    midi.start()
+    out = mido.open_output("ctl", virtual=True, client_name="xfaderctl")
+    try:
+        store.update({"crossfader.a": "a", "crossfader.b": "b"})
+        assert wait_until(lambda: None not in fader.ends.values(), 5)
+        assert wait_until(lambda: any("xfaderctl" in p for p in midi.stats.ports), 5), midi.stats
+
+        def fader_to(value: int, zoom: float) -> bool:
+            """Send the CC until the mix arrives: a fader moved sends many (a message sent just after the port
+            connects can be lost, TESTING.md)."""
+            for _ in range(50):
+                out.send(mido.Message("control_change", control=8, value=value))
+                if wait_until(lambda: store.target("dream.zoom") == pytest.approx(zoom), 0.1, 0.01):
+                    return True
+            return False
+
+        assert fader_to(127, 1.2), (midi.stats, fader.moves)
+        assert fader_to(32, 1.0 + 0.2 * 32 / 127)  # 32/127 = 0.252
+        assert store.get("dream.grad_norm") == "mean_abs" and store.get("dream.iterations") == 4
+    finally:
+        out.close()
+        midi.stop()
+        fader.stop()
+        mido.set_backend(None)
