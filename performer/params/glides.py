@@ -60,6 +60,11 @@ class GlideFollow:
                     self._gliding.discard(name)
         return out
 
+    def now(self) -> dict[str, Any]:
+        """The current value of every followed glide (none is dropped: :meth:`due` does that)."""
+        with self._lock:
+            return {name: self.store.get(name) for name in self._gliding}
+
     @property
     def following(self) -> int:
         with self._lock:

@@ -131,6 +131,16 @@ def test_the_control_page_follows_the_glide(show):
     assert zoom == sorted(zoom, reverse=True) and zoom[0] > 1.1  # from where it was, down, no jump to 1.0
 
 
+def test_a_page_opened_mid_morph_starts_where_the_glide_is(show):
+    at(show, A)
+    recall(show, "b", 300.0)  # 300 s to go 0.2: about 1.0 for the whole test
+    with connect(show.page.url.replace("http://", "ws://") + "control/ws", open_timeout=5) as ws:
+        hello = json.loads(ws.recv(timeout=5))
+    assert 1.0 <= hello["values"]["dream.zoom"] < 1.01  # not the target, 1.2
+    assert show.store.target("dream.zoom") == pytest.approx(1.2)
+    recall(show, "a", 0.0)
+
+
 def test_the_crossfader_mixes_two_presets_over_osc_and_from_the_page(show):
     at(show, A)
     c = show.client

@@ -152,6 +152,7 @@ class ControlHub:
 
     def hello(self) -> dict[str, Any]:
         values = {p.name: self.store.target(p.name) for p in self.store.registry if p.type != "trigger"}
+        values.update(self.glides.now())  # a page opened mid-morph starts where the glide is
         presets: list[str] = []
         if self.control is not None:
             try:
