@@ -17,6 +17,7 @@ and a fraction of a second cannot tell an unfamiliar sound from the room (the sh
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import threading
@@ -27,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
+import soxr
 
 from performer.analysis.bands import FLOOR_DB, BandEnvelopes, BandMeter
 from performer.analysis.features import log_mel_numpy
@@ -39,6 +41,16 @@ from performer.params import REGISTRY, ParamStore
 log = logging.getLogger(__name__)
 
 MAX_WINDOW: float = REGISTRY.get("classifier.window").max  # type: ignore[assignment]
+
+SPECTRAL_FRAME = 1024
+"""Samples of the hop's spectrum (onset strength and centroid)."""
+_HANN = np.hanning(SPECTRAL_FRAME)
+
+
+@functools.lru_cache(maxsize=8)
+def _frequencies(sr: int) -> np.ndarray:
+    """The bin frequencies of a :data:`SPECTRAL_FRAME`-sample spectrum at ``sr`` (made once per rate)."""
+    return np.fft.rfftfreq(SPECTRAL_FRAME, 1.0 / sr)
 
 
 class ClassifierLike(Protocol):
@@ -240,8 +252,6 @@ class Analyzer:
                                                  p["analysis.release"], p["analysis.hit"])
         sr = int(self.clf.sample_rate)
         if rate != sr:
-            import soxr
-
             audio = soxr.resample(audio, rate, sr).astype(np.float32, copy=False)
         hop_n = max(256, int(hop_s * sr))
         recent = audio[-hop_n:]
@@ -369,11 +379,11 @@ class Analyzer:
 
     def _spectral(self, x: np.ndarray, sr: int) -> tuple[float, float]:
         """Onset strength (normalised spectral flux, 0..1) and spectral centroid (Hz) of the latest hop."""
-        n = 1024
+        n = SPECTRAL_FRAME
         frame = x[-n:] if len(x) >= n else np.pad(x, (n - len(x), 0))
-        mag = np.abs(np.fft.rfft(frame * np.hanning(n)))
+        mag = np.abs(np.fft.rfft(frame * _HANN))
         total = float(mag.sum())
-        freqs = np.fft.rfftfreq(n, 1.0 / sr)
+        freqs = _frequencies(sr)
         centroid = float((freqs * mag).sum() / total) if total > 1e-9 else 0.0
         flux = 0.0
         if self._prev_spectrum is not None:
