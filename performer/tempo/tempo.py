@@ -18,9 +18,12 @@ import logging
 import math
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from performer.audio.ring import AudioRing
 from performer.errors import ControlError
@@ -122,6 +125,9 @@ class Tempo:
         if self.audio is not None:
             self.audio.poll(now)
         self.stats.ticks += 1
+        sample = getattr(self.lead, "sample", None)
+        if sample is not None:
+            sample()  # the engine's frame times, for the pipeline's delay
         self.sources.update(self.values(now))
         g = self.grid(now)
         if g is None or not self.running():
@@ -350,17 +356,35 @@ class Tempo:
         return out
 
 
-def pipeline_delay(engine: Any) -> float:
-    """How long ``engine`` takes from letting a change through to showing it, measured: the render loop looks
-    for released changes when a frame begins (on average half a frame after the release), the frame takes its
-    time (``render_stats.frame_ms``, the last frame's), and the output clock shows it with its next frame."""
-    frame = float(engine.render_stats.frame_ms) / 1000.0
-    return 1.5 * frame + 1.0 / max(1.0, float(engine.store.get("output.fps")))
+class PipelineDelay:
+    """How long ``engine`` takes from letting a change through to showing it, measured as it runs: the render
+    loop looks for released changes when a frame begins (on average half a frame after the release), the frame
+    takes its time (the median of the last :data:`FRAMES` frames' ``render_stats.frame_ms``: one slow frame
+    does not throw the next change off), and the output clock shows it with its next frame. Call :meth:`sample`
+    often (the tempo thread does, each tick) so every frame is seen."""
+
+    FRAMES = 9
+
+    def __init__(self, engine: Any) -> None:
+        self.engine = engine
+        self._seen = -1
+        self._frames: deque[float] = deque(maxlen=self.FRAMES)
+
+    def sample(self) -> None:
+        st = self.engine.render_stats
+        if st.frames != self._seen:
+            self._seen = st.frames
+            self._frames.append(float(st.frame_ms) / 1000.0)
+
+    def __call__(self) -> float:
+        self.sample()
+        frame = float(np.median(self._frames)) if self._frames else 0.0
+        return 1.5 * frame + 1.0 / max(1.0, float(self.engine.store.get("output.fps")))
 
 
 def attach(engine: Any) -> Tempo:
     """A :class:`Tempo` for ``engine``: its store, its modulation sources and its audio ring (not started);
-    quantised changes are let through early by the engine's own delay (:func:`pipeline_delay`)."""
+    quantised changes are let through early by the engine's own delay (:class:`PipelineDelay`)."""
     tempo = Tempo(engine.store, engine.extra_sources, ring=engine.ring)
-    tempo.lead = lambda: pipeline_delay(engine)
+    tempo.lead = PipelineDelay(engine)
     return tempo

@@ -206,10 +206,12 @@ def test_quantised_changes_go_early_by_the_pipeline_s_delay_so_the_picture_lands
 def test_attach_measures_the_engine_s_delay_from_its_frames():
     store = ParamStore()
     store.set("output.fps", 25.0)
-    stats = SimpleNamespace(frame_ms=120.0)
+    stats = SimpleNamespace(frame_ms=120.0, frames=1)
     engine = SimpleNamespace(store=store, extra_sources={}, ring=None, render_stats=stats)
     tempo = attach(engine)
     # half a frame waiting for the render loop to look, the frame itself, one output frame
     assert tempo.pipeline_delay() == pytest.approx(0.18 + 0.04)
-    stats.frame_ms = 900.0  # a slow frame (1280x720 on a CPU): the delay follows
-    assert tempo.pipeline_delay() == pytest.approx(1.35 + 0.04)
+    for n, ms in enumerate([900.0, 900.0, 120.0, 900.0, 900.0], start=2):  # slow frames (1280x720 on a CPU)
+        stats.frames, stats.frame_ms = n, ms
+        tempo.tick(0.0)  # the tempo thread sees each frame
+    assert tempo.pipeline_delay() == pytest.approx(1.35 + 0.04)  # the median frame: one quick one moves nothing
