@@ -4121,7 +4121,7 @@
       230.0,
       20.0
      ],
-     "text": "Recall a preset by name: from your preset folder, else the shipped presets; a second argument, seconds, morphs to it over that time (0: no morph), whatever the preset's own morph."
+     "text": "Recall a preset by name (your folder, else the shipped ones); NAME SECONDS morphs to it."
     }
    },
    {

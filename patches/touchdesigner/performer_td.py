@@ -101,7 +101,7 @@ PARAMS = [
 ]
 
 COMMANDS = [
-    ('/preset/load', 's', "Recall a preset by name: from your preset folder, else the shipped presets; a second argument, seconds, morphs to it over that time (0: no morph), whatever the preset's own morph."),
+    ('/preset/load', 's', 'Recall a preset by name (your folder, else the shipped ones); NAME SECONDS morphs to it.'),
     ('/preset/save', 's', 'Save the current state as a new preset of this name in your preset folder.'),
     ('/preset/save/overwrite', 's', 'Save the current state in your preset folder, replacing the preset of this name.'),
     ('/preset/next', '', "Recall the next preset in the current preset's folder."),
