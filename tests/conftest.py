@@ -9,6 +9,13 @@ import time
 from pathlib import Path
 
 import pytest
+
+# The suite runs in parallel workers (pytest-xdist, pyproject's addopts) on two shared cores. OpenMP threads that
+# wait for a partner spin by default, and a partner that is not running then costs the whole time slice: 30 clips
+# of the shipped classifier took 14-22 s with two torch threads beside busy work, 1.8 s with the waits passive.
+# Set before torch is imported here or in any command a test starts (they inherit it); an explicit value stays.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 from jack_helpers import JackServer, jack_available
 
 REPO = Path(__file__).resolve().parents[1]

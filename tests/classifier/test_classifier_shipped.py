@@ -36,14 +36,11 @@ def _fold3(every: int):
 
 
 @pytest.fixture(scope="module")
-def clf():
+def clf(one_torch_thread):
     if not CHECKPOINT.is_file():
         pytest.skip(f"the shipped checkpoint {CHECKPOINT} is not there")
-    import torch
-
     from performer.classifier import Classifier
 
-    torch.set_num_threads(2)
     return Classifier.from_checkpoint(CHECKPOINT, device="cpu")
 
 

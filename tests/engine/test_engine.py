@@ -137,8 +137,9 @@ def test_serve_runs_the_demo_and_stops_cleanly_on_sigterm(tmp_path):
     shipped_model_or_skip()
     stats = tmp_path / "stats.json"
     frames = tmp_path / "frames"
+    # any free ports for OSC and OSCQuery: the default 9000 and 9001 may be another test's or a person's serve
     proc = subprocess.Popen([sys.executable, "-m", "performer", "serve", "--input", "demo", "--device", "cpu",
-                             "--frames", str(frames), "--stats", str(stats)],
+                             "--frames", str(frames), "--stats", str(stats), "--osc-port", "0", "--oscquery-port", "0"],
                             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         def running():
