@@ -150,7 +150,7 @@ class MidiController:
 
         reader = self._reader
         if reader is not None:
-            self.stats.ports = sorted(reader.ports)
+            self.stats.ports = reader.ready()
         try:
             backend = choose_backend()  # before rtmidi is asked: a missing MIDI system is named, not spilled
             out_names = mido.get_output_names() if self.output_match and self._output is None else []
@@ -195,7 +195,7 @@ class MidiController:
             self.handle(msg, t)
 
     def _received(self, port: str, msg: Any, t: float) -> None:
-        self.stats.ports = sorted(self._reader.ports) if self._reader is not None else []
+        self.stats.ports = self._reader.ready() if self._reader is not None else []
         self.handle(msg, t)
 
     def handle(self, msg: Any, t: float | None = None) -> None:

@@ -153,28 +153,34 @@ def main() -> None:
                         scan_every=settings["scan_every"], client_name=settings["client_name"],
                         accept=is_transport if settings["transport_only"] else None, what=settings["what"])
 
-    def watch() -> None:  # the parent closed our stdin, or died: leave at once
+    leave = threading.Event()
+
+    def watch() -> None:  # the parent closed our stdin, or died: close the ports, then leave
         while stdin.read(65536):
             pass
-        os._exit(0)
+        leave.set()
+        time.sleep(2.0)
+        os._exit(0)  # the main loop did not get there (a driver call that hangs)
 
     threading.Thread(target=watch, daemon=True).start()
     write_frame(out, "ready")
     said: tuple[Any, ...] = ()
     next_scan = 0.0
-    while True:
+    while not leave.is_set():
         now = time.monotonic()
         if now >= next_scan:
             reader.scan()
             next_scan = now + reader.scan_every
         reader.poll()
-        state = (sorted(reader.ports), reader.backend, reader.error)
+        state = (reader.ready(), reader.backend, reader.error)
         if events or lines.lines or state != said:
             write_frame(out, {"events": events, "ports": state[0], "backend": state[1], "error": state[2],
                               "lines": lines.lines})
             events.clear()  # pickled already: the list is the handler's, so it is emptied, not replaced
             lines.lines, said = [], state
         time.sleep(POLL)
+    reader.close()  # each port's client leaves the MIDI system properly (a JACK server waits for vanished ones)
+    os._exit(0)
 
 
 if __name__ == "__main__":

@@ -193,7 +193,7 @@ class MidiClockInput:
     def _thread_message(self, port: str, msg: Any, t: float) -> None:
         reader = self._reader
         if reader is not None:
-            self.stats.ports, self.stats.error = sorted(reader.ports), reader.error
+            self.stats.ports, self.stats.error = reader.ready(), reader.error
         self.deliver(port, msg, t)
 
     def deliver(self, name: str, msg: Any, t: float) -> None:

@@ -371,8 +371,8 @@ class PipelineDelay:
         self._frames: deque[float] = deque(maxlen=self.FRAMES)
 
     def sample(self) -> None:
-        st = self.engine.render_stats
-        if st.frames != self._seen:
+        st = getattr(self.engine, "render_stats", None)  # an engine without a renderer: no frames, no delay
+        if st is not None and st.frames != self._seen:
             self._seen = st.frames
             self._frames.append(float(st.frame_ms) / 1000.0)
 

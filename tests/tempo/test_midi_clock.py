@@ -223,7 +223,7 @@ def test_every_clock_of_a_jack_clock_source_is_counted_while_the_process_is_load
         # the beat against the source's own: rtmidi stamps a message with its JACK cycle (21 ms here), not its
         # frame in it, so the beat is up to a cycle late, never more (it was 248 ms p95 in the issue)
         late = [(b - (t - result["start"]) * bpm / 60) * 60 / bpm for t, b in beats]
-        assert len(late) > 10 and all(-0.005 < x < 0.03 for x in late), late
+        assert len(late) >= 5 and all(-0.005 < x < 0.03 for x in late), late  # sampled every 0.25 s or later
     finally:
         tempo.stop()
         source.stop()
