@@ -151,7 +151,7 @@ class Controls:
             from performer.control.glove import SerialGlove
 
             self.serial_glove = SerialGlove(self.glove, glove_port, int(glove_cfg.get("baud", 115200)))
-        classes = list(getattr(engine.classifier, "classes", ())) or None
+        classes = list(getattr(getattr(engine, "classifier", None), "classes", ())) or None
         self.crossfader = Crossfader(self.store, self.folders.find, lambda p: load_preset(p, classes=classes),
                                      on_error=self._engine_error)
 
