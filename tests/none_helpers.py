@@ -10,9 +10,9 @@ import threading
 from typing import Any
 
 import numpy as np
-from sounds import ToneClassifier
 
 from performer.classifier.labels import NONE_CLASS
+from sounds import ToneClassifier
 
 RATE = 22050
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from sounds import ToneClassifier, noise, silence, tone
 
 from performer.analysis import Analyzer
-from performer.latest import Latest
 from performer.audio import AudioRing
+from performer.latest import Latest
 from performer.params import ParamStore
+from sounds import ToneClassifier, noise, silence, tone
 
 RATE = 22050
 

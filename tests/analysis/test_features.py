@@ -30,7 +30,8 @@ def noise_burst(seconds: float = 1.0, sr: int = SR, seed: int = 0) -> np.ndarray
     return x
 
 
-@pytest.mark.parametrize("make", [lambda: tone(440), sweep, noise_burst, lambda: tone(3000, 2.3) + 0.01 * noise_burst(2.3)])
+@pytest.mark.parametrize("make", [lambda: tone(440), sweep, noise_burst,
+                                  lambda: tone(3000, 2.3) + 0.01 * noise_burst(2.3)])
 def test_torch_matches_librosa_within_tolerance(make):
     x = make()
     ref = F.log_mel(x, SR)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from none_helpers import RATE, NoneToneClassifier
-from sounds import ToneClassifier, noise, tone
 
+from none_helpers import RATE, NoneToneClassifier
 from performer.analysis import Analyzer
 from performer.audio import AudioRing
 from performer.latest import Latest
 from performer.params import ParamStore
+from sounds import ToneClassifier, noise, tone
 
 STEADY = {"classifier.smoothing": 0.0, "classifier.hysteresis": 0.2, "classifier.hold": 0.0,
           "classifier.hop": 0.1, "classifier.window": 0.5, "classifier.fast": False}

@@ -8,7 +8,6 @@ import time
 import numpy as np
 import pytest
 import soundfile as sf
-from sounds import tone
 
 from performer.audio import (
     ArraySource,
@@ -18,6 +17,7 @@ from performer.audio import (
     open_source,
 )
 from performer.errors import AudioError
+from sounds import tone
 
 
 def test_ring_reads_the_window_ending_at_a_position_across_the_wrap():

@@ -7,11 +7,11 @@ import logging
 import numpy as np
 import pytest
 import soundfile as sf
-from sounds import tone
 
 from performer.audio import AudioRing, file_source, open_source
 from performer.audio.files import probe_audio_file
 from performer.errors import AudioError
+from sounds import tone
 
 
 def test_a_file_shorter_than_one_window_is_followed_by_silence_and_finishes(tmp_path, caplog):

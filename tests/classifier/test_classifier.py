@@ -10,15 +10,15 @@ import urllib.error
 import numpy as np
 import pytest
 import torch
+from test_datasets import _sound, make_folders, make_us8k
 
+from performer.analysis.features import DEFAULT_SETTINGS
+from performer.classifier import checkpoint as C
 from performer.classifier import datasets as D
 from performer.classifier import models as M
-from performer.classifier import checkpoint as C
 from performer.classifier import training as T
 from performer.classifier.inference import Classifier, default_checkpoint
 from performer.errors import FeatureError, ModelError
-from performer.analysis.features import DEFAULT_SETTINGS
-from test_datasets import _sound, make_folders, make_us8k
 
 SR = 22050
 
@@ -229,8 +229,9 @@ def _parser():
 def test_train_evaluate_classify_commands(tmp_path, capsys):
     data = make_us8k(tmp_path / "us8k", per_class=3, sr=44100)
     ckpt = tmp_path / "out" / "model.pt"
-    args = _parser().parse_args(["train", "--data", str(data), "--model", "realtime", "--folds", "1,2", "--val-fold", "3",
-                                 "--epochs", "2", "--cache", str(tmp_path / "cache"), "--out", str(ckpt), "--threads", "2"])
+    args = _parser().parse_args(["train", "--data", str(data), "--model", "realtime", "--folds", "1,2",
+                                 "--val-fold", "3", "--epochs", "2", "--cache", str(tmp_path / "cache"),
+                                 "--out", str(ckpt), "--threads", "2"])
     assert args.func(args) == 0
     summary = json.loads(capsys.readouterr().out)
     assert ckpt.is_file() and (tmp_path / "out" / "model_curves.png").is_file()

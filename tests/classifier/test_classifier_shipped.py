@@ -9,8 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import SHARED_DATA, SHARED_DATA_ENV
 
+from conftest import SHARED_DATA, SHARED_DATA_ENV
 from performer.classifier.labels import NONE_CLASS, without_none
 
 REPO = Path(__file__).resolve().parents[2]

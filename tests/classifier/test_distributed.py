@@ -18,14 +18,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from test_datasets import make_us8k
 
+from performer.analysis.features import DEFAULT_SETTINGS
 from performer.classifier import distributed as D
 from performer.classifier.calibration import calibration_report, held_out_logits
 from performer.classifier.checkpoint import TEMPERATURE_RANGE, load_checkpoint
 from performer.classifier.inference import Classifier
-from performer.analysis.features import DEFAULT_SETTINGS
 from performer.errors import ModelError
-from test_datasets import make_us8k
 
 TORCHRUN_TIMEOUT = 240  # seconds for one torchrun (two ranks on the CPU: about 20 s on a quiet 2-core machine)
 

@@ -134,7 +134,8 @@ def test_none_share_without_background_is_refused(tmp_path):
 
     data = make_us8k(tmp_path / "us8k", per_class=2, sr=22050)
     args = _parser().parse_args(["train", "--data", str(data), "--folds", "1,2", "--val-fold", "3", "--epochs", "1",
-                                 "--none-share", "0.3", "--cache", str(tmp_path / "c"), "--out", str(tmp_path / "m.pt")])
+                                 "--none-share", "0.3", "--cache", str(tmp_path / "c"),
+                                 "--out", str(tmp_path / "m.pt")])
     with pytest.raises(DataError, match="--none-share 0.3 needs --background DIR"):
         args.func(args)
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 
 from conftest import REPO
-
+from performer.cli.presets import generated_table
 from performer.params import REGISTRY
 from performer.presets import find_preset, load_preset
-from performer.cli.presets import generated_table
 
 
 def test_help_and_version(cli):

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from conftest import REPO, SHARED_DATA_ENV, shared_data_root
 
+from conftest import REPO, SHARED_DATA_ENV, shared_data_root
 from performer.cli.main import build_parser
 
 CHECKPOINT = REPO / "models" / "urbansound8k_realtime.pt"

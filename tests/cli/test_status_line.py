@@ -11,11 +11,11 @@ import time
 
 import numpy as np
 import pytest
-from conftest import wait_until
-from sounds import ToneClassifier, tone
 
+from conftest import wait_until
 from performer.cli.log import FORMAT, StatusAwareHandler, TerminalLine, level_for
 from performer.cli.status import WIDTH, control_stats, status_line
+from sounds import ToneClassifier, tone
 
 
 def status(**kw):

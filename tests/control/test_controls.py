@@ -11,17 +11,17 @@ import threading
 import time
 
 import pytest
-from conftest import wait_until
 from pythonosc.osc_packet import OscPacket
-from sounds import ToneClassifier, tone
-from small import small_preset
 
+from conftest import wait_until
 from performer.audio import ArraySource
 from performer.control import ControlOptions, Controls
 from performer.control.osc import build_message
 from performer.engine import Engine
 from performer.outputs import NullOutput
 from performer.presets import check_preset, save_preset
+from small import small_preset
+from sounds import ToneClassifier, tone
 
 
 def receive_all(sock: socket.socket, seconds: float) -> list[tuple[str, list]]:
@@ -31,7 +31,7 @@ def receive_all(sock: socket.socket, seconds: float) -> list[tuple[str, list]]:
     while time.monotonic() < deadline:
         try:
             data, _ = sock.recvfrom(65536)
-        except socket.timeout:
+        except TimeoutError:
             continue
         for m in OscPacket(data).messages:
             out.append((m.message.address, list(m.message.params)))

@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 
 import pytest
-from conftest import wait_until
 
+from conftest import wait_until
 from performer.control.midi import MidiController
 from performer.params import ParamStore
 

@@ -9,8 +9,8 @@ import os
 import time
 
 import pytest
-from conftest import wait_until
 
+from conftest import wait_until
 from performer.control.midi import MidiController
 from performer.control.midi_backend import ALSA_SEQUENCER, JACK, choose_backend, jack_server_running
 from performer.errors import ControlError

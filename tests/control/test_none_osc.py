@@ -8,15 +8,15 @@ import time
 import urllib.request
 
 import numpy as np
+from osc_peer import receive
+
 from conftest import wait_until
 from none_helpers import RATE, NoneToneClassifier, RecordingRenderer
-from osc_peer import receive
-from sounds import noise, tone
-
 from performer.audio import ArraySource
 from performer.control import ControlOptions, Controls
 from performer.engine import Engine
 from performer.presets import Preset
+from sounds import noise, tone
 
 QUICK = {"classifier.smoothing": 0.0, "classifier.hold": 0.0, "classifier.hop": 0.1, "classifier.window": 0.5,
          "dream.width": 64, "dream.height": 64, "output.fps": 8.0}

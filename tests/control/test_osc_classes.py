@@ -8,17 +8,17 @@ import socket
 import urllib.request
 
 import numpy as np
+from osc_peer import Client, receive
+
 from conftest import wait_until
 from none_helpers import RATE, NoneToneClassifier, RecordingRenderer
-from osc_peer import Client, receive
-from sounds import tone
-
 from performer.audio import ArraySource
 from performer.control import ControlOptions, Controls
 from performer.control.osc import OscSender
 from performer.engine import Engine
 from performer.params import ParamStore
 from performer.presets import Preset
+from sounds import tone
 
 QUICK = {"classifier.smoothing": 0.0, "classifier.hold": 0.0, "classifier.hop": 0.1, "classifier.window": 0.5,
          "dream.width": 32, "dream.height": 32, "output.fps": 4.0}

@@ -9,12 +9,10 @@ import struct
 from types import SimpleNamespace
 
 import pytest
+from osc_peer import Client, receive
+
 from conftest import wait_until
 from none_helpers import RecordingRenderer
-from osc_peer import Client, receive
-from small import small_preset
-from sounds import ToneClassifier, tone
-
 from performer.audio import ArraySource
 from performer.control import ControlOptions, Controls
 from performer.engine import Engine
@@ -22,6 +20,8 @@ from performer.outputs.preview import PreviewOutput
 from performer.outputs.preview.controls_link import attach_control_pages
 from performer.presets import load_preset, save_preset
 from performer.presets.morph import Morph
+from small import small_preset
+from sounds import ToneClassifier, tone
 
 websockets = pytest.importorskip("websockets")
 from websockets.sync.client import connect  # noqa: E402

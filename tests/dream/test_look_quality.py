@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import REPO
 
+from conftest import REPO
 from performer.bench import picture
 from performer.bench.look_score import static_score
 from performer.dream import DEFAULT_CLASS_GUIDES, DreamRenderer, Scene

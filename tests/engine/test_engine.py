@@ -11,16 +11,15 @@ import time
 
 import numpy as np
 import pytest
+
 from conftest import REPO, wait_until
 from jack_helpers import JACK_RATE, JackPlayer
-from small import SMALL, small_preset, small_store
-from sounds import ToneClassifier, tone
-
 from performer.audio import ArraySource, DeviceSource
 from performer.engine import Engine
 from performer.outputs import FolderOutput, NullOutput
-from performer.params import ParamStore
 from performer.presets import Preset
+from small import SMALL, small_preset
+from sounds import ToneClassifier, tone
 
 
 def renderer():

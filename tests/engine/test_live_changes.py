@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import wait_until
-from sounds import ToneClassifier, tone
 
+from conftest import wait_until
 from performer.audio import ArraySource
 from performer.dream import DreamRenderer
 from performer.dream.layers import parse_layers
 from performer.engine import Engine
 from performer.errors import DreamError
 from performer.presets import Preset
+from sounds import ToneClassifier, tone
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

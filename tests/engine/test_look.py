@@ -7,15 +7,15 @@ import threading
 import time
 
 import numpy as np
-from conftest import wait_until
-from sounds import ToneClassifier, tone
 
+from conftest import wait_until
 from performer.audio import ArraySource
 from performer.bench.look_score import static_score
 from performer.engine import Engine
 from performer.outputs import FrameOutput, Layout
 from performer.outputs.frame_info import FrameInfo
 from performer.presets import Preset
+from sounds import ToneClassifier, tone
 
 STATIC_BOUND = 0.5
 """Frames scoring above this are more static than picture (a Deep Dream gallery scores 0.35-0.55)."""

@@ -5,11 +5,10 @@ from __future__ import annotations
 import logging
 
 import numpy as np
+from PIL import Image
+
 from conftest import wait_until
 from none_helpers import RATE, NoneToneClassifier, RecordingRenderer
-from PIL import Image
-from sounds import noise, tone
-
 from performer.analysis import Analyzer
 from performer.audio import ArraySource, AudioRing
 from performer.dream.guidance import GuideMix
@@ -18,6 +17,7 @@ from performer.engine.classes import class_guides, load_class_images
 from performer.latest import Latest
 from performer.mapping import ModMatrix, Route
 from performer.presets import Preset
+from sounds import noise, tone
 
 STEADY = {"classifier.smoothing": 0.0, "classifier.hysteresis": 0.2, "classifier.hold": 0.0, "classifier.hop": 0.1,
           "classifier.window": 0.5, "classifier.fast": False, "dream.width": 64, "dream.height": 64,

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import time
 
-from sounds import ToneClassifier, tone
-
 from performer.audio import ArraySource
 from performer.dream import Scene
 from performer.engine import Engine
 from performer.presets import Preset, save_preset
+from sounds import ToneClassifier, tone
 
 
 class Grid:

@@ -30,7 +30,8 @@ def imports_of(path: Path, modules: set[str], root: Path = REPO) -> set[str]:
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
-                base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else []))
+                parts = package.split(".")
+                base = ".".join(parts[: len(parts) - node.level + 1] + ([base] if base else []))
             # `from a.b import c` imports a.b.c when c is a module, else a.b
             targets = [f"{base}.{alias.name}" if f"{base}.{alias.name}" in modules else base for alias in node.names]
         else:
@@ -107,7 +108,8 @@ def test_lazy_imports_count_as_edges(tmp_path):
 
 
 def test_every_module_holds_one_concept():
-    long = {str(p.relative_to(REPO)): n for p in PACKAGE.rglob("*.py") if (n := len(p.read_text().splitlines())) > MAX_LINES}
+    long = {str(p.relative_to(REPO)): n for p in PACKAGE.rglob("*.py")
+            if (n := len(p.read_text().splitlines())) > MAX_LINES}
     assert long == {}, f"split these into one concept per file (over {MAX_LINES} lines): {long}"
 
 

@@ -10,8 +10,8 @@ import time
 
 import numpy as np
 import pytest
-from conftest import wait_until
 
+from conftest import wait_until
 from performer.errors import OutputError
 from performer.outputs import FolderOutput, Layout
 from performer.outputs.folder import existing_frames, refuse_used_folder

@@ -11,9 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import wait_until
-from sounds import ToneClassifier, tone
 
+from conftest import wait_until
 from performer.audio import ArraySource
 from performer.engine import Engine
 from performer.errors import OutputError
@@ -33,6 +32,7 @@ from performer.outputs import (
     to_rgba,
 )
 from performer.presets import Preset, parse_preset
+from sounds import ToneClassifier, tone
 
 CLASSES = ("air_conditioner", "dog_bark", "siren")
 
@@ -242,7 +242,7 @@ class NDIReceiver:
     """A real NDI receiver on loopback: finds the sender through 127.0.0.1 and returns RGB frames."""
 
     def __init__(self, source_name: str) -> None:
-        import NDIlib as ndi
+        import NDIlib as ndi  # noqa: N813 (the module's own name)
 
         self.ndi = ndi
         self.find = ndi.find_create_v2(ndi.FindCreate(show_local_sources=True, p_extra_ips="127.0.0.1"))
@@ -371,7 +371,8 @@ def test_rgba_conversion_keeps_colours_adds_opaque_alpha_and_reuses_the_buffer()
     assert (to_rgba(view)[..., :3] == view).all() and (to_rgba(view)[..., 3] == 255).all()
 
 
-@pytest.mark.parametrize("cls,platform,elsewhere", [(SyphonOutput, "darwin", "macOS"), (SpoutOutput, "win32", "Windows")])
+@pytest.mark.parametrize("cls,platform,elsewhere",
+                         [(SyphonOutput, "darwin", "macOS"), (SpoutOutput, "win32", "Windows")])
 def test_syphon_and_spout_say_clearly_where_they_exist(cls, platform, elsewhere):
     if sys.platform == platform:
         pytest.skip(f"this is {platform}: the sender would really open")
@@ -451,7 +452,8 @@ def test_recording_a_burst_keeps_every_frame_in_order(tmp_path):
     assert out.stats.errors == 0, out.stats.last_error
     pts, _ = _video(tmp_path / "rec" / "video.mp4")
     assert pts == pytest.approx([0.1 * n for n in range(12)], abs=0.002)
-    assert not list((tmp_path / "rec").glob("*.png")) and len((tmp_path / "rec" / "index.csv").read_text().splitlines()) == 13
+    assert not list((tmp_path / "rec").glob("*.png"))
+    assert len((tmp_path / "rec" / "index.csv").read_text().splitlines()) == 13
 
 
 def test_recording_keeps_to_its_rate_by_render_time(tmp_path):
@@ -514,7 +516,8 @@ def test_build_outputs_makes_the_enabled_outputs_with_names_sizes_and_paths(tmp_
     assert outs["rec"].folder.parent == tmp_path / "recordings" and outs["rec"].fps == 25
     assert outs["main"].fps == 20.0  # no fps in the table: the preset's output.fps
     assert all(not o.required for o in outs.values())
-    assert build_outputs(preset_from(tmp_path, {"f": {"type": "frames"}}), frames_dir=tmp_path / "fd")[0].folder == tmp_path / "fd" / "f"
+    frames = build_outputs(preset_from(tmp_path, {"f": {"type": "frames"}}), frames_dir=tmp_path / "fd")[0]
+    assert frames.folder == tmp_path / "fd" / "f"
 
 
 def test_an_output_table_that_cannot_make_an_output_is_left_out_and_logged(tmp_path, caplog):

@@ -11,8 +11,8 @@ import subprocess
 import time
 
 import pytest
-from conftest import REPO
 
+from conftest import REPO
 from performer import patches
 from performer.cli import patches as patches_cli
 from performer.control import COMMANDS

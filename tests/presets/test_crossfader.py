@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 
 import pytest
-from conftest import wait_until
 
+from conftest import wait_until
 from performer.errors import PresetError
 from performer.params import Change, ParamStore
 from performer.params.glides import GlideFollow

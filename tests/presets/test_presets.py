@@ -32,7 +32,8 @@ def test_round_trip_keeps_everything(tmp_path):
     preset = Preset(
         name="club",
         description="fast",
-        params={"dream.iterations": 4, "dream.network": "efficientnet_lite0", "classifier.lock": True, "audio.gain": -3.5},
+        params={"dream.iterations": 4, "dream.network": "efficientnet_lite0", "classifier.lock": True,
+                "audio.gain": -3.5},
         routes=[Route("level", "dream.lr", 0.3, "smooth", (-40.0, -5.0), 0.2), Route("prob.siren", "dream.zoom", -0.1)],
         midi={"input": "nanoKONTROL", "cc": [{"param": "dream.lr", "cc": 14, "channel": 1, "bits": 7}]},
         glove={"port": "/dev/ttyACM0", "baud": 115200, "fingers": 5},

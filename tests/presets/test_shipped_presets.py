@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from conftest import REPO, wait_until
 
+from conftest import REPO, wait_until
 from performer.control.midi import CCMap
 from performer.mapping import ModMatrix
 from performer.params import REGISTRY, ParamStore

@@ -113,7 +113,7 @@ def test_beats_and_bars_reach_an_osc_destination_as_they_begin():
         for t, addr, args in got:  # none before its beat (how soon after is load-dependent: not asserted here)
             if addr == "/performer/beat":
                 assert math.floor(g.beat_at(t)) % 4 in (args[0], (args[0] + 1) % 4), (t, args)
-        for i, (_, addr, args) in enumerate(got):  # a bar comes just before its downbeat's beat
+        for i, (_, addr, _args) in enumerate(got):  # a bar comes just before its downbeat's beat
             if addr == "/performer/bar":
                 assert got[i + 1][1:] == ("/performer/beat", [0]) if i + 1 < len(got) else True
     finally:

@@ -107,7 +107,8 @@ def test_the_show_leads_the_link_session_and_follows_its_start_and_stop():
         assert wait_until(lambda: tempo.link.peers() >= 1, 10), "the two peers did not find each other"
         assert not tempo.running()  # the session has not started
         store.set("tempo.bpm", 140.0)
-        assert wait_until(lambda: lines and float(lines[-1].split()[1]) == pytest.approx(140.0, abs=0.01), 5), lines[-1:]
+        reached = wait_until(lambda: lines and float(lines[-1].split()[1]) == pytest.approx(140.0, abs=0.01), 5)
+        assert reached, lines[-1:]
         assert wait_until(tempo.running, 5)  # the peer started the session
         assert tempo.bpm() == pytest.approx(140.0, abs=0.01)
         assert wait_until(lambda: not tempo.running(), 5)  # ... and stopped it

@@ -11,9 +11,9 @@ import pytest
 
 from conftest import wait_until
 from performer.audio.ring import AudioRing
+from performer.bench.tempo import measure
 from performer.params import ParamStore
 from performer.tempo import Tempo
-from performer.bench.tempo import measure
 from performer.tempo.grid import wrap
 from performer.tempo.listener import AudioBeat
 from performer.tempo.signals import clicks, drum_loop
