@@ -47,6 +47,25 @@ def write_frame(out: IO[bytes], obj: Any) -> None:
     out.flush()
 
 
+def handshake(proc: subprocess.Popen[bytes], settings: Any, timeout: float) -> subprocess.Popen[bytes]:
+    """Send a just-started child its settings and wait for its ``"ready"``; a child that says anything else, exits
+    or stays silent for ``timeout`` seconds is killed and an EOFError says so (it must not hang the server)."""
+    assert proc.stdin is not None and proc.stdout is not None
+    write_frame(proc.stdin, settings)
+    timer = threading.Timer(timeout, proc.kill)
+    timer.start()
+    try:
+        if read_frame(proc.stdout) != "ready":
+            raise EOFError("it answered something else than 'ready'")
+    except EOFError:
+        proc.kill()
+        proc.wait()
+        raise EOFError(f"it exited with status {proc.returncode}") from None
+    finally:
+        timer.cancel()
+    return proc
+
+
 def read_frame(inp: IO[bytes]) -> Any:
     """The next frame, or raises EOFError when the other side is gone."""
     head = _read_exactly(inp, _LENGTH.size)
@@ -90,20 +109,7 @@ class IntakeProcess:
         fd = self.sock.fileno()
         proc = subprocess.Popen([sys.executable, "-m", "performer.control.osc_child", "--fd", str(fd)],
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, pass_fds=(fd,))
-        assert proc.stdin is not None and proc.stdout is not None
-        write_frame(proc.stdin, self.settings)
-        timer = threading.Timer(timeout, proc.kill)  # a child that never answers must not hang the server
-        timer.start()
-        try:
-            if read_frame(proc.stdout) != "ready":
-                raise EOFError("it answered something else than 'ready'")
-        except EOFError:
-            proc.kill()
-            proc.wait()
-            raise EOFError(f"it exited with status {proc.returncode}") from None
-        finally:
-            timer.cancel()
-        return proc
+        return handshake(proc, self.settings, timeout)
 
     def _run(self) -> None:
         while not self._stopping:

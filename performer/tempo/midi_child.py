@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from performer.control.osc_child import read_frame, write_frame
+from performer.control.osc_child import handshake, read_frame, write_frame
 
 log = logging.getLogger(__name__)
 
@@ -65,20 +65,7 @@ class ReaderProcess:
     def _spawn(self, timeout: float) -> subprocess.Popen[bytes]:
         proc = subprocess.Popen([sys.executable, "-m", "performer.tempo.midi_child"],
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-        assert proc.stdin is not None and proc.stdout is not None
-        write_frame(proc.stdin, self.settings)
-        timer = threading.Timer(timeout, proc.kill)
-        timer.start()
-        try:
-            if read_frame(proc.stdout) != "ready":
-                raise EOFError("it answered something else than 'ready'")
-        except EOFError:
-            proc.kill()
-            proc.wait()
-            raise EOFError(f"it exited with status {proc.returncode}") from None
-        finally:
-            timer.cancel()
-        return proc
+        return handshake(proc, self.settings, timeout)
 
     def _run(self) -> None:
         while not self._stopping:
