@@ -19,7 +19,7 @@
   every interface (``0.0.0.0``), any IP address written as such and this machine's names. A rebinding page always
   sends its own domain name, which none of these match. A wrong ``Host`` gets ``403`` with the allowed names.
 
-Every refusal is counted and logged as one line per kind a second (``KindLog`` from ``control/throttle.py``, its
+Every refusal is counted and logged as one line per kind a second (``KindLog`` from ``throttle.py``, its
 only import from the project: both stages import this module, and it imports neither).
 """
 
@@ -181,7 +181,7 @@ class GuardedHTTPServer(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], handler: type[GuardedHandler], *, label: str = "HTTP",
                  max_clients: int = 64, idle_timeout: float = 15.0, max_rate: float | None = None,
                  max_sessions: int = 16) -> None:
-        from performer.control.throttle import KindLog
+        from performer.throttle import KindLog
 
         if max_clients < 1 or max_sessions < 1 or not idle_timeout > 0:
             raise ValueError(f"{label}: max_clients {max_clients!r} and max_sessions {max_sessions!r} must be >= 1 "

@@ -25,9 +25,9 @@ from pathlib import Path
 from typing import Any
 
 from performer.control.osc import ERROR_ADDRESS
-from performer.control.throttle import Budget, KindLog
 from performer.errors import ControlError, PerformerError, PresetError
 from performer.tempo.events import send_beats
+from performer.throttle import Budget, KindLog
 
 log = logging.getLogger(__name__)
 

@@ -39,10 +39,10 @@ from typing import TYPE_CHECKING, Any
 from performer.control.osc_intake import ERROR_ADDRESS, NORMALIZED, Intake, Item, drain
 from performer.control.osc_out import MAX_DESTINATIONS, OscSender
 from performer.control.osc_wire import build_bundle, build_message, osc_value
-from performer.control.throttle import throttle_library_warnings
 from performer.errors import ControlError, ParamError
 from performer.params import ParamStore
 from performer.tempo.stamps import arrived
+from performer.throttle import throttle_library_warnings
 
 if TYPE_CHECKING:
     from performer.control.osc_child import IntakeProcess

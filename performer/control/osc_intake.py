@@ -27,9 +27,9 @@ from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 from performer.control.osc_wire import OscPacketError, build_message, bundle_time, parse_packet
-from performer.control.throttle import Budget, KindLog, clip
 from performer.errors import ParamRangeError, ParamTypeError, UnknownParamError
 from performer.params import Param, Registry
+from performer.throttle import Budget, KindLog, clip
 
 NORMALIZED = "/normalized"
 ERROR_ADDRESS = "/performer/error"

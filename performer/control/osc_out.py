@@ -20,10 +20,10 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from performer.control.osc_wire import build_bundle, osc_value
-from performer.control.throttle import KindLog
 from performer.errors import ControlError
 from performer.params import Change, ParamStore
 from performer.params.glides import GlideFollow
+from performer.throttle import KindLog
 
 log = logging.getLogger(__name__)
 

@@ -36,9 +36,9 @@ from websockets.typing import Origin
 
 from performer.control.osc_wire import build_message, osc_value
 from performer.control.oscquery_nodes import Messages, changed_paths
-from performer.control.throttle import KindLog
 from performer.errors import UnknownParamError
 from performer.params import Change, ParamStore
+from performer.throttle import KindLog
 
 log = logging.getLogger(__name__)
 

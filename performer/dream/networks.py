@@ -20,8 +20,8 @@ from collections.abc import Callable, Hashable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
-from performer.control.throttle import KindLog
 from performer.errors import PerformerError
+from performer.throttle import KindLog
 
 if TYPE_CHECKING:
     import torch

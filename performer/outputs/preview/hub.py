@@ -115,7 +115,7 @@ class ControlHub:
             self.held += 1
             held = self.held
             if self._kind_log is None:
-                from performer.control.throttle import KindLog
+                from performer.throttle import KindLog
 
                 self._kind_log = KindLog(log)
         self._kind_log("held", f"control page from {who} sends more than its share of {self.intake_rate:g} "

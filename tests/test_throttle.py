@@ -7,7 +7,7 @@ import logging
 
 from pythonosc.osc_message import OscMessage
 
-from performer.control.throttle import MAX_LINE, Budget, KindLog, clip, throttle_library_warnings
+from performer.throttle import MAX_LINE, Budget, KindLog, clip, throttle_library_warnings
 
 
 class Clock:
