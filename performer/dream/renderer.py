@@ -40,8 +40,8 @@ import numpy as np
 from performer.dream.grade import ColourHold
 from performer.dream.guidance import GuideMix, Mix
 from performer.dream.networks import NetworkSlot
+from performer.dream.video_mix import VideoMix
 from performer.errors import DreamError
-from performer.video.mix import VideoMix
 
 if TYPE_CHECKING:
     import torch

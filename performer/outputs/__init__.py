@@ -17,7 +17,7 @@ from performer.outputs.factory import OUTPUT_KINDS, build_outputs, make_output
 from performer.outputs.folder import FolderOutput
 from performer.outputs.frame_info import FrameInfo
 from performer.outputs.layout import FITS, LAYOUTS, Layout, fit_into, spectrogram_rgb
-from performer.outputs.ndi import NDIOutput, ndi_library
+from performer.outputs.ndi import NDIOutput
 from performer.outputs.record import RecordOutput
 from performer.outputs.spout import SpoutOutput
 from performer.outputs.syphon import SyphonOutput
@@ -33,7 +33,6 @@ __all__ = [
     "FrameOutput",
     "Layout",
     "make_output",
-    "ndi_library",
     "NDIOutput",
     "NullOutput",
     "OutputStats",

@@ -1,40 +1,22 @@
 """The NDI output: a named NDI sender on the network, on any platform.
 
-:func:`ndi_library` imports and initialises ndi-python's ``NDIlib`` once per process (only when an NDI
-output opens); :class:`NDIOutput` creates a sender that receivers list as ``HOST (name)`` and sends each
-frame as RGBX at its own size, paced by the renderer.
+:class:`NDIOutput` creates a sender that receivers list as ``HOST (name)`` and sends each frame as RGBX at its
+own size, paced by the renderer; ndi-python's ``NDIlib`` is loaded once per process, when an NDI output opens
+(:func:`performer.ndi.ndi_library`).
 """
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import numpy as np
 
 from performer.errors import OutputError
+from performer.ndi import ndi_library
 from performer.outputs.base import FrameOutput
 from performer.outputs.convert import sender_name, to_rgba
 from performer.outputs.frame_info import FrameInfo
 from performer.outputs.layout import Layout
-
-_ndi_lock = threading.Lock()
-_ndi_lib: Any = None
-
-
-def ndi_library() -> Any:
-    """The NDIlib module (ndi-python), initialised once per process."""
-    global _ndi_lib
-    with _ndi_lock:
-        if _ndi_lib is None:
-            try:
-                import NDIlib
-            except ImportError as e:
-                raise OutputError(f"NDI needs the ndi-python package (pip install 'performer[ndi]'): {e}") from None
-            if not NDIlib.initialize():
-                raise OutputError("the NDI runtime did not start (NDIlib.initialize() failed; is the CPU supported?)")
-            _ndi_lib = NDIlib
-        return _ndi_lib
 
 
 class NDIOutput(FrameOutput):

@@ -88,7 +88,7 @@ class NDIVideo(VideoSource):
 
     def _open(self) -> None:
         from performer.errors import OutputError
-        from performer.outputs.ndi import ndi_library
+        from performer.ndi import ndi_library
 
         try:
             ndi = self._ndi = ndi_library()

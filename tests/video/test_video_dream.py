@@ -14,11 +14,11 @@ from conftest import wait_until
 from performer.audio import ArraySource
 from performer.dream import DreamRenderer, Scene, core
 from performer.dream.seeds import image_seed
+from performer.dream.video_mix import VideoMix
 from performer.engine import Engine
 from performer.params import ParamStore
 from performer.presets import Preset, copy_preset, parse_preset
 from performer.video import CameraVideo, NDIVideo
-from performer.video.mix import VideoMix
 from small import small_preset
 from sounds import ToneClassifier, tone
 

@@ -205,9 +205,9 @@ def test_an_ndi_source_that_goes_away_and_comes_back_is_received_again(ndi_avail
 def test_without_the_ndi_runtime_the_error_is_one_line_naming_the_source(ndi_available, monkeypatch):
     import sys
 
-    import performer.outputs.ndi as ndi_output
+    import performer.ndi
 
-    monkeypatch.setattr(ndi_output, "_ndi_lib", None)
+    monkeypatch.setattr(performer.ndi, "_ndi_lib", None)
     monkeypatch.setitem(sys.modules, "NDIlib", None)  # as if ndi-python were not installed
     video = open_video("ndi:Stage")
     with pytest.raises(VideoError) as e:
