@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from performer.classifier.labels import NONE_CLASS
+from performer.sound.labels import NONE_CLASS
 from sounds import ToneClassifier
 
 RATE = 22050

@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 
 from performer.dream import DEFAULT_CLASS_GUIDES, DreamRenderer, Scene
-from performer.analysis.features import load_audio, log_mel
+from performer.sound.features import load_audio, log_mel
 from performer.params import ParamStore
 
 torch.set_num_threads(1)

@@ -1,7 +1,7 @@
 """Analysis: the sliding window over the input, measured and classified every hop in its own thread.
 
-``features`` turns sound into log-mel spectrograms, ``novelty`` finds where a new sound began, ``analyzer``
-runs the window and publishes an :class:`Analysis` per hop.
+``novelty`` finds where a new sound began, ``bands`` measures the spectrum's bands, ``analyzer`` runs the window
+and publishes an :class:`Analysis` per hop. The log-mel features it measures with are :mod:`performer.sound.features`.
 """
 
 from __future__ import annotations

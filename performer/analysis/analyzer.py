@@ -7,7 +7,7 @@ hysteresis and a minimum hold, so the image does not flicker between two
 classes. The result is an immutable :class:`Analysis` handed over through a
 :class:`Latest` slot that keeps only the newest value.
 
-A classifier may have the class ``none`` ("none of these", :mod:`performer.classifier.labels`). The analyser
+A classifier may have the class ``none`` ("none of these", :mod:`performer.sound.labels`). The analyser
 carries it like any class through the smoothing, hysteresis and hold, and reports it honestly: its top class
 becomes ``none`` and ``changed`` marks the hop. Only the fast path leaves it out: it hurries a new sound's class,
 and a fraction of a second cannot tell an unfamiliar sound from the room (the shipped fast model has no
@@ -31,12 +31,12 @@ import numpy as np
 import soxr
 
 from performer.analysis.bands import FLOOR_DB, BandEnvelopes, BandMeter
-from performer.analysis.features import log_mel_numpy
 from performer.analysis.novelty import novelty
 from performer.audio import AudioRing
-from performer.classifier.labels import NONE_CLASS, fast_classes_fit, is_none
 from performer.latest import Latest
 from performer.params import REGISTRY, ParamStore
+from performer.sound.features import log_mel_numpy
+from performer.sound.labels import NONE_CLASS, fast_classes_fit, is_none
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from performer.analysis.features import mel_filter_bank
+from performer.sound.features import mel_filter_bank
 
 NOVELTY_FFT = 512
 """Frame length of the novelty spectrogram (23 ms at 22,050 Hz): short, so a new sound shows within a hop."""

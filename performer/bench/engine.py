@@ -67,7 +67,7 @@ def _segments(args, clf) -> tuple[np.ndarray, int, list[tuple[int, str]]]:
     if args.data:
         import csv
 
-        from performer.analysis.features import load_audio
+        from performer.sound.features import load_audio
 
         rows = list(csv.DictReader(open(Path(args.data) / "metadata" / "UrbanSound8K.csv")))
         rows = [r for r in rows

@@ -140,7 +140,7 @@ def two_passes(data: Path, folds: Sequence[int], classes: Sequence[str], segment
     segment of clips of its class (cut to length), no clip used twice while the class has others left.
     ``details``: ``clips``, the files of each segment in schedule order; ``clips_reused``, how often a class ran
     out of unplayed clips."""
-    from performer.analysis.features import load_audio
+    from performer.sound.features import load_audio
 
     if segment <= 0:
         raise SystemExit(f"--segment must be positive, got {segment}")

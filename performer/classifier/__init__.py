@@ -1,4 +1,4 @@
-"""The sound classifier: log-mel CNNs trained on UrbanSound8K (or any folder-per-class set).
+"""The sound classifier as the live server uses it: log-mel CNNs, their checkpoints and inference.
 
 Public API used by the live engine::
 
@@ -6,7 +6,8 @@ Public API used by the live engine::
     clf = Classifier.from_checkpoint(default_checkpoint(), device="auto")
     probs = clf.predict(window)  # (n_classes,), sums to 1
 
-Sub-modules: ``models`` (architectures), ``training``, ``evaluation``, ``inference``, ``cli``, ``bench``.
+Sub-modules: ``models`` (architectures), ``checkpoint`` (saving and loading), ``inference``. Training, data sets,
+calibration and evaluation are offline, in :mod:`performer.training`.
 The names above are imported lazily, so that importing ``performer.cli.classifier`` (for ``performer --help``)
 does not import torch.
 """

@@ -7,15 +7,15 @@ allocation, ``torch.inference_mode()``.
 Input policy of :meth:`~Classifier.predict`:
 
 * 1-D float audio at :attr:`Classifier.sample_rate` (2-D input is down-mixed; use
-  :func:`performer.analysis.features.prepare_audio` for other rates); NaN/inf raise :class:`FeatureError`;
+  :func:`performer.sound.features.prepare_audio` for other rates); NaN/inf raise :class:`FeatureError`;
 * fewer than :data:`MIN_SAMPLES` samples (50 ms) raise :class:`FeatureError`;
 * audio shorter than the model's window is *tiled* (repeated) up to the window, as in training;
   longer audio is classified whole (the models pool over time);
-* silence (RMS below :data:`performer.analysis.features.SILENCE_DBFS`) gives the uniform distribution: the model is
+* silence (RMS below :data:`performer.sound.features.SILENCE_DBFS`) gives the uniform distribution: the model is
   not asked about a signal that is not there.
 
 Calibration: a checkpoint's ``meta["calibration"]["temperature"]`` (``performer calibrate``, see
-:mod:`performer.classifier.calibration`) divides the network's logits before the softmax in every predict path;
+:mod:`performer.training.calibration`) divides the network's logits before the softmax in every predict path;
 without it the temperature is 1 and the probabilities are the network's own.
 """
 
@@ -30,9 +30,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from performer.analysis import features
-from performer.classifier.labels import NONE_CLASS, fast_classes_fit
 from performer.errors import FeatureError, ModelError
+from performer.sound import features
+from performer.sound.labels import NONE_CLASS, fast_classes_fit
 
 log = logging.getLogger(__name__)
 

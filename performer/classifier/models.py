@@ -8,7 +8,7 @@
   never a silent random start.
 
 The ImageNet models turn the log-mel into a ``(3, size, size)`` image inside ``forward`` with
-:func:`performer.analysis.features.to_image`, so a checkpoint carries its whole preprocessing.
+:func:`performer.sound.features.to_image`, so a checkpoint carries its whole preprocessing.
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ class ImageNetHead(nn.Module):
         self.image_size = int(image_size)
 
     def forward(self, mel: torch.Tensor) -> torch.Tensor:
-        from performer.analysis.features import to_image
+        from performer.sound.features import to_image
 
         return self.backbone(to_image(mel, size=self.image_size))
 

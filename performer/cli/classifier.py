@@ -33,7 +33,7 @@ DEVICE_HELP = "torch device: auto picks cuda, then mps, then cpu (default: auto)
 
 def folds_text(text: str) -> str:
     """UrbanSound8K folds such as ``1,2`` or ``1-9`` (checked here, parsed again by the command)."""
-    from performer.classifier.folds import parse_folds
+    from performer.training.folds import parse_folds
 
     try:
         folds = parse_folds(text)
@@ -184,16 +184,16 @@ def register(subparsers) -> None:
 
 
 def _train(args) -> int:
-    from performer.classifier import training
+    from performer.training import train
 
-    result = training.train_from_args(args)
+    result = train.train_from_args(args)
     if result is not None:  # under torchrun only rank 0 has the result
         print(json.dumps(result, indent=2))
     return 0
 
 
 def _evaluate(args) -> int:
-    from performer.classifier import evaluation
+    from performer.training import evaluation
 
     report = evaluation.evaluate_from_args(args)
     if args.json:
@@ -239,7 +239,7 @@ def _register_calibrate(subparsers) -> None:
 
 
 def _calibrate(args) -> int:
-    from performer.classifier import calibration
+    from performer.training import calibration
 
     report = calibration.calibrate_from_args(args)
     if args.json:

@@ -5,7 +5,7 @@ probabilities. :class:`GuideMix` moves its weights towards that mix at a rate of
 ``dream.crossfade`` seconds, so a class change morphs the picture instead of cutting it, and a hesitant classifier
 gives a drifting picture rather than jumps. An empty mix (silence, none of the classes, an unsure classifier)
 leaves the weights, and so the picture, where they are. The class ``none`` ("none of these",
-:mod:`performer.classifier.labels`) never takes a share: it is left out and the rest renormalised; when it wins, the
+:mod:`performer.sound.labels`) never takes a share: it is left out and the rest renormalised; when it wins, the
 engine offers an empty mix, so the picture holds.
 """
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from performer.classifier.labels import is_none
+from performer.sound.labels import is_none
 
 Mix = Sequence[tuple[str, tuple[int, ...], float]]
 """(class name, ImageNet target indices, probability) for each class the guidance should follow."""

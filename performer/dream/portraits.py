@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from performer.classifier.labels import is_none
+from performer.sound.labels import is_none
 
 if TYPE_CHECKING:
     import torch

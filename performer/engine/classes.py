@@ -1,6 +1,6 @@
 """What each sound class dreams towards: its ImageNet targets and its seed image, from the preset and the defaults.
 
-``none`` ("none of these", :mod:`performer.classifier.labels`) dreams towards nothing of its own: when it wins the
+``none`` ("none of these", :mod:`performer.sound.labels`) dreams towards nothing of its own: when it wins the
 dream holds the class it shows. A preset's ``[classes.none]`` table is therefore refused (reported in one line at
 every install, the rest of the preset applies), and ``none`` never gets a guide, an image or a portrait.
 """
@@ -12,8 +12,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from performer.classifier.labels import NONE_CLASS, is_none
 from performer.presets import Preset
+from performer.sound.labels import NONE_CLASS, is_none
 
 log = logging.getLogger(__name__)
 

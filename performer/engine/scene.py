@@ -4,7 +4,7 @@
 * A real class on top: that class, its image, and the guide mix of the classes heard (those with targets and a
   probability of 0.3 or more -- a class that is only in the air does not turn the picture into a mean of the
   recent classes; the mix is renormalised over them, so ``none`` never takes a share of it).
-* ``none`` on top ("none of these", :mod:`performer.classifier.labels`): the class the dream shows *holds* -- the
+* ``none`` on top ("none of these", :mod:`performer.sound.labels`): the class the dream shows *holds* -- the
   same key (no class change, no restart, no portrait pull), its image for a restart, and an empty mix, which keeps
   the guidance's weights where they are (:class:`~performer.dream.guidance.GuideMix`). The picture keeps evolving
   from what it shows; before any real class was shown, it is the idle dream.
@@ -18,8 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from performer.analysis import Analysis
-from performer.classifier.labels import is_none
 from performer.dream.portraits import IDLE, load_portrait
+from performer.sound.labels import is_none
 
 Mix = tuple[tuple[str, tuple[int, ...], float], ...]
 MIX_FLOOR = 0.3

@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from performer.classifier.labels import is_none
 from performer.errors import OutputError
 from performer.outputs.convert import resize
 from performer.outputs.frame_info import FrameInfo
 from performer.outputs.scaling import SHARED
+from performer.sound.labels import is_none
 
 if TYPE_CHECKING:
     from PIL import ImageFont

@@ -6,7 +6,7 @@ the checkpoint is a zip holding a pickle, and :class:`_MetadataOnly` unpickles i
 and no weights are built. A preset for another classifier is checked with ``classes=`` (see
 :func:`checkpoint_classes`, which refuses anything that is not such a checkpoint in one line).
 
-A classifier with the class ``none`` ("none of these", :mod:`performer.classifier.labels`) lists it here, so
+A classifier with the class ``none`` ("none of these", :mod:`performer.sound.labels`) lists it here, so
 ``prob.none`` is a source a route may name; a ``[classes.none]`` table is refused when a preset is parsed
 (:mod:`performer.presets.schema`), and by the engine for presets built in code (:mod:`performer.engine.classes`):
 ``none`` keeps the dream's picture and has no guide or image.
@@ -126,7 +126,7 @@ def shipped_classes() -> tuple[str, ...]:
         # performer.classifier.default_checkpoint()'s file, named here because importing it imports torch
         return checkpoint_classes(models_dir() / SHIPPED_CHECKPOINT)
     except ModelError as e:
-        from performer.classifier.datasets import US8K_CLASSES
+        from performer.sound.labels import US8K_CLASSES
 
         log.warning("%s; checking preset class names against UrbanSound8K's classes", e)
         return tuple(US8K_CLASSES)

@@ -16,7 +16,6 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from performer.classifier.labels import NONE_CLASS, is_none
 from performer.errors import ParamError
 from performer.mapping import CURVES, Route, allowed_sources, source_kind
 from performer.outputs.layout import FITS
@@ -24,6 +23,7 @@ from performer.params import REGISTRY, Registry
 from performer.presets.folders import name_problem
 from performer.presets.morph import parse_morph
 from performer.presets.preset import FORMAT_VERSION, MISSING, OUTPUT_TYPES, Preset, Problem
+from performer.sound.labels import NONE_CLASS, is_none
 from performer.video.factory import spec_problem
 from performer.video.ndi import BANDWIDTHS
 
@@ -35,7 +35,7 @@ MAX_KEY_CHARS = 64
 MAX_GUIDES = 100
 
 def none_table_allowed(classes: Sequence[str]) -> str:
-    """Why a preset's ``[classes.none]`` is refused, and what is allowed (:mod:`performer.classifier.labels`)."""
+    """Why a preset's ``[classes.none]`` is refused, and what is allowed (:mod:`performer.sound.labels`)."""
     others = ", ".join(c for c in classes if not is_none(c))
     return (f"refused: {NONE_CLASS!r} (none of these) keeps the dream's picture and takes no guide or image "
             f"(prob.{NONE_CLASS} stays a route source); allowed: a table for one of the classifier's other classes"

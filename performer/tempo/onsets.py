@@ -21,7 +21,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from performer.analysis.features import mel_filter_bank, mel_frequencies
+from performer.sound.features import mel_filter_bank, mel_frequencies
 
 FRAME_RATE = 100.0
 """Envelope frames per second (nominal: the hop is a whole number of samples)."""

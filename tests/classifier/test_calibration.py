@@ -11,12 +11,12 @@ import pytest
 import torch
 from test_datasets import _sound, make_folders
 
-from performer.analysis.features import DEFAULT_SETTINGS
-from performer.classifier import calibration as K
 from performer.classifier import checkpoint as C
 from performer.classifier import models as M
 from performer.classifier.inference import Classifier, fast_classifier_for
 from performer.errors import DataError, ModelError
+from performer.sound.features import DEFAULT_SETTINGS
+from performer.training import calibration as K
 
 SR = 22050
 FOLDER_CLASSES = ["bursts", "hum", "sweep"]  # make_folders' classes, sorted
@@ -205,7 +205,7 @@ def test_calibrate_command_writes_a_calibrated_checkpoint_that_loads(tmp_path, c
     assert clf.meta["calibration"]["n"] == report["n"] and clf.meta["calibration"]["ece_after"] == report["ece_after"]
 
     # the stored temperature is the fit on the raw network's window logits of the held-out clips
-    from performer.classifier import datasets
+    from performer.training import datasets
 
     net, _ = C.load_checkpoint(ckpt)
     ms = datasets.compute_mels(datasets.load_dataset(data), DEFAULT_SETTINGS)

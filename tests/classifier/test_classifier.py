@@ -12,13 +12,13 @@ import pytest
 import torch
 from test_datasets import _sound, make_folders, make_us8k
 
-from performer.analysis.features import DEFAULT_SETTINGS
 from performer.classifier import checkpoint as C
-from performer.classifier import datasets as D
 from performer.classifier import models as M
-from performer.classifier import training as T
 from performer.classifier.inference import Classifier, default_checkpoint
 from performer.errors import FeatureError, ModelError
+from performer.sound.features import DEFAULT_SETTINGS
+from performer.training import datasets as D
+from performer.training import train as T
 
 SR = 22050
 
@@ -32,7 +32,7 @@ def _threads():
 
 
 def _melset(n_per_class: int = 12, seconds: float = 1.0, seed: int = 0) -> D.MelSet:
-    from performer.analysis.features import log_mel
+    from performer.sound.features import log_mel
 
     mels, labels = [], []
     for cid in range(3):

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from conftest import SHARED_DATA, SHARED_DATA_ENV
-from performer.classifier.labels import NONE_CLASS, without_none
+from performer.sound.labels import NONE_CLASS, without_none
 
 REPO = Path(__file__).resolve().parents[2]
 US8K = SHARED_DATA  # $PERFORMER_SHARED_DATA/urbansound8k, else ../shared/data/urbansound8k
@@ -29,7 +29,7 @@ def _fold3(every: int):
     """Every ``every``-th fold-3 clip of the shared data (the test skips where the data is absent)."""
     if not (US8K / "metadata" / "UrbanSound8K.csv").is_file():
         pytest.skip(f"the shared UrbanSound8K clips are not at {US8K} (set {SHARED_DATA_ENV})")
-    from performer.classifier import datasets
+    from performer.training import datasets
 
     ds = datasets.load_urbansound8k(US8K, folds=[3], check_readable=False)
     return ds.subset(ds.clips[::every])
@@ -59,7 +59,7 @@ def test_shipped_model_metadata_and_size(clf):
 
 @pytest.mark.slow
 def test_shipped_model_accuracy_on_fold3(clf):
-    from performer.analysis import features
+    from performer.sound import features
 
     ds = _fold3(2)
     assert len(ds) > 100
@@ -100,7 +100,7 @@ def test_shipped_fast_model_pairs_with_the_shipped_model(clf, fast):
 
 @pytest.mark.slow
 def test_shipped_fast_model_names_sounds_from_their_first_quarter_second(fast):
-    from performer.analysis import features
+    from performer.sound import features
 
     # Measured (models/urbansound8k_fast.md): 0.656 clip accuracy with 0.25-s windows averaged per clip, 0.505
     # per single window. Here: every eighth fold-3 clip, its first 0.25 s alone and its windows averaged.
@@ -127,8 +127,8 @@ def test_shipped_model_says_none_to_background_it_never_heard(clf):
     keyboard typing and roosters are mostly 'none'. The floor only catches a 'none' row that stopped working."""
     if not (BACKGROUND / "manifest.csv").is_file():
         pytest.skip(f"the shared background clips are not at {BACKGROUND} (set {SHARED_DATA_ENV})")
-    from performer.analysis import features
-    from performer.classifier import manifests
+    from performer.sound import features
+    from performer.training import manifests
 
     ds = manifests.load_background(BACKGROUND, check_readable=False)
     clips = [c for c in ds.clips if c.source in HELD_OUT]

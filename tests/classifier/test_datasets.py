@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from performer.classifier import datasets as D
 from performer.errors import DataError
+from performer.training import datasets as D
 
 SR = 22050
 
@@ -115,7 +115,7 @@ def test_not_a_dataset(tmp_path):
 
 
 def test_cached_log_mels_match_and_are_reused(tmp_path):
-    from performer.analysis import features
+    from performer.sound import features
 
     root = make_us8k(tmp_path / "us8k", per_class=1, sr=16000)
     ds = D.load_urbansound8k(root)

@@ -20,12 +20,12 @@ import pytest
 import torch
 from test_datasets import make_us8k
 
-from performer.analysis.features import DEFAULT_SETTINGS
-from performer.classifier import distributed as D
-from performer.classifier.calibration import calibration_report, held_out_logits
 from performer.classifier.checkpoint import TEMPERATURE_RANGE, load_checkpoint
 from performer.classifier.inference import Classifier
 from performer.errors import ModelError
+from performer.sound.features import DEFAULT_SETTINGS
+from performer.training import distributed as D
+from performer.training.calibration import calibration_report, held_out_logits
 
 TORCHRUN_TIMEOUT = 240  # seconds for one torchrun (two ranks on the CPU: about 20 s on a quiet 2-core machine)
 
@@ -149,7 +149,7 @@ def test_a_plain_run_never_touches_torch_distributed_and_calibrates_at_the_end(p
     assert plain_run["result"]["calibration"]["temperature"] == block["temperature"]
     assert Classifier.from_checkpoint(plain_run["out"], device="cpu").temperature == block["temperature"]
     # fitted on the validation windows of the weights in the file (the best epoch's; stored as float16)
-    from performer.classifier import datasets as DS
+    from performer.training import datasets as DS
 
     ms = DS.compute_mels(DS.load_urbansound8k(data, folds=[3]), DEFAULT_SETTINGS, data.parent / "cache")
     frames = DEFAULT_SETTINGS.frames(1.0)
@@ -199,10 +199,10 @@ EXACT = textwrap.dedent('''
     import numpy as np
     import torch
 
-    from performer.classifier import distributed as D
-    from performer.classifier import training as T
-    from performer.classifier.datasets import MelSet
-    from performer.analysis.features import DEFAULT_SETTINGS
+    from performer.training import distributed as D
+    from performer.training import train as T
+    from performer.training.datasets import MelSet
+    from performer.sound.features import DEFAULT_SETTINGS
 
     torch.set_num_threads(1)
     out, batch = sys.argv[1], int(sys.argv[2])

@@ -11,11 +11,11 @@ import soundfile as sf
 import torch
 from test_datasets import _sound, make_us8k
 
-from performer.classifier import augment as A
-from performer.classifier import manifests as MF
-from performer.classifier import trainset
-from performer.classifier.labels import NONE_CLASS
 from performer.errors import DataError
+from performer.sound.labels import NONE_CLASS
+from performer.training import augment as A
+from performer.training import manifests as MF
+from performer.training import trainset
 
 SR = 16000
 

@@ -15,12 +15,12 @@ from test_warmstart import _saved
 
 from performer.classifier import checkpoint as C
 from performer.classifier import models as M
-from performer.classifier import rejection as R
-from performer.classifier import trainset
-from performer.classifier import warmstart as W
-from performer.classifier.datasets import MelSet
-from performer.classifier.labels import NONE_CLASS
 from performer.errors import ModelError
+from performer.sound.labels import NONE_CLASS
+from performer.training import rejection as R
+from performer.training import trainset
+from performer.training import warmstart as W
+from performer.training.datasets import MelSet
 
 
 def test_only_the_new_row_trains_and_the_rest_stays_as_it_was(tmp_path):

@@ -13,13 +13,13 @@ import torch
 from test_classifier import _melset
 from test_datasets import make_folders
 
-from performer.analysis.features import DEFAULT_SETTINGS
-from performer.classifier import datasets as D
 from performer.classifier import models as M
-from performer.classifier import resume as R
-from performer.classifier import training as T
-from performer.classifier.distil import Distiller
 from performer.errors import ModelError
+from performer.sound.features import DEFAULT_SETTINGS
+from performer.training import datasets as D
+from performer.training import resume as R
+from performer.training import train as T
+from performer.training.distil import Distiller
 
 QUIET = dict(mixup=0.0, specaugment=False, gain_db=0.0, band_limit_p=0.0, eq_db=0.0, patience=100)
 

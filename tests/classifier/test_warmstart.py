@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from performer.analysis.features import DEFAULT_SETTINGS
 from performer.classifier import checkpoint as C
 from performer.classifier import models as M
-from performer.classifier import warmstart as W
-from performer.classifier.labels import NONE_CLASS
 from performer.errors import ModelError
+from performer.sound.features import DEFAULT_SETTINGS
+from performer.sound.labels import NONE_CLASS
+from performer.training import warmstart as W
 
 
 def _saved(tmp_path, classes=("hum", "sweep", "bursts"), width=8):

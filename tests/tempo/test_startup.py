@@ -15,13 +15,13 @@ import sys
 import numpy as np
 import pytest
 
-from performer.analysis.features import mel_filter_bank, mel_filters, mel_frequencies
+from performer.sound.features import mel_filter_bank, mel_filters, mel_frequencies
 from performer.tempo.onsets import N_BANDS, OnsetEnvelope
 
 PROBE = """
 import json, sys
 from performer.audio.ring import AudioRing
-from performer.analysis.features import mel_filters
+from performer.sound.features import mel_filters
 from performer.analysis.novelty import novelty
 from performer.tempo.listener import AudioBeat
 import numpy as np

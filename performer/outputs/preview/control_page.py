@@ -18,9 +18,9 @@ import html
 import json
 from pathlib import Path
 
-from performer.classifier.labels import NONE_CLASS
 from performer.params import GROUPS, Param, Registry
 from performer.params.spec import format_number
+from performer.sound.labels import NONE_CLASS
 
 
 def _attr(value: object) -> str:

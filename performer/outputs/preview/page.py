@@ -16,7 +16,7 @@ import html
 import json
 from typing import Any
 
-from performer.classifier.labels import NONE_CLASS
+from performer.sound.labels import NONE_CLASS
 
 _PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>__TITLE__</title>

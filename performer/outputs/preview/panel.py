@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from performer.classifier.labels import is_none
+from performer.sound.labels import is_none
 
 DASH = "-"
 OUTPUT_COLUMNS = ("output", "state", "fps", "sent", "dropped", "skipped", "errors")

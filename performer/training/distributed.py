@@ -6,7 +6,7 @@ torchrun starts N copies of the command and tells each its place through the env
 before; under torchrun it joins the process group (nccl with each rank on ``cuda:LOCAL_RANK``, gloo on the CPU)
 and leaves it at the end.
 
-How :func:`performer.classifier.training.fit` shares the work (``--batch-size`` is per process, so the global
+How :func:`performer.training.train.fit` shares the work (``--batch-size`` is per process, so the global
 batch is N times it and the learning-rate schedule counts the per-process steps):
 
 * every rank draws the same permutation of the training clips each epoch, and the same crops, from a generator

@@ -1,4 +1,4 @@
-"""Class names with a meaning of their own.
+"""Class names with a meaning of their own, and UrbanSound8K's.
 
 A classifier may have, besides the classes of its data set, the class :data:`NONE_CLASS`: "none of these",
 trained on background sound (music, voices, the room) that is none of its classes. When it wins, the engine
@@ -8,6 +8,12 @@ keeps the dream's picture instead of following it. This module imports nothing, 
 from __future__ import annotations
 
 NONE_CLASS = "none"
+
+US8K_CLASSES = (
+    "air_conditioner", "car_horn", "children_playing", "dog_bark", "drilling",
+    "engine_idling", "gun_shot", "jackhammer", "siren", "street_music",
+)
+"""UrbanSound8K's ten classes, in its class-ID order: what the data set loader names and the shipped model knows."""
 
 
 def is_none(name: str | None) -> bool:

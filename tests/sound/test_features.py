@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from performer.analysis import features as F
 from performer.errors import FeatureError
+from performer.sound import features as F
 
 SR = 22050
 

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from performer.analysis.features import DEFAULT_SETTINGS, FeatureSettings
+from performer.sound.features import DEFAULT_SETTINGS, FeatureSettings
 
 FLOOR_DB = -100.0  # librosa's amin 1e-10 in dB: "nothing"
 

@@ -36,10 +36,6 @@ log = logging.getLogger(__name__)
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif")
 US8K_CSV = Path("metadata") / "UrbanSound8K.csv"
-US8K_CLASSES = (
-    "air_conditioner", "car_horn", "children_playing", "dog_bark", "drilling",
-    "engine_idling", "gun_shot", "jackhammer", "siren", "street_music",
-)
 
 
 @dataclass(frozen=True)
@@ -266,13 +262,13 @@ class MelSet:
 
 
 def compute_mels(ds: Dataset, settings=None, cache_dir: Path | str | None = None, skip_bad: bool = False) -> MelSet:
-    """Log-mels (``performer.analysis.features.log_mel``) of every clip of ``ds``, cached in ``cache_dir`` when given.
+    """Log-mels (``performer.sound.features.log_mel``) of every clip of ``ds``, cached in ``cache_dir`` when given.
 
     The cache file's name hashes the file list, their sizes and modification times, and the feature settings,
     so a changed data set or setting never reads a stale cache.
     """
-    from performer.analysis import features
     from performer.errors import AudioError, FeatureError
+    from performer.sound import features
 
     settings = settings or features.DEFAULT_SETTINGS
     key = hashlib.sha1(repr(settings.to_dict()).encode())

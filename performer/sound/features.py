@@ -4,7 +4,7 @@ The reference implementation is the paper's: ``librosa.feature.melspectrogram`` 
 (22,050 Hz after resampling, ``n_fft`` 2048, hop 512, 128 mels, Hann window, centred frames with
 zero padding, power 2) followed by ``librosa.power_to_db`` (``ref=1.0``, ``amin=1e-10``, ``top_db=80``).
 :class:`TorchLogMel` computes the same thing in torch (STFT plus librosa's mel filter matrix, rebuilt bit for bit
-in numpy by :func:`mel_filter_bank`) and runs on the GPU when there is one; ``tests/test_features.py`` checks
+in numpy by :func:`mel_filter_bank`) and runs on the GPU when there is one; ``tests/sound/test_features.py`` checks
 that the two agree within :data:`PARITY_TOLERANCE_DB`.
 
 Input policy, for every function here:

@@ -6,7 +6,7 @@ lies decides two errors that pull against each other: background named as a clas
 training, one offset is added to the ``none`` logit (the output layer's bias, so every predict path and the live
 engine use it without knowing): the largest offset at which the validation clips of the other classes lose at
 most ``cost`` of their accuracy (a clip's class is the arg-max of its mean window probabilities, as in
-:mod:`performer.classifier.evaluation`). The checkpoint records the offset and what it did on the validation set
+:mod:`performer.training.evaluation`). The checkpoint records the offset and what it did on the validation set
 (``meta["rejection"]``).
 """
 
@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from performer.classifier.labels import NONE_CLASS
+from performer.sound.labels import NONE_CLASS
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ OFFSETS = np.arange(6.0, -12.0001, -0.25)
 
 def clip_decisions(window_logits: np.ndarray, owners: np.ndarray, n_clips: int, none: int, offset: float) -> np.ndarray:
     """Each clip's class with ``offset`` added to the ``none`` logit: arg-max of its mean window probabilities."""
-    from performer.classifier.calibration import softmax
+    from performer.training.calibration import softmax
 
     z = np.asarray(window_logits, np.float64).copy()
     z[:, none] += offset
@@ -78,7 +78,7 @@ def apply_offset(model: torch.nn.Module, none: int, offset: float) -> None:
 def fit_rejection(model: torch.nn.Module, classes: list[str], labels: np.ndarray, window_probs: list[np.ndarray],
                   cost: float = DEFAULT_COST) -> dict[str, Any] | None:
     """Fit the ``none`` offset of ``model`` on validation clips (their ``labels`` and each clip's window
-    probabilities, as :func:`performer.classifier.training.clip_probabilities` gives them), add it to the model,
+    probabilities, as :func:`performer.training.train.clip_probabilities` gives them), add it to the model,
     and return the block for ``meta["rejection"]``; None when there is nothing to fit."""
     labels = np.asarray(labels)
     if NONE_CLASS not in classes or not len(labels):

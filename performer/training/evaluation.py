@@ -12,7 +12,7 @@ The headline ``accuracy`` (and macro-F1, per-class figures and confusion matrix)
 model's own training window.
 
 Calibration: ``ece`` is the top-label expected calibration error (15 equal-width confidence bins, see
-:mod:`performer.classifier.calibration`) of the single windows at the model's window, with the probabilities as
+:mod:`performer.training.calibration`) of the single windows at the model's window, with the probabilities as
 the checkpoint gives them (its ``temperature`` applied); ``ece_clips`` is that of the clip averages, and every
 ``by_window`` row has its window ECE.
 """
@@ -26,9 +26,9 @@ from typing import Any
 
 import numpy as np
 
-from performer.classifier.calibration import DEFAULT_BINS, expected_calibration_error, reliability_figure
-from performer.classifier.datasets import MelSet, tile_to, windows_of
-from performer.classifier.figures import save_figure
+from performer.training.calibration import DEFAULT_BINS, expected_calibration_error, reliability_figure
+from performer.training.datasets import MelSet, tile_to, windows_of
+from performer.training.figures import save_figure
 
 log = logging.getLogger(__name__)
 
@@ -196,7 +196,7 @@ def to_markdown(report: dict[str, Any]) -> str:
 
 def _outside(clf: Any, args) -> dict[str, Any]:
     """The sets from outside the training data that ``args`` names (``--extra``/``--background``)."""
-    from performer.classifier import outside
+    from performer.training import outside
 
     found: dict[str, Any] = {}
     for root in getattr(args, "extra", None) or []:
@@ -213,10 +213,10 @@ def evaluate_from_args(args) -> dict[str, Any]:
 
     import torch
 
-    from performer.classifier import datasets
-    from performer.classifier.folds import parse_folds
     from performer.classifier.inference import Classifier
     from performer.errors import DataError
+    from performer.training import datasets
+    from performer.training.folds import parse_folds
 
     torch.set_num_threads(max(1, int(args.threads)))
     clf = Classifier.from_checkpoint(args.model, device=args.device)
@@ -242,7 +242,7 @@ def evaluate_from_args(args) -> dict[str, Any]:
                             f"({', '.join(clf.classes)}); evaluate on a set with the same classes")
         # the model knows more (e.g. 'none'): the set's labels are renumbered into the model's classes, and a
         # clip heard as one of the others counts as wrong
-        from performer.classifier.manifests import relabel
+        from performer.training.manifests import relabel
 
         ds = relabel(ds, list(clf.classes))
     ms = datasets.compute_mels(ds, clf.settings, args.cache, args.skip_bad)

@@ -2,7 +2,7 @@
 
 The main set (UrbanSound8K or a folder per class) is split as before: training folds and a validation fold, or
 (``val_fold=0``, or a folder-per-class set) a held-out fraction of the training recordings, so that a whole
-official fold can stay untouched for testing. Extra sets (manifests, see :mod:`performer.classifier.manifests`)
+official fold can stay untouched for testing. Extra sets (manifests, see :mod:`performer.training.manifests`)
 add clips of the same or new classes; background adds the class ``none`` and the room noise mixed into
 training windows. Named sources and background categories are held out: they never reach training or
 validation, and stay for measuring the model on sound it never heard. Splits keep recordings (``group``) and
@@ -18,11 +18,11 @@ from typing import Any
 
 import numpy as np
 
-from performer.analysis.features import DEFAULT_SETTINGS, FeatureSettings
-from performer.classifier import datasets as D
-from performer.classifier import manifests as MF
-from performer.classifier.labels import NONE_CLASS
 from performer.errors import DataError
+from performer.sound.features import DEFAULT_SETTINGS, FeatureSettings
+from performer.sound.labels import NONE_CLASS
+from performer.training import datasets as D
+from performer.training import manifests as MF
 
 log = logging.getLogger(__name__)
 

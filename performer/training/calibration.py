@@ -26,8 +26,8 @@ from performer.errors import ModelError
 if TYPE_CHECKING:
     import torch
 
-    from performer.analysis.features import FeatureSettings
-    from performer.classifier.datasets import MelSet
+    from performer.sound.features import FeatureSettings
+    from performer.training.datasets import MelSet
 
 log = logging.getLogger(__name__)
 
@@ -170,7 +170,7 @@ def reliability_figure(probs: np.ndarray, labels: np.ndarray, path: Path | str, 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from performer.classifier.figures import save_figure
+    from performer.training.figures import save_figure
 
     r = reliability_bins(probs, labels, bins)
     centres = (r["edges"][:-1] + r["edges"][1:]) / 2
@@ -213,9 +213,9 @@ def window_logits(model: Any, windows: np.ndarray, device: Any = "cpu", batch: i
 def held_out_logits(model: Any, ms: Any, frames: int, device: Any = "cpu", model_frames: int | None = None,
                     hop: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Logits and labels of every ``frames``-long window (hop ``frames // 2``) of every clip of the
-    :class:`~performer.classifier.datasets.MelSet` ``ms``; windows shorter than ``model_frames`` are tiled up to
+    :class:`~performer.training.datasets.MelSet` ``ms``; windows shorter than ``model_frames`` are tiled up to
     it, as :class:`~performer.classifier.inference.Classifier` does."""
-    from performer.classifier.datasets import tile_to, windows_of
+    from performer.training.datasets import tile_to, windows_of
 
     wins, labels = [], []
     for i in range(len(ms)):
@@ -241,12 +241,12 @@ def calibrate_from_args(args) -> dict[str, Any]:
     checkpoint that carries it. Never replaces an existing file without ``--force``."""
     import torch
 
-    from performer.analysis.features import FeatureSettings
-    from performer.classifier import datasets
     from performer.classifier.checkpoint import checkpoint_temperature, load_checkpoint, write_calibration
-    from performer.classifier.folds import parse_folds
     from performer.device import choose_device
     from performer.errors import DataError
+    from performer.sound.features import FeatureSettings
+    from performer.training import datasets
+    from performer.training.folds import parse_folds
 
     out = Path(args.out) if args.out else default_output(args.model)
     if out.exists() and not args.force:
@@ -304,11 +304,11 @@ def calibrate_from_args(args) -> dict[str, Any]:
 
 def calibrate_on(model: torch.nn.Module, val: MelSet, window: float, device: torch.device,
                  settings: FeatureSettings | None = None) -> dict[str, Any] | None:
-    """The checkpoint's calibration block (``meta["calibration"]``, see :mod:`performer.classifier.calibration`):
+    """The checkpoint's calibration block (``meta["calibration"]``, see :mod:`performer.training.calibration`):
     the temperature of ``model`` fitted on the ``window``-second windows (half-window hop) of the validation
     clips; None (with a warning) when it cannot be fitted, so that the trained model is saved all the same."""
-    from performer.analysis.features import DEFAULT_SETTINGS
     from performer.errors import PerformerError
+    from performer.sound.features import DEFAULT_SETTINGS
 
     frames = (settings or DEFAULT_SETTINGS).frames(window)
     try:

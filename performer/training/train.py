@@ -2,7 +2,7 @@
 
 The log-mels of all clips are computed once (and cached on disk when a cache folder is given); every epoch
 takes one random crop of ``window`` seconds from each training clip (short clips are tiled, see
-:mod:`performer.classifier.datasets`), so the model neither learns clip length nor needs 4 s of sound.
+:mod:`performer.training.datasets`), so the model neither learns clip length nor needs 4 s of sound.
 
 Augmentation (per model, see :data:`performer.classifier.models.TRAIN_DEFAULTS`): random gain (a constant in
 dB), SpecAugment (two frequency and two time masks filled with the example's mean) and mixup (in the power
@@ -11,10 +11,10 @@ domain, soft targets).
 Validation each epoch is clip-level accuracy on the validation clips: every clip is cut into windows of the
 training length (half-window hop), and the window probabilities are averaged. The best epoch's weights are kept;
 training stops after ``patience`` epochs without improvement. At the end, their softmax temperature is fitted on
-the validation windows (:mod:`performer.classifier.calibration`) and stored in the checkpoint.
+the validation windows (:mod:`performer.training.calibration`) and stored in the checkpoint.
 
 Under torchrun every process runs :func:`train_from_args` and :func:`fit` shares each epoch among them
-(DistributedDataParallel, see :mod:`performer.classifier.distributed`).
+(DistributedDataParallel, see :mod:`performer.training.distributed`).
 """
 
 from __future__ import annotations
@@ -32,20 +32,20 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from performer.analysis.features import DEFAULT_SETTINGS, FeatureSettings
-from performer.classifier import distributed as D
 from performer.classifier import models as M
-from performer.classifier import resume as R
-from performer.classifier.augment import RoomAugment, mel_band_hz, mixup_db, room, spec_augment
-from performer.classifier.calibration import calibrate_on
 from performer.classifier.checkpoint import save_checkpoint
-from performer.classifier.datasets import MelSet, crop_frames, windows_of
-from performer.classifier.distil import Distiller
-from performer.classifier.figures import plot_curves
-from performer.classifier.labels import NONE_CLASS
-from performer.classifier.progress import Progress
-from performer.classifier.warmstart import NewRowsOnly
 from performer.errors import DataError, ModelError
+from performer.sound.features import DEFAULT_SETTINGS, FeatureSettings
+from performer.sound.labels import NONE_CLASS
+from performer.training import distributed as D
+from performer.training import resume as R
+from performer.training.augment import RoomAugment, mel_band_hz, mixup_db, room, spec_augment
+from performer.training.calibration import calibrate_on
+from performer.training.datasets import MelSet, crop_frames, windows_of
+from performer.training.distil import Distiller
+from performer.training.figures import plot_curves
+from performer.training.progress import Progress
+from performer.training.warmstart import NewRowsOnly
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +114,7 @@ def library_versions() -> dict[str, str]:
 
 def predict_windows(model: torch.nn.Module, windows: np.ndarray, device: torch.device, batch: int = 64) -> np.ndarray:
     """Softmax probabilities of ``windows`` (N, F, T) in batches."""
-    from performer.classifier.calibration import softmax, window_logits
+    from performer.training.calibration import softmax, window_logits
 
     logits = window_logits(model, windows, device, batch)
     return softmax(logits).astype(np.float32) if logits.size else logits
@@ -159,11 +159,11 @@ def fit(model: torch.nn.Module, train: MelSet, val: MelSet | None, cfg: TrainCon
         teacher: Distiller | None = None) -> dict[str, Any]:
     """Train ``model`` in place; returns the history and the best epoch. ``max_steps`` stops early (tests).
     ``on_best(best, history)`` is called whenever the validation accuracy improves (to save a checkpoint).
-    ``noise``: background log-mels mixed into training windows (see :mod:`performer.classifier.augment`).
-    ``ddp``: this process's place under torchrun (see :mod:`performer.classifier.distributed`); ``on_epoch`` and
+    ``noise``: background log-mels mixed into training windows (see :mod:`performer.training.augment`).
+    ``ddp``: this process's place under torchrun (see :mod:`performer.training.distributed`); ``on_epoch`` and
     ``on_best`` are called on rank 0 only. ``frozen``: only the new classes' rows train (``--new-rows-only``).
     ``on_epoch_end(loop)`` gets the whole run state after each epoch and ``resume`` (such a state) goes on from it
-    (see :mod:`performer.classifier.resume`). ``teacher``: soft targets from a trained model (distillation)."""
+    (see :mod:`performer.training.resume`). ``teacher``: soft targets from a trained model (distillation)."""
     device = device or torch.device("cpu")
     torch.manual_seed(cfg.seed + ddp.rank)
     shared_rng, rng = D.rngs(cfg.seed, ddp)
@@ -303,7 +303,7 @@ def fit(model: torch.nn.Module, train: MelSet, val: MelSet | None, cfg: TrainCon
 
 
 def train_from_args(args) -> dict[str, Any] | None:
-    """``performer train``. Under torchrun every process runs it (see :mod:`performer.classifier.distributed`);
+    """``performer train``. Under torchrun every process runs it (see :mod:`performer.training.distributed`);
     rank 0 returns the result, the others None."""
     loop = None
     if getattr(args, "resume", None):
@@ -332,8 +332,8 @@ def train_from_args(args) -> dict[str, Any] | None:
 
 def _train(args, cfg: TrainConfig, ddp: D.Context, device: torch.device,
            loop: dict[str, Any] | None = None) -> dict[str, Any] | None:
-    from performer.classifier import trainset
-    from performer.classifier.folds import parse_folds
+    from performer.training import trainset
+    from performer.training.folds import parse_folds
 
     name = cfg.model
     with D.rank_zero_first(ddp):  # rank 0 computes and caches the log-mels, the others read the cache
@@ -360,7 +360,7 @@ def _train(args, cfg: TrainConfig, ddp: D.Context, device: torch.device,
         cfg.model_config["width"] = int(args.width)
     init = None
     if getattr(args, "init", None):
-        from performer.classifier import warmstart
+        from performer.training import warmstart
 
         init_state, init_meta = warmstart.init_config(args.init, name, getattr(args, "width", None))
         cfg.model_config = dict(init_meta.get("model_config") or {})
@@ -417,7 +417,7 @@ def _train(args, cfg: TrainConfig, ddp: D.Context, device: torch.device,
         return None
     meta = make_meta(result["best"], result["history"], result["seconds"], final=True)
     if val_ms is not None and len(val_ms):  # the best epoch's weights are loaded: fit the rejection, the temperature
-        from performer.classifier.rejection import DEFAULT_COST, fit_rejection
+        from performer.training.rejection import DEFAULT_COST, fit_rejection
 
         cost = getattr(args, "none_cost", None)
         rejection = None

@@ -1,13 +1,13 @@
 """Sound sets described by a manifest, and background sound that is none of the classes.
 
-Two more layouts beside those of :mod:`performer.classifier.datasets`:
+Two more layouts beside those of :mod:`performer.training.datasets`:
 
 * **Manifest**: ``ROOT/manifest.csv`` with a ``file`` column (a path relative to ``ROOT``) and a ``class`` column;
   optional ``source`` (else the first folder of ``file``, e.g. ``sesa/gun_shot/x.flac`` comes from ``sesa``)
   and ``licence``. Recordings from other sources, to train and to test a model outside UrbanSound8K.
 * **Background**: sound that is none of the classes, ``ROOT/<category>/*.flac``, with an optional
   ``ROOT/manifest.csv`` (``file`` and ``category`` columns) that then names the files. Every clip is labelled
-  :data:`~performer.classifier.labels.NONE_CLASS`; its ``source`` is its category, so categories can be held
+  :data:`~performer.sound.labels.NONE_CLASS`; its ``source`` is its category, so categories can be held
   out of training and used to measure the false-class rate.
 
 Groups keep recordings whole when a set is split: ESC-50 names (``FOLD-CLIPID-TAKE-TARGET``) group the takes
@@ -22,9 +22,9 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from performer.classifier.datasets import Clip, Dataset, _check_files, _is_audio
-from performer.classifier.labels import NONE_CLASS
 from performer.errors import DataError
+from performer.sound.labels import NONE_CLASS
+from performer.training.datasets import Clip, Dataset, _check_files, _is_audio
 
 log = logging.getLogger(__name__)
 

@@ -1,13 +1,13 @@
 """Measuring a classifier on sound from outside its training data.
 
 * :func:`source_recall` -- recordings from other sources (a manifest set, see
-  :mod:`performer.classifier.manifests`): per source and class, the share of clips named right, and what the
+  :mod:`performer.training.manifests`): per source and class, the share of clips named right, and what the
   others were heard as;
 * :func:`false_class_rate` -- background that is none of the classes: per category, the share of clips (and of
   single windows) the classifier names as one of its classes instead of ``none``.
 
 Both cut each clip into windows of the model's length (half-window hop; short clips tiled, the training
-policy), as :mod:`performer.classifier.evaluation` does: a clip's class is the arg-max of its mean window
+policy), as :mod:`performer.training.evaluation` does: a clip's class is the arg-max of its mean window
 probabilities, and single windows are what the live engine sees.
 """
 
@@ -19,10 +19,10 @@ from typing import Any
 
 import numpy as np
 
-from performer.classifier import datasets as D
-from performer.classifier import manifests as MF
-from performer.classifier.labels import NONE_CLASS
 from performer.errors import DataError
+from performer.sound.labels import NONE_CLASS
+from performer.training import datasets as D
+from performer.training import manifests as MF
 
 
 def _window_probs(clf: Any, ms: D.MelSet, batch: int = 64) -> list[np.ndarray]:
