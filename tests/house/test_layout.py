@@ -130,6 +130,27 @@ def test_the_packages_have_no_import_cycles():
     assert package_cycles(import_graph()) == []
 
 
+def imported_by(roots: list[str], graph: dict[str, set[str]]) -> set[str]:
+    """Every module importing ``roots`` may import (lazy imports included), with the packages it runs on the way."""
+    seen: set[str] = set()
+    todo = list(roots)
+    while todo:
+        m = todo.pop()
+        if m not in seen:
+            seen.add(m)
+            todo += [*graph.get(m, ()), *(a for a in ancestors(m) if a in graph)]
+    return seen
+
+
+def test_the_live_server_imports_nothing_offline():
+    # `performer serve` loads models and checkpoints; making and judging them (performer/training/) stays offline.
+    graph = import_graph()
+    live = imported_by(["performer.cli.serve", "performer.engine"], graph)
+    assert {"performer.classifier.inference", "performer.sound.features"} <= live
+    assert sorted(m for m in live if package_of(m) == "performer.training") == []
+    assert imported_by(["a"], {"a.b": set(), "a": {"c"}, "c": {"a.b"}, "d": {"a"}}) == {"a", "a.b", "c"}
+
+
 def test_the_package_cycle_finder_finds_a_loop_no_module_loop_makes():
     graph = {"performer.a.x": {"performer.b.y"}, "performer.b.z": {"performer.a.w"}, "performer.a.w": set(),
              "performer.b.y": {"performer.latest"}, "performer.latest": set(), "performer.a": {"performer.a.x"}}
