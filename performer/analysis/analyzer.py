@@ -20,7 +20,6 @@ from __future__ import annotations
 import functools
 import logging
 import math
-import threading
 import time
 from collections import deque
 from collections.abc import Mapping
@@ -35,6 +34,7 @@ from performer.analysis.novelty import novelty
 from performer.audio import AudioRing
 from performer.latest import Latest
 from performer.params import REGISTRY, ParamStore
+from performer.runtime import LoopStats, Worker
 from performer.sound.features import log_mel_numpy
 from performer.sound.labels import NONE_CLASS, fast_classes_fit, is_none
 
@@ -116,7 +116,9 @@ def _db(x: float) -> float:
 
 
 @dataclass
-class AnalyzerStats:
+class AnalyzerStats(LoopStats):
+    """The analyser's counts (``errors``: hops whose analysis failed, each logged; the thread goes on)."""
+
     hops: int = 0
     skipped_hops: int = 0
     """Hops dropped because the analyser fell behind real time (stale work is skipped, not queued)."""
@@ -128,7 +130,6 @@ class AnalyzerStats:
     """New sounds detected by their novelty (the fast path's events)."""
     fast_switches: int = 0
     """Class changes made by the fast path."""
-    errors: int = 0
 
 
 class Analyzer:
@@ -157,8 +158,7 @@ class Analyzer:
         self.realtime = realtime
         self.classes = tuple(classifier.classes)
         self.stats = AnalyzerStats()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._worker = Worker("analysis", self._run, timeout=1.5)
         n = len(self.classes)
         self._smoothed = np.full(n, 1.0 / n, dtype=np.float32)
         self._top = -1
@@ -194,19 +194,15 @@ class Analyzer:
         self._onset_peak = 1e-3
 
     def start(self) -> None:
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="analysis", daemon=True)
-        self._thread.start()
+        self._worker.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=1.5)
+        self._worker.stop()
 
     def _run(self) -> None:
         rate = self.ring.rate
         next_pos = None
-        while not self._stop.is_set():
+        while self._worker.running:
             p = self.store.snapshot()
             hop = max(1, int(p["classifier.hop"] * rate))
             if next_pos is None:
@@ -222,8 +218,8 @@ class Analyzer:
             self.stats.hop_late_ms = 1000.0 * late
             try:
                 self.out.put(self.analyse(next_pos, p))
-            except Exception:  # one bad window must not stop the show
-                self.stats.errors += 1
+            except Exception as e:  # one bad window must not stop the show
+                self.stats.failed(f"{type(e).__name__}: {e}")
                 log.exception("analysis of the window ending at %.2f s failed; going on", next_pos / rate)
             # a back-pressured file may run ahead by as much as the longest window still needs
             self.ring.consumed(next_pos - int(MAX_WINDOW * rate))

@@ -14,15 +14,16 @@ import json
 import logging
 import subprocess
 import sys
-import threading
 import time
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 
 from performer.audio.ring import AudioRing
 from performer.audio.source import AudioSource
 from performer.errors import AudioError
+from performer.runtime.child import read_exact
+from performer.runtime.worker import Worker
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +47,8 @@ class DeviceSource(AudioSource):
         self.retry = retry
         self.stall = stall
         self._proc: subprocess.Popen[bytes] | None = None
-        self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
+        self._pump_worker = Worker("audio-pump", self._pump)
+        self._watchdog = Worker("audio-watchdog", self._watch)
         self._last_block = 0.0
         self._child_overflows = 0
         info = self._spawn(self.spec)  # opens the device now, so a bad name fails at start-up
@@ -83,31 +84,29 @@ class DeviceSource(AudioSource):
         return info
 
     def start(self, ring: AudioRing) -> None:
-        self._stop.clear()
         if self._proc is None:
             self._spawn(self.device_name, self.rate)
         log.info("audio input open: %s", self.describe())
-        self._threads = [threading.Thread(target=self._pump, args=(ring,), name="audio-pump", daemon=True),
-                         threading.Thread(target=self._watch, name="audio-watchdog", daemon=True)]
-        for t in self._threads:
-            t.start()
+        self._pump_worker.start(ring)
+        self._watchdog.start()
 
     def _pump(self, ring: AudioRing) -> None:
         # Imported here, not at the top: the child runs as `python -m performer.audio.capture`, which imports
         # this package first; capture already in sys.modules by then would make runpy warn on the child's stderr.
         from performer.audio.capture import HEADER
 
-        while not self._stop.is_set():
+        worker = self._pump_worker
+        while worker.running:
             proc = self._proc
             if proc is None or proc.stdout is None:
-                self._stop.wait(0.05)
+                worker.wait(0.05)
                 continue
-            head = _read_exact(proc.stdout, HEADER.size)
+            head = read_exact(proc.stdout, HEADER.size)
             if head is None:  # the child ended; the watchdog takes over
-                self._stop.wait(0.05)
+                worker.wait(0.05)
                 continue
             frames, overflows = HEADER.unpack(head)
-            data = _read_exact(proc.stdout, 4 * frames)
+            data = read_exact(proc.stdout, 4 * frames)
             if data is None:
                 continue
             self.stats.overflows += overflows - self._child_overflows
@@ -117,7 +116,7 @@ class DeviceSource(AudioSource):
             self.stats.blocks += 1
 
     def _watch(self) -> None:
-        while not self._stop.wait(0.25):
+        while not self._watchdog.wait(0.25):
             proc = self._proc
             alive = proc is not None and proc.poll() is None and time.monotonic() - self._last_block < self.stall
             if alive:
@@ -129,7 +128,7 @@ class DeviceSource(AudioSource):
             if proc is not None:
                 self._proc = None
                 _kill(proc)
-            if self._stop.wait(self.retry):
+            if self._watchdog.wait(self.retry):
                 return
             try:
                 self._spawn(self.device_name, self.rate)
@@ -142,22 +141,13 @@ class DeviceSource(AudioSource):
             log.warning("audio input %r is back (reopened %d time(s))", self.device_name, self.stats.reopened)
 
     def stop(self) -> None:
-        self._stop.set()
+        self._pump_worker.stopping.set()
+        self._watchdog.stopping.set()
         proc, self._proc = self._proc, None
         if proc is not None:
             _kill(proc)
-        for t in self._threads:
-            t.join(timeout=1.0)
-
-
-def _read_exact(f: IO[bytes], n: int) -> bytes | None:
-    buf = b""
-    while len(buf) < n:
-        chunk = f.read(n - len(buf))
-        if not chunk:
-            return None
-        buf += chunk
-    return buf
+        self._pump_worker.join(1.0)
+        self._watchdog.join(1.0)
 
 
 def _kill(proc: subprocess.Popen[bytes]) -> None:

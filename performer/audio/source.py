@@ -18,6 +18,7 @@ import numpy as np
 
 from performer.audio.ring import AudioRing
 from performer.errors import AudioError
+from performer.runtime import Worker
 
 
 @dataclass
@@ -72,22 +73,19 @@ class ArraySource(AudioSource):
         self.realtime = realtime
         self.block = block or max(64, self.rate // 100)
         """Samples per write: 10 ms by default, as a live audio interface delivers them."""
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._worker = Worker(f"audio-{self.name}", self._run)
         self.started_at = 0.0
         """Monotonic time the first sample was due: sample k is due at started_at + k / rate (real time)."""
 
     def start(self, ring: AudioRing) -> None:
-        self._stop.clear()
         self.started_at = time.monotonic()
-        self._thread = threading.Thread(target=self._run, args=(ring,), name=f"audio-{self.name}", daemon=True)
-        self._thread.start()
+        self._worker.start(ring)
 
     def _run(self, ring: AudioRing) -> None:
         pos, n = 0, len(self.audio)
         t0 = self.started_at
         played = 0
-        while not self._stop.is_set():
+        while self._worker.running:
             if pos >= n:
                 if not self.loop:
                     self.finished.set()
@@ -99,14 +97,12 @@ class ArraySource(AudioSource):
                 due = t0 + (played + len(chunk)) / self.rate
                 delay = due - time.monotonic()
                 if delay > 0:
-                    self._stop.wait(delay)
+                    self._worker.wait(delay)
             while not ring.write(chunk, timeout=0.2):  # back-pressure: wait for the reader
-                if self._stop.is_set():
+                if not self._worker.running:
                     return
             played += len(chunk)
             self.stats.blocks += 1
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=1.0)
+        self._worker.stop()

@@ -20,13 +20,14 @@ import functools
 import logging
 import statistics
 import tempfile
-import threading
 import time
 import urllib.request
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from performer.runtime import Worker
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +101,7 @@ class _NDIDrain:
         self.ndi, self.received = ndi, 0
         self.find = ndi.find_create_v2(ndi.FindCreate(show_local_sources=True, p_extra_ips="127.0.0.1"))
         self.recv = None
-        self._stop = threading.Event()
+        self._worker = Worker("bench-ndi-receiver", self._run, timeout=2.0)
         deadline = time.monotonic() + 10
         while self.recv is None and time.monotonic() < deadline:
             ndi.find_wait_for_sources(self.find, 200)
@@ -112,20 +113,18 @@ class _NDIDrain:
                     ndi.recv_connect(self.recv, src)
         if self.recv is None:
             raise RuntimeError(f"NDI source {source_name!r} not found on loopback")
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
+        self._worker.start()
 
     def _run(self) -> None:
         ndi = self.ndi
-        while not self._stop.is_set():
+        while self._worker.running:
             t, v, a, m = ndi.recv_capture_v2(self.recv, 100)
             if t == ndi.FRAME_TYPE_VIDEO:
                 self.received += 1
                 ndi.recv_free_video_v2(self.recv, v)
 
     def close(self) -> None:
-        self._stop.set()
-        self._thread.join(2)
+        self._worker.stop()
         if self.recv is not None:
             self.ndi.recv_destroy(self.recv)
         self.ndi.find_destroy(self.find)
@@ -136,12 +135,11 @@ class _Poller:
 
     def __init__(self, url: str, rate: float = 15.0) -> None:
         self.url, self.period, self.frames = url, 1.0 / rate, 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
+        self._worker = Worker("bench-poller", self._run, timeout=5.0)
+        self._worker.start()
 
     def _run(self) -> None:
-        while not self._stop.is_set():
+        while self._worker.running:
             t0 = time.monotonic()
             for path in ("frame.jpg", "state.json"):
                 try:
@@ -150,11 +148,10 @@ class _Poller:
                         self.frames += path == "frame.jpg"
                 except OSError:
                     pass
-            self._stop.wait(max(0.0, self.period - (time.monotonic() - t0)))
+            self._worker.wait(max(0.0, self.period - (time.monotonic() - t0)))
 
     def close(self) -> None:
-        self._stop.set()
-        self._thread.join(5)
+        self._worker.stop()
 
 
 def _time_output(out, w: int, h: int, frames: int) -> dict[str, Any]:

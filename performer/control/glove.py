@@ -14,11 +14,12 @@ from __future__ import annotations
 import json
 import logging
 import math
-import threading
 import time
 from collections.abc import Callable, MutableMapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from performer.runtime import Worker
 
 log = logging.getLogger(__name__)
 
@@ -143,29 +144,25 @@ class SerialGlove:
         self.baud = baud
         self.retry = retry
         self.connected = False
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._worker = Worker("glove", self._run, timeout=1.5)
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="glove", daemon=True)
-        self._thread.start()
+        self._worker.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=1.5)
+        self._worker.stop()
 
     def _run(self) -> None:
         import serial
 
         reported = False
-        while not self._stop.is_set():
+        while self._worker.running:
             try:
                 with serial.Serial(self.port, self.baud, timeout=0.2) as ser:
                     self.connected, reported = True, False
                     log.info("glove connected on %s at %d baud", self.port, self.baud)
                     buf = b""
-                    while not self._stop.is_set():
+                    while self._worker.running:
                         chunk = ser.read(256)
                         if not chunk:
                             continue
@@ -181,7 +178,7 @@ class SerialGlove:
                 if not reported:
                     log.error("glove on %s unavailable (%s); retrying every %.1f s", self.port, e, self.retry)
                     reported = True
-                self._stop.wait(self.retry)
+                self._worker.wait(self.retry)
 
 
 def calibrate(read_sample: Callable[[], list[float] | None], *, seconds: float = 3.0, pause: float = 2.0,

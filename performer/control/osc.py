@@ -36,11 +36,12 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from performer.control.osc_intake import ERROR_ADDRESS, NORMALIZED, Intake, Item, drain
+from performer.control.osc_intake import ERROR_ADDRESS, NORMALIZED, Intake, IntakeFrame, Item, SetItem, drain
 from performer.control.osc_out import MAX_DESTINATIONS, OscSender
 from performer.control.osc_wire import build_bundle, build_message, osc_value
 from performer.errors import ControlError, ParamError
 from performer.params import ParamStore
+from performer.runtime import Worker
 from performer.tempo.stamps import arrived
 from performer.throttle import throttle_library_warnings
 
@@ -73,8 +74,8 @@ class OscServer:
         self.host = host
         self.allow = {ipaddress.ip_address(a) for a in allow}
         self.handlers: dict[str, Handler] = dict(handlers or {})
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._worker = Worker("osc-in", self._run)
+        """Reads the socket when no child does."""
         self._child: IntakeProcess | None = None
         self.use_child = os.name == "posix" if child is None else child  # (the socket is passed by number)
         """Read the socket in a child process; may be changed until :meth:`start`."""
@@ -128,7 +129,7 @@ class OscServer:
     @property
     def thread(self) -> threading.Thread | None:
         """The thread reading the socket, or the child's frames (benchmarks read its CPU time)."""
-        return self._thread if self._child is None else self._child.thread
+        return self._worker.thread if self._child is None else self._child.thread
 
     @property
     def intake_pid(self) -> int | None:
@@ -144,24 +145,22 @@ class OscServer:
             if child.start():
                 self._child = child
         if self._child is None:
-            self._thread = threading.Thread(target=self._run, name="osc-in", daemon=True)
-            self._thread.start()
+            self._worker.start()
         log.info("OSC listening on %s:%d%s%s", self.host, self.port,
                  f" (clients allowed: {', '.join(map(str, self.allow))})" if self.allow else "",
                  f" (read by process {self.intake_pid})" if self._child is not None else "")
 
     def stop(self) -> None:
-        self._stop.set()
+        self._worker.stopping.set()
         if self._child is not None:
             self._child.stop()
-        if self._thread is not None:
-            self._thread.join(timeout=1.0)
+        self._worker.join()
         self.sock.close()
 
     def _run(self) -> None:
         with selectors.DefaultSelector() as sel:
             sel.register(self.sock, selectors.EVENT_READ)
-            while not self._stop.is_set():
+            while self._worker.running:
                 try:
                     if not sel.select(0.2):
                         continue
@@ -182,28 +181,26 @@ class OscServer:
         """Read datagrams received together (on this process, at monotonic ``arrived``) and apply what they ask."""
         self._apply(self.intake.read(batch, arrived))
 
-    def _apply_frame(self, frame: tuple) -> None:
+    def _apply_frame(self, frame: IntakeFrame) -> None:
         """What the intake child read: its counts and log lines, then its items."""
-        counts, lines, items = frame
-        self.intake.add(counts)
-        for level, line in lines:
+        self.intake.add(frame.counts)
+        for level, line in frame.lines:
             log.log(level, "%s", line)
-        self._apply(items)
+        self._apply(frame.items)
 
     def _apply(self, items: list[Item]) -> None:
         for item in items:
             try:
-                if item[0] == "set":
-                    _, name, normalized, value = item
-                    p = self.store.registry.get(name)
-                    self.store.set(name, p.denormalize(value) if normalized else value, source="osc")
+                if isinstance(item, SetItem):
+                    p = self.store.registry.get(item.name)
+                    self.store.set(item.name, p.denormalize(item.value) if item.normalized else item.value,
+                                   source="osc")
                 else:
-                    _, address, args, addr, t = item
-                    with arrived(t):  # a tap counts when it arrived (performer.tempo.stamps)
-                        self.handle_message(address, args, addr)
+                    with arrived(item.arrived):  # a tap counts when it arrived (performer.tempo.stamps)
+                        self.handle_message(item.address, item.args, item.sender)
             except Exception as e:  # a handler's own bug must not stop the others
-                if self.intake.error("internal", str(item[1]), f"internal error: {type(e).__name__}: {e}", None):
-                    log.debug("OSC item %r failed", item[:2], exc_info=True)
+                if self.intake.error("internal", str(item[0]), f"internal error: {type(e).__name__}: {e}", None):
+                    log.debug("OSC item %r failed", item[0], exc_info=True)
 
     def handle_message(self, address: str, args: list[Any], addr: tuple | None = None) -> None:
         """Handle one message at once: a command, a query, a trigger or a set (stored now)."""

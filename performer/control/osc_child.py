@@ -8,10 +8,11 @@ was within the noise of the machine's load (``benchmarks/osc.md``); it costs one
 The child inherits the bound socket (so error replies leave from the server's port), runs an
 :class:`~performer.control.osc_intake.Intake` on every batch and writes frames to its stdout, never waiting on a
 busy parent (meanwhile it keeps reading, and sets keep coalescing). A frame is a 4-byte big-endian length, then
-a pickle of ``(counts, lines, items)``: the counts since the previous frame (as
-:meth:`~performer.control.osc_intake.Intake.counts` gives them), the log lines it wrote, the store items. Its
-stdin carries the settings (one frame) and then nothing: when the parent closes it or dies, the child exits.
-The first frame out is ``"ready"``. Run as ``python -m performer.control.osc_child --fd N`` (POSIX: the socket
+a pickle of an :class:`~performer.control.osc_intake.IntakeFrame`: the counts since the previous frame (as
+:meth:`~performer.control.osc_intake.Intake.counts` gives them), the log lines it wrote, the store items
+(:mod:`performer.runtime.child` speaks the frames, the handshake and the restarts). Its stdin carries the settings
+(one frame) and then nothing: when the parent closes it or dies, the child exits. The first frame out is
+``"ready"``. Run as ``python -m performer.control.osc_child --fd N`` (POSIX: the socket
 is passed by number).
 """
 
@@ -20,157 +21,34 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import pickle
 import selectors
 import signal
 import socket
-import struct
-import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable
-from typing import IO, Any
+from typing import TYPE_CHECKING, Any
+
+from performer.runtime.child import ChildProcess, Lines, Says, frame_bytes, leave_with_parent, read_frame, write_frame
+
+if TYPE_CHECKING:
+    from performer.control.osc_intake import IntakeFrame
 
 log = logging.getLogger("performer.control.osc")
 
-_LENGTH = struct.Struct(">I")
-
-
-def frame_bytes(obj: Any) -> bytes:
-    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
-    return _LENGTH.pack(len(data)) + data
-
-
-def write_frame(out: IO[bytes], obj: Any) -> None:
-    out.write(frame_bytes(obj))
-    out.flush()
-
-
-def handshake(proc: subprocess.Popen[bytes], settings: Any, timeout: float) -> subprocess.Popen[bytes]:
-    """Send a just-started child its settings and wait for its ``"ready"``; a child that says anything else, exits
-    or stays silent for ``timeout`` seconds is killed and an EOFError says so (it must not hang the server)."""
-    assert proc.stdin is not None and proc.stdout is not None
-    write_frame(proc.stdin, settings)
-    timer = threading.Timer(timeout, proc.kill)
-    timer.start()
-    try:
-        if read_frame(proc.stdout) != "ready":
-            raise EOFError("it answered something else than 'ready'")
-    except EOFError:
-        proc.kill()
-        proc.wait()
-        raise EOFError(f"it exited with status {proc.returncode}") from None
-    finally:
-        timer.cancel()
-    return proc
-
-
-def read_frame(inp: IO[bytes]) -> Any:
-    """The next frame, or raises EOFError when the other side is gone."""
-    head = _read_exactly(inp, _LENGTH.size)
-    return pickle.loads(_read_exactly(inp, _LENGTH.unpack(head)[0]))
-
-
-def _read_exactly(inp: IO[bytes], n: int) -> bytes:
-    data = b""
-    while len(data) < n:
-        chunk = inp.read(n - len(data))
-        if not chunk:
-            raise EOFError
-        data += chunk
-    return data
-
-
-class IntakeProcess:
+class IntakeProcess(ChildProcess):
     """The parent's end: starts the child, reads its frames on a thread, starts it again if it dies."""
 
-    def __init__(self, sock: socket.socket, settings: dict[str, Any], on_frame: Callable[[tuple], None]) -> None:
+    def __init__(self, sock: socket.socket, settings: dict[str, Any],
+                 on_frame: Callable[[IntakeFrame], None]) -> None:
+        fd = sock.fileno()
+        super().__init__([sys.executable, "-m", "performer.control.osc_child", "--fd", str(fd)], settings, on_frame,
+                         says=Says("OSC intake process did not start (%s); reading OSC on a thread instead",
+                                   "OSC intake process ended (status %s); starting it again",
+                                   "OSC intake process did not start again (%s); OSC in is off",
+                                   "OSC frame from the intake process failed"),
+                         log=log, thread_name="osc-in", pass_fds=(fd,), stop_timeout=2.0)
         self.sock = sock
-        self.settings = settings
-        self.on_frame = on_frame
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.restarts = 0
-        self._stopping = False
-        self._thread: threading.Thread | None = None
-
-    def start(self, timeout: float = 15.0) -> bool:
-        """Start the child and wait for it to be ready; False (and no child) if it could not start."""
-        try:
-            self.proc = self._spawn(timeout)
-        except (OSError, EOFError, pickle.UnpicklingError, TimeoutError) as e:
-            log.warning("OSC intake process did not start (%s); reading OSC on a thread instead", e)
-            return False
-        self._thread = threading.Thread(target=self._run, name="osc-in", daemon=True)
-        self._thread.start()
-        return True
-
-    def _spawn(self, timeout: float) -> subprocess.Popen[bytes]:
-        fd = self.sock.fileno()
-        proc = subprocess.Popen([sys.executable, "-m", "performer.control.osc_child", "--fd", str(fd)],
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, pass_fds=(fd,))
-        return handshake(proc, self.settings, timeout)
-
-    def _run(self) -> None:
-        while not self._stopping:
-            proc = self.proc
-            assert proc is not None and proc.stdout is not None
-            try:
-                frame = read_frame(proc.stdout)
-            except (EOFError, OSError, pickle.UnpicklingError):
-                if self._stopping:
-                    return
-                proc.wait()
-                log.error("OSC intake process ended (status %s); starting it again", proc.returncode)
-                time.sleep(min(5.0, 0.5 * 2 ** min(self.restarts, 4)))
-                self.restarts += 1
-                try:
-                    self.proc = self._spawn(15.0)
-                except (OSError, EOFError, pickle.UnpicklingError) as e:
-                    log.error("OSC intake process did not start again (%s); OSC in is off", e)
-                    return
-                continue
-            try:
-                self.on_frame(frame)
-            except Exception:  # the show goes on; a bug here is logged, not fatal
-                log.exception("OSC frame from the intake process failed")
-
-    def stop(self) -> None:
-        self._stopping = True
-        proc = self.proc
-        if proc is not None:
-            if proc.stdin is not None:
-                try:
-                    proc.stdin.close()  # the child exits when its stdin closes
-                except OSError:
-                    pass
-            try:
-                proc.wait(timeout=2.0)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        if self._thread is not None:
-            self._thread.join(timeout=2.0)
-
-    @property
-    def thread(self) -> threading.Thread | None:
-        """The thread reading the child's frames and applying them."""
-        return self._thread
-
-    @property
-    def pid(self) -> int | None:
-        return self.proc.pid if self.proc is not None else None
-
-
-class _Lines(logging.Handler):
-    """Collects the child's (already rate-limited) log lines for the next frame."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.lines: list[tuple[int, str]] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append((record.levelno, record.getMessage()))
 
 
 GATHER_ABOVE = 16
@@ -181,7 +59,7 @@ inside 50 ms; the 8-MiB receive buffer holds seconds of a 10,000 msg/s flood).""
 
 
 def main(argv: list[str] | None = None) -> None:
-    from performer.control.osc_intake import Intake, Outbox, drain
+    from performer.control.osc_intake import Intake, IntakeFrame, Outbox, drain
 
     # Ctrl-C reaches the whole process group: the server stops this child itself (by closing its stdin), after
     # its own shutdown has begun; dying first would look like a crash and be restarted.
@@ -193,7 +71,7 @@ def main(argv: list[str] | None = None) -> None:
     settings = read_frame(stdin)
     sock = socket.socket(fileno=args.fd)
     sock.setblocking(False)
-    lines = _Lines()
+    lines = Lines()
     logger = logging.getLogger("performer.control.osc.child")
     logger.addHandler(lines)
     logger.setLevel(logging.WARNING)
@@ -209,12 +87,7 @@ def main(argv: list[str] | None = None) -> None:
                     wide=settings["wide"], send=send, replies_per_second=settings["replies_per_second"],
                     logger=logger)
 
-    def watch() -> None:  # the parent closed our stdin, or died: leave at once
-        while stdin.read(65536):
-            pass
-        os._exit(0)
-
-    threading.Thread(target=watch, daemon=True).start()
+    leave_with_parent(stdin)  # the parent closed our stdin, or died: leave at once
     write_frame(out, "ready")
     fd = out.fileno()
     os.set_blocking(fd, False)  # never wait for a busy parent: keep reading (and coalescing) meanwhile
@@ -236,9 +109,7 @@ def main(argv: list[str] | None = None) -> None:
                     now = intake.counts()
                     if now == seen and not outbox and not lines.lines:
                         break
-                    errors = {k: v - seen[4].get(k, 0) for k, v in now[4].items() if v != seen[4].get(k, 0)}
-                    delta = (now[0] - seen[0], now[1] - seen[1], now[2] - seen[2], now[3] - seen[3], errors)
-                    unsent = frame_bytes((delta, lines.lines, outbox.take()))
+                    unsent = frame_bytes(IntakeFrame(now.minus(seen), lines.lines, outbox.take()))
                     seen, lines.lines = now, []
                 try:
                     unsent = unsent[os.write(fd, unsent):]

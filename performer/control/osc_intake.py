@@ -1,13 +1,13 @@
 """OSC in, the part that needs no store: datagrams read, checked and coalesced into what the store must do.
 
-:class:`Intake` takes a batch of datagrams and returns items in order: ``("set", name, normalised, value)`` for
-a parameter set that passed its checks, ``("msg", address, args, sender, arrived)`` for what the store or a
-command must answer (queries, triggers, commands; ``arrived``: the monotonic time the datagram arrived, or the
-time its bundle's time tag names, or None). Everything bad is handled here: counted by kind in ``errors``, logged at
-most once per kind per second in one clipped line, and answered to the sender with ``/performer/error
-<address> <message>`` while the reply budget lasts. Consecutive sets of one parameter in a batch become one item
-(the last), the others counted in ``coalesced``: a set waits until something could see it (a later message
-about the same parameter that is not a set, any command or unknown address, or the end of the batch), so a
+:class:`Intake` takes a batch of datagrams and returns items in order: a :class:`SetItem` (name, normalised,
+value) for a parameter set that passed its checks, a :class:`MessageItem` (address, args, sender, arrived) for what
+the store or a command must answer (queries, triggers, commands; ``arrived``: the monotonic time the datagram
+arrived, or the time its bundle's time tag names, or None). Everything bad is handled here: counted by kind in
+``errors``, logged at most once per kind per second in one clipped line, and answered to the sender with
+``/performer/error <address> <message>`` while the reply budget lasts. Consecutive sets of one parameter in a batch
+become one item (the last), the others counted in ``coalesced``: a set waits until something could see it (a later
+message about the same parameter that is not a set, any command or unknown address, or the end of the batch), so a
 query between two sets still answers the first.
 
 It needs no store, so it can run away from the renderer: in a child process
@@ -24,7 +24,7 @@ import socket
 import time
 from collections import Counter
 from collections.abc import Callable, Collection, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from performer.control.osc_wire import OscPacketError, build_message, bundle_time, parse_packet
 from performer.errors import ParamRangeError, ParamTypeError, UnknownParamError
@@ -34,8 +34,54 @@ from performer.throttle import Budget, KindLog, clip
 NORMALIZED = "/normalized"
 ERROR_ADDRESS = "/performer/error"
 
-Item = tuple[Any, ...]
-"""``("set", name, normalised, value)`` or ``("msg", address, args, sender, arrived)``."""
+
+
+class SetItem(NamedTuple):
+    """A parameter set that passed its checks: the value is in the parameter's range, or 0..1 if ``normalized``."""
+
+    name: str
+    normalized: bool
+    value: Any
+
+
+class MessageItem(NamedTuple):
+    """What the store or a command must answer: a query, a trigger or a command, from ``sender`` (None: no
+    answer), ``arrived`` at that monotonic time (the datagram's, or its bundle's time tag; None: unknown)."""
+
+    address: str
+    args: list[Any]
+    sender: tuple | None
+    arrived: float | None
+
+
+Item = SetItem | MessageItem
+"""What an intake hands the store, in order."""
+
+
+class Counts(NamedTuple):
+    """What an intake has counted (see :class:`Intake`); :meth:`minus` gives what came since an earlier count."""
+
+    received: int
+    coalesced: int
+    replies_failed: int
+    replies_refused: int
+    errors: dict[str, int]
+
+    def minus(self, before: Counts) -> Counts:
+        errors = {k: v - before.errors.get(k, 0) for k, v in self.errors.items() if v != before.errors.get(k, 0)}
+        return Counts(self.received - before.received, self.coalesced - before.coalesced,
+                      self.replies_failed - before.replies_failed, self.replies_refused - before.replies_refused,
+                      errors)
+
+
+class IntakeFrame(NamedTuple):
+    """What an intake child sends (:mod:`performer.control.osc_child`): the counts since its previous frame, the
+    log lines it wrote, the store items."""
+
+    counts: Counts
+    lines: list[tuple[int, str]]
+    items: list[Item]
+
 _REFUSED = object()
 
 
@@ -70,7 +116,7 @@ class Outbox:
 
     def __init__(self) -> None:
         self.items: list[Item] = []
-        self.pending: dict[str, Item] = {}
+        self.pending: dict[str, SetItem] = {}
 
     def __bool__(self) -> bool:
         return bool(self.items or self.pending)
@@ -119,18 +165,17 @@ class Intake:
         """Error replies not sent because the reply budget was spent (a flood of bad input)."""
         return self._replies.refused
 
-    def counts(self) -> tuple[int, int, int, int, dict[str, int]]:
-        """``(received, coalesced, replies_failed, replies_refused, errors)`` so far, to send elsewhere."""
-        return self.received, self.coalesced, self.replies_failed, self._replies.refused, dict(self.errors)
+    def counts(self) -> Counts:
+        """What this intake has counted so far, to send elsewhere."""
+        return Counts(self.received, self.coalesced, self.replies_failed, self._replies.refused, dict(self.errors))
 
-    def add(self, counts: tuple[int, int, int, int, dict[str, int]]) -> None:
+    def add(self, counts: Counts) -> None:
         """Add counts another intake (the child's) made, as :meth:`counts` gives them."""
-        received, coalesced, replies_failed, replies_refused, errors = counts
-        self.received += received
-        self.coalesced += coalesced
-        self.replies_failed += replies_failed
-        self._replies.refused += replies_refused
-        self.errors.update(errors)
+        self.received += counts.received
+        self.coalesced += counts.coalesced
+        self.replies_failed += counts.replies_failed
+        self._replies.refused += counts.replies_refused
+        self.errors.update(counts.errors)
 
     def route(self, address: str) -> tuple[Param, bool] | None:
         """The parameter at ``address`` and whether it is the normalised form; None for commands and unknowns."""
@@ -179,13 +224,13 @@ class Intake:
         route = self._routes.get(address)
         if route is None:
             if address in self.commands:  # a command may see (or change) any parameter: what waits goes first
-                self._hand_over(outbox, ("msg", address, args, addr, self._arrived), flush=None)
+                self._hand_over(outbox, MessageItem(address, args, addr, self._arrived), flush=None)
             else:
                 self.error("unknown_address", address, lambda: self.unknown(address), addr)
             return
         p, normalized = route
         if p.type == "trigger" or not args:  # a trigger, or a query: it must see the value set before it
-            self._hand_over(outbox, ("msg", address, args, addr, self._arrived), flush=p.name)
+            self._hand_over(outbox, MessageItem(address, args, addr, self._arrived), flush=p.name)
             return
         if len(args) != 1:
             self.error("bad_count", address, f"{address} takes 1 argument ({p.allowed()}), got {len(args)}: "
@@ -196,21 +241,21 @@ class Intake:
                 0.0 <= value <= 1.0 if normalized else p.min <= value <= p.max):
             # The common case, a fader's number in range: nothing to report, so it waits unconverted (NaN fails
             # the comparison and takes the long way); only the one that is stored is converted.
-            item: Item = ("set", p.name, normalized, value)
+            item = SetItem(p.name, normalized, value)
         else:
             value = self.checked(address, p, normalized, value, addr)
             if value is _REFUSED:
                 return
-            item = ("set", p.name, False, value)
+            item = SetItem(p.name, False, value)
         if p.name in outbox.pending:
             self.coalesced += 1
         outbox.pending[p.name] = item
 
-    def _hand_over(self, outbox: Outbox, item: Item, flush: str | None) -> None:
+    def _hand_over(self, outbox: Outbox, item: MessageItem, flush: str | None) -> None:
         """Queue a message for the store, after the waiting set of parameter ``flush`` (None: all of them)."""
         if len(outbox.items) >= MAX_WAITING:  # the engine has not taken the last ones: drop, do not pile up
-            self.error("busy", item[1], f"{item[1]}: dropped, {len(outbox.items)} messages already wait for the "
-                                        f"engine; allowed: at most {MAX_WAITING}", item[3])
+            self.error("busy", item.address, f"{item.address}: dropped, {len(outbox.items)} messages already wait "
+                                             f"for the engine; allowed: at most {MAX_WAITING}", item.sender)
             return
         if flush is None:
             outbox.items.extend(outbox.pending.values())

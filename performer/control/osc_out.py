@@ -23,6 +23,7 @@ from performer.control.osc_wire import build_bundle, osc_value
 from performer.errors import ControlError
 from performer.params import Change, ParamStore
 from performer.params.glides import GlideFollow
+from performer.runtime import Worker
 from performer.throttle import KindLog
 
 log = logging.getLogger(__name__)
@@ -90,8 +91,7 @@ class OscSender:
         self.glides = GlideFollow(store)
         self.sent = 0
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._worker = Worker("osc-out", self._run)
         self._unsubscribe = store.subscribe(self._on_change)
 
     # --- destinations -----------------------------------------------------------------
@@ -175,19 +175,16 @@ class OscSender:
             self._changes[p.address] = value
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="osc-out", daemon=True)
-        self._thread.start()
+        self._worker.start()
 
     def stop(self) -> None:
         self._unsubscribe()
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=1.0)
+        self._worker.stop()
         self._sock.close()
 
     def _run(self) -> None:
         next_status = 0.0
-        while not self._stop.is_set():
+        while self._worker.running:
             t0 = time.monotonic()
             glides = self.glides.due()  # a morph's live values, each tick until they arrive
             with self._lock:
@@ -212,7 +209,7 @@ class OscSender:
             if messages:
                 self.send(messages)
             rate = self.store.get("control.osc_out_rate")
-            self._stop.wait(max(0.0, 1.0 / rate - (time.monotonic() - t0)))
+            self._worker.wait(max(0.0, 1.0 / rate - (time.monotonic() - t0)))
 
     def _announce(self, everyone: bool) -> None:
         """Send ``announce()``'s messages to every destination when they changed (or ``everyone``), else to the

@@ -38,6 +38,7 @@ from performer.control.osc_wire import build_message, osc_value
 from performer.control.oscquery_nodes import Messages, changed_paths
 from performer.errors import UnknownParamError
 from performer.params import Change, ParamStore
+from performer.runtime import Worker
 from performer.throttle import KindLog
 
 log = logging.getLogger(__name__)
@@ -114,7 +115,6 @@ class ListenHub:
         self._clients: set[_Client] = set()
         self._reserved = 0  # handshakes accepted and sessions running (counted before the 101 goes out)
         self._lock = threading.Lock()
-        self._stop = threading.Event()
         self._shape: dict[str, str] | None = None
         self.refused_commands = 0
         self.refused_clients = 0
@@ -133,8 +133,9 @@ class ListenHub:
         self.path_changes = 0
         self._analysis_failed = False
         self._unsubscribe = store.subscribe(self._on_change)
-        self._thread = threading.Thread(target=self._run, name="oscquery-push", daemon=True)
-        self._thread.start()
+        self._pusher = Worker("oscquery-push", self._run, timeout=2.0)
+        """Pushes the analysis to the clients at ``control.osc_out_rate``; its stop ends every session too."""
+        self._pusher.start()
 
     @property
     def clients(self) -> int:
@@ -236,7 +237,7 @@ class ListenHub:
                 self.say("left", f"OSCQuery WebSocket client {who} left", self.sessions, logging.INFO)
 
     def _write(self, client: _Client) -> None:
-        while not client.done and not self._stop.is_set():
+        while not client.done and self._pusher.running:
             client.wake.wait(1.0)
             with client.lock:
                 client.wake.clear()
@@ -330,11 +331,11 @@ class ListenHub:
             c.offer(p.address, args)
 
     def _run(self) -> None:
-        while not self._stop.is_set():
+        while self._pusher.running:
             if self.analysis is not None:
                 self._tick(self.analysis)
             rate = float(self.store.get("control.osc_out_rate"))
-            self._stop.wait(1.0 / rate if rate > 0 else 1.0)
+            self._pusher.wait(1.0 / rate if rate > 0 else 1.0)
 
     def _tick(self, analysis: Callable[[], Messages]) -> None:
         try:
@@ -361,11 +362,11 @@ class ListenHub:
                 c.offer(address, list(args))
 
     def stop(self) -> None:
-        self._stop.set()
+        self._pusher.stopping.set()
         self._unsubscribe()
         with self._lock:
             clients = list(self._clients)
         for c in clients:
             c.done = True
             c.wake.set()
-        self._thread.join(timeout=2.0)
+        self._pusher.join()

@@ -39,6 +39,7 @@ from performer.outputs import FrameInfo, FrameOutput
 from performer.params import ParamStore, Snapshot
 from performer.presets import Preset, apply_preset, load_preset
 from performer.presets.morph import Morph
+from performer.runtime import LoopStats, RateMeter, Worker
 from performer.tempo import attach as attach_tempo
 from performer.video import VideoError, VideoSource, video_from_preset
 
@@ -56,13 +57,13 @@ class Renderer(Protocol):
 
 
 @dataclass
-class RenderStats:
+class RenderStats(LoopStats):
+    """The render loop's counts (``errors``: frames that failed, the last one kept)."""
+
     frames: int = 0
     fps: float = 0.0
     """Dreamed frames a second over the last 2 s (at least the last two frames)."""
     frame_ms: float = 0.0
-    errors: int = 0
-    last_error: str = ""
     last_at: float | None = None
     """Monotonic time the newest dreamed frame was finished; None before the first."""
 
@@ -92,8 +93,7 @@ class Engine:
         self.frame_listeners: list[Callable[[np.ndarray, FrameInfo], None]] = []
         self.error_listeners: list[Callable[[str, Any, str], None]] = []
         """Called with (parameter, value, why) when a live change could not take effect and was reverted."""
-        self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
+        self._render = Worker("render", self._render_loop)
         self._t0 = time.monotonic()
         self._preset_lock = threading.Lock()
         self.preset: Preset = preset or Preset(name="built-in defaults")
@@ -177,10 +177,7 @@ class Engine:
         self.source.start(self.ring)
         self.analyzer.start()
         self.tempo.start()
-        self._stop.clear()
-        t = threading.Thread(target=self._render_loop, name="render", daemon=True)
-        t.start()
-        self._threads = [t]
+        self._render.start()
         self.presenter.start()
         self.state = "running"
         log.info("engine running after %.1f s of warm-up: input %s, classes %s", self.warmup_seconds,
@@ -188,7 +185,7 @@ class Engine:
 
     def stop(self, timeout: float = 1.5) -> None:
         """Stop every thread; returns within about ``timeout`` plus the outputs' closing."""
-        self._stop.set()
+        self._render.stopping.set()
         interrupt = getattr(self.renderer, "interrupt", None)
         if callable(interrupt):
             interrupt()  # a long frame ends after its current step
@@ -199,11 +196,8 @@ class Engine:
         self.analyzer.stop()
         # Wait for the render thread whatever it is doing: a process that exits while a thread is inside torch
         # aborts ("terminate called without an active exception").
-        deadline = time.monotonic() + max(timeout, 30.0)
-        for t in self._threads:
-            t.join(timeout=max(0.05, deadline - time.monotonic()))
-            if t.is_alive():
-                log.warning("render thread still busy with a frame after %.0f s at shutdown", max(timeout, 30.0))
+        if not self._render.join(max(timeout, 30.0)):
+            log.warning("render thread still busy with a frame after %.0f s at shutdown", max(timeout, 30.0))
         for out in self.outputs:
             out.close()
         if self.video is not None:
@@ -241,9 +235,9 @@ class Engine:
         st = self.render_stats
         last = time.monotonic()
         warped_at: float | None = None
-        times: list[float] = []
+        meter = RateMeter(2.0, keep=2)  # frames over 2 s apart: the rate of the last two
         error_logged_at = 0.0
-        while not self._stop.is_set():
+        while self._render.running:
             start = time.monotonic()
             dt, last = start - last, start
             snap = self.store.snapshot()
@@ -257,12 +251,11 @@ class Engine:
             try:
                 frame = self.renderer.frame(params, scene)
             except Exception as e:  # a bad frame must not stop the show: keep the last one
-                st.errors += 1
-                st.last_error = f"{type(e).__name__}: {e}"
+                st.failed(f"{type(e).__name__}: {e}")
                 if start - error_logged_at > 1.0:
                     log.exception("rendering a frame failed (%d so far); keeping the last frame", st.errors)
                     error_logged_at = start
-                self._stop.wait(0.05)
+                self._render.wait(0.05)
                 continue
             warped_at = start
             self._revert_failures()
@@ -272,12 +265,12 @@ class Engine:
             st.frames += 1
             st.frame_ms = 1000.0 * (end - start)
             st.last_at = end
-            times = ([t for t in times if end - t < 2.0] or times[-1:]) + [end]  # frames over 2 s apart: the last two
-            if len(times) > 1:
-                st.fps = (len(times) - 1) / (times[-1] - times[0])
+            rate = meter.add(end)
+            if rate is not None:
+                st.fps = rate
             budget = 1.0 / fps - (end - start)  # no need to dream faster than frames go out
             if budget > 0:
-                self._stop.wait(budget)
+                self._render.wait(budget)
 
     def _quantised(self, params: Any, scene: Any, now: float) -> tuple[Any, Any]:
         """With tempo.quantize, a class change or a restart waits for the next beat or bar: until then the

@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 
 from performer.engine.master import SWITCHES, Master, blacked_out
+from performer.runtime import RateMeter, Worker
 
 
 @dataclass(frozen=True)
@@ -62,9 +63,8 @@ class Presenter:
         self._cur: Dreamed | None = None
         self._interval = 0.1
         self.stats = ClockStats()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._times: list[float] = []
+        self._worker = Worker("present", self._run)
+        self._meter = RateMeter(3.0, least=3)
 
     def put(self, d: Dreamed) -> None:
         """A newly dreamed frame (from the render thread)."""
@@ -103,23 +103,19 @@ class Presenter:
 
     # --- the clock ---------------------------------------------------------------------
     def start(self) -> None:
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="present", daemon=True)
-        self._thread.start()
+        self._worker.start()
 
     def stop(self, timeout: float = 1.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        self._worker.stop(timeout)
 
     def _run(self) -> None:
         next_t = self._clock()
-        while not self._stop.is_set():
+        while self._worker.running:
             p = self.params()
             period = 1.0 / max(1.0, float(p["output.fps"]))
             now = self._clock()
             if now < next_t:
-                self._stop.wait(next_t - now)
+                self._worker.wait(next_t - now)
                 continue
             behind = int((now - next_t) / period)
             if behind:  # fell behind: skip the ticks that are past rather than rushing them out
@@ -135,12 +131,11 @@ class Presenter:
     def _count(self, t: float) -> None:
         st = self.stats
         st.frames += 1
-        self._times = [x for x in self._times if t - x < 3.0] + [t]
-        if len(self._times) > 2:
-            span = self._times[-1] - self._times[0]
-            st.fps = (len(self._times) - 1) / span if span > 0 else 0.0
-            rates = sorted(1.0 / max(1e-6, b - a) for a, b in zip(self._times, self._times[1:]))
-            st.p5_fps = rates[int(0.05 * (len(rates) - 1))]
+        m = self._meter
+        m.add(t)
+        if len(m.times) > 2:
+            st.fps = m.rate() or 0.0
+            st.p5_fps = m.percentile(0.05)
 
 
 def _warp(d: Dreamed, now: float, fps: float, p: Mapping[str, Any]) -> np.ndarray:

@@ -15,7 +15,6 @@ import logging
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,20 +23,19 @@ from performer.errors import OutputError
 from performer.latest import Latest
 from performer.outputs.frame_info import FrameInfo
 from performer.outputs.layout import Layout
+from performer.runtime import LoopStats, RateMeter, Worker
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
-class OutputStats:
+class OutputStats(LoopStats):
     """What an output has done so far: frames sent, dropped and skipped, errors, rate, state."""
 
     sent: int = 0
     dropped: int = 0
     """Frames that never went out: replaced in the hand-off before the output took them, or sent while it was down."""
-    errors: int = 0
     fps: float = 0.0
-    last_error: str = ""
     send_ms: float = 0.0
     """Time the output's thread spends per frame (layout plus send), smoothed."""
     state: str = "new"
@@ -66,9 +64,8 @@ class FrameOutput(ABC):
         self.stats = OutputStats()
         self._slot: Latest[tuple[np.ndarray, FrameInfo]] = Latest()
         self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._times: deque[float] = deque()
+        self._worker = Worker(f"output-{name}", self._run, timeout=2.0)
+        self._meter = RateMeter(2.0)
         self._lock = threading.Lock()
 
     def open(self) -> None:
@@ -87,10 +84,8 @@ class FrameOutput(ABC):
                     raise err from (None if err is e else e)
                 log.error("%s (the other outputs go on)", err)
                 return
-            self._stop.clear()
             self.stats.state = "open"
-            self._thread = threading.Thread(target=self._run, name=f"output-{self.name}", daemon=True)
-            self._thread.start()
+            self._worker.start()
         log.info("%s output %r open", self.kind, self.name)
 
     def send(self, frame: np.ndarray, info: FrameInfo) -> None:
@@ -107,7 +102,7 @@ class FrameOutput(ABC):
         self._wake.set()
 
     def _run(self) -> None:
-        while not self._stop.is_set():
+        while self._worker.running:
             self._wake.wait(0.25)
             self._wake.clear()
             item = self._slot.take()
@@ -119,33 +114,24 @@ class FrameOutput(ABC):
                 out = self.layout(frame, info) if self.layout is not None else frame
                 skipped = self._send(out, info) is False
             except Exception as e:
-                self.stats.errors += 1
-                if str(e) != self.stats.last_error:
+                if self.stats.failed(str(e)):
                     log.error("%s output %r failed on frame %d: %s", self.kind, self.name, info.number, e)
-                self.stats.last_error = str(e)
                 continue
             if skipped:  # left out on purpose (the subclass counted it in stats.skipped)
                 continue
             ms = 1000.0 * (time.perf_counter() - t0)
             self.stats.send_ms = ms if self.stats.sent == 0 else 0.9 * self.stats.send_ms + 0.1 * ms
             self.stats.sent += 1
-            now = time.monotonic()
-            self._times.append(now)
-            while now - self._times[0] > 2.0:
-                self._times.popleft()
-            if len(self._times) > 1:
-                self.stats.fps = (len(self._times) - 1) / (self._times[-1] - self._times[0])
+            rate = self._meter.add(time.monotonic())
+            if rate is not None:
+                self.stats.fps = rate
 
     def close(self) -> None:
         with self._lock:
             was = self.stats.state
-            self._stop.set()
+            self._worker.stopping.set()
             self._wake.set()
-            busy = False
-            if self._thread is not None:
-                self._thread.join(timeout=2.0)
-                busy = self._thread.is_alive()
-                self._thread = None
+            busy = not self._worker.join()
             if self._slot.take() is not None:  # handed over but never sent: lost, and counted
                 self.stats.dropped += 1
             if was != "open":

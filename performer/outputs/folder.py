@@ -37,6 +37,7 @@ from performer.errors import OutputError
 from performer.outputs.base import FrameOutput
 from performer.outputs.frame_info import FrameInfo
 from performer.outputs.layout import Layout
+from performer.runtime import RateMeter
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +121,7 @@ class FolderOutput(FrameOutput):
         self._dropped_seen = 0
         self._warned = False
         self._write_ms = 0.0
-        self._sent_times: collections.deque[float] = collections.deque()
+        self._sent_meter = RateMeter(2.0)
 
     def _open(self) -> None:
         try:
@@ -167,7 +168,7 @@ class FolderOutput(FrameOutput):
         """The base class's path (a subclass's ``_send`` calls it): queue the laid-out frame, waiting for room
         (frames meanwhile wait in the base class's slot, the newest kept, the rest dropped and counted)."""
         with self._cond:
-            while len(self._queue) >= self._room(frame) and not self._stop.is_set():
+            while len(self._queue) >= self._room(frame) and self._worker.running:
                 self._cond.wait(0.1)
         self._pending_drops += self.stats.dropped - self._dropped_seen  # lost in the slot since the last one
         self._dropped_seen = self.stats.dropped
@@ -262,19 +263,14 @@ class FolderOutput(FrameOutput):
         st = self.stats
         st.send_ms = ms if st.sent == 0 else 0.9 * st.send_ms + 0.1 * ms
         st.sent += 1
-        now = time.monotonic()
-        self._sent_times.append(now)
-        while now - self._sent_times[0] > 2.0:
-            self._sent_times.popleft()
-        if len(self._sent_times) > 1:
-            st.fps = (len(self._sent_times) - 1) / (self._sent_times[-1] - self._sent_times[0])
+        rate = self._sent_meter.add(time.monotonic())
+        if rate is not None:
+            st.fps = rate
 
     def _failed(self, tmp: Path, info: FrameInfo, error: BaseException) -> None:
         self.failed += 1
-        self.stats.errors += 1
-        if str(error) != self.stats.last_error:
+        if self.stats.failed(str(error)):
             log.error("%s output %r could not write frame %d: %s", self.kind, self.name, info.number, error)
-        self.stats.last_error = str(error)
         try:
             tmp.unlink(missing_ok=True)
         except OSError:

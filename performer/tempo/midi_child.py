@@ -6,27 +6,25 @@ own the port reader (:class:`~performer.tempo.midi_ports.PortReader`) never wait
 fault in a MIDI driver cannot take the engine down (the parent starts a new child). Messages keep the driver's
 time (see :mod:`~performer.tempo.midi_ports`); monotonic seconds are the same clock in both processes.
 
-Frames as in :mod:`performer.control.osc_child` (a 4-byte length, then a pickle). Stdin carries the settings
-(one frame: ``{"match", "scan_every", "transport_only", "client_name", "what"}``) and then nothing: when the
-parent closes it or dies, the child exits. The first frame out is ``"ready"``; then dicts ``{"events": [(port,
-bytes, time), ...], "ports": [...], "backend": str, "error": str, "lines": [(level, text), ...]}``. Run as
-``python -m performer.tempo.midi_child``.
+Frames, handshake and restarts as in :mod:`performer.runtime.child` (a 4-byte length, then a pickle). Stdin
+carries the settings (one frame: ``{"match", "scan_every", "transport_only", "client_name", "what"}``) and then
+nothing: when the parent closes it or dies, the child exits. The first frame out is ``"ready"``; then dicts
+``{"events": [(port, bytes, time), ...], "ports": [...], "backend": str, "error": str, "lines": [(level, text),
+...]}``. Run as ``python -m performer.tempo.midi_child``.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import pickle
 import signal
-import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
-from performer.control.osc_child import handshake, read_frame, write_frame
+from performer.runtime.child import ChildProcess, Lines, Says, leave_with_parent, read_frame, write_frame
 
 log = logging.getLogger(__name__)
 
@@ -39,88 +37,18 @@ def is_transport(status: int) -> bool:
     return status in TRANSPORT_BYTES
 
 
-class ReaderProcess:
+class ReaderProcess(ChildProcess):
     """The parent's end: starts the child, reads its frames on a thread, starts it again if it dies."""
 
     def __init__(self, settings: dict[str, Any], on_frame: Callable[[dict[str, Any]], None]) -> None:
-        self.settings = settings
-        self.on_frame = on_frame
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.restarts = 0
-        self._stopping = False
-        self._thread: threading.Thread | None = None
-
-    def start(self, timeout: float = 15.0) -> bool:
-        """Start the child and wait until it is ready; False (and no child) if it could not start."""
-        try:
-            self.proc = self._spawn(timeout)
-        except (OSError, EOFError, pickle.UnpicklingError) as e:
-            log.warning("%s: reader process did not start (%s); reading on a thread instead",
-                        self.settings["what"], e)
-            return False
-        self._thread = threading.Thread(target=self._run, name="midi-in", daemon=True)
-        self._thread.start()
-        return True
-
-    def _spawn(self, timeout: float) -> subprocess.Popen[bytes]:
-        proc = subprocess.Popen([sys.executable, "-m", "performer.tempo.midi_child"],
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-        return handshake(proc, self.settings, timeout)
-
-    def _run(self) -> None:
-        while not self._stopping:
-            proc = self.proc
-            assert proc is not None and proc.stdout is not None
-            try:
-                frame = read_frame(proc.stdout)
-            except (EOFError, OSError, pickle.UnpicklingError):
-                if self._stopping:
-                    return
-                proc.wait()
-                log.error("%s: reader process ended (status %s); starting it again", self.settings["what"],
-                          proc.returncode)
-                time.sleep(min(5.0, 0.5 * 2 ** min(self.restarts, 4)))
-                self.restarts += 1
-                try:
-                    self.proc = self._spawn(15.0)
-                except (OSError, EOFError, pickle.UnpicklingError) as e:
-                    log.error("%s: reader process did not start again (%s); it is off", self.settings["what"], e)
-                    return
-                continue
-            try:
-                self.on_frame(frame)
-            except Exception:
-                log.exception("%s: a frame from the reader could not be used", self.settings["what"])
-
-    def stop(self) -> None:
-        self._stopping = True
-        proc = self.proc
-        if proc is not None:
-            if proc.stdin is not None:
-                try:
-                    proc.stdin.close()
-                except OSError:
-                    pass
-            try:
-                proc.wait(timeout=3.0)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        if self._thread is not None:
-            self._thread.join(timeout=2.0)
-
-    @property
-    def pid(self) -> int | None:
-        return self.proc.pid if self.proc is not None else None
-
-
-class _Lines(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.INFO)
-        self.lines: list[tuple[int, str]] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append((record.levelno, record.getMessage()))
+        what = str(settings["what"])
+        w = what.replace("%", "%%")
+        super().__init__([sys.executable, "-m", "performer.tempo.midi_child"], settings, on_frame,
+                         says=Says(f"{w}: reader process did not start (%s); reading on a thread instead",
+                                   f"{w}: reader process ended (status %s); starting it again",
+                                   f"{w}: reader process did not start again (%s); it is off",
+                                   f"{what}: a frame from the reader could not be used"),
+                         log=log, thread_name="midi-in", stop_timeout=3.0)
 
 
 def main() -> None:
@@ -129,7 +57,7 @@ def main() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops us by closing stdin, after its own shutdown
     stdin, out = sys.stdin.buffer, sys.stdout.buffer
     settings = read_frame(stdin)
-    lines = _Lines()
+    lines = Lines(logging.INFO)
     for name in ("performer.tempo.midi_ports", "performer.control.midi_backend"):
         logger = logging.getLogger(name)
         logger.addHandler(lines)
@@ -141,15 +69,8 @@ def main() -> None:
                         accept=is_transport if settings["transport_only"] else None, what=settings["what"])
 
     leave = threading.Event()
-
-    def watch() -> None:  # the parent closed our stdin, or died: close the ports, then leave
-        while stdin.read(65536):
-            pass
-        leave.set()
-        time.sleep(2.0)
-        os._exit(0)  # the main loop did not get there (a driver call that hangs)
-
-    threading.Thread(target=watch, daemon=True).start()
+    # the parent closed our stdin, or died: close the ports, then leave (exit after 2 s if a driver call hangs)
+    leave_with_parent(stdin, leave, grace=2.0)
     write_frame(out, "ready")
     said: tuple[Any, ...] = ()
     next_scan = 0.0

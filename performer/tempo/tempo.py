@@ -28,6 +28,7 @@ import numpy as np
 from performer.audio.ring import AudioRing
 from performer.errors import ControlError
 from performer.params import Change, ParamStore
+from performer.runtime import LoopStats, Worker
 from performer.tempo.grid import BEATS_PER_BAR, BPM_MAX, BPM_MIN, ON_TIME, BeatGrid, Boundary
 from performer.tempo.midi_clock import MidiClock, MidiClockInput
 from performer.tempo.stamps import arrival
@@ -42,13 +43,12 @@ SOURCE_NAMES = ("beat_phase", "bar_phase", "bpm")
 
 
 @dataclass
-class TempoStats:
+class TempoStats(LoopStats):
+    """The tempo thread's counts (``errors``: ticks that failed, logged; the thread goes on)."""
+
     ticks: int = 0
-    errors: int = 0
-    """Ticks that failed (logged; the thread goes on)."""
     source_refused: int = 0
     """Times a ``tempo.source`` could not be used here and was set back."""
-    last_error: str = ""
 
 
 class Tempo:
@@ -84,8 +84,7 @@ class Tempo:
         self._last_beat: int | None = None
         self._source = "audio"
         self._lock = threading.RLock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._worker = Worker("tempo", self._run, timeout=1.5)
         self._unsubscribe: Callable[[], None] | None = None
         self.sources.update(dict.fromkeys(SOURCE_NAMES, 0.0))
 
@@ -93,32 +92,26 @@ class Tempo:
     def start(self) -> None:
         self._unsubscribe = self.store.subscribe(self._on_change)
         self._select(str(self.store.get("tempo.source")), revert_to=self._source)
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="tempo", daemon=True)
-        self._thread.start()
+        self._worker.start()
 
     def stop(self) -> None:
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=1.5)
+        self._worker.stop()
         with self._lock:
             self._stop_midi()
             if self.link is not None:
                 self.link.close()
 
     def _run(self) -> None:
-        while not self._stop.is_set():
+        while self._worker.running:
             try:
                 self.tick(self.clock())
             except Exception as e:  # the beat must not stop the show
-                self.stats.errors += 1
-                if self.stats.last_error != str(e):
+                if self.stats.failed(str(e)):
                     log.exception("tempo update failed; going on")
-                self.stats.last_error = str(e)
-            self._stop.wait(TICK)
+            self._worker.wait(TICK)
 
     def tick(self, now: float) -> None:
         """Take in new audio, write the modulation sources for ``now`` and tell the beat listeners of a new beat."""

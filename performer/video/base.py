@@ -15,7 +15,6 @@ import logging
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +22,7 @@ import numpy as np
 
 from performer.errors import PerformerError
 from performer.latest import Latest
+from performer.runtime import LoopStats, RateMeter, Worker
 from performer.video.convert import shrink
 
 log = logging.getLogger(__name__)
@@ -33,8 +33,8 @@ class VideoError(PerformerError):
 
 
 @dataclass
-class VideoStats:
-    """What a video source has done so far."""
+class VideoStats(LoopStats):
+    """What a video source has done so far (``errors``: reads that failed, the last one kept)."""
 
     state: str = "new"
     """new; searching (an NDI source or a camera not found yet); receiving; waiting (open, no frame for a while);
@@ -43,8 +43,6 @@ class VideoStats:
     """Frames received."""
     dropped: int = 0
     """Frames replaced by a newer one before the renderer took them (a 30-fps source and a 10-fps dream drop 2 in 3)."""
-    errors: int = 0
-    last_error: str = ""
     fps: float = 0.0
     width: int = 0
     height: int = 0
@@ -64,10 +62,10 @@ class VideoSource(ABC):
         self.spec = spec
         self.stats = VideoStats()
         self._slot: Latest[np.ndarray] = Latest()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._worker = Worker(f"video-{self.kind}", self._run)
+        self._running = False
         self._lock = threading.Lock()
-        self._times: deque[float] = deque()
+        self._meter = RateMeter(2.0)
         self._last_frame_at = 0.0
         self._fit: tuple[int, int] | None = None
 
@@ -75,7 +73,7 @@ class VideoSource(ABC):
     def start(self) -> None:
         """Open the source and start reading; raises :class:`VideoError` (one line naming it) if it cannot open."""
         with self._lock:
-            if self._thread is not None:
+            if self._running:
                 return
             try:
                 self._open()
@@ -86,24 +84,22 @@ class VideoSource(ABC):
                 self.stats.errors += 1
                 self.stats.last_error = str(err)
                 raise err from (None if err is e else e)
-            self._stop.clear()
             if self.stats.state in ("new", "failed", "stopped"):
                 self.stats.state = "waiting"
             self._last_frame_at = time.monotonic()
-            self._thread = threading.Thread(target=self._run, name=f"video-{self.kind}", daemon=True)
-            self._thread.start()
+            self._running = True
+            self._worker.start()
         if self.stats.state != "searching":
             log.info("video source %s open", self.spec)
 
     def stop(self, timeout: float = 3.0) -> None:
         """Stop reading and release the source; returns within about ``timeout``."""
         with self._lock:
-            thread, self._thread = self._thread, None
-            self._stop.set()
-            if thread is None:
+            running, self._running = self._running, False
+            self._worker.stopping.set()
+            if not running:
                 return
-            thread.join(timeout)
-            if thread.is_alive():  # a read stuck in the driver: the thread closes the source once the read returns
+            if not self._worker.join(timeout):  # a read stuck in the driver: the thread closes it once the read returns
                 log.warning("video source %s still busy reading after %.0f s; it closes when the read returns",
                             self.spec, timeout)
             self.stats.state = "stopped"
@@ -131,7 +127,7 @@ class VideoSource(ABC):
         """The first frame newer than now, waiting up to ``timeout`` seconds (for tools and tests); as it came in,
         or box-averaged down when :meth:`latest` was told a ``fit``."""
         version, deadline = self._slot.version, time.monotonic() + timeout
-        while self._slot.version == version and time.monotonic() < deadline and not self._stop.is_set():
+        while self._slot.version == version and time.monotonic() < deadline and self._worker.running:
             time.sleep(0.01)
         return self.latest() if self._slot.version != version else None
 
@@ -151,12 +147,12 @@ class VideoSource(ABC):
     # --- the thread ----------------------------------------------------------------
     def _run(self) -> None:
         try:
-            while not self._stop.is_set():
+            while self._worker.running:
                 try:
                     frame = self._read()
                 except Exception as e:
                     self._failed(e)
-                    self._stop.wait(self.retry_s)
+                    self._worker.wait(self.retry_s)
                     continue
                 now = time.monotonic()
                 if frame is None:
@@ -178,20 +174,16 @@ class VideoSource(ABC):
         self._last_frame_at = now
         fit = self._fit
         self._slot.put(shrink(frame, fit) if fit is not None else frame)
-        self._times.append(now)
-        while now - self._times[0] > 2.0:
-            self._times.popleft()
-        if len(self._times) > 1:
-            s.fps = (len(self._times) - 1) / (self._times[-1] - self._times[0])
+        rate = self._meter.add(now)
+        if rate is not None:
+            s.fps = rate
 
     def _failed(self, e: Exception) -> None:
         s = self.stats
         msg = str(e) if isinstance(e, VideoError) else f"video source {self.spec!r}: {type(e).__name__}: {e}"
-        s.errors += 1
         s.state = "lost"
-        if msg != s.last_error:
+        if s.failed(msg):
             log.error("%s; retrying every %.0f s, the dream keeps the last frame", msg, self.retry_s)
-        s.last_error = msg
 
     # --- what a source implements ----------------------------------------------------
     @abstractmethod

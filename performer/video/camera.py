@@ -115,14 +115,14 @@ class CameraVideo(VideoSource):
             if self._cap is None:
                 if not self._opened:  # still searching: no new error, no new line in the log
                     self.stats.state = "searching"
-                    self._stop.wait(self.retry_s)
+                    self._worker.wait(self.retry_s)
                     return None
                 raise VideoError(f"video source {self.spec!r}: the camera is gone (unplugged?); reopening")
             log.info("video source %s %s", self.spec, "is back" if self._opened else "plugged in: reading from it")
             self._opened = True
         if self.is_file:
             wait = self._next - time.monotonic()
-            if wait > 0 and self._stop.wait(min(wait, 0.25)):
+            if wait > 0 and self._worker.wait(min(wait, 0.25)):
                 return None
             if wait > 0.25:
                 return None

@@ -133,3 +133,37 @@ def test_ctrl_c_to_the_process_group_leaves_the_child_to_the_server(caplog):
         assert srv.intake_pid == pid and not any("intake process ended" in r.getMessage() for r in caplog.records)
     finally:
         srv.stop()
+
+
+def test_what_the_child_sends_is_named_and_survives_the_pipe():
+    """The frame the child writes (counts since the last frame, log lines, items) reads back as the same named
+    types in the server, and the counts it adds are those since the previous frame."""
+    import io
+    import logging
+
+    from performer.control.osc_intake import Counts, Intake, IntakeFrame, MessageItem, SetItem
+    from performer.control.osc_wire import build_message
+    from performer.runtime.child import read_frame, write_frame
+
+    store = ParamStore()
+    child = Intake(store.registry, send=lambda data, addr: True)
+    peer = ("127.0.0.1", 9)
+    before = child.counts()
+    items = child.read([(build_message("/dream/octaves", [3]), peer), (build_message("/dream/octaves", []), peer),
+                        (build_message("/no/such", [1]), peer)], arrived=12.5)
+    assert items == [SetItem("dream.octaves", False, 3), MessageItem("/dream/octaves", [], peer, 12.5)]
+    now = child.counts()
+    assert now.minus(before) == Counts(3, 0, 0, 0, {"unknown_address": 1})
+    assert now.minus(now) == Counts(0, 0, 0, 0, {})
+    pipe = io.BytesIO()
+    write_frame(pipe, IntakeFrame(now.minus(before), [(logging.WARNING, "a line")], items))
+    pipe.seek(0)
+    frame = read_frame(pipe)
+    assert type(frame) is IntakeFrame and type(frame.counts) is Counts and frame.items == items
+    assert [type(i) for i in frame.items] == [SetItem, MessageItem]
+    srv = OscServer(store, port=0, child=False)
+    try:
+        srv._apply_frame(frame)
+        assert srv.received == 3 and srv.errors == {"unknown_address": 1} and store.get("dream.octaves") == 3
+    finally:
+        srv.stop()

@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from performer.control.osc_intake import Intake
+from performer.control.osc_intake import Intake, SetItem
 from performer.control.osc_wire import build_message
 from performer.errors import ParamRangeError
 from performer.params import PARAMS, REGISTRY, Param, ParamStore
@@ -54,7 +54,7 @@ def test_osc_refuses_the_60000_character_midi_input_and_answers_why():
     assert items == [] and intake.errors == {"out_of_range": 1}
     assert len(sent) == 1 and b"at most" in sent[0] and len(sent[0]) < 1000
     ok = intake.read([(build_message("/tempo/midi_input", ["nanoKONTROL2"]), ("127.0.0.1", 5000))])
-    assert ok == [("set", "tempo.midi_input", False, "nanoKONTROL2")]
+    assert ok == [SetItem("tempo.midi_input", False, "nanoKONTROL2")] and type(ok[0]) is SetItem
 
 
 def test_a_preset_with_a_too_long_string_is_refused_naming_the_limit(tmp_path):
