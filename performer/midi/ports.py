@@ -31,14 +31,26 @@ POLL = 0.002
 SETTLE = 0.3
 """Seconds after opening before a port counts as ready: under JACK a message sent in the first 0.1 s after the
 connection was lost in 4 runs of 7 here (none of 5 after 0.5 s)."""
+TRANSPORT_BYTES = frozenset((0xF8, 0xFA, 0xFB, 0xFC, 0xF2))
+"""Clock, Start, Continue, Stop, Song Position Pointer."""
+
+
+def is_transport(status: int) -> bool:
+    return status in TRANSPORT_BYTES
+
+
+def matches(pattern: str, name: str) -> bool:
+    """Whether a port called ``name`` is one that ``pattern`` (a part of the name, any case; empty: every port)
+    asks for."""
+    return pattern.lower() in name.lower()
 
 
 def rtmidi_api() -> tuple[int, str]:
-    """The rtmidi API of the MIDI system that works here (see :mod:`~performer.control.midi_backend`) and its
+    """The rtmidi API of the MIDI system that works here (see :mod:`~performer.midi.backend`) and its
     description; raises :class:`~performer.errors.ControlError` when there is none."""
     import rtmidi
 
-    from performer.control.midi_backend import choose_backend
+    from performer.midi.backend import choose_backend
 
     backend = choose_backend()
     name = backend.name or ""
@@ -218,7 +230,7 @@ class PortReader:
                 self.ports.pop(gone).close()
         assert self._api is not None
         for name in names:
-            if (self.match.lower() not in name.lower() or name in self.ports
+            if (not matches(self.match, name) or name in self.ports
                     or (self.exclude is not None and self.exclude(name)) or self._stop.is_set()):
                 continue
             try:
