@@ -191,9 +191,7 @@ def _destination(address: str, add: bool) -> Handler:
             raise ControlError(f"{address}: OSC out is off")
         try:
             (c.sender.add_destination if add else c.sender.remove_destination)(args[0], args[1])
-        except ControlError:
-            raise
-        except Exception as e:  # whatever the sender refuses with goes back to the client, one line
+        except (OSError, ValueError) as e:  # an address or a socket the sender cannot use: back to the client
             raise ControlError(f"{address} {short(args[0])} {args[1]}: {e}") from None
     return handler
 

@@ -147,7 +147,7 @@ class Controls:
             if part is not None:
                 try:
                     part.stop()
-                except Exception as e:
+                except Exception as e:  # the others are stopped whatever one of them raises
                     log.warning("stopping %s: %s", type(part).__name__, e)
 
     # --- commands ------------------------------------------------------------------------

@@ -123,10 +123,12 @@ class MidiController:
         with self._lock:
             output, self._output = self._output, None
         if output is not None:
+            from performer.midi.ports import midi_errors
+
             try:
                 output.close()
-            except Exception:
-                pass
+            except midi_errors() as e:  # the port went away first: nothing left to close
+                log.debug("MIDI feedback output: closing: %s", e)
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -143,7 +145,7 @@ class MidiController:
         import mido
 
         from performer.midi.backend import choose_backend
-        from performer.midi.ports import matches
+        from performer.midi.ports import matches, midi_errors
 
         ready = self._inputs.ready() if self._inputs is not None else None
         if ready is not None:
@@ -151,7 +153,7 @@ class MidiController:
         try:
             backend = choose_backend()  # before rtmidi is asked: a missing MIDI system is named, not spilled
             out_names = mido.get_output_names() if self.output_match and self._output is None else []
-        except Exception as e:  # no MIDI system (e.g. JACK not running): report once, keep trying
+        except midi_errors() as e:  # no MIDI system (e.g. JACK not running): report once, keep trying
             if not self._reported_backend:
                 log.error("%s; retrying every %.0f s", e if isinstance(e, ControlError) else
                           f"MIDI is unavailable ({e})", self.poll)
@@ -168,7 +170,7 @@ class MidiController:
                     try:
                         self._output = mido.open_output(name)
                         log.info("MIDI feedback output open: %s", name)
-                    except Exception as e:
+                    except midi_errors() as e:
                         log.error("MIDI output %r cannot be opened: %s", name, e)
                     break
 
@@ -218,7 +220,7 @@ class MidiController:
                     self.on_preset(preset)
                 else:
                     self.stats.unmapped += 1
-        except Exception:
+        except Exception:  # one message must not stop the reading: counted, and its traceback logged
             self.stats.errors += 1
             log.exception("MIDI message %s could not be applied", msg)
 
@@ -298,6 +300,8 @@ class MidiController:
             return
         import mido
 
+        from performer.midi.ports import midi_errors
+
         x = p.normalize(self.store.target(change.name))
         for m in self.maps:
             if m.param != change.name:
@@ -310,6 +314,6 @@ class MidiController:
                     out.send(mido.Message("control_change", channel=ch, control=m.cc + 32, value=v & 127))
                 else:
                     out.send(mido.Message("control_change", channel=ch, control=m.cc, value=int(round(x * 127))))
-            except Exception as e:
+            except midi_errors() as e:  # a port gone, a mapping's channel out of range: counted
                 self.stats.errors += 1
                 log.debug("MIDI feedback failed: %s", e)
