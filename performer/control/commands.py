@@ -81,6 +81,14 @@ class CommandTable:
         """(address, OSC type tags, description) of the listed commands."""
         return tuple((c.address, c.types, c.help) for c in self.commands.values() if c.listed)
 
+    def to_markdown(self) -> str:
+        """Every command as a Markdown table (the README's: ``performer params --update README.md``)."""
+        rows = ["| OSC address | arguments | what it does |", "|---|---|---|"]
+        for c in self.commands.values():
+            types = " ".join(c.types)
+            rows.append(f"| `{c.address}` | {f'`{types}`' if types else ''} | {c.help} |")
+        return "\n".join(rows) + "\n"
+
 
 def _call(command: Command, target: Target, args: Sequence[Any], reply: Reply) -> None:
     if command.checked:

@@ -33,3 +33,13 @@ def test_bound_handlers_check_declared_types_before_calling():
         with pytest.raises(ControlError, match="/d takes a string, an int"):
             handler(bad, print)
     assert len(calls) == 1
+
+
+def test_readme_command_table_is_current():
+    from conftest import REPO
+    from performer.cli.presets import COMMANDS_END, COMMANDS_START, generated_table
+
+    table = generated_table((REPO / "README.md").read_text(), COMMANDS_START, COMMANDS_END)
+    assert table is not None, "README.md lost its OSC command table markers"
+    assert table == TABLE.to_markdown(), "README.md is stale: run `performer params --update README.md`"
+    assert all(f"| `{address}` |" in table for address in TABLE.commands)
