@@ -82,8 +82,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 def cmd_ports(args: argparse.Namespace) -> int:
     import mido
 
-    from performer.control.midi_backend import choose_backend
     from performer.errors import ControlError
+    from performer.midi.backend import choose_backend
 
     try:
         backend = choose_backend()
@@ -101,8 +101,8 @@ def cmd_ports(args: argparse.Namespace) -> int:
 
 def cmd_learn(args: argparse.Namespace) -> int:
     from performer.control.midi import MidiController
-    from performer.control.midi_backend import choose_backend
     from performer.errors import PerformerError
+    from performer.midi.backend import choose_backend
     from performer.params import ParamStore
     from performer.presets import load_preset, save_preset
 

@@ -6,6 +6,7 @@ Every controller writes into the engine's one :class:`~performer.params.ParamSto
 
 from __future__ import annotations
 
-from performer.control.controls import COMMANDS, ControlOptions, Controls
+from performer.control.commands import COMMANDS
+from performer.control.controls import ControlOptions, Controls
 
 __all__ = ["COMMANDS", "ControlOptions", "Controls"]

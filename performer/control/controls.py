@@ -24,29 +24,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from performer.control.osc import ERROR_ADDRESS
+from performer.control.commands import CLASSES_ADDRESS, COMMANDS, TABLE
+from performer.control.osc import ERROR_ADDRESS, Handler
 from performer.errors import ControlError, PerformerError, PresetError
 from performer.tempo.events import send_beats
 from performer.throttle import Budget, KindLog
 
 log = logging.getLogger(__name__)
-
-# (address, OSC type tags, description) of the commands, for OSCQuery and the docs.
-COMMANDS: tuple[tuple[str, str, str], ...] = (
-    ("/preset/load", "s", "Recall a preset by name (your folder, else the shipped ones); NAME SECONDS morphs to it."),
-    ("/preset/save", "s", "Save the current state as a new preset of this name in your preset folder."),
-    ("/preset/save/overwrite", "s", "Save the current state in your preset folder, replacing the preset of this name."),
-    ("/preset/next", "", "Recall the next preset in the current preset's folder."),
-    ("/preset/prev", "", "Recall the previous preset in the current preset's folder."),
-    ("/midi/learn", "s", "Arm MIDI learn for a parameter (name or address); the next control moved is mapped."),
-    ("/midi/learn/cancel", "", "Cancel MIDI learn."),
-    ("/glove/flex", "fffff", "Raw flex-sensor readings, one per finger (an OSC glove)."),
-    ("/performer/status", "", "Ask for the engine status; answered to the sender."),
-    ("/osc/destination/add", "si", "Send OSC out to this host and port too."),
-    ("/osc/destination/remove", "si", "Stop sending OSC out to this host and port (one a client added; the "
-     "destinations the server was started with are kept)."),
-)
-
 
 @dataclass
 class ControlOptions:
@@ -66,10 +50,6 @@ class ControlOptions:
     config folder, see :func:`performer.resources.user_presets_dir`)."""
 
 
-CLASSES_ADDRESS = "/performer/classes"
-"""The class names in the order of ``/performer/probs``: sent to each OSC-out destination (see
-:class:`~performer.control.osc_out.OscSender`'s ``announce``), answered to a sender that asks with no arguments,
-and a read-only OSCQuery node."""
 MAX_PENDING_PRESET_COMMANDS = 8
 """Preset commands waiting for the worker; more are refused (answered with an error) until it catches up."""
 MAX_REPLY_CHARS = 1000
@@ -167,105 +147,12 @@ class Controls:
             if part is not None:
                 try:
                     part.stop()
-                except Exception as e:
+                except Exception as e:  # the others are stopped whatever one of them raises
                     log.warning("stopping %s: %s", type(part).__name__, e)
 
     # --- commands ------------------------------------------------------------------------
-    def _handlers(self) -> dict[str, Any]:
-        def need(args, types: str, address: str) -> None:
-            ok = len(args) == len(types) and all(
-                (t == "s" and isinstance(a, str)) or (t == "i" and isinstance(a, int) and not isinstance(a, bool))
-                for t, a in zip(types, args))
-            if not ok:
-                words = {"s": "a string", "i": "an int"}
-                raise ControlError(f"{address} takes {', '.join(words[t] for t in types) or 'no arguments'}, "
-                                   f"got {args!r}")
-
-        def named(address: str, args) -> str:
-            """The preset name a command carries, checked before anything touches a file."""
-            from performer.presets import name_problem
-            from performer.presets.folders import short
-
-            if address == "/preset/save" and len(args) == 2:
-                raise ControlError("/preset/save never replaces a preset; "
-                                   "send /preset/save/overwrite NAME to replace one")
-            need(args, "s", address)
-            allowed = name_problem(args[0])
-            if allowed is not None:
-                raise ControlError(f"{address} {short(args[0])}: takes {allowed}")
-            return args[0]
-
-        def load(args, reply):
-            from performer.presets.morph import morph_argument
-
-            seconds = morph_argument(args[1:], "/preset/load")  # /preset/load NAME SECONDS
-            name = named("/preset/load", args[:1])
-            self._submit("/preset/load", lambda: self.recall(name, seconds), reply, "/preset/loaded")
-
-        def save(overwrite: bool):
-            address = "/preset/save/overwrite" if overwrite else "/preset/save"
-
-            def handler(args, reply):
-                name = named(address, args)
-                self._submit(address, lambda: str(self.save_preset(name, overwrite=overwrite)), reply,
-                             "/preset/saved")
-            return handler
-
-        def step(delta):
-            address = "/preset/next" if delta > 0 else "/preset/prev"
-
-            def handler(args, reply):
-                self._submit(address, lambda: self.recall_path(self._neighbour(delta)), reply, "/preset/loaded")
-            return handler
-
-        def learn(args, reply):
-            need(args, "s", "/midi/learn")
-            if self.midi is None:
-                raise ControlError("MIDI learn needs a MIDI input: "
-                                   "start with --midi NAME or set midi.input in the preset")
-            self.midi.arm(args[0])
-
-        def cancel(args, reply):
-            if self.midi is not None:
-                self.midi.cancel()
-
-        def flex(args, reply):
-            if len(args) != self.glove.fingers or not all(
-                    isinstance(a, (int, float)) and not isinstance(a, bool) for a in args):
-                raise ControlError(f"/glove/flex takes {self.glove.fingers} numbers (one per finger), got {args!r}")
-            self.glove.feed([float(a) for a in args])
-
-        def status(args, reply):
-            for address, values in self._status_messages():
-                reply(address, values)
-
-        def classes(args, reply):
-            need(args, "", CLASSES_ADDRESS)
-            for address, values in self._class_messages():
-                reply(address, values)
-
-        def dest(add: bool):
-            address = "/osc/destination/add" if add else "/osc/destination/remove"
-
-            def handler(args, reply):
-                from performer.presets.folders import short
-
-                need(args, "si", address)
-                if self.sender is None:
-                    raise ControlError(f"{address}: OSC out is off")
-                try:
-                    (self.sender.add_destination if add else self.sender.remove_destination)(args[0], args[1])
-                except ControlError:
-                    raise
-                except Exception as e:  # whatever the sender refuses with goes back to the client, one line
-                    raise ControlError(f"{address} {short(args[0])} {args[1]}: {e}") from None
-            return handler
-
-        return {"/preset/load": load, "/preset/save": save(False), "/preset/save/overwrite": save(True),
-                "/preset/next": step(1), "/preset/prev": step(-1),
-                "/midi/learn": learn, "/midi/learn/cancel": cancel, "/glove/flex": flex,
-                "/performer/status": status, CLASSES_ADDRESS: classes,
-                "/osc/destination/add": dest(True), "/osc/destination/remove": dest(False)}
+    def _handlers(self) -> dict[str, Handler]:
+        return TABLE.bind(self)
 
     def _submit(self, address: str, job: Callable[[], str], reply: Any, done: str) -> None:
         """Run a preset command on the worker; its sender hears ``done <result>`` or the error."""

@@ -1,7 +1,7 @@
 """MIDI control through mido and python-rtmidi.
 
 Input ports are chosen by a name substring and opened as they appear (hot plug); they are read in a process of
-their own by :class:`~performer.tempo.midi_ports.PortReader`, which stamps every message with the time it
+their own by the :class:`~performer.midi.scanner.InputScanner`, which stamps every message with the time it
 arrived (a note mapped to ``tempo.tap`` is a beat then, however late the engine's load lets it be applied).
 Control changes drive parameters through the mappings in the preset's ``[[midi.cc]]`` (7-bit, or 14-bit as an
 MSB/LSB pair ``cc`` / ``cc + 32``), with soft takeover: a mapped fader only takes hold of its parameter once it
@@ -9,7 +9,7 @@ reaches the parameter's current value, so nothing jumps. MIDI learn arms a param
 mapped to it. Notes and program changes recall presets. Parameter changes from elsewhere are echoed as CCs on
 the output port for controllers with LEDs or motor faders.
 
-The MIDI system is chosen by :mod:`~performer.control.midi_backend`: the ALSA
+The MIDI system is chosen by :mod:`~performer.midi.backend`: the ALSA
 sequencer, else JACK MIDI when a JACK server runs, or what ``MIDO_BACKEND``
 names (e.g. ``mido.backends.rtmidi/UNIX_JACK``).
 """
@@ -20,10 +20,13 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from performer.errors import ControlError
 from performer.params import Change, ParamStore
+
+if TYPE_CHECKING:
+    from performer.midi.scanner import InputScanner
 
 log = logging.getLogger(__name__)
 
@@ -91,8 +94,7 @@ class MidiController:
         self.stats = MidiStats()
         self.armed: str | None = None
         self._lock = threading.Lock()
-        self._reader: Any = None
-        self._child: Any = None
+        self._inputs: InputScanner | None = None
         self._output = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -101,36 +103,32 @@ class MidiController:
 
     # --- ports ----------------------------------------------------------------------
     def start(self) -> None:
+        from performer.midi.scanner import InputScanner
         from performer.tempo.midi_child import ReaderProcess
-        from performer.tempo.midi_ports import PortReader
 
-        child = ReaderProcess({"match": self.input_match, "scan_every": self.poll, "transport_only": False,
-                               "client_name": "performer-midi", "what": "MIDI input"}, self._frame)
-        if child.start():
-            self._child = child
-        else:
-            self._reader = PortReader(self.input_match, self._received, scan_every=self.poll,
-                                      client_name="performer-midi", exclude=self._is_ours, what="MIDI input")
-            self._reader.start()
+        self._inputs = InputScanner(self.input_match, self.handle_from, what="MIDI input",
+                                    client_name="performer-midi", scan_every=self.poll, exclude=self._is_ours,
+                                    process=ReaderProcess, on_ports=self._ports, on_bad=self._bad, logger=log)
+        self._inputs.start()
         self._thread = threading.Thread(target=self._run, name="midi-ports", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
         self._unsubscribe()
         self._stop.set()
-        if self._child is not None:
-            self._child.stop()
-        if self._reader is not None:
-            self._reader.stop()
+        if self._inputs is not None:
+            self._inputs.stop()
         if self._thread is not None:
             self._thread.join(timeout=1.5)
         with self._lock:
             output, self._output = self._output, None
         if output is not None:
+            from performer.midi.ports import midi_errors
+
             try:
                 output.close()
-            except Exception:
-                pass
+            except midi_errors() as e:  # the port went away first: nothing left to close
+                log.debug("MIDI feedback output: closing: %s", e)
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -140,21 +138,22 @@ class MidiController:
     def scan(self) -> None:
         """Open the feedback output when it appears; report the MIDI system and the inputs the reader has open.
 
-        Inputs are opened and read by a :class:`~performer.tempo.midi_ports.PortReader` in a process of its own
+        Inputs are opened and read by the :class:`~performer.midi.scanner.InputScanner` in a process of its own
         (:mod:`~performer.tempo.midi_child`; on a thread here if it cannot start): rtmidi's queue polled (never
         Python on the MIDI driver's thread), every message stamped on arrival.
         """
         import mido
 
-        from performer.control.midi_backend import choose_backend
+        from performer.midi.backend import choose_backend
+        from performer.midi.ports import matches, midi_errors
 
-        reader = self._reader
-        if reader is not None:
-            self.stats.ports = reader.ready()
+        ready = self._inputs.ready() if self._inputs is not None else None
+        if ready is not None:
+            self.stats.ports = ready
         try:
             backend = choose_backend()  # before rtmidi is asked: a missing MIDI system is named, not spilled
             out_names = mido.get_output_names() if self.output_match and self._output is None else []
-        except Exception as e:  # no MIDI system (e.g. JACK not running): report once, keep trying
+        except midi_errors() as e:  # no MIDI system (e.g. JACK not running): report once, keep trying
             if not self._reported_backend:
                 log.error("%s; retrying every %.0f s", e if isinstance(e, ControlError) else
                           f"MIDI is unavailable ({e})", self.poll)
@@ -167,11 +166,11 @@ class MidiController:
         self.stats.backend = backend.description
         if self.output_match and self._output is None:
             for name in out_names:
-                if self.output_match.lower() in name.lower():
+                if matches(self.output_match, name):
                     try:
                         self._output = mido.open_output(name)
                         log.info("MIDI feedback output open: %s", name)
-                    except Exception as e:
+                    except midi_errors() as e:
                         log.error("MIDI output %r cannot be opened: %s", name, e)
                     break
 
@@ -179,23 +178,14 @@ class MidiController:
         return self._output is not None and name == getattr(self._output, "name", None)
 
     # --- messages -------------------------------------------------------------------
-    def _frame(self, frame: dict[str, Any]) -> None:
-        """What the reader process sends: its log lines, its ports, then the messages in order."""
-        import mido
+    def _ports(self, ports: list[str], error: str) -> None:
+        self.stats.ports = ports
 
-        for level, line in frame["lines"]:
-            log.log(level, "%s", line)
-        self.stats.ports = list(frame["ports"])
-        for _port, data, t in frame["events"]:
-            try:
-                msg = mido.Message.from_bytes(data)
-            except ValueError:
-                self.stats.errors += 1
-                continue
-            self.handle(msg, t)
+    def _bad(self) -> None:
+        self.stats.errors += 1
 
-    def _received(self, port: str, msg: Any, t: float) -> None:
-        self.stats.ports = self._reader.ready() if self._reader is not None else []
+    def handle_from(self, port: str, msg: Any, t: float) -> None:
+        """A message from input ``port`` that arrived at ``t`` (what the scanner hands over)."""
         self.handle(msg, t)
 
     def handle(self, msg: Any, t: float | None = None) -> None:
@@ -230,7 +220,7 @@ class MidiController:
                     self.on_preset(preset)
                 else:
                     self.stats.unmapped += 1
-        except Exception:
+        except Exception:  # one message must not stop the reading: counted, and its traceback logged
             self.stats.errors += 1
             log.exception("MIDI message %s could not be applied", msg)
 
@@ -310,6 +300,8 @@ class MidiController:
             return
         import mido
 
+        from performer.midi.ports import midi_errors
+
         x = p.normalize(self.store.target(change.name))
         for m in self.maps:
             if m.param != change.name:
@@ -322,6 +314,6 @@ class MidiController:
                     out.send(mido.Message("control_change", channel=ch, control=m.cc + 32, value=v & 127))
                 else:
                     out.send(mido.Message("control_change", channel=ch, control=m.cc, value=int(round(x * 127))))
-            except Exception as e:
+            except midi_errors() as e:  # a port gone, a mapping's channel out of range: counted
                 self.stats.errors += 1
                 log.debug("MIDI feedback failed: %s", e)

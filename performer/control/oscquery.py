@@ -228,7 +228,7 @@ class OscQueryServer:
                      "network address to be found by other machines", self.host)
             return
         try:
-            from zeroconf import InterfaceChoice, ServiceInfo, Zeroconf, get_all_addresses
+            from zeroconf import Error, InterfaceChoice, ServiceInfo, Zeroconf, get_all_addresses
         except ImportError:
             log.info("zeroconf is not installed: OSCQuery is not advertised over mDNS "
                      "(pip install 'performer[oscquery]')")
@@ -248,17 +248,19 @@ class OscQueryServer:
                 zc.register_service(info, allow_name_change=True)
                 self._services.append(info)
             log.info("OSCQuery advertised over mDNS (_oscjson._tcp, _osc._udp)")
-        except Exception as e:  # no multicast on this network: the HTTP tree still works
+        except (OSError, ValueError, Error) as e:  # no multicast on this network: the HTTP tree still works
             log.warning("mDNS advertisement failed (%s); clients can still use http://%s:%d/", e, self.host, self.port)
 
     def stop(self) -> None:
         self.hub.stop()
         if self._zeroconf is not None:
+            from zeroconf import Error
+
             try:
                 for info in self._services:
                     self._zeroconf.unregister_service(info)
                 self._zeroconf.close()
-            except Exception as e:
+            except (OSError, Error) as e:  # the network went away first
                 log.debug("zeroconf close: %s", e)
             self._zeroconf, self._services = None, []
         if self._thread is not None:  # shutdown() waits for serve_forever, which never ran if start() did not

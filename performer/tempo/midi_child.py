@@ -2,9 +2,9 @@
 transport message, for the clock) with the moment it arrived.
 
 Why a process: the clock must not lose a message, nor a tap its time, whatever the renderer does. In a process of its
-own the port reader (:class:`~performer.tempo.midi_ports.PortReader`) never waits for the engine's GIL, and a
+own the port reader (:class:`~performer.midi.ports.PortReader`) never waits for the engine's GIL, and a
 fault in a MIDI driver cannot take the engine down (the parent starts a new child). Messages keep the driver's
-time (see :mod:`~performer.tempo.midi_ports`); monotonic seconds are the same clock in both processes.
+time (see :mod:`~performer.midi.ports`); monotonic seconds are the same clock in both processes.
 
 Frames, handshake and restarts as in :mod:`performer.runtime.child` (a 4-byte length, then a pickle). Stdin
 carries the settings (one frame: ``{"match", "scan_every", "transport_only", "client_name", "what"}``) and then
@@ -24,17 +24,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from performer.midi.ports import is_transport
 from performer.runtime.child import ChildProcess, Lines, Says, leave_with_parent, read_frame, write_frame
 
 log = logging.getLogger(__name__)
 
-TRANSPORT_BYTES = frozenset((0xF8, 0xFA, 0xFB, 0xFC, 0xF2))
-"""Clock, Start, Continue, Stop, Song Position Pointer."""
 CLIENT_NAME = "performer-clock"
-
-
-def is_transport(status: int) -> bool:
-    return status in TRANSPORT_BYTES
 
 
 class ReaderProcess(ChildProcess):
@@ -52,13 +47,13 @@ class ReaderProcess(ChildProcess):
 
 
 def main() -> None:
-    from performer.tempo.midi_ports import POLL, PortReader
+    from performer.midi.ports import POLL, PortReader
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops us by closing stdin, after its own shutdown
     stdin, out = sys.stdin.buffer, sys.stdout.buffer
     settings = read_frame(stdin)
     lines = Lines(logging.INFO)
-    for name in ("performer.tempo.midi_ports", "performer.control.midi_backend"):
+    for name in ("performer.midi.ports", "performer.midi.backend"):
         logger = logging.getLogger(name)
         logger.addHandler(lines)
         logger.setLevel(logging.INFO)

@@ -21,11 +21,14 @@ import logging
 import threading
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from performer.tempo.grid import BPM_MAX, BPM_MIN, BeatGrid
+
+if TYPE_CHECKING:
+    from performer.midi.scanner import InputScanner
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +144,7 @@ class MidiClockInput:
 
     The ports are read in a process of their own (:mod:`~performer.tempo.midi_child`), or on a thread of this
     one if that process cannot start (``process=False`` asks for the thread); either way the messages carry the
-    time they arrived (:mod:`~performer.tempo.midi_ports`), so the engine's load delays them but moves no beat.
+    time they arrived (:mod:`~performer.midi.scanner`), so the engine's load delays them but moves no beat.
     """
 
     def __init__(self, clock: MidiClock, match: str = "", *, poll: float = 1.0, process: bool = True) -> None:
@@ -152,49 +155,29 @@ class MidiClockInput:
         self.stats = MidiClockStats()
         self._following = ""
         self._heard: dict[str, float] = {}
-        self._child: Any = None
-        self._reader: Any = None
+        self._inputs: InputScanner | None = None
 
     def start(self) -> None:
-        if self.process:
-            from performer.tempo.midi_child import CLIENT_NAME, ReaderProcess
+        from performer.midi.scanner import InputScanner
+        from performer.tempo.midi_child import CLIENT_NAME, ReaderProcess
 
-            child = ReaderProcess({"match": self.match, "scan_every": self.poll, "transport_only": True,
-                                   "client_name": CLIENT_NAME, "what": "MIDI clock input"}, self._frame)
-            if child.start():
-                self._child = child
-                self.stats.pid = child.pid
-                return
-        from performer.tempo.midi_child import CLIENT_NAME, is_transport
-        from performer.tempo.midi_ports import PortReader
-
-        self._reader = PortReader(self.match, self._thread_message, scan_every=self.poll, client_name=CLIENT_NAME,
-                                  accept=is_transport, what="MIDI clock input")
-        self._reader.start()
+        self._inputs = InputScanner(self.match, self.deliver, what="MIDI clock input", client_name=CLIENT_NAME,
+                                    scan_every=self.poll, transport_only=True,
+                                    process=ReaderProcess if self.process else None, on_ports=self._ports,
+                                    on_bad=self._bad, logger=log)
+        self._inputs.start()
+        self.stats.pid = self._inputs.pid
 
     def stop(self) -> None:
-        if self._child is not None:
-            self._child.stop()
-            self._child = None
-        if self._reader is not None:
-            self._reader.stop()
-            self._reader = None
+        inputs, self._inputs = self._inputs, None
+        if inputs is not None:
+            inputs.stop()
 
-    def _frame(self, frame: dict[str, Any]) -> None:
-        """What the reader process sends: its log lines, its ports, then the messages in order."""
-        import mido
+    def _ports(self, ports: list[str], error: str) -> None:
+        self.stats.ports, self.stats.error = ports, error
 
-        for level, line in frame["lines"]:
-            log.log(level, "%s", line)
-        self.stats.ports, self.stats.error = list(frame["ports"]), frame["error"]
-        for port, data, t in frame["events"]:
-            self.deliver(port, mido.Message.from_bytes(data), t)
-
-    def _thread_message(self, port: str, msg: Any, t: float) -> None:
-        reader = self._reader
-        if reader is not None:
-            self.stats.ports, self.stats.error = reader.ready(), reader.error
-        self.deliver(port, msg, t)
+    def _bad(self) -> None:
+        self.clock.bad += 1
 
     def deliver(self, name: str, msg: Any, t: float) -> None:
         """One transport message from port ``name`` that arrived at ``t``: followed if its port is."""

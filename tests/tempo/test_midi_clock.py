@@ -12,7 +12,7 @@ from jack_clock import JackClock
 from load import gil_load
 
 from conftest import wait_until
-from performer.control.midi_backend import ALSA_SEQUENCER
+from performer.midi.backend import ALSA_SEQUENCER
 from performer.params import ParamStore
 from performer.tempo import Tempo
 from performer.tempo.grid import wrap
@@ -100,7 +100,7 @@ needs_no_alsa = pytest.mark.skipif(os.path.exists(ALSA_SEQUENCER),
 def mido_jack(jack_server, monkeypatch):
     import mido
 
-    from performer.control.midi_backend import choose_backend
+    from performer.midi.backend import choose_backend
 
     monkeypatch.delenv("MIDO_BACKEND", raising=False)
     choose_backend()

@@ -12,8 +12,8 @@ import pytest
 
 from conftest import wait_until
 from performer.control.midi import MidiController
-from performer.control.midi_backend import ALSA_SEQUENCER, JACK, choose_backend, jack_server_running
 from performer.errors import ControlError
+from performer.midi.backend import ALSA_SEQUENCER, JACK, choose_backend, jack_server_running
 from performer.params import ParamStore
 
 needs_no_alsa = pytest.mark.skipif(os.path.exists(ALSA_SEQUENCER),

@@ -31,14 +31,41 @@ POLL = 0.002
 SETTLE = 0.3
 """Seconds after opening before a port counts as ready: under JACK a message sent in the first 0.1 s after the
 connection was lost in 4 runs of 7 here (none of 5 after 0.5 s)."""
+TRANSPORT_BYTES = frozenset((0xF8, 0xFA, 0xFB, 0xFC, 0xF2))
+"""Clock, Start, Continue, Stop, Song Position Pointer."""
+
+
+def is_transport(status: int) -> bool:
+    return status in TRANSPORT_BYTES
+
+
+def midi_errors() -> tuple[type[Exception], ...]:
+    """What asking the MIDI system for a client or a port raises when it cannot give one: rtmidi's errors, OSError
+    (mido's "unknown port", a driver's refusal), ValueError (a ``MIDO_BACKEND`` API not compiled in), ImportError
+    (python-rtmidi missing) and :class:`~performer.errors.ControlError` (no MIDI system, see
+    :mod:`~performer.midi.backend`)."""
+    from performer.errors import ControlError
+
+    known: tuple[type[Exception], ...] = (OSError, ValueError, ImportError, ControlError)
+    try:
+        import rtmidi
+    except ImportError:
+        return known
+    return (rtmidi.RtMidiError, *known)
+
+
+def matches(pattern: str, name: str) -> bool:
+    """Whether a port called ``name`` is one that ``pattern`` (a part of the name, any case; empty: every port)
+    asks for."""
+    return pattern.lower() in name.lower()
 
 
 def rtmidi_api() -> tuple[int, str]:
-    """The rtmidi API of the MIDI system that works here (see :mod:`~performer.control.midi_backend`) and its
+    """The rtmidi API of the MIDI system that works here (see :mod:`~performer.midi.backend`) and its
     description; raises :class:`~performer.errors.ControlError` when there is none."""
     import rtmidi
 
-    from performer.control.midi_backend import choose_backend
+    from performer.midi.backend import choose_backend
 
     backend = choose_backend()
     name = backend.name or ""
@@ -100,8 +127,8 @@ class StampedInput:
         try:
             self._rt.close_port()
             self._rt.delete()
-        except Exception:
-            pass
+        except midi_errors() as e:  # a driver that went away first: nothing left to close
+            log.debug("MIDI input %r: closing: %s", self.name, e)
 
 
 class InputLister:
@@ -118,8 +145,8 @@ class InputLister:
     def close(self) -> None:
         try:
             self._rt.delete()
-        except Exception:
-            pass
+        except midi_errors() as e:  # a driver that went away first: nothing left to close
+            log.debug("MIDI port lister: closing: %s", e)
 
 
 Handler = Callable[[str, Any, float], None]
@@ -199,7 +226,7 @@ class PortReader:
                 self._api, self.backend = rtmidi_api()
                 self._lister = InputLister(self._api, f"{self.client_name}-ports")
             names = self._lister.names()
-        except Exception as e:  # no MIDI system (e.g. no JACK server): said once, tried again
+        except midi_errors() as e:  # no MIDI system (e.g. no JACK server): said once, tried again
             if self._lister is not None:
                 self._lister.close()
                 self._lister = None
@@ -218,12 +245,12 @@ class PortReader:
                 self.ports.pop(gone).close()
         assert self._api is not None
         for name in names:
-            if (self.match.lower() not in name.lower() or name in self.ports
+            if (not matches(self.match, name) or name in self.ports
                     or (self.exclude is not None and self.exclude(name)) or self._stop.is_set()):
                 continue
             try:
                 port = StampedInput(name, self._api, self.client_name)
-            except Exception as e:
+            except midi_errors() as e:
                 log.error("%s %r cannot be opened: %s", self.what, name, e)
                 continue
             with self._lock:
@@ -246,7 +273,7 @@ class PortReader:
         for port in ports:
             try:
                 got = port.read(self.now)
-            except Exception as e:  # a port closed under us: the next scan forgets it
+            except midi_errors() as e:  # a port closed under us: the next scan forgets it
                 log.debug("%s %r: %s", self.what, port.name, e)
                 continue
             for data, t in got:
