@@ -19,6 +19,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="a plain table, a Markdown table or JSON (default text)")
     p.add_argument("--update", metavar="FILE", type=Path,
                    help="rewrite the generated parameter table between the markers in FILE (e.g. README.md)")
+    p.add_argument("--views", action="store_true",
+                   help="rewrite performer/params/views.py, the typed views of a snapshot (snap.dream.lr)")
     p.set_defaults(func=cmd_params)
 
     pre = sub.add_parser("preset", help="check, show, compare and create presets",
@@ -51,6 +53,12 @@ def cmd_params(args: argparse.Namespace) -> int:
     if args.update:
         update_generated_table(args.update, REGISTRY.to_markdown())
         print(f"updated the parameter table in {args.update}")
+        return 0
+    if args.views:
+        from performer.params.table import PARAMS
+        from performer.params.viewgen import VIEWS_PATH, write_views
+
+        print(f"{'rewrote' if write_views(PARAMS) else 'unchanged:'} {VIEWS_PATH}")
         return 0
     text = {"text": REGISTRY.to_text, "markdown": REGISTRY.to_markdown, "json": REGISTRY.to_json}[args.format]()
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
