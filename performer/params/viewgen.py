@@ -48,7 +48,7 @@ class View:
     @classmethod
     def of(cls: type[V], values: Mapping[str, Any]) -> V:
         """The view of ``values`` (every parameter name to its value)."""
-        return cls(*[values[name] for name in cls.NAMES])  # type: ignore[call-arg]  # the dataclass's fields'''
+        return cls(*[values[name] for name in cls.NAMES])  # the dataclass's fields, in order'''
 
 _BASE = '''
 
