@@ -138,7 +138,7 @@ def test_the_running_clock_emits_black_frames_after_a_blackout():
         if len(frames) >= 3 and not frame.any():
             got.set()
 
-    presenter = Presenter(emit, lambda: {**store.snapshot(), "master.blackout": 0}, live=store.snapshot)
+    presenter = Presenter(emit, lambda: store.snapshot().with_values({"master.blackout": 0}), live=store.snapshot)
     store.set("output.fps", 60.0)
     presenter.put(Dreamed(solid((255, 255, 255)), time.monotonic(), time.monotonic()))
     presenter.start()
