@@ -48,7 +48,8 @@ if TYPE_CHECKING:
     import torch
 
     from performer.dream.backbones import Backbone
-    from performer.dream.canvas import Dissolve
+    from performer.dream.canvas import Dissolve, Window
+    from performer.dream.octaves import Octaves
 
 log = logging.getLogger(__name__)
 
@@ -229,7 +230,7 @@ class DreamRenderer:
 
     # ------------------------------------------------------------------ per frame
 
-    def _valid_guide(self, guide) -> tuple[int, ...]:
+    def _valid_guide(self, guide: Any) -> tuple[int, ...]:
         try:
             idx = tuple(int(g) for g in guide)
         except (TypeError, ValueError):
@@ -437,13 +438,13 @@ class DreamRenderer:
                 "layers": self.layers if self.backbone is not None else {}, **self.last_parts}
 
 
-def _new_octaves(seed: int, interrupted: threading.Event) -> Any:
+def _new_octaves(seed: int, interrupted: threading.Event) -> Octaves:
     from performer.dream.octaves import Octaves
 
     return Octaves(seed, interrupted)
 
 
-def _new_window() -> Any:
+def _new_window() -> Window:
     from performer.dream.canvas import Window
 
     return Window(0)

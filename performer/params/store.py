@@ -73,8 +73,8 @@ class Snapshot(SectionViews, Mapping[str, Any]):
     def fired(self, name: str, since: Snapshot | None) -> bool:
         """Whether trigger ``name`` fired between ``since`` and this snapshot."""
         if since is None:
-            return self._values[name] > 0
-        return self._values[name] != since[name]
+            return bool(self._values[name] > 0)
+        return bool(self._values[name] != since[name])
 
 
 @dataclass
@@ -154,7 +154,7 @@ class ParamStore:
         if p.type != "trigger":
             raise ParamTypeError(f"{name} is a {p.type}, not a trigger")
         with self._lock:
-            count = self._targets[name] + 1
+            count: int = self._targets[name] + 1
             self._targets[name] = count
             self._version += 1
         self._notify([Change(name, count, count - 1, source)])
