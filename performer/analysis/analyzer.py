@@ -22,9 +22,8 @@ import logging
 import math
 import time
 from collections import deque
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 import soxr
@@ -33,7 +32,7 @@ from performer.analysis.bands import FLOOR_DB, BandEnvelopes, BandMeter
 from performer.analysis.novelty import novelty
 from performer.audio import AudioRing
 from performer.latest import Latest
-from performer.params import REGISTRY, ParamStore
+from performer.params import REGISTRY, ParamStore, Snapshot
 from performer.runtime import LoopStats, Worker
 from performer.sound.features import log_mel_numpy
 from performer.sound.labels import NONE_CLASS, fast_classes_fit, is_none
@@ -204,7 +203,7 @@ class Analyzer:
         next_pos = None
         while self._worker.running:
             p = self.store.snapshot()
-            hop = max(1, int(p["classifier.hop"] * rate))
+            hop = max(1, int(p.classifier.hop * rate))
             if next_pos is None:
                 next_pos = hop
             if not self.ring.wait_for(next_pos, timeout=0.25):
@@ -225,27 +224,29 @@ class Analyzer:
             self.ring.consumed(next_pos - int(MAX_WINDOW * rate))
             next_pos += self.step(hop, next_pos / rate, p)
 
-    def step(self, hop: int, now: float, p: Mapping[str, Any]) -> int:
+    def step(self, hop: int, now: float, p: Snapshot) -> int:
         """Samples to the next analysis: a hop, or half of one while a new sound waits to be named (the fast
         path looks twice as often then, so the sound is named as soon as enough of it has been heard)."""
-        waiting = (p["classifier.fast"] and self._event_start is not None and not self._event_named
-                   and now - self._event_start < p["classifier.fast_window"] + 2 * float(p["classifier.hop"]))
+        c = p.classifier
+        waiting = (c.fast and self._event_start is not None and not self._event_named
+                   and now - self._event_start < c.fast_window + 2 * c.hop)
         return max(1, hop // 2) if waiting else hop
 
     # --- one hop -----------------------------------------------------------------
-    def analyse(self, position: int, p: Mapping[str, Any]) -> Analysis:
+    def analyse(self, position: int, p: Snapshot) -> Analysis:
         """Analyse the window ending at ``position`` with parameters ``p`` (a snapshot)."""
         t0 = time.perf_counter()
         rate = self.ring.rate
-        win_n = int(p["classifier.window"] * rate)
-        hop_s = float(p["classifier.hop"])
+        c, bands_p = p.classifier, p.analysis
+        win_n = int(c.window * rate)
+        hop_s = c.hop
         audio = self.ring.read(position, win_n)
-        gain = 10.0 ** (p["audio.gain"] / 20.0)
+        gain = 10.0 ** (p.audio.gain / 20.0)
         if gain != 1.0:
             audio = audio * np.float32(gain)
-        low_mid_high, bands = self._bands.measure(audio, rate, int(p["analysis.bands"]), int(hop_s * rate))
-        envelopes, hits = self._envelopes.update((*low_mid_high, *bands), position / rate, p["analysis.attack"],
-                                                 p["analysis.release"], p["analysis.hit"])
+        low_mid_high, bands = self._bands.measure(audio, rate, bands_p.bands, int(hop_s * rate))
+        envelopes, hits = self._envelopes.update((*low_mid_high, *bands), position / rate, bands_p.attack,
+                                                 bands_p.release, bands_p.hit)
         sr = int(self.clf.sample_rate)
         if rate != sr:
             audio = soxr.resample(audio, rate, sr).astype(np.float32, copy=False)
@@ -254,16 +255,16 @@ class Analyzer:
         level = _db(float(np.sqrt(np.mean(recent.astype(np.float64) ** 2))))
         peak = _db(float(np.max(np.abs(recent))) if len(recent) else 0.0)
         onset, centroid = self._spectral(recent, sr)
-        silent = level < p["audio.gate"]
+        silent = level < p.audio.gate
 
         raw = self._smoothed
         forced = None
-        if p["classifier.enabled"] and not silent:
+        if c.enabled and not silent:
             # A new sound is named first; on the hop it is, its estimate stands in for the window's.
             forced = self._fast_path(audio, sr, position / rate, p)
             if forced is None:
                 raw = np.asarray(self.clf.predict(audio), dtype=np.float32)
-                tau = p["classifier.smoothing"]
+                tau = c.smoothing
                 dt = hop_s if self._last_position is None else max(0.0, (position - self._last_position) / rate)
                 a = 1.0 if tau <= 0 else 1.0 - math.exp(-dt / tau)
                 self._smoothed = (1.0 - a) * self._smoothed + a * raw
@@ -289,7 +290,7 @@ class Analyzer:
                         spectrogram=spec, classify_ms=ms, low_mid_high=low_mid_high, bands=bands,
                         envelopes=envelopes, hits=hits)
 
-    def _fast_path(self, audio: np.ndarray, sr: int, now: float, p: Mapping[str, Any]) -> int | None:
+    def _fast_path(self, audio: np.ndarray, sr: int, now: float, p: Snapshot) -> int | None:
         """The fast path: name a new sound from its first fraction of a second.
 
         A hop whose :func:`novelty` rises through ``classifier.novelty`` opens an *event* that starts where
@@ -303,16 +304,17 @@ class Analyzer:
 
         Returns the class to switch to now, or None.
         """
-        if not p["classifier.fast"]:
+        c = p.classifier
+        if not c.fast:
             self._event_start = None
             return None
-        hop_s = float(p["classifier.hop"])
+        hop_s = c.hop
         self.last_novelty, onset = novelty(audio, sr, hop_s)
         # An event opens when the novelty rises through the threshold, or stays above it half a second on.
-        if self.last_novelty < p["classifier.novelty"] or (
+        if self.last_novelty < c.novelty or (
                 self._event_start is not None and now - self._event_start >= 0.5):
             self._novelty_armed = True
-        if self.last_novelty >= p["classifier.novelty"] and self._novelty_armed:
+        if self.last_novelty >= c.novelty and self._novelty_armed:
             self._novelty_armed = False
             self._event_start = now - onset
             self._event_confidence = 0.0
@@ -321,10 +323,10 @@ class Analyzer:
         if self._event_start is None:
             return None
         age = now - self._event_start
-        if age > p["classifier.window"]:
+        if age > c.window:
             self._event_start = None
             return None
-        if age < p["classifier.fast_window"] - 0.01 or p["classifier.lock"]:
+        if age < c.fast_window - 0.01 or c.lock:
             return None
         n = min(len(audio), int(round(age * sr)))
         # A short-window model names the first moments; once the sound is longer than the windows it was
@@ -344,9 +346,9 @@ class Analyzer:
             return None
         if best == self._top:
             self._event_confidence = max(self._event_confidence, confidence)
-            self._event_named = self._event_named or confidence >= p["classifier.fast_confidence"]
+            self._event_named = self._event_named or confidence >= c.fast_confidence
             return None
-        if confidence < p["classifier.fast_confidence"] or confidence <= self._event_confidence:
+        if confidence < c.fast_confidence or confidence <= self._event_confidence:
             return None
         self._event_confidence = confidence
         self._event_named = True
@@ -354,21 +356,21 @@ class Analyzer:
         self.stats.fast_switches += 1
         return best
 
-    def _decide(self, probs: np.ndarray, now: float, p: Mapping[str, Any], forced: int | None = None) -> bool:
+    def _decide(self, probs: np.ndarray, now: float, p: Snapshot, forced: int | None = None) -> bool:
         best = int(np.argmax(probs))
         if self._top < 0:
             self._top, self._top_since = best, now
             return True
-        if p["classifier.lock"]:
+        if p.classifier.lock:
             return False
         if forced is not None and forced != self._top:
             self._top, self._top_since = forced, now
             return True
         if best == self._top:
             return False
-        if now - self._top_since < p["classifier.hold"]:
+        if now - self._top_since < p.classifier.hold:
             return False
-        if probs[best] - probs[self._top] <= p["classifier.hysteresis"]:
+        if probs[best] - probs[self._top] <= p.classifier.hysteresis:
             return False
         self._top, self._top_since = best, now
         return True

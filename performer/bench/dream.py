@@ -25,7 +25,10 @@ import argparse
 import os
 import statistics
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from performer.params import Snapshot
 
 # (width, iterations, octaves, layers) -> the paper's total seconds (capture + classify + dream).
 PAPER_TABLE1: dict[tuple[int, int, int, int], float] = {
@@ -60,7 +63,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--markdown", metavar="PATH", help="also write a Markdown table of the results to PATH")
 
 
-def _params(**over: Any):
+def _params(**over: Any) -> Snapshot:
     from performer.params import ParamStore
 
     store = ParamStore()
@@ -125,7 +128,7 @@ def run(args: argparse.Namespace) -> dict:
                 for _ in range(max(1, args.frames)):
                     r.frame(p, scene)
                 dt = time.perf_counter() - t0
-                cont.append({"size": f"{size}x{size}", "guided": guided, "iterations_per_frame": p["dream.iterations"],
+                cont.append({"size": f"{size}x{size}", "guided": guided, "iterations_per_frame": p.dream.iterations,
                              "layers": ",".join(r.layers), "frames": args.frames,
                              "fps": round(args.frames / dt, 1), "ms_per_frame": round(1000 * dt / args.frames, 1),
                              "load_1min": _load()})

@@ -180,24 +180,24 @@ def handler(args: argparse.Namespace) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     params = store.snapshot()
+    d = params.dream
     from performer.dream.layers import parse_layers
 
     try:
-        parse_layers(str(params["dream.layers"] or ""), params["dream.network"])  # fail before loading weights
+        parse_layers(d.layers, d.network)  # fail before loading weights
     except DreamError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
     if guide:
-        log.info("guiding towards %s (weight %g)", ", ".join(guide_names(guide)), params["dream.guide_weight"])
+        log.info("guiding towards %s (weight %g)", ", ".join(guide_names(guide)), d.guide_weight)
     from performer.dream.core import octave_sizes
 
-    size = f"{params['dream.width']}x{params['dream.height']}"
-    sizes = octave_sizes(int(params["dream.height"]), int(params["dream.width"]), int(params["dream.octaves"]),
-                         float(params["dream.octave_scale"]))
-    progress = Progress(size, sizes, int(params["dream.iterations"]))
+    size = f"{d.width}x{d.height}"
+    sizes = octave_sizes(d.height, d.width, d.octaves, d.octave_scale)
+    progress = Progress(size, sizes, d.iterations)
     renderer = DreamRenderer(args.device, threads=args.threads, seed=args.random_seed)
     try:
-        progress.show(f"loading {params['dream.network']}...")
+        progress.show(f"loading {d.network}...")
         renderer.prepare(params)
         t0 = time.perf_counter()
         with progress.counting(renderer):

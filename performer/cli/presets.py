@@ -22,6 +22,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--update", metavar="FILE", type=Path,
                    help="rewrite the generated parameter table between the markers in FILE (e.g. README.md), and "
                    "the OSC command table where FILE has its markers")
+    p.add_argument("--views", action="store_true",
+                   help="rewrite performer/params/views.py, the typed views of a snapshot (snap.dream.lr)")
     p.set_defaults(func=cmd_params)
 
     pre = sub.add_parser("preset", help="check, show, compare and create presets",
@@ -59,6 +61,12 @@ def cmd_params(args: argparse.Namespace) -> int:
         if generated_table(args.update.read_text(), COMMANDS_START, COMMANDS_END) is not None:
             update_generated_table(args.update, TABLE.to_markdown(), COMMANDS_START, COMMANDS_END)
             print(f"updated the OSC command table in {args.update}")
+        return 0
+    if args.views:
+        from performer.params.table import PARAMS
+        from performer.params.viewgen import VIEWS_PATH, write_views
+
+        print(f"{'rewrote' if write_views(PARAMS) else 'unchanged:'} {VIEWS_PATH}")
         return 0
     text = {"text": REGISTRY.to_text, "markdown": REGISTRY.to_markdown, "json": REGISTRY.to_json}[args.format]()
     sys.stdout.write(text if text.endswith("\n") else text + "\n")

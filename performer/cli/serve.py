@@ -231,9 +231,11 @@ def refuse_used_port(port: int, preset, host: str = "127.0.0.1") -> None:
     import socket
 
     from performer.errors import PerformerError
+    from performer.outputs.factory import output_section
 
     for key, spec in (getattr(preset, "outputs", {}) or {}).items():
-        if spec.get("type") == "preview" and spec.get("enabled", True) and spec.get("port", PREVIEW_PORT) == port:
+        s = output_section(key, spec)
+        if s.type == "preview" and s.enabled and s.port == port:
             raise PerformerError(f"--preview {port}: the preset's preview output {key!r} has port {port} already; "
                                  "leave --preview out, or choose another port")
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
@@ -256,11 +258,12 @@ def preview_output(port: int, fps: float):
 def build_controls(engine, args: argparse.Namespace):
     """OSC, OSCQuery, MIDI and the glove, as the preset and the options ask."""
     from performer.control import ControlOptions, Controls
+    from performer.presets.sections import osc_section
 
-    osc_cfg = engine.preset.osc
+    osc_cfg = osc_section(engine.preset.osc)
     options = ControlOptions(
-        osc_host=args.osc_host or osc_cfg.get("host", "127.0.0.1"),
-        osc_port=None if args.no_osc else (args.osc_port if args.osc_port is not None else osc_cfg.get("port", 9000)),
+        osc_host=args.osc_host or osc_cfg.host,
+        osc_port=None if args.no_osc else (args.osc_port if args.osc_port is not None else osc_cfg.port),
         osc_out=list(args.osc_out), oscquery_port=args.oscquery_port, allow=args.allow, midi=args.midi,
         glove=args.glove, preset_dir=args.preset_dir)
     return Controls(engine, options)

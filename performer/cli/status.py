@@ -16,6 +16,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from performer.engine_like import EngineLike
+
 WIDTH = 79
 """Columns of the status line: one less than an 80-column terminal, so the cursor never wraps."""
 
@@ -86,7 +88,7 @@ def stalled(age_s: float, frame_ms: float) -> bool:
     return age_s > 2.0 and age_s > 2.0 * frame_ms / 1000.0
 
 
-def live_status(engine: Any, controls: Any) -> dict[str, Any]:
+def live_status(engine: EngineLike, controls: Any) -> dict[str, Any]:
     """The engine's status plus what the status line shows of the controllers (the glove's fist)."""
     s = engine.status()
     glove = getattr(controls, "glove", None)
@@ -127,7 +129,7 @@ def control_stats(controls: Any) -> dict[str, Any]:
     return out
 
 
-def stats_document(engine: Any, controls: Any) -> dict[str, Any]:
+def stats_document(engine: EngineLike, controls: Any) -> dict[str, Any]:
     return {**engine.status(), "control": control_stats(controls)}
 
 

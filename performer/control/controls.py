@@ -64,6 +64,7 @@ class Controls:
         from performer.control.glove import Calibration, Glove
         from performer.presets import PresetFolders, load_preset
         from performer.presets.crossfader import Crossfader
+        from performer.presets.sections import glove_section, osc_section
 
         self.folders = PresetFolders.default(options.preset_dir)
         self.preset_errors = 0
@@ -77,39 +78,39 @@ class Controls:
         self.engine = engine
         self.store = engine.store
         preset = engine.preset
-        osc_cfg = dict(preset.osc)
+        osc_cfg = osc_section(preset.osc)
         self.osc = None
         self.sender = None
         self.oscquery = None
         self.midi = None
         self.serial_glove = None
-        glove_cfg = dict(preset.glove)
-        fingers = int(glove_cfg.get("fingers", 5))
+        glove_cfg = glove_section(preset.glove)
+        fingers = int(glove_cfg.fingers)
         calibration = None
-        if "calibration" in glove_cfg:
+        if glove_cfg.calibration is not None:
             try:
-                calibration = Calibration.load(preset.resolve(glove_cfg["calibration"]))
+                calibration = Calibration.load(preset.resolve(glove_cfg.calibration))
             except ValueError as e:
                 log.error("%s; using the uncalibrated 0..1023 range", e)
         self.glove = Glove(engine.extra_sources, fingers=fingers, calibration=calibration,
-                           smoothing=float(glove_cfg.get("smoothing", 0.05)))
+                           smoothing=float(glove_cfg.smoothing))
         self.options = options
         port = options.osc_port
         if port is not None:
             from performer.control.osc import OscSender, OscServer
 
             host = options.osc_host
-            allow = options.allow or osc_cfg.get("allow", [])
+            allow = options.allow or osc_cfg.allow
             self.osc = OscServer(self.store, host=host, port=port, allow=allow, handlers=self._handlers())
-            destinations = [(d["host"], int(d["port"])) for d in osc_cfg.get("destinations", [])] + options.osc_out
+            destinations = [(d.host, int(d.port)) for d in osc_cfg.destinations] + options.osc_out
             self.sender = OscSender(self.store, destinations, analysis=self._analysis_messages,
                                     status=self._status_messages, announce=self._class_messages, allow=allow)
             engine.frame_listeners.append(self._on_frame)
             engine.error_listeners.append(self._engine_error)
             send_beats(getattr(engine, "tempo", None), self.sender.event)  # /performer/beat i, /performer/bar i
-            self.thumbnail = int(osc_cfg.get("thumbnail", 0))
+            self.thumbnail = int(osc_cfg.thumbnail)
             qport = (options.oscquery_port if options.oscquery_port is not None
-                     else osc_cfg.get("oscquery_port", self.osc.port + 1))
+                     else osc_cfg.oscquery_port if osc_cfg.oscquery_port is not None else self.osc.port + 1)
             if qport:
                 from performer.control.oscquery import OscQueryServer
 
@@ -126,11 +127,11 @@ class Controls:
             from performer.control.midi import MidiController
 
             self.midi = MidiController(self.store, midi_cfg, on_preset=self._recall, on_learned=self._learned)
-        glove_port = options.glove or glove_cfg.get("port")
-        if glove_port and glove_cfg.get("source", "serial") == "serial":
+        glove_port = options.glove or glove_cfg.port
+        if glove_port and glove_cfg.source == "serial":
             from performer.control.glove import SerialGlove
 
-            self.serial_glove = SerialGlove(self.glove, glove_port, int(glove_cfg.get("baud", 115200)))
+            self.serial_glove = SerialGlove(self.glove, glove_port, int(glove_cfg.baud))
         classes = list(getattr(getattr(engine, "classifier", None), "classes", ())) or None
         self.crossfader = Crossfader(self.store, self.folders.find, lambda p: load_preset(p, classes=classes),
                                      on_error=self._engine_error)

@@ -81,13 +81,16 @@ class MidiController:
                  on_preset: Callable[[str], None] | None = None,
                  on_learned: Callable[[list[dict[str, Any]]], None] | None = None,
                  poll: float = 1.0) -> None:
+        from performer.presets.sections import midi_section
+
         self.store = store
-        self.input_match = config.get("input", "")
-        self.output_match = config.get("output")
-        self.feedback = bool(config.get("feedback", True))
-        self.maps = [CCMap.from_dict(d) for d in config.get("cc", [])]
-        self.notes = {(d.get("channel"), int(d["note"])): d for d in config.get("notes", [])}
-        self.programs = {int(d["program"]): d["preset"] for d in config.get("programs", [])}
+        section = midi_section(config)
+        self.input_match = section.input or ""
+        self.output_match = section.output
+        self.feedback = bool(section.feedback)
+        self.maps = [CCMap(c.param, int(c.cc), c.channel, int(c.bits), bool(c.takeover)) for c in section.cc]
+        self.notes = {(n.channel, int(n.note)): n for n in section.notes}
+        self.programs = {int(p.program): p.preset for p in section.programs}
         self.on_preset = on_preset
         self.on_learned = on_learned
         self.poll = poll
@@ -207,13 +210,13 @@ class MidiController:
                 spec = self.notes.get((msg.channel + 1, msg.note)) or self.notes.get((None, msg.note))
                 if spec is None:
                     self.stats.unmapped += 1
-                elif "preset" in spec and self.on_preset:
-                    self.on_preset(spec["preset"])
-                elif "param" in spec:
-                    if self.store.registry.get(spec["param"]).type == "trigger":
-                        self.store.fire(spec["param"], source="midi")
+                elif spec.preset is not None and self.on_preset:
+                    self.on_preset(spec.preset)
+                elif spec.param is not None:
+                    if self.store.registry.get(spec.param).type == "trigger":
+                        self.store.fire(spec.param, source="midi")
                     else:
-                        self.store.set_normalized(spec["param"], 1.0, source="midi")
+                        self.store.set_normalized(spec.param, 1.0, source="midi")
             elif msg.type == "program_change":
                 preset = self.programs.get(msg.program)
                 if preset and self.on_preset:

@@ -295,6 +295,6 @@ def to_tensor(img, size: tuple[int, int] | None, device: torch.device) -> torch.
     return t
 
 
-def to_uint8(x: torch.Tensor):
+def to_uint8(x: torch.Tensor) -> np.ndarray:
     """1x3xHxW [0, 1] tensor to an HxWx3 uint8 numpy array."""
     return (x[0].permute(1, 2, 0) * 255.0 + 0.5).clamp_(0, 255).to(torch.uint8).cpu().numpy()

@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import random
 import threading
-from collections.abc import Mapping
 from typing import Any
 
 import torch
@@ -21,17 +20,17 @@ import torch
 from performer.dream import canvas, core
 from performer.dream.backbones import Backbone
 from performer.dream.canvas import Region, Sweep
+from performer.params import Snapshot
 
 DETAIL_FREQ_DECAY = 0.5
 """The share of dream.freq_decay the larger octaves' tiles use: a tile's "large shapes" are the picture's fine
 structure (with all of it the picture's detail fades within a minute)."""
 
 
-def step_settings(params: Mapping[str, Any]) -> core.StepSettings:
+def step_settings(params: Snapshot) -> core.StepSettings:
     """The step's settings from the parameters."""
-    return core.StepSettings(float(params["dream.lr"]), int(params["dream.jitter"]), str(params["dream.grad_norm"]),
-                             float(params["dream.grad_smooth"]), float(params["dream.robustness"]),
-                             float(params["dream.freq_decay"]), bool(params["dream.decorrelate"]))
+    d = params.dream
+    return core.StepSettings(d.lr, d.jitter, d.grad_norm, d.grad_smooth, d.robustness, d.freq_decay, d.decorrelate)
 
 
 class Octaves:
@@ -47,15 +46,15 @@ class Octaves:
     def restart(self) -> None:
         self._phase = 0
 
-    def dream(self, backbone: Backbone, img: torch.Tensor, params: Mapping[str, Any], obj: core.Objective,
+    def dream(self, backbone: Backbone, img: torch.Tensor, params: Snapshot, obj: core.Objective,
               gen: torch.Generator | None) -> tuple[torch.Tensor, dict[str, Any]]:
         """This frame's steps on ``img`` (1x3xHxW); returns the picture and the last step's objective parts."""
         s = step_settings(params)
         size = (int(img.shape[-2]), int(img.shape[-1]))
-        sizes = core.octave_sizes(size[0], size[1], max(1, int(params["dream.octaves"])),
-                                  float(params["dream.octave_scale"]))
-        iterations = max(1, int(params["dream.iterations"]))
-        tile = int(params["dream.tile"])
+        d = params.dream
+        sizes = core.octave_sizes(size[0], size[1], max(1, d.octaves), d.octave_scale)
+        iterations = max(1, d.iterations)
+        tile = d.tile
         whole = (0, size[0], 0, size[1])
         if tile <= 0:  # octaves take turns: frame n dreams at sizes[n % len]
             k = self._phase % len(sizes)

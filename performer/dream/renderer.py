@@ -31,7 +31,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -42,12 +42,14 @@ from performer.dream.guidance import GuideMix, Mix
 from performer.dream.networks import NetworkSlot
 from performer.dream.video_mix import VideoMix
 from performer.errors import DreamError
+from performer.params import Snapshot
 
 if TYPE_CHECKING:
     import torch
 
     from performer.dream.backbones import Backbone
-    from performer.dream.canvas import Dissolve
+    from performer.dream.canvas import Dissolve, Window
+    from performer.dream.octaves import Octaves
 
 log = logging.getLogger(__name__)
 
@@ -129,8 +131,8 @@ class DreamRenderer:
 
     # ------------------------------------------------------------------ setup
 
-    def prepare(self, params: Mapping[str, Any]) -> None:
-        """Load ``params['dream.network']`` and warm up with one frame. Raises :class:`ModelError`."""
+    def prepare(self, params: Snapshot) -> None:
+        """Load ``params.dream.network`` and warm up with one frame. Raises :class:`ModelError`."""
         import torch
 
         from performer.device import choose_device
@@ -144,9 +146,9 @@ class DreamRenderer:
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True  # the frame size rarely changes: let cuDNN pick its fastest kernels
         self._gen = torch.Generator().manual_seed(self._seed)
-        self._net.load_now(params["dream.network"], self.device)
+        self._net.load_now(params.dream.network, self.device)
         self._resolve_layers(params)
-        self._restart_count = params["dream.restart"]
+        self._restart_count = params.dream.restart
         # Warm-up: a couple of real steps at the configured size (allocator, kernels, oneDNN primitives).
         saved = (self._img, self._started, self.frames)
         for _ in range(2):
@@ -188,10 +190,10 @@ class DreamRenderer:
 
     # ------------------------------------------------------------------ live changes
 
-    def _resolve_layers(self, params: Mapping[str, Any]) -> None:
+    def _resolve_layers(self, params: Snapshot) -> None:
         from performer.dream.layers import parse_layers
 
-        spec = str(params["dream.layers"] or "")
+        spec = params.dream.layers
         if spec == self._layers_spec and self._layers_net == self.network:
             return
         bb = self.backbone
@@ -228,7 +230,7 @@ class DreamRenderer:
 
     # ------------------------------------------------------------------ per frame
 
-    def _valid_guide(self, guide) -> tuple[int, ...]:
+    def _valid_guide(self, guide: Any) -> tuple[int, ...]:
         try:
             idx = tuple(int(g) for g in guide)
         except (TypeError, ValueError):
@@ -243,11 +245,11 @@ class DreamRenderer:
             log.error("scene.guide: %r are not ImageNet class indices (0-999); ignoring them", bad)
         return idx
 
-    def _make_seed(self, params: Mapping[str, Any], scene: Scene, size: tuple[int, int]):
+    def _make_seed(self, params: Snapshot, scene: Scene, size: tuple[int, int]) -> torch.Tensor:
         from performer.dream.seeds import image_seed, noise_seed, spectrogram_seed
 
         assert self.device is not None  # frame() runs only after prepare()
-        kind = params["dream.seed"]
+        kind = params.dream.seed
         try:
             if kind == "previous" and self._img is not None:
                 return self._window.crop(self._img, size)
@@ -265,7 +267,7 @@ class DreamRenderer:
         assert self.device is not None
         return image_seed(image, size, self.device)
 
-    def frame(self, params: Mapping[str, Any], scene: Scene | None = None) -> np.ndarray:
+    def frame(self, params: Snapshot, scene: Scene | None = None) -> np.ndarray:
         """Dream one output frame; returns HxWx3 uint8 RGB of size dream.height x dream.width. The picture dreamed
         is a margin larger (:func:`~performer.dream.canvas.margin_for`): a drift moves the visible window over it."""
         import torch
@@ -276,24 +278,23 @@ class DreamRenderer:
             raise DreamError("DreamRenderer.frame() called before prepare()")
         t0 = time.perf_counter()
         scene = scene or Scene()
-        self._net.check(params["dream.network"])
+        d = params.dream
+        self._net.check(d.network)
         self._resolve_layers(params)
-        size = (int(params["dream.height"]), int(params["dream.width"]))
+        size = (d.height, d.width)
         now = self._clock()
 
         with torch.no_grad():
             if self._size != size:
                 self._resize(size)
             self._size = size
-            restart = params["dream.restart"]
-            restarted = restart != self._restart_count
-            self._restart_count = restart
+            restarted, self._restart_count = d.restart != self._restart_count, d.restart
             dt = 0.0 if self._last_t is None else max(0.0, now - self._last_t)
             self._last_t = now
-            crossfade = float(params["dream.crossfade"])
+            crossfade = d.crossfade
             changed = self._started and scene.key is not None and scene.key != self._key
-            if not self._started or restarted or (changed and params["dream.class_change"] == "restart"):
-                seed = self._video.apply(self._make_seed(params, scene, size), params, scene.video, "restart")
+            if not self._started or restarted or (changed and d.class_change == "restart"):
+                seed = self._video.apply(self._make_seed(params, scene, size), params.video, scene.video, "restart")
                 if self._last_out is not None and crossfade > 0:
                     self._fade_from, self._fade_t0 = self._last_out, now
                 else:
@@ -308,7 +309,7 @@ class DreamRenderer:
             elif changed and scene.portrait is not None:
                 # the new class's portrait: pulled towards over the crossfade, and what dream.blend holds to
                 self._seed_t = self._place(self._portrait(scene.portrait, size))
-                if float(params["dream.portrait_pull"]) > 0:
+                if d.portrait_pull > 0:
                     self._pull = (canvas.Dissolve(self._seed_t, self._gen), now)
             if scene.key is not None:
                 self._key = scene.key
@@ -320,26 +321,25 @@ class DreamRenderer:
                 self._colour.aim(scene.seed_image, None)
             img = self._move(params, max(0.0, float(scene.feedback_frames)))
 
-        obj = core.Objective(self._layers, self._valid_guide(scene.guide), float(params["dream.guide_weight"]),
-                             mix=self.mix.groups())
+        obj = core.Objective(self._layers, self._valid_guide(scene.guide), d.guide_weight, mix=self.mix.groups())
         img, parts = self._octaves.dream(self.backbone, img, params, obj, self._gen)
         with torch.no_grad():
-            blend = float(params["dream.blend"])
+            blend = d.blend
             if blend > 0:
                 img = torch.lerp(img, self._seed_t, blend)
-            img = self._video.apply(img, params, scene.video, "blend")
+            img = self._video.apply(img, params.video, scene.video, "blend")
             if self._pull is not None:
                 dissolve, since = self._pull
                 a = 1.0 if crossfade <= 0 else min(1.0, (now - since) / crossfade)
                 if dissolve.target.shape[-2:] == img.shape[-2:]:  # ``pull`` of the area, eased in and out
-                    img = dissolve.apply(img, float(params["dream.portrait_pull"]) * a * a * (3 - 2 * a))
+                    img = dissolve.apply(img, d.portrait_pull * a * a * (3 - 2 * a))
                 if a >= 1.0 or dissolve.target.shape[-2:] != img.shape[-2:]:
                     self._pull = None
-            img = self._colour.hold(img, float(params["dream.colour_hold"]), dt, now)
+            img = self._colour.hold(img, d.colour_hold, dt, now)
             self._img = img
             out = self._window.crop(img, size)
             if self._fade_from is not None:
-                fade = float(params["dream.crossfade"])
+                fade = d.crossfade
                 a = 1.0 if fade <= 0 else (now - self._fade_t0) / fade
                 if a >= 1.0 or self._fade_from.shape != out.shape:
                     self._fade_from = None
@@ -377,19 +377,20 @@ class DreamRenderer:
         wide = canvas.widen(visible, w.margin)
         return canvas.shift(wide, round(w.x) - w.margin, round(w.y) - w.margin)
 
-    def _move(self, params: Mapping[str, Any], k: float) -> torch.Tensor:
+    def _move(self, params: Snapshot, k: float) -> torch.Tensor:
         """The picture moved by ``k`` output frames of zoom, turn and drift: a drift moves the window (exact),
         a zoom or turn warps the picture (bilinear)."""
         from performer.dream import canvas
 
         assert self._img is not None and self._seed_t is not None
-        zoom, rot = float(params["dream.zoom"]) ** k, float(params["dream.rotate"]) * k
+        d = params.dream
+        zoom, rot = d.zoom ** k, d.rotate * k
         img, seed = self._img, self._seed_t
         if abs(zoom - 1.0) > 1e-5 or abs(rot) > 1e-4:
             img = canvas.warp(img, zoom, rot)
-            if float(params["dream.blend"]) > 0:  # the picture it is held to travels with it
+            if d.blend > 0:  # the picture it is held to travels with it
                 seed = canvas.warp(seed, zoom, rot)
-        img = self._window.move(img, float(params["dream.translate_x"]) * k, float(params["dream.translate_y"]) * k)
+        img = self._window.move(img, d.translate_x * k, d.translate_y * k)
         if self._window.recentred is not None:  # what the picture is pulled or held to moves back with it
             seed = canvas.shift(seed, *self._window.recentred)
             if self._pull is not None:
@@ -399,7 +400,7 @@ class DreamRenderer:
 
     # ------------------------------------------------------------------ one-off renders
 
-    def render(self, params: Mapping[str, Any], image: np.ndarray | None = None,
+    def render(self, params: Snapshot, image: np.ndarray | None = None,
                guide: tuple[int, ...] = ()) -> np.ndarray:
         """A classic Deep Dream of ``image`` (None: noise): every octave, ``dream.iterations`` steps each.
 
@@ -416,15 +417,15 @@ class DreamRenderer:
         if self.backbone is None:
             raise DreamError("DreamRenderer.render() called before prepare()")
         assert self.device is not None and self.network is not None  # set by prepare() with the backbone
-        layers = parse_layers(str(params["dream.layers"] or ""), self.network)
+        d = params.dream
+        layers = parse_layers(d.layers, self.network)
         obj = core.Objective(tuple((self.backbone.index(n), w) for n, w in layers.items()), tuple(guide),
-                             float(params["dream.guide_weight"]))
+                             d.guide_weight)
         s = step_settings(params)
-        size = (int(params["dream.height"]), int(params["dream.width"]))
+        size = (d.height, d.width)
         with torch.no_grad():
             base = noise_seed(size, self.device, self._gen) if image is None else image_seed(image, size, self.device)
-        out = core.dream_octaves(self.backbone, base, obj, s, int(params["dream.iterations"]),
-                                 int(params["dream.octaves"]), float(params["dream.octave_scale"]), self._gen)
+        out = core.dream_octaves(self.backbone, base, obj, s, d.iterations, d.octaves, d.octave_scale, self._gen)
         return core.to_uint8(out)
 
     @property
@@ -437,13 +438,13 @@ class DreamRenderer:
                 "layers": self.layers if self.backbone is not None else {}, **self.last_parts}
 
 
-def _new_octaves(seed: int, interrupted: threading.Event) -> Any:
+def _new_octaves(seed: int, interrupted: threading.Event) -> Octaves:
     from performer.dream.octaves import Octaves
 
     return Octaves(seed, interrupted)
 
 
-def _new_window() -> Any:
+def _new_window() -> Window:
     from performer.dream.canvas import Window
 
     return Window(0)

@@ -9,10 +9,11 @@ converted once, however many dreamed frames use it (the dream is usually slower 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+from performer.params.views import VideoParams
 
 if TYPE_CHECKING:
     import torch
@@ -45,15 +46,15 @@ class VideoMix:
         self._frame, self._target = frame, t
         return t
 
-    def apply(self, image: torch.Tensor, params: Mapping[str, Any], frame: np.ndarray | None,
+    def apply(self, image: torch.Tensor, params: VideoParams, frame: np.ndarray | None,
               mode: str) -> torch.Tensor:
         """``image`` moved ``video.weight`` of the way to ``frame`` when ``video.mode`` is ``mode``, else as it is."""
         import torch
 
         if frame is None:
             return image
-        weight = min(1.0, float(params["video.weight"]))
-        if weight <= 0 or params["video.mode"] != mode:
+        weight = min(1.0, params.weight)
+        if weight <= 0 or params.mode != mode:
             return image
         target = self.target(frame, image)
         return image if target is None else torch.lerp(image, target, weight)

@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -43,6 +43,9 @@ from performer.runtime import LoopStats, RateMeter, Worker
 from performer.tempo import attach as attach_tempo
 from performer.video import VideoError, VideoSource, video_from_preset
 
+if TYPE_CHECKING:
+    from performer.dream import Scene
+
 log = logging.getLogger(__name__)
 
 _UNSET = object()
@@ -51,9 +54,9 @@ _UNSET = object()
 class Renderer(Protocol):
     """What the engine needs of a renderer (performer.dream.DreamRenderer fits)."""
 
-    def prepare(self, params: Any) -> None: ...
+    def prepare(self, params: Snapshot) -> None: ...
 
-    def frame(self, params: Any, scene: Any) -> np.ndarray: ...
+    def frame(self, params: Snapshot, scene: Scene) -> np.ndarray: ...
 
 
 @dataclass
@@ -87,8 +90,8 @@ class Engine:
         self.render_stats = RenderStats()
         self.extra_sources: dict[str, float] = {}
         """Modulation sources from controllers (the glove writes glove.fist, glove.1 ...)."""
-        self.effective: dict[str, Any] = {}
-        """The parameter values the last frame was rendered with (base plus modulation)."""
+        self.effective: Snapshot | None = None
+        """The parameter values the last frame was rendered with (base plus modulation); None before the first."""
         self.last_frame: np.ndarray | None = None
         self.frame_listeners: list[Callable[[np.ndarray, FrameInfo], None]] = []
         self.error_listeners: list[Callable[[str, Any, str], None]] = []
@@ -205,16 +208,16 @@ class Engine:
         self.state = "stopped"
 
     # --- rendering ---------------------------------------------------------------------
-    def scene_for(self, a: Analysis | None, params: Any = None, feedback_frames: float = 1.0) -> Any:
+    def scene_for(self, a: Analysis | None, params: Snapshot | None = None, feedback_frames: float = 1.0) -> Scene:
         """What the renderer is told: the class to follow (None: keep the picture), the guidance mix, seeds; on
         ``none`` the class the dream shows holds (:mod:`performer.engine.scene`)."""
         from performer.dream import Scene
 
-        follow = float(params["dream.follow_confidence"]) if params is not None else 0.0
+        follow = params.dream.follow_confidence if params is not None else 0.0
         with self._preset_lock:
             images, guides, colours = self.class_images, self.class_guides, self.class_colours
         c = choose(a, follow, guides, images, self._shown_key)
-        fit = (int(params["dream.height"]), int(params["dream.width"])) if params is not None else None
+        fit = (params.dream.height, params.dream.width) if params is not None else None
         return Scene(key=c.key, guide=(), mix=c.mix, seed_image=c.image, portrait=c.image if c.key else None,
                      spectrogram=a.spectrogram if a is not None else None, feedback_frames=feedback_frames,
                      colour=colours.get(c.key) if c.key else None,
@@ -224,11 +227,11 @@ class Engine:
         """The snapshot with the mod matrix applied (sources: the analysis and the controllers)."""
         with self._preset_lock:
             matrix = self.matrix
-        if not snap["mapping.enabled"] or not matrix.routes:
+        if not snap.mapping.enabled or not matrix.routes:
             return snap
         sources = a.sources() if a is not None else {}
         sources.update(self.extra_sources)
-        values = matrix.apply(snap, sources, dt, depth=snap["mapping.depth"])
+        values = matrix.apply(snap, sources, dt, depth=snap.mapping.depth)
         return Snapshot(values, snap.version, snap.time)
 
     def _render_loop(self) -> None:
@@ -243,8 +246,8 @@ class Engine:
             snap = self.store.snapshot()
             a = self.analysis.peek()
             params = self.modulated(snap, a, dt)
-            self.effective = dict(params)
-            fps = float(params["output.fps"])
+            self.effective = params
+            fps = params.output.fps
             k = 1.0 if warped_at is None else (start - warped_at) * fps
             scene = self.scene_for(a, params, k)
             params, scene = self._quantised(params, scene, start)
@@ -272,20 +275,19 @@ class Engine:
             if budget > 0:
                 self._render.wait(budget)
 
-    def _quantised(self, params: Any, scene: Any, now: float) -> tuple[Any, Any]:
+    def _quantised(self, params: Snapshot, scene: Scene, now: float) -> tuple[Snapshot, Scene]:
         """With tempo.quantize, a class change or a restart waits for the next beat or bar: until then the
         renderer is told nothing changed."""
-        restart = params["dream.restart"]
+        restart = params.dream.restart
         if self._shown_restart is _UNSET:
             self._shown_restart = restart
         changed = (scene.key is not None and self._shown_key is not None and scene.key != self._shown_key
                    or restart != self._shown_restart)
-        if changed and params["tempo.quantize"] != "off":
+        if changed and params.tempo.quantize != "off":
             if self._release_at is None:
                 self._release_at = self.tempo.quantize_at(now)
             if now < self._release_at:
-                held = dict(params)
-                held["dream.restart"] = self._shown_restart
+                held = params.with_values({"dream.restart": self._shown_restart})
                 return held, dataclasses.replace(scene, key=None, mix=())
         self._release_at = None
         if scene.key is not None:
@@ -316,7 +318,7 @@ class Engine:
         params = self.effective or self.store.snapshot()
         number = self.presenter.stats.frames + 1
         status = self._status_cache(now)
-        info = self._frame_info(number, now, a, status, params["output.layout"])
+        info = self._frame_info(number, now, a, status, params.output.layout)
         for out in self.outputs:
             try:
                 out.send(frame, info)
@@ -376,7 +378,7 @@ class Engine:
             "tempo": self.tempo.status(),
             "dream_fps": round(dream_fps, 2),
             "dream_frame_age_s": None if dream_age is None else round(dream_age, 2),
-            "dream_size": [int(self.effective.get("dream.width", 0)), int(self.effective.get("dream.height", 0))],
+            "dream_size": [e.dream.width, e.dream.height] if (e := self.effective) is not None else [0, 0],
             "dream_frames": self.render_stats.frames,
             "frame_ms": round(self.render_stats.frame_ms, 1),
             "render_errors": self.render_stats.errors,

@@ -15,10 +15,10 @@ so greys stay grey).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from typing import Any
 
 import numpy as np
+
+from performer.params import Snapshot
 
 MASTER_PARAMS = ("master.brightness", "master.contrast", "master.saturation", "master.hue", "master.fade",
                  "master.freeze", "master.blackout")
@@ -43,22 +43,22 @@ def hue_matrix(degrees: float) -> np.ndarray:
             + s * np.array([[-0.213, -0.715, 0.928], [0.143, 0.140, -0.283], [-0.787, 0.715, 0.072]]))
 
 
-def colour_transform(p: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray] | None:
+def colour_transform(p: Snapshot) -> tuple[np.ndarray, np.ndarray] | None:
     """(3x3 matrix, offset) that maps a 0..255 RGB pixel through hue, saturation, contrast, brightness and fade
     (in that order); None when they leave the frame as it is."""
-    brightness, contrast = float(p["master.brightness"]), float(p["master.contrast"])
-    saturation, hue, fade = float(p["master.saturation"]), float(p["master.hue"]), float(p["master.fade"])
+    m = p.master
+    brightness, contrast, saturation, hue, fade = m.brightness, m.contrast, m.saturation, m.hue, m.fade
     if brightness == 0.0 and contrast == 1.0 and saturation == 1.0 and hue == 0.0 and fade == 0.0:
         return None
-    m = contrast * (saturation_matrix(saturation) @ hue_matrix(hue))
+    matrix = contrast * (saturation_matrix(saturation) @ hue_matrix(hue))
     b = np.full(3, 127.5 * (1.0 - contrast) + 255.0 * brightness)  # contrast about mid grey, then brightness
     keep = 1.0 - min(1.0, max(0.0, fade))
-    return keep * m, keep * b
+    return keep * matrix, keep * b
 
 
-def blacked_out(p: Mapping[str, Any]) -> bool:
+def blacked_out(p: Snapshot) -> bool:
     """Whether ``master.blackout`` has fired an odd number of times (each fire toggles)."""
-    return int(p["master.blackout"] or 0) % 2 == 1
+    return p.master.blackout % 2 == 1
 
 
 class Master:
@@ -67,21 +67,21 @@ class Master:
     def __init__(self) -> None:
         self._held: np.ndarray | None = None
 
-    def held(self, p: Mapping[str, Any]) -> np.ndarray | None:
+    def held(self, p: Snapshot) -> np.ndarray | None:
         """The frozen frame while ``master.freeze`` is on and one is held; releases it when freeze goes off."""
-        if not p["master.freeze"]:
+        if not p.master.freeze:
             self._held = None
         return self._held
 
-    def hold(self, p: Mapping[str, Any], frame: np.ndarray) -> None:
+    def hold(self, p: Snapshot, frame: np.ndarray) -> None:
         """Keep ``frame`` (the composed, pre-master frame) if freeze is on and nothing is held yet."""
-        if p["master.freeze"] and self._held is None:
+        if p.master.freeze and self._held is None:
             self._held = frame
 
-    def finish(self, frame: np.ndarray, p: Mapping[str, Any]) -> np.ndarray:
+    def finish(self, frame: np.ndarray, p: Snapshot) -> np.ndarray:
         """``frame`` (HxWx3 uint8, or float 0..255) through the colour and the fade, as HxWx3 uint8 (a uint8
         frame the master leaves alone is returned as it is)."""
-        if blacked_out(p) or float(p["master.fade"]) >= 1.0:
+        if blacked_out(p) or p.master.fade >= 1.0:
             return np.zeros(frame.shape, dtype=np.uint8)
         t = colour_transform(p)
         if frame.dtype == np.uint8:

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import cv2
 import numpy as np
 
 from performer.engine.master import SWITCHES, Master, blacked_out
+from performer.params import Snapshot
 from performer.runtime import RateMeter, Worker
 
 
@@ -47,9 +47,9 @@ class ClockStats:
 class Presenter:
     """Composes output frames from the last two dreamed frames on a steady clock; see the module docstring."""
 
-    def __init__(self, emit: Callable[[np.ndarray, float], None], params: Callable[[], Mapping[str, Any]],
+    def __init__(self, emit: Callable[[np.ndarray, float], None], params: Callable[[], Snapshot],
                  clock: Callable[[], float] = time.monotonic,
-                 live: Callable[[], Mapping[str, Any]] | None = None) -> None:
+                 live: Callable[[], Snapshot] | None = None) -> None:
         """``params``: the values each tick composes with (the engine's: those of the last dreamed frame, with
         modulation); ``live``: the store's own snapshot, whose master switches (freeze, blackout) then act on
         the next tick rather than with the next dreamed frame, however long that takes."""
@@ -74,7 +74,7 @@ class Presenter:
                 self._interval = 0.8 * self._interval + 0.2 * gap
             self._prev, self._cur = self._cur, d
 
-    def compose(self, now: float, p: Mapping[str, Any]) -> np.ndarray | None:
+    def compose(self, now: float, p: Snapshot) -> np.ndarray | None:
         """The output frame at time ``now``: the latest dream faded in over the previous one, both moved by the
         feedback transform for the time since it was applied, then through the master section."""
         with self._lock:
@@ -85,7 +85,7 @@ class Presenter:
             return np.zeros(cur.frame.shape, dtype=np.uint8)
         out = self.master.held(p)
         if out is None:
-            fps = float(p["output.fps"])
+            fps = p.output.fps
             a = 1.0 if prev is None else min(1.0, max(0.0, (now - cur.done_at) / max(interval, 1.0 / fps)))
             out = _warp(cur, now, fps, p)
             if a < 1.0 and prev is not None and prev.frame.shape == cur.frame.shape:
@@ -93,13 +93,13 @@ class Presenter:
             self.master.hold(p, out)
         return self.master.finish(out, p)
 
-    def params(self) -> Mapping[str, Any]:
+    def params(self) -> Snapshot:
         """What the next tick composes with: ``params()``, its master switches read live when ``live`` is set."""
         p = self._params()
         if self._live is None:
             return p
         live = self._live()
-        return {**p, **{name: live[name] for name in SWITCHES}}
+        return p.with_values({name: live[name] for name in SWITCHES})
 
     # --- the clock ---------------------------------------------------------------------
     def start(self) -> None:
@@ -112,7 +112,7 @@ class Presenter:
         next_t = self._clock()
         while self._worker.running:
             p = self.params()
-            period = 1.0 / max(1.0, float(p["output.fps"]))
+            period = 1.0 / max(1.0, p.output.fps)
             now = self._clock()
             if now < next_t:
                 self._worker.wait(next_t - now)
@@ -138,13 +138,14 @@ class Presenter:
             st.p5_fps = m.percentile(0.05)
 
 
-def _warp(d: Dreamed, now: float, fps: float, p: Mapping[str, Any]) -> np.ndarray:
+def _warp(d: Dreamed, now: float, fps: float, p: Snapshot) -> np.ndarray:
     """``d``'s frame (uint8), moved by the feedback transform for the output frames since it was applied. A drift
     alone moves it by whole pixels (exact: the dream keeps its detail); a zoom or turn resamples it."""
     k = max(0.0, (now - d.warped_at) * fps)
-    zoom = float(p["dream.zoom"]) ** k
-    rot = float(p["dream.rotate"]) * k
-    tx, ty = float(p["dream.translate_x"]) * k + d.offset[0], float(p["dream.translate_y"]) * k + d.offset[1]
+    m = p.dream
+    zoom = m.zoom ** k
+    rot = m.rotate * k
+    tx, ty = m.translate_x * k + d.offset[0], m.translate_y * k + d.offset[1]
     if abs(zoom - 1.0) < 1e-4 and abs(rot) < 1e-3:
         dx, dy = round(tx), round(ty)
         return d.frame if dx == 0 and dy == 0 else _shift(d.frame, dx, dy)

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from performer.errors import OutputError
 from performer.outputs.base import FrameOutput
 from performer.outputs.folder import FolderOutput
-from performer.outputs.layout import DEFAULT_SIZE, Layout
+from performer.outputs.layout import DEFAULT_SIZE, FITS, Layout
 from performer.outputs.ndi import NDIOutput
 from performer.outputs.record import RecordOutput
 from performer.outputs.spout import SpoutOutput
@@ -28,7 +29,37 @@ log = logging.getLogger(__name__)
 OUTPUT_KINDS = ("ndi", "syphon", "spout", "preview", "record", "frames")
 
 
-def make_output(key: str, spec: dict[str, Any], *, base: Path | None = None, frames_dir: Path | None = None,
+@dataclass(frozen=True)
+class OutputSection:
+    """One ``[outputs.<name>]`` table of a preset: its keys, types and defaults (the preset schema's checks are
+    derived from them, :func:`performer.presets.checks.schema_of`)."""
+
+    type: str = field(metadata={"choices": OUTPUT_KINDS})
+    enabled: bool = True
+    name: str | None = None
+    """The sender's name (NDI, Syphon, Spout) or the page's title; None: "Performer" and the table's name."""
+    width: int | None = field(default=None, metadata={"range": (16, 7680)})
+    height: int | None = field(default=None, metadata={"range": (16, 4320)})
+    layout: Literal["dream", "composite"] | None = None
+    """None: the preset's output.layout, then the live parameter."""
+    fit: str = field(default="letterbox", metadata={"choices": FITS})
+    path: str | None = None
+    host: str = "127.0.0.1"
+    port: int = field(default=8765, metadata={"range": (0, 65535)})
+    fps: float | None = field(default=None, metadata={"range": (0.1, 240.0)})
+    """None: the preset's output.fps."""
+
+
+def output_section(key: str, spec: Mapping[str, Any]) -> OutputSection:
+    """``[outputs.<key>]`` as an :class:`OutputSection`; OutputError naming the key for a table of another shape
+    (a checked preset's never is)."""
+    try:
+        return OutputSection(**spec)
+    except TypeError as e:
+        raise OutputError(f"output {key!r}: {e}") from None
+
+
+def make_output(key: str, spec: Mapping[str, Any], *, base: Path | None = None, frames_dir: Path | None = None,
                 default_layout: str = "dream", default_fps: float = 30.0,
                 resolve: Callable[[str], Path] | None = None, stamp: str | None = None) -> FrameOutput:
     """One output from its preset table ``[outputs.<key>]`` (type, name, width, height, layout, fit, path, host,
@@ -38,14 +69,14 @@ def make_output(key: str, spec: dict[str, Any], *, base: Path | None = None, fra
     A table without ``layout`` starts with ``default_layout`` and then follows the live ``output.layout``
     parameter (``FrameInfo.layout``) whenever the engine supplies it; one without ``fps`` takes ``default_fps``
     (the preset's ``output.fps``, the renderer's target rate)."""
-    kind = spec.get("type")
-    width, height = spec.get("width"), spec.get("height")
+    s = output_section(key, spec)
+    kind = s.type
+    width, height = s.width, s.height
     if width is None and height is None:
         width, height = DEFAULT_SIZE
-    layout = Layout(spec.get("layout", default_layout), width, height, spec.get("fit", "letterbox"),
-                    follow="layout" not in spec)
-    fps = float(spec.get("fps", default_fps))
-    label = spec.get("name") or ("Performer" if key == kind else f"Performer {key}")
+    layout = Layout(s.layout or default_layout, width, height, s.fit, follow=s.layout is None)
+    fps = float(s.fps if s.fps is not None else default_fps)
+    label = s.name or ("Performer" if key == kind else f"Performer {key}")
     resolve = resolve or (lambda p: Path(p).expanduser())
     if kind == "ndi":
         return NDIOutput(key, sender=label, fps=fps, layout=layout)
@@ -56,15 +87,14 @@ def make_output(key: str, spec: dict[str, Any], *, base: Path | None = None, fra
     if kind == "preview":
         from performer.outputs.preview.server import PreviewOutput
 
-        return PreviewOutput(key, host=spec.get("host", "127.0.0.1"), port=int(spec.get("port", 8765)),
-                             fps=fps, layout=layout, title=spec.get("name") or "Performer")
+        return PreviewOutput(key, host=s.host, port=int(s.port), fps=fps, layout=layout, title=s.name or "Performer")
     if kind == "record":
         stamp = stamp or time.strftime("%Y%m%d-%H%M%S")
-        root = resolve(spec["path"]) if spec.get("path") else (frames_dir or Path("recordings"))
+        root = resolve(s.path) if s.path else (frames_dir or Path("recordings"))
         return RecordOutput(Path(root) / f"{stamp}-{key}", name=key, fps=fps, layout=layout)
     if kind == "frames":
-        if spec.get("path"):
-            folder = resolve(spec["path"])
+        if s.path:
+            folder = resolve(s.path)
         elif frames_dir is not None:
             folder = Path(frames_dir) / key
         else:
@@ -87,10 +117,10 @@ def build_outputs(preset: Any, *, frames_dir: str | Path | None = None) -> list[
     resolve = getattr(preset, "resolve", None)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     for key, spec in (getattr(preset, "outputs", {}) or {}).items():
-        if not spec.get("enabled", True):
-            log.info("output %r (%s) is disabled in the preset", key, spec.get("type"))
-            continue
         try:
+            if not output_section(key, spec).enabled:
+                log.info("output %r (%s) is disabled in the preset", key, spec.get("type"))
+                continue
             out = make_output(key, spec, frames_dir=Path(frames_dir) if frames_dir else None,
                               default_layout=default_layout, default_fps=default_fps, resolve=resolve,
                               stamp=stamp)

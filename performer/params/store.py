@@ -16,6 +16,7 @@ from typing import Any
 
 from performer.errors import ParamTypeError, UnknownParamError
 from performer.params.registry import REGISTRY, Registry
+from performer.params.views import SectionViews, V
 
 log = logging.getLogger(__name__)
 
@@ -30,19 +31,32 @@ class Change:
     source: str
 
 
-class Snapshot(Mapping[str, Any]):
+class Snapshot(SectionViews, Mapping[str, Any]):
     """An immutable, consistent view of every parameter at one instant.
 
     Values are the smoothed (slewed) values at the snapshot's time; triggers
-    read as the number of times they have fired.
+    read as the number of times they have fired. ``snap["dream.lr"]`` reads one
+    by name; ``snap.dream.lr`` reads it typed, from its section's view
+    (:mod:`performer.params.views`), built once per snapshot when first read.
     """
 
-    __slots__ = ("_values", "version", "time")
+    __slots__ = ("_values", "_views", "version", "time")
 
     def __init__(self, values: dict[str, Any], version: int, t: float) -> None:
         self._values = values
+        self._views: dict[type, Any] = {}
         self.version = version
         self.time = t
+
+    def _view(self, cls: type[V]) -> V:
+        view: V | None = self._views.get(cls)
+        if view is None:  # two threads may both build it: the same values, either one kept
+            view = self._views[cls] = cls.of(self._values)
+        return view
+
+    def with_values(self, values: Mapping[str, Any]) -> Snapshot:
+        """This snapshot (same version and time) with ``values`` in place of its own."""
+        return Snapshot({**self._values, **values}, self.version, self.time)
 
     def __getitem__(self, name: str) -> Any:
         try:
@@ -59,8 +73,8 @@ class Snapshot(Mapping[str, Any]):
     def fired(self, name: str, since: Snapshot | None) -> bool:
         """Whether trigger ``name`` fired between ``since`` and this snapshot."""
         if since is None:
-            return self._values[name] > 0
-        return self._values[name] != since[name]
+            return bool(self._values[name] > 0)
+        return bool(self._values[name] != since[name])
 
 
 @dataclass
@@ -140,7 +154,7 @@ class ParamStore:
         if p.type != "trigger":
             raise ParamTypeError(f"{name} is a {p.type}, not a trigger")
         with self._lock:
-            count = self._targets[name] + 1
+            count: int = self._targets[name] + 1
             self._targets[name] = count
             self._version += 1
         self._notify([Change(name, count, count - 1, source)])

@@ -12,20 +12,39 @@ from __future__ import annotations
 
 import difflib
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from performer.errors import ParamError
 from performer.mapping import CURVES, Route, allowed_sources, source_kind
-from performer.outputs.layout import FITS
+from performer.outputs.factory import OutputSection
 from performer.params import REGISTRY, Registry
-from performer.presets.folders import name_problem
+from performer.presets.checks import (
+    Check,
+    Schema,
+    arrays_of,
+    is_int,
+    is_num,
+    number,
+    one_of,
+    param_name,
+    schema_of,
+    string,
+)
 from performer.presets.morph import parse_morph
-from performer.presets.preset import FORMAT_VERSION, MISSING, OUTPUT_TYPES, Preset, Problem
+from performer.presets.preset import FORMAT_VERSION, MISSING, Preset, Problem
+from performer.presets.sections import (
+    GloveSection,
+    MidiCC,
+    MidiNote,
+    MidiProgram,
+    MidiSection,
+    OscDestination,
+    OscSection,
+)
 from performer.sound.labels import NONE_CLASS, is_none
-from performer.video.factory import spec_problem
-from performer.video.ndi import BANDWIDTHS
+from performer.video.factory import VideoSection
 
 MAX_PROBLEMS = 50
 """Problems listed per preset; the rest are counted in one last line (a preset may hold thousands of typos)."""
@@ -42,38 +61,6 @@ def none_table_allowed(classes: Sequence[str]) -> str:
             + (f": {others}" if others else ""))
 
 
-Check = Callable[[Any], str | None]
-"""Returns None when the value is allowed, else the words for what is allowed."""
-
-
-def _is_int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _is_num(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-
-def string() -> Check:
-    return lambda v: None if isinstance(v, str) else "a string"
-
-
-def boolean() -> Check:
-    return lambda v: None if isinstance(v, bool) else "true or false"
-
-
-def integer(lo: int, hi: int) -> Check:
-    return lambda v: None if _is_int(v) and lo <= v <= hi else f"an integer in [{lo}, {hi}]"
-
-
-def number(lo: float, hi: float) -> Check:
-    return lambda v: None if _is_num(v) and lo <= v <= hi else f"a number in [{lo:g}, {hi:g}]"
-
-
-def one_of(*choices: Any) -> Check:
-    return lambda v: None if v in choices else "one of " + ", ".join(map(str, choices))
-
-
 def colour() -> Check:
     def check(v: Any) -> str | None:
         from performer.dream.grade import parse_colour
@@ -87,44 +74,14 @@ def colour() -> Check:
     return check
 
 
-def list_of(item: Check, what: str) -> Check:
-    def check(v: Any) -> str | None:
-        if isinstance(v, list) and all(item(x) is None for x in v):
-            return None
-        return f"a list of {what}"
-
-    return check
-
-
-def param_name(numeric_only: bool = False) -> Check:
-    def check(v: Any) -> str | None:
-        if not isinstance(v, str) or v not in REGISTRY:
-            close = difflib.get_close_matches(str(v), REGISTRY.names(), n=3, cutoff=0.6)
-            hint = f" (did you mean {', '.join(close)}?)" if close else ""
-            return "the name of a parameter (see `performer params`)" + hint
-        if numeric_only and not REGISTRY.get(v).numeric:
-            return "a float or int parameter (only those can be modulated)"
-        return None
-
-    return check
-
-
 def mod_source() -> Check:
     return lambda v: None if isinstance(v, str) and source_kind(v) else f"a modulation source: {allowed_sources()}"
 
 
 def _range_pair(v: Any) -> str | None:
-    if isinstance(v, list) and len(v) == 2 and all(_is_num(x) and math.isfinite(x) for x in v) and v[0] != v[1]:
+    if isinstance(v, list) and len(v) == 2 and all(is_num(x) and math.isfinite(x) for x in v) and v[0] != v[1]:
         return None
     return "a list of two different finite numbers [from, to]"
-
-
-def preset_ref(v: Any) -> str | None:
-    """A preset a MIDI note or program recalls: a preset name, or next / prev."""
-    if v in ("next", "prev"):
-        return None
-    allowed = name_problem(v)
-    return None if allowed is None else f"next, prev or {allowed}"
 
 
 GUIDE_WORDS = "a list of ImageNet classes: indices 0..999 or names, as `performer dream --guide` takes them"
@@ -132,9 +89,9 @@ GUIDE_WORDS = "a list of ImageNet classes: indices 0..999 or names, as `performe
 
 def resolve_guide(v: Any) -> tuple[list[int] | None, str | None]:
     """A class's ``guide`` as ImageNet indices, or None and what is allowed."""
-    if not isinstance(v, list) or len(v) > MAX_GUIDES or not all(_is_int(x) or isinstance(x, str) for x in v):
+    if not isinstance(v, list) or len(v) > MAX_GUIDES or not all(is_int(x) or isinstance(x, str) for x in v):
         return None, f"{GUIDE_WORDS} (at most {MAX_GUIDES})"
-    bad = [x for x in v if _is_int(x) and not 0 <= x <= 999]
+    bad = [x for x in v if is_int(x) and not 0 <= x <= 999]
     if bad:
         return None, f"{GUIDE_WORDS}; {bad[0]} is outside 0..999"
     names = [x for x in v if isinstance(x, str)]
@@ -146,10 +103,8 @@ def resolve_guide(v: Any) -> tuple[list[int] | None, str | None]:
         resolved = iter(resolve_guides(names))
     except ValueError as e:
         return None, f"{GUIDE_WORDS}; {e}"
-    return [x if _is_int(x) else next(resolved) for x in v], None
+    return [x if is_int(x) else next(resolved) for x in v], None
 
-
-Schema = dict[str, tuple[Check, bool]]  # key -> (check, required)
 
 ROUTE: Schema = {
     "source": (mod_source(), True),
@@ -159,60 +114,21 @@ ROUTE: Schema = {
     "range": (_range_pair, False),
     "smoothing": (number(0.0, 30.0), False),
 }
-MIDI_CC: Schema = {
-    "param": (param_name(), True),
-    "cc": (integer(0, 127), True),
-    "channel": (integer(1, 16), False),
-    "bits": (one_of(7, 14), False),
-    "takeover": (boolean(), False),
-}
-MIDI_NOTE: Schema = {
-    "note": (integer(0, 127), True),
-    "channel": (integer(1, 16), False),
-    "preset": (preset_ref, False),
-    "param": (param_name(), False),
-}
-MIDI_PROGRAM: Schema = {"program": (integer(0, 127), True), "preset": (preset_ref, True)}
-MIDI: Schema = {"input": (string(), False), "output": (string(), False), "feedback": (boolean(), False)}
-GLOVE: Schema = {
-    "source": (one_of("serial", "osc"), False),
-    "port": (string(), False),
-    "baud": (integer(300, 2_000_000), False),
-    "fingers": (integer(1, 10), False),
-    "calibration": (string(), False),
-    "smoothing": (number(0.0, 5.0), False),
-}
-OSC: Schema = {
-    "host": (string(), False),
-    "port": (integer(1, 65535), False),
-    "allow": (list_of(string(), "client addresses"), False),
-    "oscquery_port": (integer(0, 65535), False),
-    "thumbnail": (integer(0, 512), False),
-}
-OSC_DEST: Schema = {"host": (string(), True), "port": (integer(1, 65535), True)}
+# The hardware and connection sections: derived from the dataclasses that declare them (performer.presets.checks).
+MIDI_CC: Schema = schema_of(MidiCC)
+MIDI_NOTE: Schema = schema_of(MidiNote)
+MIDI_PROGRAM: Schema = schema_of(MidiProgram)
+MIDI: Schema = schema_of(MidiSection)
+GLOVE: Schema = schema_of(GloveSection)
+OSC: Schema = schema_of(OscSection)
+OSC_DEST: Schema = schema_of(OscDestination)
 CLASS: Schema = {
     "image": (string(), False),
     "colour": (colour(), False),
     "guide": (lambda v: resolve_guide(v)[1], False),
 }
-OUTPUT: Schema = {
-    "type": (one_of(*OUTPUT_TYPES), True),
-    "enabled": (boolean(), False),
-    "name": (string(), False),
-    "width": (integer(16, 7680), False),
-    "height": (integer(16, 4320), False),
-    "layout": (one_of("dream", "composite"), False),
-    "fit": (one_of(*FITS), False),
-    "path": (string(), False),
-    "host": (string(), False),
-    "port": (integer(0, 65535), False),
-    "fps": (number(0.1, 240.0), False),
-}
-VIDEO: Schema = {
-    "source": (spec_problem, False),
-    "extra_ips": (list_of(string(), "IP addresses or host names NDI asks for sources besides mDNS"), False),
-    "bandwidth": (one_of(*BANDWIDTHS), False),
-}
+OUTPUT: Schema = schema_of(OutputSection)
+VIDEO: Schema = schema_of(VideoSection)
 TOP_KEYS = ("format", "name", "description", "morph", "quantize", "params", "mapping", "midi", "glove", "osc",
             "classes", "outputs", "video")
 QUANTIZE = ("off", "beat", "bar")
@@ -374,13 +290,13 @@ def parse_preset(
             routes.append(Route(r["source"], r["target"], float(r.get("depth", 0.5)), r.get("curve", "linear"),
                                 (float(rng[0]), float(rng[1])) if rng else None, float(r.get("smoothing", 0.0))))
 
-    midi = c.fields("midi", data.get("midi", {}), MIDI, extra=("cc", "notes", "programs"))
+    midi = c.fields("midi", data.get("midi", {}), MIDI, extra=tuple(arrays_of(MidiSection)))
     if midi is not None:
         for key, schema in (("cc", MIDI_CC), ("notes", MIDI_NOTE), ("programs", MIDI_PROGRAM)):
             if key in midi:
                 c.array(f"midi.{key}", midi[key], schema)
     glove = c.fields("glove", data.get("glove", {}), GLOVE)
-    osc = c.fields("osc", data.get("osc", {}), OSC, extra=("destinations",))
+    osc = c.fields("osc", data.get("osc", {}), OSC, extra=tuple(arrays_of(OscSection)))
     if osc is not None and "destinations" in osc:
         c.array("osc.destinations", osc["destinations"], OSC_DEST)
     tables = [k for k in classes if not is_none(k)]  # the classes a [classes.*] table may name

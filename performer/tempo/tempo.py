@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from performer.audio.ring import AudioRing
+from performer.engine_like import EngineLike
 from performer.errors import ControlError
 from performer.params import Change, ParamStore
 from performer.runtime import LoopStats, Worker
@@ -358,7 +359,7 @@ class PipelineDelay:
 
     FRAMES = 9
 
-    def __init__(self, engine: Any) -> None:
+    def __init__(self, engine: EngineLike) -> None:
         self.engine = engine
         self._seen = -1
         self._frames: deque[float] = deque(maxlen=self.FRAMES)
@@ -375,7 +376,7 @@ class PipelineDelay:
         return 1.5 * frame + 1.0 / max(1.0, float(self.engine.store.get("output.fps")))
 
 
-def attach(engine: Any) -> Tempo:
+def attach(engine: EngineLike) -> Tempo:
     """A :class:`Tempo` for ``engine``: its store, its modulation sources and its audio ring (not started);
     quantised changes are let through early by the engine's own delay (:class:`PipelineDelay`)."""
     tempo = Tempo(engine.store, engine.extra_sources, ring=engine.ring)

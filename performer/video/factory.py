@@ -8,6 +8,7 @@ preset's ``[video]`` table names (its ``source``, ``extra_ips`` and ``bandwidth`
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -72,16 +73,28 @@ def open_video(spec: str, *, extra_ips: Sequence[str] = (), bandwidth: str = DEF
     return CameraVideo(path, spec=spec)
 
 
+@dataclass(frozen=True)
+class VideoSection:
+    """A preset's ``[video]`` table: its keys, types and defaults (the preset schema's checks are derived from
+    them, :func:`performer.presets.checks.schema_of`)."""
+
+    source: str | None = field(default=None, metadata={"check": spec_problem})
+    """ndi:NAME, camera:N or a file; None: no video."""
+    extra_ips: list[str] = field(default_factory=list,
+                                 metadata={"items": "IP addresses or host names NDI asks for sources besides mDNS"})
+    bandwidth: str = field(default=DEFAULT_BANDWIDTH, metadata={"choices": BANDWIDTHS})
+
+
 def video_from_preset(preset: Any, spec: str | None = None) -> VideoSource | None:
     """The video source of ``preset.video`` (its ``source``, ``extra_ips``, ``bandwidth``), ``spec`` replacing the
     source when given (``serve --video``); None when neither names one. A file the preset names is found relative
     to the preset; one given as ``spec``, relative to the working folder."""
-    table = dict(getattr(preset, "video", None) or {})
-    source = spec or table.get("source")
+    table = VideoSection(**(getattr(preset, "video", None) or {}))
+    source = spec or table.source
     if not source:
         return None
-    bandwidth = table.get("bandwidth", DEFAULT_BANDWIDTH)
+    bandwidth = table.bandwidth
     if bandwidth not in BANDWIDTHS:
         raise VideoError(f"video bandwidth {bandwidth!r} is not one of {', '.join(BANDWIDTHS)}")
-    return open_video(source, extra_ips=list(table.get("extra_ips", ())), bandwidth=bandwidth,
+    return open_video(source, extra_ips=list(table.extra_ips), bandwidth=bandwidth,
                       resolve=None if spec else preset.resolve)

@@ -99,7 +99,7 @@ def test_fade_glides_to_black_and_back():
 def test_blackout_toggles_instant_black_even_before_the_next_dreamed_frame():
     clock = Clock()
     store = ParamStore(clock=clock)
-    stale = dict(store.snapshot())  # what the engine hands over: the last dreamed frame's values
+    stale = store.snapshot()  # what the engine hands over: the last dreamed frame's values
     presenter = Presenter(lambda f, t: None, lambda: stale, clock, live=store.snapshot)
     presenter.put(Dreamed(solid((50, 60, 70)), clock.t, clock.t))
     assert shown(store, presenter).any()
@@ -138,7 +138,7 @@ def test_the_running_clock_emits_black_frames_after_a_blackout():
         if len(frames) >= 3 and not frame.any():
             got.set()
 
-    presenter = Presenter(emit, lambda: {**store.snapshot(), "master.blackout": 0}, live=store.snapshot)
+    presenter = Presenter(emit, lambda: store.snapshot().with_values({"master.blackout": 0}), live=store.snapshot)
     store.set("output.fps", 60.0)
     presenter.put(Dreamed(solid((255, 255, 255)), time.monotonic(), time.monotonic()))
     presenter.start()

@@ -43,7 +43,7 @@ def analyses(engine: Engine, audio: np.ndarray) -> list:
 def test_on_none_the_dream_keeps_its_class_guide_and_image(tmp_path):
     engine = Engine(source=ArraySource(tone(300, 1.0), RATE), classifier=NoneToneClassifier(),
                     renderer=RecordingRenderer(), preset=class_preset(tmp_path))
-    params = dict(engine.store.snapshot())
+    params = engine.store.snapshot()
     mix = GuideMix()  # what the renderer does with each scene's mix
     seen = []
     for i, a in enumerate(analyses(engine, np.concatenate([tone(300, 1.5), noise(1.5), tone(3000, 1.5)]))):
@@ -68,7 +68,7 @@ def test_on_none_the_dream_keeps_its_class_guide_and_image(tmp_path):
 def test_none_before_any_class_is_the_idle_dream(tmp_path):
     engine = Engine(source=ArraySource(tone(300, 1.0), RATE), classifier=NoneToneClassifier(),
                     renderer=RecordingRenderer(), preset=class_preset(tmp_path))
-    params = dict(engine.store.snapshot())
+    params = engine.store.snapshot()
     [*_, a] = analyses(engine, noise(1.0))
     assert a.hears_none
     scene = engine.scene_for(a, params)

@@ -35,18 +35,17 @@ def engine() -> Engine:
 def test_a_class_change_and_a_restart_wait_for_the_boundary():
     e = engine()
     e.tempo = Grid(at=10.0)  # type: ignore[assignment]
-    params = dict(e.store.snapshot())
-    params["tempo.quantize"] = "bar"
+    params = e.store.snapshot().with_values({"tempo.quantize": "bar"})
     p, s = e._quantised(params, Scene(key="low", mix=(("low", (1,), 1.0),)), now=1.0)
     assert s.key == "low"  # nothing shown yet: the first class is shown at once
     p, s = e._quantised(params, Scene(key="high", mix=(("high", (2,), 1.0),)), now=2.0)
     assert s.key is None and s.mix == ()  # held: the renderer is told nothing changed
-    restarted = dict(params, **{"dream.restart": params["dream.restart"] + 1 if params["dream.restart"] else 1})
+    restarted = params.with_values({"dream.restart": params["dream.restart"] + 1 if params["dream.restart"] else 1})
     p, s = e._quantised(restarted, Scene(key="high"), now=5.0)
     assert p["dream.restart"] == params["dream.restart"] and s.key is None
     p, s = e._quantised(restarted, Scene(key="high"), now=10.0)  # the bar begins: both go through
     assert s.key == "high" and p["dream.restart"] == restarted["dream.restart"]
-    params["tempo.quantize"] = "off"
+    params = params.with_values({"tempo.quantize": "off"})
     p, s = e._quantised(params, Scene(key="low"), now=10.5)
     assert s.key == "low"
 

@@ -17,6 +17,7 @@ from performer.dream.seeds import image_seed
 from performer.dream.video_mix import VideoMix
 from performer.engine import Engine
 from performer.params import ParamStore
+from performer.params.views import VideoParams
 from performer.presets import Preset, copy_preset, parse_preset
 from performer.video import CameraVideo, NDIVideo
 from small import small_preset
@@ -94,12 +95,12 @@ def test_restart_mode_seeds_each_new_dream_from_the_video_and_leaves_it_alone_be
 def test_the_video_is_converted_once_per_frame_and_left_out_when_off_or_unusable(caplog):
     mix = VideoMix()
     img = torch.full((1, 3, 16, 16), 0.5).contiguous(memory_format=core.CL)
-    on = {"video.weight": 0.5, "video.mode": "blend"}
+    on = VideoParams(weight=0.5, mode="blend")
     frame = picture(32, 32)
     a = mix.apply(img, on, frame, "blend")
     assert mix.target(frame, img) is mix.target(frame, img)  # converted once, reused by every dreamed frame
     assert not torch.equal(a, img)
-    assert mix.apply(img, {"video.weight": 0.0, "video.mode": "blend"}, frame, "blend") is img
+    assert mix.apply(img, VideoParams(weight=0.0, mode="blend"), frame, "blend") is img
     assert mix.apply(img, on, frame, "restart") is img  # another mode
     assert mix.apply(img, on, None, "blend") is img  # no video (yet)
     with caplog.at_level(logging.ERROR):

@@ -9,6 +9,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from performer.engine_like import EngineLike
 from performer.errors import ControlError
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,7 @@ class ControlsLink:
         return out
 
 
-def attach_control_pages(engine: Any, controls: Any) -> int:
+def attach_control_pages(engine: EngineLike, controls: Any) -> int:
     """Attach every preview output of ``engine`` to its store and ``controls``; how many were attached."""
     from performer.outputs.preview.server import PreviewOutput
 
