@@ -98,5 +98,5 @@ def serve_control(handler: GuardedHandler, hub: ControlHub | None, title: str, w
 def _close_quietly(ws: Any) -> None:
     try:
         ws.close(1011, "server error")
-    except Exception:
-        pass
+    except Exception as e:  # the socket is already broken: nothing more to say to it
+        log.debug("control page: closing a broken session: %s", e)
