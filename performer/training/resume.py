@@ -36,19 +36,25 @@ def state_path(checkpoint: Path | str) -> Path:
 
 
 def command_line(args: argparse.Namespace) -> dict[str, Any]:
-    """The options of a ``performer train`` run as plain values (what a weights-only file can hold)."""
-    plain = (str, int, float, bool, type(None))
+    """The options of a ``performer train`` run as plain values (what a weights-only file can hold): paths as
+    strings, lists (a repeated ``--extra DIR``) item by item. An option of any other kind is refused rather than
+    left out, so a resumed run never goes on without one of its options."""
     out: dict[str, Any] = {}
     for k, v in vars(args).items():
-        if k in ("func", "resume") or k.startswith("_"):
-            continue
-        if isinstance(v, plain):
-            out[k] = v
-        elif isinstance(v, (list, tuple)) and all(isinstance(x, plain) for x in v):
-            out[k] = list(v)
-        elif isinstance(v, os.PathLike):
-            out[k] = os.fspath(v)
+        if k in ("func", "resume") or k.startswith("_") or callable(v) or isinstance(v, argparse.ArgumentParser):
+            continue  # the command's own machinery, not an option
+        out[k] = _plain(k, v)
     return out
+
+
+def _plain(name: str, v: Any) -> Any:
+    if isinstance(v, (str, int, float, bool, type(None))):
+        return v
+    if isinstance(v, os.PathLike):
+        return os.fspath(v)
+    if isinstance(v, (list, tuple)):
+        return [_plain(name, x) for x in v]
+    raise ModelError(f"--resume: the option {name!r} ({type(v).__name__}) cannot be stored in the run state")
 
 
 def save(path: Path, args: dict[str, Any], loop: dict[str, Any]) -> None:

@@ -92,6 +92,19 @@ def test_resume_refuses_what_is_not_a_run_state(tmp_path):
         R.load(tmp_path / "x.resume.pt")
 
 
+def test_the_run_state_keeps_every_option_repeated_paths_too(tmp_path):
+    # a repeated --extra DIR is a list of paths: once dropped from the state, so a resumed run went on without it
+    args = argparse.Namespace(data=tmp_path, extra=[tmp_path / "a", tmp_path / "b"], folds="1,2",
+                              hold_out_sources=["sesa"], lr=None, resume="x.pt", func=print,
+                              command_parser=argparse.ArgumentParser())
+    stored = R.command_line(args)
+    assert stored == {"data": str(tmp_path), "extra": [str(tmp_path / "a"), str(tmp_path / "b")], "folds": "1,2",
+                      "hold_out_sources": ["sesa"], "lr": None}
+    assert vars(R.resumed_args({"args": stored}, argparse.Namespace(threads=2)))["extra"] == stored["extra"]
+    with pytest.raises(ModelError, match="'weird'"):
+        R.command_line(argparse.Namespace(weird=object()))
+
+
 def test_train_without_data_or_resume_says_what_it_needs():
     from performer.errors import DataError
 
