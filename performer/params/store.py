@@ -16,7 +16,7 @@ from typing import Any
 
 from performer.errors import ParamTypeError, UnknownParamError
 from performer.params.registry import REGISTRY, Registry
-from performer.params.views import SectionViews, V
+from performer.params.views import SectionViews
 
 log = logging.getLogger(__name__)
 
@@ -44,15 +44,9 @@ class Snapshot(SectionViews, Mapping[str, Any]):
 
     def __init__(self, values: dict[str, Any], version: int, t: float) -> None:
         self._values = values
-        self._views: dict[type, Any] = {}
+        self._views = {}
         self.version = version
         self.time = t
-
-    def _view(self, cls: type[V]) -> V:
-        view: V | None = self._views.get(cls)
-        if view is None:  # two threads may both build it: the same values, either one kept
-            view = self._views[cls] = cls.of(self._values)
-        return view
 
     def with_values(self, values: Mapping[str, Any]) -> Snapshot:
         """This snapshot (same version and time) with ``values`` in place of its own."""

@@ -56,9 +56,16 @@ class SectionViews:
     """The sections of a snapshot as typed views (:class:`~performer.params.store.Snapshot` derives from it)."""
 
     __slots__ = ()
+    _values: Mapping[str, Any]
+    """Every parameter name to its value (the snapshot's slot)."""
+    _views: dict[type, Any]
+    """The views built so far (the snapshot's slot)."""
 
     def _view(self, cls: type[V]) -> V:
-        raise NotImplementedError
+        view: V | None = self._views.get(cls)
+        if view is None:  # two threads may both build it: the same values, either one kept
+            view = self._views[cls] = cls.of(self._values)
+        return view
 '''
 
 
