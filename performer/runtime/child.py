@@ -134,7 +134,8 @@ class ChildProcess:
                     return
                 proc.wait()
                 self.log.error(self.says.ended, proc.returncode)
-                time.sleep(min(5.0, 0.5 * 2 ** min(self.restarts, 4)))
+                if self._worker.wait(min(5.0, 0.5 * 2 ** min(self.restarts, 4))):
+                    return  # told to stop during the back-off: no new child
                 self.restarts += 1
                 try:
                     self.proc = self._spawn(15.0)
