@@ -3,9 +3,11 @@ beat written at their exact frames inside JACK's cycles, then Stop.
 
 Run as ``python tests/tempo/jack_clock.py NAME BPM CLOCKS [NOTE]``: it registers ``NAME:out``, prints ``ready``, waits
 until something connects to it, waits 0.3 s more (shared/TESTING.md), plays, and prints one JSON line: the clocks
-written and the monotonic time of Start (the first clock falls with it: beat 0). Frames become monotonic seconds
-through the least delayed observation of ``time - frames since the cycle began``. With ``NOTE`` it plays that
-note once a beat instead (a drummer's pad mapped to tap tempo), CLOCKS times, with no Start or Stop.
+written, the monotonic time of Start (the first clock falls with it: beat 0) and the monotonic times of the xruns the
+JACK server reported meanwhile (a cycle it could not complete: the MIDI of that cycle may be lost on the way). Frames
+become monotonic seconds through the least delayed observation of ``time - frames since the cycle began``. With
+``NOTE`` it plays that note once a beat instead (a drummer's pad mapped to tap tempo), CLOCKS times, with no Start or
+Stop.
 """
 
 from __future__ import annotations
@@ -56,6 +58,8 @@ def main(name: str, bpm: float, clocks: int, note: int | None = None) -> None:
                 done.set()
                 return
 
+    xruns: list[float] = []
+    client.set_xrun_callback(lambda delayed_usecs: xruns.append(time.monotonic()))
     client.set_process_callback(process)
     client.activate()
     print("ready", flush=True)
@@ -66,7 +70,7 @@ def main(name: str, bpm: float, clocks: int, note: int | None = None) -> None:
     done.wait()
     time.sleep(0.2)
     start_time = state["offset"] + state["start"] / rate
-    print(json.dumps({"sent": state["sent"], "start": start_time}), flush=True)
+    print(json.dumps({"sent": state["sent"], "start": start_time, "xruns": xruns}), flush=True)
     client.deactivate()
     client.close()
 

@@ -3,6 +3,7 @@ and a tap-tempo note, sent by a second client the way a drum machine or a DAW wo
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 import time
@@ -12,6 +13,7 @@ from jack_clock import JackClock
 from load import gil_load
 
 from conftest import wait_until
+from jack_helpers import JACK_RATE
 from performer.midi.backend import ALSA_SEQUENCER
 from performer.params import ParamStore
 from performer.tempo import Tempo
@@ -90,6 +92,19 @@ def test_tempo_with_a_stopped_midi_transport_does_not_hold_a_quantised_recall():
     tempo.midi.handle(msg("stop"), now[0])
     assert tempo.quantize_delay() == 0.0
     assert tempo.values()["bpm"] == pytest.approx(120.0, rel=0.01)
+
+
+JACK_PERIOD = 1024 / JACK_RATE
+"""Seconds of one cycle of the tests' JACK server."""
+
+
+def xrun_events(times: list[float]) -> list[float]:
+    """The xruns a JACK client was told of, one per event (each client in the graph has it said once)."""
+    events: list[float] = []
+    for t in sorted(times):
+        if not events or t - events[-1] > JACK_PERIOD:
+            events.append(t)
+    return events
 
 
 needs_no_alsa = pytest.mark.skipif(os.path.exists(ALSA_SEQUENCER),
@@ -220,8 +235,17 @@ def test_every_clock_of_a_jack_clock_source_is_counted_while_the_process_is_load
             result = source.result(15)
         assert result["sent"] == clocks
         assert wait_until(lambda: not tempo.running(), 5), tempo.status()  # Stop came after the last clock
-        assert tempo.midi.clocks == clocks, tempo.status()
-        assert tempo.midi_input is not None and tempo.midi_input.stats.received == clocks + 2  # Start, Stop
+        # Every clock the JACK server delivered is counted. The server itself may drop a cycle's MIDI on a
+        # machine this loaded: its dummy driver's timer woke 46-52 us late in 2 of 16 runs here with three
+        # busy processes on two cores (jackd: "JackTimedDriver::Process XRun", the clients "not finished"),
+        # and one or two clocks went missing with it, never without. An xrun costs the cycle the source wrote
+        # and the one the reader read: at most two cycles' clocks. Reading on JACK's thread under the GIL (the
+        # old bug) overran most cycles: 288 of 440 clocks lost.
+        xruns = xrun_events(result["xruns"])
+        lost = clocks - tempo.midi.clocks
+        per_cycle = math.ceil(JACK_PERIOD / (60.0 / (bpm * PPQN)))
+        assert len(xruns) <= 3 and 0 <= lost <= 2 * per_cycle * len(xruns), (lost, xruns, tempo.status())
+        assert tempo.midi_input is not None and tempo.midi_input.stats.received == tempo.midi.clocks + 2
         assert tempo.midi.bpm == pytest.approx(bpm, rel=0.003)
         # the beat against the source's own: rtmidi stamps a message with its JACK cycle (21 ms here), not its
         # frame in it, so the beat is up to a cycle late, never more (it was 248 ms p95 in the issue)
