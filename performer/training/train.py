@@ -9,9 +9,9 @@ dB), SpecAugment (two frequency and two time masks filled with the example's mea
 domain, soft targets).
 
 Validation each epoch is clip-level accuracy on the validation clips: every clip is cut into windows of the
-training length (half-window hop), and the window probabilities are averaged. The best epoch's weights are kept;
-training stops after ``patience`` epochs without improvement. At the end, their softmax temperature is fitted on
-the validation windows (:mod:`performer.training.calibration`) and stored in the checkpoint.
+training length (half-window hop), and the window probabilities are averaged. The best epoch's weights (with
+``ema``, their moving average: :mod:`performer.training.average`) are kept; training stops after ``patience`` epochs
+without improvement; then their softmax temperature is fitted on the validation windows and stored.
 
 Under torchrun every process runs :func:`train_from_args` and :func:`fit` shares each epoch among them
 (DistributedDataParallel, see :mod:`performer.training.distributed`).
@@ -40,6 +40,7 @@ from performer.sound.labels import NONE_CLASS
 from performer.training import distributed as D
 from performer.training import resume as R
 from performer.training.augment import RoomAugment, mel_band_hz, mixup_db, room, spec_augment
+from performer.training.average import WeightAverage
 from performer.training.calibration import calibrate_on
 from performer.training.datasets import MelSet, crop_frames, windows_of
 from performer.training.distil import Distiller
@@ -78,6 +79,9 @@ class TrainConfig:
     background_p: float = 0.8
     """Share of windows mixed with background at a random SNR (when there is background)."""
     snr_db: tuple[float, float] = (0.0, 20.0)
+    ema: float = 0.0
+    """Decay of the weights' moving average that is validated and kept (0: the weights themselves; see
+    :mod:`performer.training.average`)."""
     image_size: int | None = None
     seed: int = 0
     threads: int = 2
@@ -186,6 +190,8 @@ def fit(model: torch.nn.Module, train: MelSet, val: MelSet | None, cfg: TrainCon
     val_mine = val.select(D.shard(len(val), ddp).tolist()) if val is not None and ddp.distributed else val
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, epochs=cfg.epochs, steps_per_epoch=steps_per_epoch,
                                                 pct_start=0.15) if cfg.optimizer == "adamw" else None
+    average = WeightAverage(model, cfg.ema) if cfg.ema else None
+    kept = average.module if average is not None else model  # what is validated, chosen and kept
     history: list[dict[str, float]] = []
     best = {"epoch": -1, "val_accuracy": -1.0, "val_loss": float("inf")}
     best_state = None
@@ -199,6 +205,8 @@ def fit(model: torch.nn.Module, train: MelSet, val: MelSet | None, cfg: TrainCon
         if sched is not None and resume.get("scheduler") is not None:
             sched.load_state_dict(resume["scheduler"])
         history, best, best_state = list(resume["history"]), dict(resume["best"]), resume["best_state"]
+        if average is not None and resume.get("average") is not None:
+            average.restore(resume["average"])
         stale, steps, done = int(resume["stale"]), int(resume["steps"]), bool(resume["done"])
         first = int(resume["epoch"]) + 1
         t_start -= float(resume["seconds"])
@@ -246,6 +254,8 @@ def fit(model: torch.nn.Module, train: MelSet, val: MelSet | None, cfg: TrainCon
             opt.step()
             if frozen is not None:
                 frozen.restore()
+            if average is not None:
+                average.update(model)
             if sched is not None:
                 sched.step()
             total += loss.item() * len(idx)
@@ -263,8 +273,8 @@ def fit(model: torch.nn.Module, train: MelSet, val: MelSet | None, cfg: TrainCon
                                  "train_accuracy": correct / max(1, seen),
                                  "lr": opt.param_groups[0]["lr"], "seconds": time.time() - t_start}
         if val is not None and len(val):
-            D.sync_buffers(model, ddp)  # validate with rank 0's BatchNorm statistics, the ones it saves
-            row.update(validate(model, val if val_mine is None else val_mine, len(val), frames, device, ddp))
+            D.sync_buffers(kept, ddp)  # validate with rank 0's BatchNorm statistics, the ones it saves
+            row.update(validate(kept, val if val_mine is None else val_mine, len(val), frames, device, ddp))
         history.append(row)
         log.info("epoch %d: %s", epoch, ", ".join(f"{k} {v:.4g}" for k, v in row.items() if k != "epoch"))
         if on_epoch and ddp.is_main:
@@ -278,7 +288,7 @@ def fit(model: torch.nn.Module, train: MelSet, val: MelSet | None, cfg: TrainCon
                 row["val_accuracy"] == best["val_accuracy"] and row["val_loss"] < best["val_loss"]), ddp)
             if better:
                 best = {"epoch": epoch, "val_accuracy": row["val_accuracy"], "val_loss": row["val_loss"]}
-                best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+                best_state = {k: v.detach().cpu().clone() for k, v in kept.state_dict().items()}
                 stale = 0
                 if on_best and ddp.is_main:
                     on_best(dict(best, seconds=time.time() - t_start), history)
@@ -292,6 +302,7 @@ def fit(model: torch.nn.Module, train: MelSet, val: MelSet | None, cfg: TrainCon
             on_epoch_end({"epoch": epoch, "done": done, "model": model.state_dict(), "optimizer": opt.state_dict(),
                           "scheduler": sched.state_dict() if sched is not None else None, "history": history,
                           "best": best, "best_state": best_state, "stale": stale, "steps": steps,
+                          "average": average.state() if average is not None else None,
                           "seconds": time.time() - t_start, "rng": [shared_rng.bit_generator.state,
                                                                     rng.bit_generator.state],
                           "torch_rng": torch.get_rng_state()})
@@ -323,7 +334,7 @@ def train_from_args(args) -> dict[str, Any] | None:
         augment = off
     cfg = TrainConfig.for_model(args.model, window=args.window, window_max=getattr(args, "window_max", None),
                                 epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, patience=args.patience,
-                                seed=args.seed, threads=args.threads, **augment)
+                                seed=args.seed, threads=args.threads, ema=getattr(args, "ema", None), **augment)
     with D.session(args.device) as (ddp, device):
         if loop is not None and ddp.distributed:
             raise ModelError("--resume goes on with a run on one process; run it without torchrun")
