@@ -102,6 +102,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", help="torch device (auto, cuda, mps, cpu)")
     p.add_argument("--threads", type=int, help="torch CPU threads (default: cores - 1, at least 1)")
     p.add_argument("--no-cold-start", action="store_true", help="skip the empty-numba-cache first-class run")
+    p.add_argument("--model", type=Path, help="classifier checkpoint (default: the shipped model; the cold-start "
+                   "run always uses the shipped one)")
 
 
 # --- the input -------------------------------------------------------------------------------------------------
@@ -243,7 +245,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     clips_by_class(args.data, args.folds, args.classes)  # fail early, before the cold-start run
     cold = None if args.no_cold_start else first_class_cold(args)
     threads = configure_threads(args.threads)
-    clf = Classifier.from_checkpoint(default_checkpoint(), device=args.device)
+    clf = Classifier.from_checkpoint(args.model or default_checkpoint(), device=args.device)
     fast = fast_classifier_for(clf, None, device=args.device)
     rate = int(clf.sample_rate)
     audio, passes, details = two_passes(args.data, args.folds, args.classes, args.segment, rate, args.seed)
