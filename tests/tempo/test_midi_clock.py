@@ -18,7 +18,7 @@ from performer.midi.backend import ALSA_SEQUENCER
 from performer.params import ParamStore
 from performer.tempo import Tempo
 from performer.tempo.grid import wrap
-from performer.tempo.midi_clock import PPQN, MidiClock
+from performer.tempo.midi_clock import PPQN, WINDOW, MidiClock
 
 
 def msg(kind: str, **kw):
@@ -243,14 +243,18 @@ def test_every_clock_of_a_jack_clock_source_is_counted_while_the_process_is_load
         # old bug) overran most cycles: 288 of 440 clocks lost.
         xruns = xrun_events(result["xruns"])
         lost = clocks - tempo.midi.clocks
-        per_cycle = math.ceil(JACK_PERIOD / (60.0 / (bpm * PPQN)))
+        step = 60.0 / (bpm * PPQN)
+        per_cycle = math.ceil(JACK_PERIOD / step)
         assert len(xruns) <= 3 and 0 <= lost <= 2 * per_cycle * len(xruns), (lost, xruns, tempo.status())
         assert tempo.midi_input is not None and tempo.midi_input.stats.received == tempo.midi.clocks + 2
-        assert tempo.midi.bpm == pytest.approx(bpm, rel=0.003)
+        # A clock the server dropped is one no follower can count: the tempo's line is fitted across it (a tick
+        # missing among the WINDOW fitted moves the slope by 1.5 / WINDOW at most; CI: 137.2 BPM for 140 with
+        # two lost) and the beat falls behind by its length until the next Start or Song Position.
+        assert tempo.midi.bpm == pytest.approx(bpm, rel=0.003 + 1.5 * lost / WINDOW), (lost, xruns)
         # the beat against the source's own: rtmidi stamps a message with its JACK cycle (21 ms here), not its
         # frame in it, so the beat is up to a cycle late, never more (it was 248 ms p95 in the issue)
         late = [(b - (t - result["start"]) * bpm / 60) * 60 / bpm for t, b in beats]
-        assert len(late) >= 5 and all(-0.005 < x < 0.03 for x in late), late  # sampled every 0.25 s or later
+        assert len(late) >= 5 and all(-0.005 - lost * step < x < 0.03 for x in late), late  # sampled every 0.25 s
     finally:
         tempo.stop()
         source.stop()
