@@ -16,12 +16,7 @@ from performer.training.average import WeightAverage
 QUIET = dict(mixup=0.0, specaugment=False, gain_db=0.0, band_limit_p=0.0, eq_db=0.0, patience=100)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)  # the same thread count in every run: the same arithmetic
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # the same thread count in every run: the same arithmetic
 
 
 def _fit(ema: float, epochs: int = 1, **kw):
