@@ -113,7 +113,7 @@ def register(subparsers) -> None:
     p.add_argument("--lr", type=positive_float, default=None, help="learning rate (default: model's)")
     p.add_argument("--ema", type=float_range(0.0, 0.99999), default=None, metavar="DECAY",
                    help="validate and keep a moving average of the weights with this decay per step, e.g. 0.998 "
-                   "(default: model's; 0: the weights themselves)")
+                   "(default 0: the weights themselves)")
     p.add_argument("--patience", type=positive_int, default=None,
                    help="early-stopping patience in epochs (default: model's)")
     p.add_argument("--window-max", type=float_range(0.2, 4.0), default=None, metavar="S",

@@ -18,9 +18,12 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 class WeightAverage:
     """The averaged copy of ``model``; :meth:`update` after each optimiser step."""
 
-    def __init__(self, model: torch.nn.Module, decay: float) -> None:
+    def __init__(self, model: torch.nn.Module, decay: float, state: dict[str, Any] | None = None) -> None:
+        """``state``: what :meth:`state` gave in an earlier run, to go on from (``--resume``)."""
         self.decay = decay
         self.averaged = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
+        if state is not None:
+            self.averaged.load_state_dict(state["state"])
 
     @property
     def module(self) -> torch.nn.Module:
@@ -34,6 +37,3 @@ class WeightAverage:
     def state(self) -> dict[str, Any]:
         """What a resumed run needs (see :mod:`performer.training.resume`)."""
         return {"decay": self.decay, "state": self.averaged.state_dict()}
-
-    def restore(self, state: dict[str, Any]) -> None:
-        self.averaged.load_state_dict(state["state"])

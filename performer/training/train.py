@@ -190,7 +190,7 @@ def fit(model: torch.nn.Module, train: MelSet, val: MelSet | None, cfg: TrainCon
     val_mine = val.select(D.shard(len(val), ddp).tolist()) if val is not None and ddp.distributed else val
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, epochs=cfg.epochs, steps_per_epoch=steps_per_epoch,
                                                 pct_start=0.15) if cfg.optimizer == "adamw" else None
-    average = WeightAverage(model, cfg.ema) if cfg.ema else None
+    average = WeightAverage(model, cfg.ema, (resume or {}).get("average")) if cfg.ema else None
     kept = average.module if average is not None else model  # what is validated, chosen and kept
     history: list[dict[str, float]] = []
     best = {"epoch": -1, "val_accuracy": -1.0, "val_loss": float("inf")}
@@ -205,8 +205,6 @@ def fit(model: torch.nn.Module, train: MelSet, val: MelSet | None, cfg: TrainCon
         if sched is not None and resume.get("scheduler") is not None:
             sched.load_state_dict(resume["scheduler"])
         history, best, best_state = list(resume["history"]), dict(resume["best"]), resume["best_state"]
-        if average is not None and resume.get("average") is not None:
-            average.restore(resume["average"])
         stale, steps, done = int(resume["stale"]), int(resume["steps"]), bool(resume["done"])
         first = int(resume["epoch"]) + 1
         t_start -= float(resume["seconds"])
@@ -308,6 +306,8 @@ def fit(model: torch.nn.Module, train: MelSet, val: MelSet | None, cfg: TrainCon
                           "torch_rng": torch.get_rng_state()})
         if done:
             break
+    if best_state is None and average is not None:  # nothing validated: the average at the end is kept
+        best_state = kept.state_dict()
     if best_state is not None:
         model.load_state_dict(best_state)
     return {"history": history, "best": best, "seconds": time.time() - t_start, "steps": steps}

@@ -19,11 +19,12 @@ QUIET = dict(mixup=0.0, specaugment=False, gain_db=0.0, band_limit_p=0.0, eq_db=
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # the same thread count in every run: the same arithmetic
 
 
-def _fit(ema: float, epochs: int = 1, **kw):
+def _fit(ema: float, epochs: int = 1, validate: bool = True, **kw):
     torch.manual_seed(0)
     model = M.build_model("realtime", 3, config={"width": 8})
     cfg = T.TrainConfig.for_model("realtime", epochs=epochs, batch_size=4, lr=3e-3, ema=ema, **QUIET)
-    result = T.fit(model, _melset(4), _melset(2, seed=1), cfg, 3, DEFAULT_SETTINGS, **kw)
+    val = _melset(2, seed=1) if validate else None
+    result = T.fit(model, _melset(4), val, cfg, 3, DEFAULT_SETTINGS, **kw)
     return model, result
 
 
@@ -51,6 +52,13 @@ def test_without_an_average_the_last_steps_weights_are_kept():
     raw, _ = _fit(ema=0.0)
     averaged, _ = _fit(ema=0.8)
     assert not torch.allclose(raw.fc.weight, averaged.fc.weight)
+
+
+def test_without_validation_the_average_at_the_end_is_kept():
+    validated, _ = _fit(ema=0.8)  # one epoch: the best epoch is the last
+    unvalidated, _ = _fit(ema=0.8, validate=False)
+    for (k, a), b in zip(validated.state_dict().items(), unvalidated.state_dict().values()):
+        assert torch.allclose(a.float(), b.float(), atol=1e-6), k
 
 
 def test_a_resumed_run_goes_on_with_the_average_it_had():
