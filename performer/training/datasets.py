@@ -23,6 +23,8 @@ from __future__ import annotations
 import csv
 import hashlib
 import logging
+import os
+import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -308,7 +310,10 @@ def compute_mels(ds: Dataset, settings=None, cache_dir: Path | str | None = None
                 np.asarray(labels, dtype=np.int64), np.asarray(folds, dtype=np.int64), paths)
     if cache_file is not None:
         cache_file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache_file.with_suffix(".tmp.npz")
+        # a file of this writer's own: two runs that share a cache may compute the same set at once
+        fd, name = tempfile.mkstemp(suffix=".tmp.npz", prefix=cache_file.stem + ".", dir=cache_file.parent)
+        os.close(fd)
+        tmp = Path(name)
         np.savez(tmp, mels=ms.mels.astype(np.float16), offsets=ms.offsets, labels=ms.labels, folds=ms.folds,
                  paths=np.asarray(ms.paths))
         tmp.replace(cache_file)

@@ -131,6 +131,39 @@ def test_cached_log_mels_match_and_are_reused(tmp_path):
     assert sorted(set(ms.lengths().tolist())) == [13, 52, 108, 173]
 
 
+def test_two_runs_that_fill_one_cache_at_once_both_finish(tmp_path, monkeypatch):
+    """Two trainings started together on one --cache compute the same log-mels and write the same cache file at
+    the same moment; each must keep its own temporary file (a shared one was moved away under the other)."""
+    import threading
+
+    root = make_us8k(tmp_path / "us8k", per_class=1, sr=16000)
+    ds = D.load_urbansound8k(root)
+    both_writing = threading.Barrier(2, timeout=30)
+    savez = np.savez
+
+    def savez_together(*args, **kwargs):
+        savez(*args, **kwargs)
+        both_writing.wait()  # neither moves its file into place before the other has written
+
+    monkeypatch.setattr(D.np, "savez", savez_together)
+    errors: list[BaseException] = []
+
+    def run():
+        try:
+            D.compute_mels(ds, cache_dir=tmp_path / "cache")
+        except BaseException as e:  # reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert [p.name for p in (tmp_path / "cache").iterdir() if "tmp" in p.name] == []
+    assert len(D.compute_mels(ds, cache_dir=tmp_path / "cache")) == len(ds)
+
+
 def test_crop_and_tiling_policy():
     rng = np.random.default_rng(0)
     mel = np.arange(10, dtype=np.float32)[None, :].repeat(4, 0)  # (4, 10), column j holds j
