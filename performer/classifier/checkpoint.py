@@ -111,19 +111,32 @@ def _read_payload(path: Path) -> dict[str, Any]:
     return payload
 
 
-def write_calibration(src: Path | str, out: Path | str, calibration: dict[str, Any]) -> Path:
-    """Copy checkpoint ``src`` to ``out`` with ``meta["calibration"] = calibration`` (weights byte for byte as
-    stored); ``out`` is written atomically and may be ``src``."""
+def rewrite_checkpoint(src: Path | str, out: Path | str, meta: dict[str, Any],
+                       tensors: dict[str, torch.Tensor] | None = None) -> Path:
+    """Copy checkpoint ``src`` to ``out`` with the entries of ``meta`` replaced and the named ``tensors`` of its
+    state replaced (each kept in its stored dtype; every other weight byte for byte); ``out`` is written
+    atomically and may be ``src``."""
     src, out = Path(src), Path(out)
     payload = _read_payload(src)
-    block = _plain(calibration)
-    checkpoint_temperature({"calibration": block}, out)
-    payload["meta"] = dict(payload["meta"], calibration=block)
+    state = payload["state_dict"]
+    for key, value in (tensors or {}).items():
+        if key not in state or tuple(state[key].shape) != tuple(value.shape):
+            raise ModelError(f"{src} has no weights {key!r} of shape {tuple(value.shape)} to replace")
+        state[key] = value.detach().cpu().to(state[key].dtype)
+    payload["meta"] = dict(payload["meta"], **_plain(meta))
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(out.suffix + ".tmp")
     torch.save(payload, tmp)
     tmp.replace(out)
     return out
+
+
+def write_calibration(src: Path | str, out: Path | str, calibration: dict[str, Any]) -> Path:
+    """Copy checkpoint ``src`` to ``out`` with ``meta["calibration"] = calibration`` (weights byte for byte as
+    stored); ``out`` is written atomically and may be ``src``."""
+    block = _plain(calibration)
+    checkpoint_temperature({"calibration": block}, out)
+    return rewrite_checkpoint(src, out, {"calibration": block})
 
 
 def load_checkpoint(path: Path | str, device: Any = "cpu") -> tuple[torch.nn.Module, dict[str, Any]]:

@@ -1,4 +1,5 @@
-"""Command-line entry points of the sound classifier: ``train``, ``evaluate``, ``calibrate`` and ``classify``.
+"""Command-line entry points of the sound classifier: ``train``, ``evaluate``, ``calibrate``, ``reject`` and
+``classify``.
 
 Heavy imports (torch, librosa) happen inside the handlers so that ``performer --help`` stays quick.
 """
@@ -173,6 +174,7 @@ def register(subparsers) -> None:
                    help="only these background categories (e.g. those held out of training)")
     p.set_defaults(func=_evaluate)
     _register_calibrate(subparsers)
+    _register_reject(subparsers)
 
     p = subparsers.add_parser("classify", help="print class probabilities of a sound file over time (sliding window)")
     p.add_argument("file", metavar="FILE", type=sound_file, help="audio file (any rate, any channel count)")
@@ -203,6 +205,52 @@ def _evaluate(args) -> int:
         print(json.dumps(report, indent=2))
     else:
         print(evaluation.to_markdown(report))
+    return 0
+
+
+def _register_reject(subparsers) -> None:
+    p = subparsers.add_parser(
+        "reject",
+        help="refit how readily a checkpoint says 'none' on sound held out of its training",
+        description="Refit the offset of the 'none' output on sound held out of the checkpoint's training: "
+        "background categories it never heard (should be 'none') and recordings of its classes from sources it "
+        "never heard (should keep their class). The offset maximises the share of that background named 'none' "
+        "plus the share of the source clips, named right without 'none', still named right. Writes a copy of "
+        "the checkpoint carrying it; the original is left as it is.",
+    )
+    p.set_defaults(log_level=logging.INFO, func=_reject)
+    p.add_argument("--model", required=True, metavar="CKPT", type=existing_file,
+                   help="checkpoint with a 'none' class (.pt)")
+    p.add_argument("--extra", required=True, metavar="DIR", type=existing_dir,
+                   help="recordings of the model's classes (manifest.csv: file,class[,source])")
+    p.add_argument("--sources", required=True, type=name_list, metavar="A,B",
+                   help="the sources of --extra held out of the model's training")
+    p.add_argument("--background", required=True, metavar="DIR", type=existing_dir,
+                   help="background that is none of the classes (DIR/<category>/*)")
+    p.add_argument("--categories", required=True, type=name_list, metavar="A,B",
+                   help="the background categories held out of the model's training")
+    p.add_argument("--out", default=None, metavar="PATH", type=writable_file,
+                   help="checkpoint written (default: <CKPT stem>_none.pt beside CKPT)")
+    p.add_argument("--force", action="store_true", help="replace --out when it exists")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.add_argument("--skip-bad", action="store_true", help="skip missing/unreadable files (counted) instead of failing")
+    p.add_argument("--threads", type=positive_int, default=2, help="torch CPU threads (default 2)")
+    p.add_argument("--device", default="auto", choices=DEVICE_CHOICES, help=DEVICE_HELP)
+    p.add_argument("--cache", default=None, metavar="DIR", type=writable_dir,
+                   help="folder for cached log-mels (default: none)")
+
+
+def _reject(args) -> int:
+    from performer.training import rejection
+
+    result = rejection.reject_from_args(args)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print(f"'none' offset {result['offset']:+.2f} (logits {result['logit_shift']:+.3f}): background named "
+              f"'none' {result['none_recall_before']:.3f} -> {result['none_recall_after']:.3f}, source clips kept "
+              f"{result['source_kept_before']:.3f} -> {result['source_kept_after']:.3f}; written to "
+              f"{result['checkpoint']}")
     return 0
 
 

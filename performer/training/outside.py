@@ -25,7 +25,8 @@ from performer.training import datasets as D
 from performer.training import manifests as MF
 
 
-def _window_probs(clf: Any, ms: D.MelSet, batch: int = 64) -> list[np.ndarray]:
+def window_probs(clf: Any, ms: D.MelSet, batch: int = 64) -> list[np.ndarray]:
+    """The classifier's probabilities of every model-length window (half-window hop) of each clip of ``ms``."""
     frames = clf.settings.frames(clf.window_seconds)
     out = []
     for i in range(len(ms)):
@@ -34,7 +35,8 @@ def _window_probs(clf: Any, ms: D.MelSet, batch: int = 64) -> list[np.ndarray]:
     return out
 
 
-def _pick(ds: D.Dataset, names: list[str] | None, what: str) -> D.Dataset:
+def pick(ds: D.Dataset, names: list[str] | None, what: str) -> D.Dataset:
+    """Only the clips of ``ds`` whose source (or category) is among ``names``; all of them without names."""
     if not names:
         return ds
     _, picked = MF.without_sources(ds, names)
@@ -46,13 +48,13 @@ def _pick(ds: D.Dataset, names: list[str] | None, what: str) -> D.Dataset:
 def source_recall(clf: Any, root: str | Path, sources: list[str] | None = None, cache: Path | None = None,
                   skip_bad: bool = False) -> dict[str, Any]:
     """Recall per source and class on a manifest set (only ``sources`` when given)."""
-    ds = _pick(MF.load_manifest(root, skip_bad=skip_bad), sources, "sources")
+    ds = pick(MF.load_manifest(root, skip_bad=skip_bad), sources, "sources")
     unknown = [c for c in ds.classes if c not in clf.classes]
     if unknown:
         raise DataError(f"{root}: class(es) {unknown} are not among the model's ({', '.join(clf.classes)})")
     ms = D.compute_mels(ds, clf.settings, cache, skip_bad)
     by_path = {str(c.path): c for c in ds.clips}
-    probs = _window_probs(clf, ms)
+    probs = window_probs(clf, ms)
     rows: dict[tuple[str, str], dict[str, Any]] = {}
     for i, p in enumerate(probs):
         clip = by_path[ms.paths[i]]
@@ -83,12 +85,12 @@ def false_class_rate(clf: Any, root: str | Path, categories: list[str] | None = 
     if NONE_CLASS not in clf.classes:
         raise DataError(f"the model has no '{NONE_CLASS}' class ({', '.join(clf.classes)}): every background "
                         "clip would be a false class; train it with --background")
-    ds = _pick(MF.load_background(root, skip_bad=skip_bad), categories, "categories")
+    ds = pick(MF.load_background(root, skip_bad=skip_bad), categories, "categories")
     ms = D.compute_mels(ds, clf.settings, cache, skip_bad)
     by_path = {str(c.path): c for c in ds.clips}
     k_none = clf.classes.index(NONE_CLASS)
     per: dict[str, dict[str, Any]] = {}
-    for i, p in enumerate(_window_probs(clf, ms)):
+    for i, p in enumerate(window_probs(clf, ms)):
         cat = by_path[ms.paths[i]].source or ""
         row = per.setdefault(cat, {"category": cat, "clips": 0, "false": 0, "windows": 0, "windows_false": 0,
                                    "heard_as": Counter()})

@@ -146,3 +146,73 @@ def test_new_rows_only_without_init_is_refused(tmp_path):
                                  "--new-rows-only", "--cache", str(tmp_path / "c"), "--out", str(tmp_path / "m.pt")])
     with pytest.raises(ModelError, match="--new-rows-only needs --init"):
         args.func(args)
+
+
+def test_the_balanced_offset_weighs_unheard_background_against_unheard_recordings_of_the_classes():
+    # 3 classes + none (3). Source clips: two gun-shot-like clips the model is sure of, one it barely names
+    # right, one it gets wrong even without none (left out of the "kept" share). One window per clip.
+    src = np.array([[5, 0, 0, 0], [4, 0, 0, 0], [0, 0, 3, 2.5], [0, 3, 0, 0]], np.float64)
+    src_labels = np.array([0, 0, 2, 0])
+    # background clips turn none at offsets above -1, 0.5, 2 and 3
+    bg = np.array([[0, 0, 0, 1], [1, 0, 0, 0.5], [2, 0, 0, 0], [0, 0, 3, 0]], np.float64)
+    fit = R.fit_balanced(src, np.arange(4), src_labels, bg, np.arange(4), none=3)
+    # kept/3 + none/4 peaks on (3, 4]: 2/3 + 1 (the barely-right clip goes, all background is none)
+    assert fit["offset"] == 3.5  # the middle of the tied grid points 4.0, 3.75, 3.5, 3.25
+    assert fit["source_right_without_none"] == 0.75 and fit["source_kept_after"] == pytest.approx(2 / 3)
+    assert fit["none_recall_after"] == 1.0 and fit["none_recall_before"] == 0.25 and fit["source_kept_before"] == 1
+    from performer.errors import DataError
+
+    with pytest.raises(DataError, match="none of the 1 source clips is named right"):
+        R.fit_balanced(src[3:], np.arange(1), src_labels[3:], bg, np.arange(4), none=3)
+
+
+def test_reject_writes_a_copy_whose_none_bias_carries_the_offset_at_the_checkpoints_temperature(tmp_path, capsys):
+    from test_manifests import make_manifest
+
+    from performer.classifier import Classifier
+    from performer.errors import DataError
+    from performer.training.calibration import softmax
+    from performer.training.outside import false_class_rate
+
+    src = _saved(tmp_path, classes=("hum", "sweep", "bursts", NONE_CLASS))
+    payload = torch.load(src, weights_only=True)
+    payload["state_dict"]["fc.bias"] = torch.tensor([5.0, 0.0, 0.0, 3.0])  # hum unless none
+    torch.save(payload, src)
+    model = C.write_calibration(src, tmp_path / "model.pt", {"temperature": 2.0})
+    before = model.read_bytes()
+    extra, bg = make_manifest(tmp_path / "extra"), make_background(tmp_path / "bg")
+    out = tmp_path / "refit.pt"
+    argv = ["reject", "--model", str(model), "--extra", str(extra), "--sources", "alpha", "--background", str(bg),
+            "--categories", "rain,clock", "--out", str(out), "--threads", "1", "--json"]
+    args = _parser().parse_args(argv)
+    assert args.func(args) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert model.read_bytes() == before  # the original is left as it is
+    old, new = torch.load(model, weights_only=True), torch.load(out, weights_only=True)
+    for key, value in old["state_dict"].items():
+        if key != "fc.bias":
+            assert torch.equal(new["state_dict"][key], value), key
+    shift = new["state_dict"]["fc.bias"] - old["state_dict"]["fc.bias"]
+    assert torch.allclose(shift[:3], torch.zeros(3))
+    assert float(shift[3]) == pytest.approx(result["offset"] * 2.0, abs=1e-5) and result["offset"] in R.OFFSETS
+    block = new["meta"]["rejection"]
+    assert block["sources"] == ["alpha"] and block["categories"] == ["clock", "rain"] and block["trained"] == {}
+    assert new["meta"]["calibration"]["temperature"] == 2.0
+    # what the refitted checkpoint says is the old one's log-probabilities with the offset added to 'none'
+    x = np.random.default_rng(1).normal(-30, 10, (5, 128, 44)).astype(np.float32)
+    p_old = Classifier.from_checkpoint(model, device="cpu").predict_mels(x)
+    refit = Classifier.from_checkpoint(out, device="cpu")
+    z = np.log(p_old)
+    z[:, 3] += result["offset"]
+    np.testing.assert_allclose(refit.predict_mels(x), softmax(z), atol=1e-4)
+    measured = false_class_rate(refit, bg, ["rain", "clock"])
+    assert result["none_recall_after"] == pytest.approx(1 - measured["false_class_rate"])
+    with pytest.raises(ModelError, match="already exists; pass --force"):
+        args.func(args)
+    args = _parser().parse_args([*argv[:9], "--categories", "thunder", "--out", str(tmp_path / "x.pt")])
+    with pytest.raises(DataError, match=r"\['thunder'\] not in .*bg; sources there: clock, rain, talk"):
+        args.func(args)
+    ten = _saved(tmp_path / "ten")
+    args = _parser().parse_args(["reject", "--model", str(ten), *argv[3:11], "--out", str(tmp_path / "y.pt")])
+    with pytest.raises(DataError, match="has no 'none' class"):
+        args.func(args)
