@@ -215,7 +215,8 @@ def _register_reject(subparsers) -> None:
         description="Refit the offset of the 'none' output on sound held out of the checkpoint's training: "
         "background categories it never heard (should be 'none') and recordings of its classes from sources it "
         "never heard (should keep their class). The offset maximises the share of that background named 'none' "
-        "plus the share of the source clips, named right without 'none', still named right. Writes a copy of "
+        "plus the share of the source clips, named right without 'none', still named right; where the training "
+        "run fitted an offset on its validation clips, the refit may only make 'none' rarer. Writes a copy of "
         "the checkpoint carrying it; the original is left as it is.",
     )
     p.set_defaults(log_level=logging.INFO, func=_reject)

@@ -80,10 +80,12 @@ def fit_offset(window_logits: np.ndarray, owners: np.ndarray, labels: np.ndarray
 
 
 def fit_balanced(source_logp: np.ndarray, source_owners: np.ndarray, source_labels: np.ndarray,
-                 background_logp: np.ndarray, background_owners: np.ndarray, none: int) -> dict[str, Any]:
-    """The offset of :data:`OFFSETS` (added to the ``none`` log-probability of every window) that maximises
-    ``none`` recall on the background clips plus the share of the source clips named right without ``none`` that
-    are still named right; where several tie, the middle one. Window arrays are ``(windows, classes)``."""
+                 background_logp: np.ndarray, background_owners: np.ndarray, none: int,
+                 ceiling: float | None = None) -> dict[str, Any]:
+    """The offset of :data:`OFFSETS` (added to the ``none`` log-probability of every window), at most ``ceiling``
+    where given, that maximises ``none`` recall on the background clips plus the share of the source clips named
+    right without ``none`` that are still named right; where several tie, the middle one. Window arrays are
+    ``(windows, classes)``."""
     source_labels = np.asarray(source_labels)
     n_source, n_background = len(source_labels), int(np.max(background_owners)) + 1
 
@@ -101,9 +103,10 @@ def fit_balanced(source_logp: np.ndarray, source_owners: np.ndarray, source_labe
                                                   offset) == none))
         return kept, named_none
 
-    scores = np.array([sum(figures(float(o))) for o in OFFSETS])
+    offsets = OFFSETS if ceiling is None else OFFSETS[OFFSETS <= ceiling + 1e-9]
+    scores = np.array([sum(figures(float(o))) for o in offsets])
     best = np.flatnonzero(scores >= scores.max() - 1e-12)
-    chosen = float(OFFSETS[best[len(best) // 2]])
+    chosen = float(offsets[best[len(best) // 2]])
     kept, named_none = figures(chosen)
     kept_before, none_before = figures(0.0)
     return {"offset": chosen, "rule": "balanced", "source_clips": n_source, "background_clips": n_background,
@@ -188,14 +191,17 @@ def reject_from_args(args) -> dict[str, Any]:
     src_logp, src_owners, src_labels = _held_out(clf, sources, args)
     bg_logp, bg_owners, _ = _held_out(clf, background, args)
     none = clf.classes.index(NONE_CLASS)
-    fit = fit_balanced(src_logp, src_owners, src_labels, bg_logp, bg_owners, none)
+    trained = dict(clf.meta.get("rejection") or {})
+    # the training run's rule set the most 'none' its validation clips allow (their accuracy may fall by at most
+    # its cost): a refit may make 'none' rarer, never more eager than that
+    ceiling = 0.0 if "cost_allowed" in trained else None
+    fit = fit_balanced(src_logp, src_owners, src_labels, bg_logp, bg_owners, none, ceiling)
     # the offset is fitted on log-probabilities, softmax(logits / T): in the logits it is T times as large
     shift = fit["offset"] * clf.temperature
     last, layer = [(name, m) for name, m in clf.model.named_modules() if isinstance(m, torch.nn.Linear)][-1]
     bias = layer.bias.detach().cpu().clone()
     bias[none] += shift
-    trained = dict(clf.meta.get("rejection") or {})
-    block = {**fit, "logit_shift": shift, "temperature": clf.temperature,
+    block = {**fit, "ceiling": ceiling, "logit_shift": shift, "temperature": clf.temperature,
              "offset_total": float(trained.get("offset_total") or trained.get("offset") or 0.0) + shift,
              "sources": sorted({c.source or "" for c in sources.clips}),
              "categories": sorted({c.source or "" for c in background.clips}),

@@ -160,6 +160,9 @@ def test_the_balanced_offset_weighs_unheard_background_against_unheard_recording
     assert fit["offset"] == 3.5  # the middle of the tied grid points 4.0, 3.75, 3.5, 3.25
     assert fit["source_right_without_none"] == 0.75 and fit["source_kept_after"] == pytest.approx(2 / 3)
     assert fit["none_recall_after"] == 1.0 and fit["none_recall_before"] == 0.25 and fit["source_kept_before"] == 1
+    # with a ceiling of 0 (the training run's own rule already allows no more 'none'): the best of (-1, 0]
+    capped = R.fit_balanced(src, np.arange(4), src_labels, bg, np.arange(4), none=3, ceiling=0.0)
+    assert capped["offset"] == -0.5 and capped["source_kept_after"] == 1.0 and capped["none_recall_after"] == 0.25
     from performer.errors import DataError
 
     with pytest.raises(DataError, match="none of the 1 source clips is named right"):
@@ -177,6 +180,7 @@ def test_reject_writes_a_copy_whose_none_bias_carries_the_offset_at_the_checkpoi
     src = _saved(tmp_path, classes=("hum", "sweep", "bursts", NONE_CLASS))
     payload = torch.load(src, weights_only=True)
     payload["state_dict"]["fc.bias"] = torch.tensor([5.0, 0.0, 0.0, 3.0])  # hum unless none
+    payload["meta"]["rejection"] = {"offset": 0.5, "cost_allowed": 0.01}  # as a training run's rule records it
     torch.save(payload, src)
     model = C.write_calibration(src, tmp_path / "model.pt", {"temperature": 2.0})
     before = model.read_bytes()
@@ -196,7 +200,10 @@ def test_reject_writes_a_copy_whose_none_bias_carries_the_offset_at_the_checkpoi
     assert torch.allclose(shift[:3], torch.zeros(3))
     assert float(shift[3]) == pytest.approx(result["offset"] * 2.0, abs=1e-5) and result["offset"] in R.OFFSETS
     block = new["meta"]["rejection"]
-    assert block["sources"] == ["alpha"] and block["categories"] == ["clock", "rain"] and block["trained"] == {}
+    assert block["sources"] == ["alpha"] and block["categories"] == ["clock", "rain"]
+    # the training run's rule is kept, and bounds the refit: 'none' may become rarer, not more eager
+    assert block["trained"] == {"offset": 0.5, "cost_allowed": 0.01} and block["ceiling"] == 0.0
+    assert result["offset"] <= 0 and block["offset_total"] == pytest.approx(0.5 + float(shift[3]))
     assert new["meta"]["calibration"]["temperature"] == 2.0
     # what the refitted checkpoint says is the old one's log-probabilities with the offset added to 'none'
     x = np.random.default_rng(1).normal(-30, 10, (5, 128, 44)).astype(np.float32)
