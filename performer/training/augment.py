@@ -5,7 +5,9 @@ the power domain is what a microphone hears, up to the phase between them):
 
 * :func:`band_limit` -- nothing above a random cut-off (4 or 8 kHz, as the 8/16-kHz sources), so that a
   narrow band never tells the class (the band-limited gun-shot recordings must not teach "band-limited means
-  gun shot");
+  gun shot", nor the 16-kHz background clips "band-limited means none"). The bands above the cut fall to the
+  window's floor, its loudest value less ``top_db``, which is where the log-mel of a recording made at that
+  bandwidth has them; it comes last, as the recorder's bandwidth comes after the room;
 * :func:`random_eq` -- a smooth random tilt and bump across the mel bands (microphones, rooms, speakers);
 * :func:`mix_background` -- background sound (none of the classes) mixed in at a random signal-to-noise
   ratio (0-20 dB);
@@ -45,14 +47,16 @@ def mel_band_hz(settings: FeatureSettings = DEFAULT_SETTINGS) -> np.ndarray:
 
 
 def band_limit(x: torch.Tensor, band_hz: np.ndarray, rng: np.random.Generator, p: float,
-               cutoffs_hz: tuple[float, ...]) -> torch.Tensor:
-    """With probability ``p`` per example, the bands above a random cut-off from ``cutoffs_hz`` fall silent."""
+               cutoffs_hz: tuple[float, ...], top_db: float = DEFAULT_SETTINGS.top_db) -> torch.Tensor:
+    """With probability ``p`` per example, the bands above a random cut-off from ``cutoffs_hz`` fall silent:
+    to the example's loudest value less ``top_db``, where the features' ``top_db`` puts silence (a constant far
+    below it, such as :data:`FLOOR_DB`, is something no recording shows)."""
     if p <= 0 or not cutoffs_hz:
         return x
     x = x.clone()
     for i in np.flatnonzero(rng.random(x.shape[0]) < p):
         cut = float(rng.choice(cutoffs_hz))
-        x[i, band_hz > cut, :] = FLOOR_DB
+        x[i, band_hz > cut, :] = x[i].max() - top_db
     return x
 
 
@@ -112,12 +116,12 @@ def mixup_db(x: torch.Tensor, y: torch.Tensor, alpha: float, rng: np.random.Gene
 
 def room(x: torch.Tensor, rng: np.random.Generator, aug: RoomAugment, band_hz: np.ndarray,
          noise: torch.Tensor | None) -> torch.Tensor:
-    """Band-limiting, EQ and (when ``noise`` windows are given, one per example) background at a random SNR."""
-    x = band_limit(x, band_hz, rng, aug.band_limit_p, aug.band_limit_hz)
+    """EQ, (when ``noise`` windows are given, one per example) background at a random SNR, then band-limiting:
+    the order of a recording chain (room and microphone, the recorder's bandwidth)."""
     x = random_eq(x, rng, aug.eq_db)
     if noise is not None and aug.background_p > 0:
         snr = rng.uniform(aug.snr_db[0], aug.snr_db[1], x.shape[0])
         mixed = mix_background(x, noise, snr)
         use = torch.from_numpy(rng.random(x.shape[0]) < aug.background_p).view(-1, 1, 1)
         x = torch.where(use, mixed, x)
-    return x
+    return band_limit(x, band_hz, rng, aug.band_limit_p, aug.band_limit_hz)

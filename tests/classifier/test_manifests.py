@@ -120,12 +120,29 @@ def test_training_sets_hold_out_sources_categories_and_a_whole_fold(tmp_path):
         trainset.build(us, folds=[1, 2], hold_out_background=["talk"], cache=tmp_path / "c")
 
 
-def test_band_limit_silences_the_bands_above_the_cut():
+def test_band_limit_silences_the_bands_above_the_cut_as_a_recording_at_that_bandwidth_has_them():
+    from scipy.signal import butter, sosfiltfilt
+
+    from performer.sound import features
+
     band_hz = A.mel_band_hz()
     x = torch.zeros(4, 128, 10)
     y = A.band_limit(x, band_hz, np.random.default_rng(0), p=1.0, cutoffs_hz=(4000.0,))
-    assert (y[:, band_hz > 4000, :] == A.FLOOR_DB).all() and (y[:, band_hz <= 4000, :] == 0).all()
+    assert (y[:, band_hz > 4000, :] == -80.0).all() and (y[:, band_hz <= 4000, :] == 0).all()
     assert (A.band_limit(x, band_hz, np.random.default_rng(0), p=0.0, cutoffs_hz=(4000.0,)) == 0).all()
+    # noise recorded at 8 kHz bandwidth (a 16-kHz source): its log-mel has the bands above the cut at its floor,
+    # the loudest value less top_db, and so has the full-band noise's log-mel band-limited here
+    sr = features.DEFAULT_SETTINGS.sample_rate
+    full = np.random.default_rng(1).standard_normal(sr).astype(np.float32) * 0.1
+    narrow = sosfiltfilt(butter(16, 7000, fs=sr, output="sos"), full).astype(np.float32)
+    recorded = torch.from_numpy(features.log_mel(narrow, sr))[None]
+    limited = A.band_limit(torch.from_numpy(features.log_mel(full, sr))[None], band_hz, np.random.default_rng(0),
+                           p=1.0, cutoffs_hz=(8000.0,))
+    high = band_hz > 8500
+    inner = recorded[0, high, 2:-2]  # the filter's edges leak into the first and last frames
+    assert torch.allclose(inner, (recorded.max() - 80.0).expand_as(inner), atol=0.5)
+    assert torch.allclose(limited[0, high], (limited.max() - 80.0).expand_as(limited[0, high]))
+    assert abs(float(limited.max() - recorded.max())) < 3.0  # the same place relative to the sound
 
 
 def test_background_is_mixed_at_the_asked_snr():
