@@ -314,10 +314,12 @@ def compute_mels(ds: Dataset, settings=None, cache_dir: Path | str | None = None
         fd, name = tempfile.mkstemp(suffix=".tmp.npz", prefix=cache_file.stem + ".", dir=cache_file.parent)
         os.close(fd)
         tmp = Path(name)
-        np.savez(tmp, mels=ms.mels.astype(np.float16), offsets=ms.offsets, labels=ms.labels, folds=ms.folds,
-                 paths=np.asarray(ms.paths))
+        half = ms.mels.astype(np.float16)
+        np.savez(tmp, mels=half, offsets=ms.offsets, labels=ms.labels, folds=ms.folds, paths=np.asarray(ms.paths))
         tmp.replace(cache_file)
         log.info("log-mels of %d clips cached in %s", len(ms), cache_file)
+        # the run that fills the cache sees what every later run (a resumed one too) reads from it
+        ms = MelSet(half.astype(np.float32), ms.offsets, ms.labels, ms.folds, ms.paths)
     return ms
 
 
