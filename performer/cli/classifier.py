@@ -208,6 +208,17 @@ def _evaluate(args) -> int:
     return 0
 
 
+def _add_sound_options(p) -> None:
+    """The options of a command that reads held-out sound through a checkpoint: --json, --skip-bad, --threads,
+    --device, --cache."""
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.add_argument("--skip-bad", action="store_true", help="skip missing/unreadable files (counted) instead of failing")
+    p.add_argument("--threads", type=positive_int, default=2, help="torch CPU threads (default 2)")
+    p.add_argument("--device", default="auto", choices=DEVICE_CHOICES, help=DEVICE_HELP)
+    p.add_argument("--cache", default=None, metavar="DIR", type=writable_dir,
+                   help="folder for cached log-mels (default: none)")
+
+
 def _register_reject(subparsers) -> None:
     p = subparsers.add_parser(
         "reject",
@@ -233,12 +244,7 @@ def _register_reject(subparsers) -> None:
     p.add_argument("--out", default=None, metavar="PATH", type=writable_file,
                    help="checkpoint written (default: <CKPT stem>_none.pt beside CKPT)")
     p.add_argument("--force", action="store_true", help="replace --out when it exists")
-    p.add_argument("--json", action="store_true", help="print JSON instead of text")
-    p.add_argument("--skip-bad", action="store_true", help="skip missing/unreadable files (counted) instead of failing")
-    p.add_argument("--threads", type=positive_int, default=2, help="torch CPU threads (default 2)")
-    p.add_argument("--device", default="auto", choices=DEVICE_CHOICES, help=DEVICE_HELP)
-    p.add_argument("--cache", default=None, metavar="DIR", type=writable_dir,
-                   help="folder for cached log-mels (default: none)")
+    _add_sound_options(p)
 
 
 def _reject(args) -> int:
@@ -281,12 +287,7 @@ def _register_calibrate(subparsers) -> None:
     p.add_argument("--out", default=None, metavar="PATH", type=writable_file,
                    help="calibrated checkpoint (default: <CKPT stem>_calibrated.pt beside CKPT)")
     p.add_argument("--force", action="store_true", help="replace --out when it exists")
-    p.add_argument("--json", action="store_true", help="print JSON instead of text")
-    p.add_argument("--skip-bad", action="store_true", help="skip missing/unreadable files (counted) instead of failing")
-    p.add_argument("--threads", type=positive_int, default=2, help="torch CPU threads (default 2)")
-    p.add_argument("--device", default="auto", choices=DEVICE_CHOICES, help=DEVICE_HELP)
-    p.add_argument("--cache", default=None, metavar="DIR", type=writable_dir,
-                   help="folder for cached log-mels (default: none)")
+    _add_sound_options(p)
     p.set_defaults(func=_calibrate)
 
 
