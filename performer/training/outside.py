@@ -45,13 +45,19 @@ def pick(ds: D.Dataset, names: list[str] | None, what: str) -> D.Dataset:
     return picked
 
 
-def source_recall(clf: Any, root: str | Path, sources: list[str] | None = None, cache: Path | None = None,
-                  skip_bad: bool = False) -> dict[str, Any]:
-    """Recall per source and class on a manifest set (only ``sources`` when given)."""
+def sources_of(clf: Any, root: str | Path, sources: list[str] | None = None, skip_bad: bool = False) -> D.Dataset:
+    """The clips of a manifest set (only ``sources`` when given), refused when a class is not the model's."""
     ds = pick(MF.load_manifest(root, skip_bad=skip_bad), sources, "sources")
     unknown = [c for c in ds.classes if c not in clf.classes]
     if unknown:
         raise DataError(f"{root}: class(es) {unknown} are not among the model's ({', '.join(clf.classes)})")
+    return ds
+
+
+def source_recall(clf: Any, root: str | Path, sources: list[str] | None = None, cache: Path | None = None,
+                  skip_bad: bool = False) -> dict[str, Any]:
+    """Recall per source and class on a manifest set (only ``sources`` when given)."""
+    ds = sources_of(clf, root, sources, skip_bad)
     ms = D.compute_mels(ds, clf.settings, cache, skip_bad)
     by_path = {str(c.path): c for c in ds.clips}
     probs = window_probs(clf, ms)

@@ -112,13 +112,17 @@ def fit_balanced(source_logp: np.ndarray, source_owners: np.ndarray, source_labe
     return {"offset": chosen, "rule": "balanced", "source_clips": n_source, "background_clips": n_background,
             "source_right_without_none": float(np.mean(base)),
             "source_kept_before": kept_before, "source_kept_after": kept,
-            "source_right_before": float(np.mean(right(0.0))), "source_right_after": float(np.mean(right(chosen))),
             "none_recall_before": none_before, "none_recall_after": named_none}
+
+
+def last_linear(model: torch.nn.Module) -> tuple[str, torch.nn.Linear]:
+    """The name and module of the model's last linear layer: the output layer, whose bias carries the offset."""
+    return [(name, m) for name, m in model.named_modules() if isinstance(m, torch.nn.Linear)][-1]
 
 
 def apply_offset(model: torch.nn.Module, none: int, offset: float) -> None:
     """Add ``offset`` to the ``none`` row's bias of the model's last linear layer."""
-    last = [m for m in model.modules() if isinstance(m, torch.nn.Linear)][-1]
+    _, last = last_linear(model)
     with torch.no_grad():
         last.bias[none] += offset
 
@@ -169,7 +173,7 @@ def reject_from_args(args) -> dict[str, Any]:
     from performer.classifier import Classifier
     from performer.classifier.checkpoint import rewrite_checkpoint
     from performer.training import manifests as MF
-    from performer.training.outside import pick
+    from performer.training.outside import pick, sources_of
 
     model_path = Path(args.model)
     out = Path(args.out) if args.out else model_path.with_name(f"{model_path.stem}_none{model_path.suffix or '.pt'}")
@@ -183,10 +187,7 @@ def reject_from_args(args) -> dict[str, Any]:
     if clf.model_name == "ensemble":
         raise ModelError(f"{model_path} is an ensemble, whose output is its members' mean probabilities: refit "
                          "each member, then combine them")
-    sources = pick(MF.load_manifest(args.extra, skip_bad=args.skip_bad), args.sources, "sources")
-    unknown = [c for c in sources.classes if c not in clf.classes]
-    if unknown:
-        raise DataError(f"{args.extra}: class(es) {unknown} are not among the model's ({', '.join(clf.classes)})")
+    sources = sources_of(clf, args.extra, args.sources, args.skip_bad)
     background = pick(MF.load_background(args.background, skip_bad=args.skip_bad), args.categories, "categories")
     src_logp, src_owners, src_labels = _held_out(clf, sources, args)
     bg_logp, bg_owners, _ = _held_out(clf, background, args)
@@ -198,16 +199,15 @@ def reject_from_args(args) -> dict[str, Any]:
     fit = fit_balanced(src_logp, src_owners, src_labels, bg_logp, bg_owners, none, ceiling)
     # the offset is fitted on log-probabilities, softmax(logits / T): in the logits it is T times as large
     shift = fit["offset"] * clf.temperature
-    last, layer = [(name, m) for name, m in clf.model.named_modules() if isinstance(m, torch.nn.Linear)][-1]
-    bias = layer.bias.detach().cpu().clone()
-    bias[none] += shift
+    apply_offset(clf.model, none, shift)
+    last, layer = last_linear(clf.model)
     block = {**fit, "ceiling": ceiling, "logit_shift": shift, "temperature": clf.temperature,
              "offset_total": float(trained.get("offset_total") or trained.get("offset") or 0.0) + shift,
              "sources": sorted({c.source or "" for c in sources.clips}),
              "categories": sorted({c.source or "" for c in background.clips}),
              "extra": str(Path(args.extra).resolve()), "background": str(Path(args.background).resolve()),
              "trained": trained, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-    rewrite_checkpoint(model_path, out, {"rejection": block}, {f"{last}.bias": bias})
+    rewrite_checkpoint(model_path, out, {"rejection": block}, {f"{last}.bias": layer.bias})
     log.info("'%s' offset %+.2f fitted on %d source clips (%s) and %d background clips (%s): source clips kept "
              "%.3f -> %.3f, background named '%s' %.3f -> %.3f; written to %s", NONE_CLASS, fit["offset"],
              fit["source_clips"], ", ".join(block["sources"]), fit["background_clips"],
