@@ -256,12 +256,16 @@ def test_every_clock_of_a_jack_clock_source_is_counted_while_the_process_is_load
         late = [(b - (t - result["start"]) * bpm / 60) * 60 / bpm for t, b in beats]
         # Sampled every 0.25 s. On a loaded machine a JACK cycle may itself come late, and the clocks stamped in
         # it with it (a fresh clone's suite, the other test worker busy: a sample of 19 past the bound at 140 BPM,
-        # the others near 0.01 s; it passed alone and beside three busy processes): nine in ten samples within
-        # the cycle, every one within 0.1 s, which the old reader's 248 ms p95 fails.
-        floor = -0.005 - lost * step
+        # the others near 0.01 s; it passed alone and beside three busy processes; another, with two clocks lost at
+        # 110 BPM, had one sample 66 ms behind against a floor of 50): nine in ten samples within the cycle, every
+        # one within 70 ms either side of that band, which the old reader's 248 ms p95 fails. An xrun can pass its
+        # cycle's clocks on to the next cycle, stamped a cycle late: they pull the fitted line back by up to a cycle
+        # while they are in its window (CI, two xruns and two clocks lost at 140 BPM: 6 of 21 samples 47-72 ms
+        # behind, the floor then 41).
+        floor = -0.005 - lost * step - JACK_PERIOD * len(xruns)
         outside = [round(x, 4) for x in late if not floor < x < 0.03]
         assert len(late) >= 5 and len(outside) <= len(late) // 10, (outside, len(late), lost, xruns)
-        assert all(floor < x < 0.1 for x in late), (outside, len(late), lost, xruns)
+        assert all(floor - 0.07 < x < 0.1 for x in late), (outside, len(late), lost, xruns)
     finally:
         tempo.stop()
         source.stop()
