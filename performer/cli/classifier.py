@@ -91,8 +91,8 @@ def register(subparsers) -> None:
     p.add_argument("--batch-size", type=positive_int, default=None,
                    help="batch size per process (default: model's); under torchrun the global batch is N times it")
     p.add_argument("--no-augment", action="store_true",
-                   help="no augmentation: no mixup, SpecAugment, gain, band limit, EQ or background mixing (the "
-                   "random crops stay); for ablations and comparing runs")
+                   help="no augmentation: no mixup, SpecAugment, gain, pitch, quieter room, band limit, EQ or "
+                   "background mixing (the random crops stay); for ablations and comparing runs")
     p.add_argument("--init", default=None, metavar="CKPT", type=existing_file,
                    help="start from this trained checkpoint (fine-tuning): matching weights are copied, output rows "
                    "by class name, so it can learn new classes such as 'none'")
@@ -107,8 +107,17 @@ def register(subparsers) -> None:
                    "cost; sets the rejection offset after training (default 0.01)")
     p.add_argument("--band-limit", type=float_range(0.0, 1.0), default=None, metavar="P",
                    help="share of training windows cut off above 4 or 8 kHz (default 0.25)")
+    p.add_argument("--fmax", type=float_range(1000.0, 11025.0), default=None, metavar="HZ",
+                   help="highest frequency of the mel bands the model hears, e.g. 8000: recordings made at 16 kHz "
+                   "then look like the rest (default: half the sample rate, 11025)")
     p.add_argument("--eq-db", type=float_range(0.0, 24.0), default=None, metavar="DB",
                    help="largest gain of the random EQ curve across the bands (default 6; 0: off)")
+    p.add_argument("--pitch", type=float_range(0.0, 12.0), default=None, metavar="SEMITONES",
+                   help="shift each training window's pitch by a random amount within this many semitones up or "
+                   "down (another siren, a smaller dog; default 0: off)")
+    p.add_argument("--quieter-room", type=float_range(0.0, 1.0), default=None, metavar="P",
+                   help="share of training windows put in a quieter room: what stays near each band's floor sinks "
+                   "10-40 dB, what rises above it keeps its level (a clean recording of the same sound; default 0)")
     p.add_argument("--background-mix", type=float_range(0.0, 1.0), default=None, metavar="P",
                    help="share of training windows mixed with --background at 0-20 dB SNR (default 0.8)")
     p.add_argument("--lr", type=positive_float, default=None, help="learning rate (default: model's)")

@@ -57,9 +57,25 @@ class FeatureSettings:
     n_mels: int = N_MELS
     amin: float = AMIN
     top_db: float = TOP_DB
+    #: Highest frequency of the mel bands in Hz; None: half the sample rate. A model that hears only up to
+    #: 8 kHz cannot tell a full-band recording from a 16-kHz one by its empty top bands.
+    fmax: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.fmax is not None and not 0.0 < float(self.fmax) <= self.sample_rate / 2.0:
+            raise FeatureError(f"mel fmax {self.fmax!r} Hz is outside the allowed (0, {self.sample_rate / 2.0:g}] Hz "
+                               f"(half the sample rate {self.sample_rate})")
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        d = asdict(self)
+        if d["fmax"] is None:  # the settings of every model before fmax, and the cache files named by them
+            del d["fmax"]
+        return d
+
+    @property
+    def top_hz(self) -> float:
+        """The highest frequency the mel bands cover (Hz)."""
+        return float(self.fmax) if self.fmax is not None else self.sample_rate / 2.0
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> FeatureSettings:
@@ -128,7 +144,8 @@ def log_mel(audio: Any, sr: int = SAMPLE_RATE, settings: FeatureSettings = DEFAU
 
     a = _pad_short(prepare_audio(audio, sr, settings.sample_rate), settings.n_fft)
     mel = librosa.feature.melspectrogram(
-        y=a, sr=settings.sample_rate, n_fft=settings.n_fft, hop_length=settings.hop_length, n_mels=settings.n_mels
+        y=a, sr=settings.sample_rate, n_fft=settings.n_fft, hop_length=settings.hop_length, n_mels=settings.n_mels,
+        fmax=settings.fmax,
     )
     return librosa.power_to_db(mel, ref=1.0, amin=settings.amin, top_db=settings.top_db).astype(np.float32)
 
@@ -213,9 +230,9 @@ _MEL_CACHE: dict[tuple, np.ndarray] = {}
 def mel_filters(settings: FeatureSettings = DEFAULT_SETTINGS) -> np.ndarray:
     """librosa's mel filter matrix ``(n_mels, 1 + n_fft // 2)`` for ``settings`` (cached;
     :func:`mel_filter_bank`)."""
-    key = (settings.sample_rate, settings.n_fft, settings.n_mels)
+    key = (settings.sample_rate, settings.n_fft, settings.n_mels, settings.fmax)
     if key not in _MEL_CACHE:
-        _MEL_CACHE[key] = mel_filter_bank(settings.sample_rate, settings.n_fft, settings.n_mels)
+        _MEL_CACHE[key] = mel_filter_bank(settings.sample_rate, settings.n_fft, settings.n_mels, fmax=settings.fmax)
     return _MEL_CACHE[key]
 
 

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 
 from performer.classifier.checkpoint import load_checkpoint
 from performer.errors import ModelError
+from performer.sound.features import FeatureSettings
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +50,14 @@ class Distiller:
 
     @classmethod
     def from_checkpoint(cls, path: Path | str, classes: list[str], device: torch.device,
-                        alpha: float = DEFAULT_ALPHA, temperature: float = DEFAULT_TEMPERATURE) -> Distiller:
+                        alpha: float = DEFAULT_ALPHA, temperature: float = DEFAULT_TEMPERATURE,
+                        settings: FeatureSettings | None = None) -> Distiller:
+        """The teacher in ``path``; with ``settings`` (the student's log-mel), refused unless it heard the same."""
         model, meta = load_checkpoint(path, device)
+        heard = FeatureSettings.from_dict(meta.get("features", {}))
+        if settings is not None and heard != settings:
+            raise ModelError(f"--teacher {path} was trained on log-mels {heard.to_dict()}, this run computes "
+                             f"{settings.to_dict()}; a teacher must hear the student's input (same --fmax)")
         log.info("distilling from %s (%s, %s classes), alpha %.2f, temperature %.2f", path, meta["model"],
                  len(meta["classes"]), alpha, temperature)
         return cls(model, list(meta["classes"]), classes, alpha, temperature, name=str(path))

@@ -4,9 +4,8 @@ The log-mels of all clips are computed once (and cached on disk when a cache fol
 takes one random crop of ``window`` seconds from each training clip (short clips are tiled, see
 :mod:`performer.training.datasets`), so the model neither learns clip length nor needs 4 s of sound.
 
-Augmentation (per model, see :data:`performer.classifier.models.TRAIN_DEFAULTS`): random gain (a constant in
-dB), SpecAugment (two frequency and two time masks filled with the example's mean) and mixup (in the power
-domain, soft targets).
+Augmentation (per model, see :data:`performer.classifier.models.TRAIN_DEFAULTS`): the recording chain of
+:mod:`performer.training.augment` (quieter room, pitch, EQ, background, band limit), gain, SpecAugment, mixup.
 
 Validation each epoch is clip-level accuracy on the validation clips: every clip is cut into windows of the
 training length (half-window hop), and the window probabilities are averaged. The best epoch's weights (with
@@ -74,11 +73,12 @@ class TrainConfig:
     gain_db: float = 6.0
     band_limit_p: float = 0.25
     """Share of windows whose bands above 4 or 8 kHz fall silent (as the band-limited sources)."""
-    eq_db: float = 6.0
-    """Largest gain of the random EQ curve across the bands."""
+    eq_db: float = 6.0  # largest gain of the random EQ curve across the bands
     background_p: float = 0.8
     """Share of windows mixed with background at a random SNR (when there is background)."""
     snr_db: tuple[float, float] = (0.0, 20.0)
+    pitch: float = 0.0  # largest random pitch shift, in semitones
+    quieter_p: float = 0.0  # share of windows put in a quieter room (augment.quieter_room)
     ema: float = 0.0
     """Decay of the weights' moving average that is validated and kept (0: the weights themselves; see
     :mod:`performer.training.average`)."""
@@ -175,7 +175,7 @@ def fit(model: torch.nn.Module, train: MelSet, val: MelSet | None, cfg: TrainCon
     frames_max = settings.frames(cfg.window_max) if cfg.window_max else frames
     model.to(device)
     aug = RoomAugment(band_limit_p=cfg.band_limit_p, eq_db=cfg.eq_db, background_p=cfg.background_p,
-                      snr_db=tuple(cfg.snr_db))  # type: ignore[arg-type]
+                      snr_db=tuple(cfg.snr_db), pitch=cfg.pitch, quieter_p=cfg.quieter_p)  # type: ignore[arg-type]
     band_hz = mel_band_hz(settings)
     opt: torch.optim.Optimizer
     if cfg.optimizer == "sgd":
@@ -326,10 +326,10 @@ def train_from_args(args) -> dict[str, Any] | None:
     if share and getattr(args, "background", None) is None:
         raise DataError(f"--none-share {share:g} needs --background DIR (the '{NONE_CLASS}' clips it repeats)")
     torch.set_num_threads(max(1, int(args.threads)))
-    off = dict(mixup=0.0, specaugment=False, gain_db=0.0, band_limit_p=0.0, eq_db=0.0, background_p=0.0)
-    augment: dict[str, Any] = {"band_limit_p": getattr(args, "band_limit", None),
-                               "eq_db": getattr(args, "eq_db", None),
-                               "background_p": getattr(args, "background_mix", None)}
+    options = dict(band_limit_p="band_limit", eq_db="eq_db", background_p="background_mix", pitch="pitch",
+                   quieter_p="quieter_room")  # the room chain's settings and their command-line options
+    augment: dict[str, Any] = {k: getattr(args, a, None) for k, a in options.items()}
+    off = dict(mixup=0.0, specaugment=False, gain_db=0.0, **{k: 0.0 for k in options})
     if getattr(args, "no_augment", False):
         augment = off
     cfg = TrainConfig.for_model(args.model, window=args.window, window_max=getattr(args, "window_max", None),
@@ -347,6 +347,7 @@ def _train(args, cfg: TrainConfig, ddp: D.Context, device: torch.device,
     from performer.training.folds import parse_folds
 
     name = cfg.model
+    settings = FeatureSettings(fmax=float(args.fmax)) if getattr(args, "fmax", None) else DEFAULT_SETTINGS
     with D.rank_zero_first(ddp):  # rank 0 computes and caches the log-mels, the others read the cache
         sets = trainset.build(args.data, folds=parse_folds(args.folds), val_fold=args.val_fold,
                               val_fraction=args.val_fraction, extra=getattr(args, "extra", None) or [],
@@ -354,12 +355,11 @@ def _train(args, cfg: TrainConfig, ddp: D.Context, device: torch.device,
                               hold_out_sources=getattr(args, "hold_out_sources", None) or [],
                               hold_out_background=getattr(args, "hold_out_background", None) or [],
                               skip_bad=args.skip_bad, seed=args.seed,
-                              cache=Path(args.cache) if args.cache else None, limit=args.limit)
+                              cache=Path(args.cache) if args.cache else None, limit=args.limit, settings=settings)
     classes, train_ms, val_ms = sets.classes, sets.train, sets.val
     share = getattr(args, "none_share", None)
     if share and NONE_CLASS in classes:
         train_ms = trainset.with_share(train_ms, classes.index(NONE_CLASS), share)
-    settings = DEFAULT_SETTINGS
     stamp = time.strftime("%Y%m%d-%H%M%S")
     out = Path(args.out) if args.out else Path("runs") / f"{name}-{stamp}" / "model.pt"
     args.out = str(out)  # a resumed run writes where it wrote
@@ -420,7 +420,7 @@ def _train(args, cfg: TrainConfig, ddp: D.Context, device: torch.device,
     teacher = None
     if getattr(args, "teacher", None):
         teacher = Distiller.from_checkpoint(args.teacher, list(classes), device, args.distil_alpha,
-                                            args.distil_temperature)
+                                            args.distil_temperature, settings)
     result = fit(model, train_ms, val_ms, cfg, len(classes), settings, device, on_best=save_best, noise=sets.noise,
                  ddp=ddp, frozen=frozen, resume=loop, teacher=teacher,
                  on_epoch_end=lambda state: R.save(R.state_path(out), command, state))

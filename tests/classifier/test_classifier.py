@@ -254,9 +254,13 @@ def test_train_evaluate_classify_commands(tmp_path, capsys):
 
     folders = make_folders(tmp_path / "my_sounds")
     args = _parser().parse_args(["train", "--data", str(folders), "--epochs", "1", "--out", str(tmp_path / "f.pt"),
-                                 "--cache", str(tmp_path / "cache")])
+                                 "--cache", str(tmp_path / "cache"), "--fmax", "8000", "--pitch", "2",
+                                 "--quieter-room", "0.5"])
     assert args.func(args) == 0
     capsys.readouterr()
+    eight = Classifier.from_checkpoint(tmp_path / "f.pt", device="cpu")  # the bands it trained on, it hears
+    assert eight.settings.fmax == 8000.0 and eight.meta["training"]["pitch"] == 2.0
+    assert eight.meta["training"]["quieter_p"] == 0.5
 
     wav = sorted((data / "audio" / "fold1").glob("*.wav"))[2]
     args = _parser().parse_args(["classify", str(wav), "--model", str(ckpt), "--hop", "0.5", "--json"])

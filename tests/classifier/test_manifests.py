@@ -145,6 +145,63 @@ def test_band_limit_silences_the_bands_above_the_cut_as_a_recording_at_that_band
     assert abs(float(limited.max() - recorded.max())) < 3.0  # the same place relative to the sound
 
 
+def test_pitch_shift_moves_a_harmonic_sound_where_the_same_sound_played_higher_or_lower_has_it():
+    from performer.sound import features
+
+    sr = features.DEFAULT_SETTINGS.sample_rate
+    t = np.arange(sr) / sr
+
+    def tone(f0: float) -> torch.Tensor:  # eight harmonics, played at f0
+        wave = sum(np.sin(2 * np.pi * k * f0 * t) / k for k in range(1, 9)).astype(np.float32) * 0.1
+        return torch.from_numpy(features.log_mel(wave, sr))
+
+    band_hz = A.mel_band_hz()
+    source = tone(440.0)
+    up, down = A.pitch_shift(source[None].repeat(2, 1, 1), band_hz, np.array([3.0, -3.0]))
+    mine = source.mean(dim=1)
+    for shifted, f0 in ((up.mean(dim=1), 440.0 * 2 ** 0.25), (down.mean(dim=1), 440.0 / 2 ** 0.25)):
+        played = tone(f0).mean(dim=1)
+        # the eight harmonics' bands: where the played sound peaks, the shifted one does within a band, the
+        # source does not
+        peaks = [int(np.argmin(abs(band_hz - k * f0))) for k in range(1, 9)]
+        assert all(abs(int(shifted[p - 2:p + 3].argmax()) - 2) <= 1 for p in peaks)
+        assert sum(abs(int(mine[p - 2:p + 3].argmax()) - 2) <= 1 for p in peaks) <= 4
+        assert float((shifted - played)[10:100].abs().mean()) < 0.5 * float((mine - played)[10:100].abs().mean())
+    # shifted down, the top bands read frequencies above the recording's: silent, at its floor
+    assert (band_hz > band_hz[-1] / 2 ** 0.25).sum() >= 5
+    assert torch.all(down[band_hz > band_hz[-1] / 2 ** 0.25] == source.max() - 80.0)
+    assert torch.equal(A.pitch_shift(source[None], band_hz, np.array([0.0]))[0], source)
+
+
+def test_a_quieter_room_sinks_a_steady_bed_and_keeps_the_sound_that_moves_over_it():
+    from scipy.signal import chirp
+
+    from performer.sound import features
+
+    sr = features.DEFAULT_SETTINGS.sample_rate
+    t = np.arange(sr) / sr
+    bed = np.random.default_rng(2).standard_normal(sr).astype(np.float32) * 0.01
+    sweep = chirp(t, 500, 1.0, 3000).astype(np.float32) * 0.3  # a siren's rise over a hiss
+    both = torch.from_numpy(features.log_mel(bed + sweep, sr))[None]
+    hiss = torch.from_numpy(features.log_mel(bed, sr))[None]
+    sink = (30.0, 30.0)
+    clean = A.quieter_room(both, np.random.default_rng(0), 1.0, sink_db=sink)
+    ridge = both >= both.amax(dim=1, keepdim=True) - 3  # the sweep's own bands, frame by frame
+    assert ridge.sum() > 80 and torch.allclose(clean[ridge], both[ridge], atol=0.5)
+    on = both > hiss + 20  # around it, far above the hiss (its edges, smoothed, may sink a little)
+    assert on.sum() > 200 and float(np.percentile((both - clean)[on].numpy(), 95)) < 1.0
+    off = both < hiss + 1  # the hiss alone
+    assert float((both - clean)[off].median()) > 20.0
+    assert float(clean.min()) >= float(both.max()) - 80.0 - 1e-4
+    # a steady hiss alone sinks nearly as a whole: centred, as the network sees it, it changes little
+    steady = A.quieter_room(hiss, np.random.default_rng(0), 1.0, sink_db=sink)
+    centred = (steady - steady.mean()) - (hiss - hiss.mean())
+    assert float(centred.abs().median()) < 4.0 and float((hiss - steady).median()) > 20.0
+    # off: untouched, and the generator not drawn from, so runs without it are the runs they were
+    rng = np.random.default_rng(5)
+    assert A.quieter_room(both, rng, 0.0) is both and rng.random() == np.random.default_rng(5).random()
+
+
 def test_background_is_mixed_at_the_asked_snr():
     rng = np.random.default_rng(1)
     x = torch.from_numpy(rng.uniform(-40, 0, (3, 128, 20)).astype(np.float32))

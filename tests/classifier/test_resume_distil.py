@@ -149,3 +149,16 @@ def test_teacher_classes_are_matched_by_name():
         Distiller(Fixed(), ["none", "dog", "siren"], ["dog", "drilling"])
     with pytest.raises(ModelError, match="--distil-alpha"):
         Distiller(Fixed(), ["a", "b"], ["a", "b"], alpha=1.5)
+
+
+def test_a_teacher_must_hear_the_students_bands(tmp_path):
+    from test_classifier import _checkpoint
+
+    from performer.sound.features import FeatureSettings
+
+    path, _ = _checkpoint(tmp_path)  # a full-band teacher
+    names = ["hum", "sweep", "bursts"]
+    same = Distiller.from_checkpoint(path, names, torch.device("cpu"), settings=DEFAULT_SETTINGS)
+    assert same.index.tolist() == [0, 1, 2]
+    with pytest.raises(ModelError, match=r"was trained on log-mels .* this run computes .*'fmax': 8000.0"):
+        Distiller.from_checkpoint(path, names, torch.device("cpu"), settings=FeatureSettings(fmax=8000.0))

@@ -113,3 +113,27 @@ def test_silence_gives_the_floor_and_short_input_is_padded():
     short = F.log_mel(tone(440, 0.01), SR)  # 220 samples < n_fft
     assert short.shape == (128, 5) and np.isfinite(short).all()
     assert F.log_mel_torch(tone(440, 0.01), SR, device="cpu").shape == (128, 5)
+
+
+def test_fmax_bounds_the_mel_bands_in_every_implementation():
+    s8 = F.FeatureSettings(fmax=8000.0)
+    high, low = tone(9500), tone(3000)
+    # a tone above 8 kHz is in the full-band bands and reaches the 8-kHz ones only as the window's leakage
+    assert F.log_mel(high, SR).max() - F.log_mel(high, SR, s8).max() > 30, "a 9.5-kHz tone reached bands below 8 kHz"
+    assert abs(F.log_mel(low, SR).max() - F.log_mel(low, SR, s8).max()) < 3  # a 3-kHz one is there in both
+    # below fmax the bands are finer: a 3-kHz tone peaks in a higher band index than with the full range
+    assert int(F.log_mel(low, SR, s8).mean(1).argmax()) > int(F.log_mel(low, SR).mean(1).argmax())
+    for x in (high, low, sweep()):
+        ref = F.log_mel(x, SR, s8)
+        assert np.abs(ref - F.log_mel_torch(x, SR, s8, device="cpu")).max() < F.PARITY_TOLERANCE_DB
+        assert np.abs(ref - F.log_mel_numpy(x, SR, s8)).max() < F.PARITY_TOLERANCE_DB
+
+
+def test_fmax_is_stored_only_when_set_and_checked():
+    assert "fmax" not in F.DEFAULT_SETTINGS.to_dict()  # models and cache names from before fmax are unchanged
+    assert F.FeatureSettings.from_dict(F.DEFAULT_SETTINGS.to_dict()) == F.DEFAULT_SETTINGS
+    s8 = F.FeatureSettings(fmax=8000.0)
+    assert s8.to_dict()["fmax"] == 8000.0 and F.FeatureSettings.from_dict(s8.to_dict()) == s8
+    assert s8.top_hz == 8000.0 and F.DEFAULT_SETTINGS.top_hz == SR / 2
+    with pytest.raises(FeatureError, match=r"fmax 12000.0 Hz is outside the allowed \(0, 11025\]"):
+        F.FeatureSettings(fmax=12000.0)
