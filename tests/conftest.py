@@ -41,6 +41,11 @@ def run_cli(*args: str, timeout: float = 120, check: bool = False, **kw) -> subp
     return proc
 
 
+PORTS_READY = 20.0
+"""How long a test waits for MIDI ports to be opened: about 1 s here, 1.5-2 s beside three busy processes, and
+once past 5 s in CI's fresh clone with the other test worker busy. A wait returns as soon as they are there."""
+
+
 def wait_until(cond, timeout: float = 5.0, step: float = 0.02) -> bool:
     """Poll ``cond`` until it is true or ``timeout`` seconds pass; returns its last value."""
     deadline = time.monotonic() + timeout

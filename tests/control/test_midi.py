@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from conftest import wait_until
+from conftest import PORTS_READY, wait_until
 from performer.control.midi import MidiController
 from performer.params import ParamStore
 
@@ -45,7 +45,7 @@ def test_cc_mapping_hot_plug_14bit_and_soft_takeover(mido_jack):
     ]})
     try:
         out = mido.open_output("ctl", virtual=True, client_name="testctl")  # plugged in after start
-        assert wait_until(lambda: any("testctl" in p for p in midi.stats.ports), 5), midi.stats
+        assert wait_until(lambda: any("testctl" in p for p in midi.stats.ports), PORTS_READY), midi.stats
         time.sleep(0.1)
         out.send(cc(mido, 7, 127))
         assert wait_until(lambda: store.target("dream.lr") == pytest.approx(0.2))
@@ -75,7 +75,7 @@ def test_midi_learn_maps_the_next_control_and_notes_recall_presets(mido_jack):
                       on_learned=learned.append, on_preset=recalled.append)
     out = mido.open_output("ctl", virtual=True, client_name="learnctl")
     try:
-        assert wait_until(lambda: midi.stats.ports, 5)
+        assert wait_until(lambda: midi.stats.ports, PORTS_READY), midi.stats
         time.sleep(0.1)
         midi.arm("/dream/octaves")
         out.send(cc(mido, 21, 90, channel=2))
@@ -102,7 +102,8 @@ def test_feedback_echoes_changes_from_elsewhere_as_cc(mido_jack):
     midi = controller(store, {"input": "fbctl", "output": "testfb", "feedback": True,
                               "cc": [{"param": "dream.lr", "cc": 7, "channel": 2}]})
     try:
-        assert wait_until(lambda: midi._output is not None and midi.stats.ports, 5)
+        assert wait_until(lambda: midi._output is not None and midi.stats.ports, PORTS_READY), (
+            midi._output, midi.stats, mido.get_output_names())
         time.sleep(0.1)
         store.set("dream.lr", 0.2, source="osc")
         assert wait_until(lambda: any(m.type == "control_change" and m.control == 7 for m in received))

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import wait_until
+from conftest import PORTS_READY, wait_until
 from performer.control.midi import MidiController
 from performer.errors import ControlError
 from performer.midi.backend import ALSA_SEQUENCER, JACK, choose_backend, jack_server_running
@@ -79,7 +79,7 @@ def test_jack_midi_is_chosen_when_a_jack_server_runs(jack_server, monkeypatch, m
     out = mido.open_output("ctl", virtual=True, client_name="autoctl")
     midi.start()
     try:
-        assert wait_until(lambda: midi.stats.ports, 10), midi.stats
+        assert wait_until(lambda: midi.stats.ports, PORTS_READY), midi.stats
         assert midi.stats.backend == backend.description
         time.sleep(0.1)
         out.send(mido.Message("control_change", control=7, value=127))

@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from conftest import wait_until
+from conftest import PORTS_READY, wait_until
 from performer.errors import PresetError
 from performer.params import Change, ParamStore
 from performer.params.glides import GlideFollow
@@ -152,7 +152,7 @@ def test_a_midi_fader_learned_onto_the_crossfader_moves_between_two_presets(jack
     try:
         store.update({"crossfader.a": "a", "crossfader.b": "b"})
         assert wait_until(lambda: None not in fader.ends.values(), 5)
-        assert wait_until(lambda: any("xfaderctl" in p for p in midi.stats.ports), 5), midi.stats
+        assert wait_until(lambda: any("xfaderctl" in p for p in midi.stats.ports), PORTS_READY), midi.stats
 
         def fader_to(value: int, zoom: float) -> bool:
             """Send the CC until the mix arrives: a fader moved sends many (a message sent just after the port

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import REPO, wait_until
+from conftest import PORTS_READY, REPO, wait_until
 from performer.control.midi import CCMap
 from performer.mapping import ModMatrix
 from performer.params import REGISTRY, ParamStore
@@ -136,7 +136,8 @@ def test_nanokontrol2_preset_on_a_real_midi_port(jack_server, monkeypatch):
     midi = MidiController(store, preset.midi, poll=0.2)
     midi.start()
     try:
-        assert wait_until(lambda: midi.stats.ports and midi._output is not None), (midi.stats, mido.get_output_names())
+        assert wait_until(lambda: midi.stats.ports and midi._output is not None, PORTS_READY), (
+            midi.stats, mido.get_output_names())
         time.sleep(0.1)
 
         def cc(control, value):

@@ -12,7 +12,7 @@ import pytest
 from jack_clock import JackClock
 from load import gil_load
 
-from conftest import wait_until
+from conftest import PORTS_READY, wait_until
 from jack_helpers import JACK_RATE
 from performer.midi.backend import ALSA_SEQUENCER
 from performer.params import ParamStore
@@ -151,7 +151,8 @@ def test_midi_clock_over_a_jack_midi_port(mido_jack):
             sent["clocks"] = i
 
     try:
-        assert wait_until(lambda: tempo.midi_input is not None and tempo.midi_input.stats.ports, 10), tempo.status()
+        ready = wait_until(lambda: tempo.midi_input is not None and tempo.midi_input.stats.ports, PORTS_READY)
+        assert ready, tempo.status()
         time.sleep(0.2)  # the connection settles before the first message (see shared/TESTING.md)
         player = threading.Thread(target=play, daemon=True)
         player.start()
