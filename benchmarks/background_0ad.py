@@ -49,9 +49,11 @@ def extract_zip(deb: Path, work: Path) -> Path:
     target = work / ZIP
     if not target.is_file():
         work.mkdir(parents=True, exist_ok=True)
-        tar = subprocess.Popen(["dpkg-deb", "--fsys-tarfile", str(deb)], stdout=subprocess.PIPE)
-        subprocess.run(["tar", "-x", "-C", str(work), f"./{ZIP}"], stdin=tar.stdout, check=True)
-        tar.wait()
+        deb_out = subprocess.Popen(["dpkg-deb", "--fsys-tarfile", str(deb)], stdout=subprocess.PIPE)
+        untar = subprocess.run(["tar", "-x", "-C", str(work), f"./{ZIP}"], stdin=deb_out.stdout).returncode
+        if deb_out.wait() or untar:
+            raise SystemExit(f"cannot unpack {ZIP} from {deb}: dpkg-deb exit status {deb_out.returncode}, "
+                             f"tar {untar}")
     return target
 
 
