@@ -23,9 +23,10 @@ import subprocess
 import zipfile
 from pathlib import Path
 
-import librosa
 import numpy as np
 import soundfile as sf
+
+from performer.sound.features import prepare_audio
 
 CATEGORIES = {
     "g_animals": ["audio/actor/fauna/"],
@@ -88,7 +89,7 @@ def main() -> None:
         for name in (n for n in names if any(n.startswith(pre) for pre in prefixes)):
             recording += 1
             audio, sr = sf.read(io.BytesIO(archive.read(name)), dtype="float32", always_2d=True)
-            audio = librosa.resample(audio.mean(axis=1), orig_sr=sr, target_sr=SR)
+            audio = prepare_audio(audio.mean(axis=1), sr, SR)
             for k, piece in enumerate(pieces(audio)):
                 sf.write(args.out / category / f"0-{recording}-A-{k}.flac", piece, SR)
                 counts[category] += 1
